@@ -1,0 +1,1 @@
+//! Generates CAs, MSP folders and TLS material in Fabric's layout.

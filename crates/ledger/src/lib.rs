@@ -1,0 +1,1 @@
+//! Block store, versioned state database and indexes.

@@ -1,0 +1,1 @@
+//! Identities, signing, verification, MSP folders and signature policies.

@@ -1,0 +1,1 @@
+//! Fabric protobuf messages and gRPC services, and their conversions to domain types.
