@@ -1,4 +1,8 @@
 //! The `cambium` command: parses the command line and calls into the library crates.
+//!
+//! Each subcommand family lives in its own module under `cmd/`; this file only dispatches.
+
+mod cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -12,9 +16,19 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Generate and inspect crypto material (CAs, MSP folders, TLS certificates).
+    #[command(subcommand)]
+    Crypto(cmd::crypto::CryptoCommand),
+    /// Inspect a ledger directory: height, blocks, transactions, keys and their history.
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCommand),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Crypto(c) => cmd::crypto::run(c),
+        Command::Ledger(c) => cmd::ledger::run(c),
+    }
 }
