@@ -23,6 +23,9 @@ enum Command {
     /// Inspect a ledger directory: height, blocks, transactions, keys and their history.
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCommand),
+    /// Create, build, package and inspect WebAssembly contracts.
+    #[command(subcommand)]
+    Contract(cmd::contract::ContractCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +33,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crypto(c) => cmd::crypto::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
+        Command::Contract(c) => cmd::contract::run(c),
     }
 }

@@ -1,4 +1,5 @@
 //! One module per subcommand family.
 
+pub(crate) mod contract;
 pub(crate) mod crypto;
 pub(crate) mod ledger;
