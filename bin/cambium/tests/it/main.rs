@@ -1,0 +1,5 @@
+//! End-to-end tests of the `cambium` command line, one module per subcommand family.
+
+mod contract;
+mod crypto;
+mod ledger;
