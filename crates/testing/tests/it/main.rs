@@ -1,0 +1,3 @@
+//! Cross-crate tests: repository invariants and interop with the official Fabric clients.
+
+mod tidy;
