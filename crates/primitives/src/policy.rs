@@ -103,3 +103,12 @@ impl fmt::Display for ImplicitMetaPolicy {
         write!(f, "{} {}", self.rule, self.sub_policy)
     }
 }
+
+/// A channel configuration policy (`common.Policy`) decoded by its type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// A signature policy (`Policy.type` SIGNATURE).
+    Signature(SignaturePolicyEnvelope),
+    /// An implicit meta policy (`Policy.type` IMPLICIT_META).
+    ImplicitMeta(ImplicitMetaPolicy),
+}
