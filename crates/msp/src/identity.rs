@@ -1,0 +1,471 @@
+//! X.509 certificates, validated identities and signing identities.
+//!
+//! A [`Certificate`] is a parsed X.509 certificate with the fields Fabric's MSP looks at. An
+//! [`Identity`] is a certificate that an [`crate::Msp`] has validated, with its MSP ID, roles and
+//! organisational units; only an MSP can make one. A [`SigningIdentity`] is a certificate with its
+//! private key, as loaded from an MSP folder's `signcerts/` and `keystore/`.
+
+use std::sync::Arc;
+
+use cambium_primitives::{MspRole, SerializedIdentity};
+use ring::digest::{digest, SHA256};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::pem::Pem;
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::X509Name;
+
+use crate::error::{MspError, Result};
+use crate::signer::PrivateKey;
+use crate::verify::verify_signature;
+
+/// Content bytes of the OID `id-ecPublicKey` (1.2.840.10045.2.1).
+const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// Content bytes of the OID `prime256v1` (1.2.840.10045.3.1.7).
+const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// Decodes the first PEM block of `bytes` (text before it is skipped, as Go's `pem.Decode` does).
+pub(crate) fn decode_pem(bytes: &[u8], what: &str, expected: &'static str) -> Result<Pem> {
+    let malformed = |reason: String| MspError::MalformedPem {
+        what: what.to_owned(),
+        reason,
+        expected,
+    };
+    let (_, pem) = x509_parser::pem::parse_x509_pem(bytes).map_err(|e| {
+        malformed(match e {
+            x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
+            x509_parser::nom::Err::Incomplete(_) => "truncated input".to_owned(),
+        })
+    })?;
+    Ok(pem)
+}
+
+/// Every PEM block of `bytes` with the given label, in file order.
+pub(crate) fn decode_all_pem(
+    bytes: &[u8],
+    what: &str,
+    label: &'static str,
+) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for block in Pem::iter_from_buffer(bytes) {
+        let block = block.map_err(|e| MspError::MalformedPem {
+            what: what.to_owned(),
+            reason: e.to_string(),
+            expected: label,
+        })?;
+        if block.label == label {
+            out.push(block.contents);
+        }
+    }
+    if out.is_empty() {
+        return Err(MspError::MalformedPem {
+            what: what.to_owned(),
+            reason: format!("no '{label}' block found"),
+            expected: label,
+        });
+    }
+    Ok(out)
+}
+
+/// Formats a distinguished name the way Go's `pkix.Name.String()` does, most specific first:
+/// `CN=peer0.org1.example.com,OU=peer,O=Org1,C=US`.
+pub(crate) fn name_to_string(name: &X509Name<'_>) -> String {
+    let mut parts = Vec::new();
+    for rdn in name.iter_rdn().collect::<Vec<_>>().into_iter().rev() {
+        for attr in rdn.iter() {
+            let oid = attr.attr_type().to_id_string();
+            let key = match oid.as_str() {
+                "2.5.4.3" => "CN",
+                "2.5.4.5" => "SERIALNUMBER",
+                "2.5.4.6" => "C",
+                "2.5.4.7" => "L",
+                "2.5.4.8" => "ST",
+                "2.5.4.9" => "STREET",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                "2.5.4.17" => "POSTALCODE",
+                _ => oid.as_str(),
+            }
+            .to_owned();
+            let value = attr
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|_| format!("#{}", hex::encode(attr.as_slice())));
+            parts.push(format!("{key}={value}"));
+        }
+    }
+    parts.join(",")
+}
+
+/// A parsed X.509 certificate: the fields Fabric's MSP uses, plus its DER bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    der: Vec<u8>,
+    subject: String,
+    issuer: String,
+    subject_raw: Vec<u8>,
+    issuer_raw: Vec<u8>,
+    common_name: Option<String>,
+    organizational_units: Vec<String>,
+    not_before: i64,
+    not_after: i64,
+    serial: Vec<u8>,
+    public_key: Vec<u8>,
+    p256_key: bool,
+    subject_key_id: Option<Vec<u8>>,
+    authority_key_id: Option<Vec<u8>>,
+    is_ca: bool,
+    tbs_hash: [u8; 32],
+}
+
+impl Certificate {
+    /// Parses the first `CERTIFICATE` PEM block of `pem`. `what` names the source in errors
+    /// (e.g. "cacerts/ca.org1.example.com-cert.pem").
+    pub fn from_pem(pem: &[u8], what: &str) -> Result<Certificate> {
+        let block = decode_pem(pem, what, "CERTIFICATE")?;
+        if block.label != "CERTIFICATE" {
+            return Err(MspError::MalformedPem {
+                what: what.to_owned(),
+                reason: format!("found a '{}' block", block.label),
+                expected: "CERTIFICATE",
+            });
+        }
+        Certificate::from_der(block.contents, what)
+    }
+
+    /// Parses every `CERTIFICATE` block of a PEM file (a bundle may hold several).
+    pub fn all_from_pem(pem: &[u8], what: &str) -> Result<Vec<Certificate>> {
+        decode_all_pem(pem, what, "CERTIFICATE")?
+            .into_iter()
+            .map(|der| Certificate::from_der(der, what))
+            .collect()
+    }
+
+    /// Parses a DER certificate.
+    pub fn from_der(der: Vec<u8>, what: &str) -> Result<Certificate> {
+        let malformed = |reason: String| MspError::MalformedDer {
+            what: what.to_owned(),
+            reason,
+            kind: "certificate",
+        };
+        let (rest, cert) = X509Certificate::from_der(&der).map_err(|e| malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(malformed(format!(
+                "{} trailing bytes after the certificate",
+                rest.len()
+            )));
+        }
+        let spki = cert.public_key();
+        let p256_key = spki.algorithm.algorithm.as_bytes() == OID_EC_PUBLIC_KEY
+            && spki.algorithm.parameters.as_ref().map(|p| p.data) == Some(OID_P256);
+        let mut subject_key_id = None;
+        let mut authority_key_id = None;
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(id) => subject_key_id = Some(id.0.to_vec()),
+                ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                    authority_key_id = aki.key_identifier.as_ref().map(|id| id.0.to_vec())
+                }
+                _ => {}
+            }
+        }
+        let organizational_units = cert
+            .subject()
+            .iter_organizational_unit()
+            .filter_map(|a| a.as_str().ok().map(str::to_owned))
+            .collect();
+        let common_name = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|a| a.as_str().ok())
+            .map(str::to_owned);
+        let out = Certificate {
+            subject: name_to_string(cert.subject()),
+            issuer: name_to_string(cert.issuer()),
+            subject_raw: cert.subject().as_raw().to_vec(),
+            issuer_raw: cert.issuer().as_raw().to_vec(),
+            common_name,
+            organizational_units,
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            serial: cert.raw_serial().to_vec(),
+            public_key: spki.subject_public_key.data.to_vec(),
+            p256_key,
+            subject_key_id,
+            authority_key_id,
+            is_ca: cert.is_ca(),
+            tbs_hash: sha256(cert.tbs_certificate.as_ref()),
+            der: Vec::new(),
+        };
+        Ok(Certificate { der, ..out })
+    }
+
+    /// The DER bytes.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The subject, most specific attribute first (`CN=…,OU=…,O=…`), as Fabric logs it.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The issuer, in the same form as [`Certificate::subject`].
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The subject's common name, if any.
+    pub fn common_name(&self) -> Option<&str> {
+        self.common_name.as_deref()
+    }
+
+    /// The subject's organisational units, in certificate order (NodeOUs live here).
+    pub fn organizational_units(&self) -> &[String] {
+        &self.organizational_units
+    }
+
+    /// Start of the validity window, unix seconds.
+    pub fn not_before(&self) -> i64 {
+        self.not_before
+    }
+
+    /// End of the validity window, unix seconds.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
+    }
+
+    /// Whether `unix_secs` lies in the validity window (both ends inclusive, as RFC 5280 says).
+    pub fn is_valid_at(&self, unix_secs: i64) -> bool {
+        self.not_before <= unix_secs && unix_secs <= self.not_after
+    }
+
+    /// The serial number, big-endian bytes as encoded.
+    pub fn serial(&self) -> &[u8] {
+        &self.serial
+    }
+
+    /// The serial number in lowercase hex.
+    pub fn serial_hex(&self) -> String {
+        hex::encode(&self.serial)
+    }
+
+    /// The subject public key: for EC keys the uncompressed SEC1 point.
+    pub fn public_key(&self) -> &[u8] {
+        &self.public_key
+    }
+
+    /// Whether the key is an EC P-256 key (the only kind Cambium signs and verifies with).
+    pub fn has_p256_key(&self) -> bool {
+        self.p256_key
+    }
+
+    /// The Subject Key Identifier extension, if present.
+    pub fn subject_key_id(&self) -> Option<&[u8]> {
+        self.subject_key_id.as_deref()
+    }
+
+    /// The key identifier of the Authority Key Identifier extension, if present.
+    pub fn authority_key_id(&self) -> Option<&[u8]> {
+        self.authority_key_id.as_deref()
+    }
+
+    /// Whether basic constraints mark this certificate as a CA.
+    pub fn is_ca(&self) -> bool {
+        self.is_ca
+    }
+
+    /// SHA-256 of the DER bytes: Fabric's identity identifier.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        sha256(&self.der)
+    }
+
+    /// SHA-256 of the to-be-signed part. Two encodings of one certificate that differ only in
+    /// their (malleable) signature share it, so it is what identities are compared by.
+    pub fn tbs_hash(&self) -> &[u8; 32] {
+        &self.tbs_hash
+    }
+
+    pub(crate) fn subject_raw(&self) -> &[u8] {
+        &self.subject_raw
+    }
+
+    /// Whether `issuer` issued this certificate: names and key identifiers fit and its
+    /// signature verifies under `issuer`'s key.
+    pub fn is_issued_by(&self, issuer: &Certificate) -> bool {
+        if self.issuer_raw != issuer.subject_raw {
+            return false;
+        }
+        if let (Some(aki), Some(ski)) = (&self.authority_key_id, &issuer.subject_key_id) {
+            if aki != ski {
+                return false;
+            }
+        }
+        let (Ok((_, child)), Ok((_, parent))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&issuer.der),
+        ) else {
+            return false;
+        };
+        child.verify_signature(Some(parent.public_key())).is_ok()
+    }
+
+    /// Verifies a Fabric signature (P-256, SHA-256, DER, low-S) made with this certificate's key.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
+        if !self.p256_key {
+            return Err(MspError::UnsupportedAlgorithm {
+                what: format!("certificate '{}'", self.subject),
+                found: "a key other than EC P-256".to_owned(),
+            });
+        }
+        verify_signature(&self.public_key, message, signature).map_err(|e| match e {
+            MspError::InvalidSignature { .. } => MspError::InvalidSignature {
+                context: format!(" for '{}'", self.subject),
+            },
+            other => other,
+        })
+    }
+}
+
+/// SHA-256 of `data`.
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = digest(&SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// An organisational unit of an identity, with the certification chain that vouches for it
+/// (`msp.OrganizationUnit` / Fabric's `OUIdentifier`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OuIdentifier {
+    /// The OU value from the certificate's subject.
+    pub organizational_unit_identifier: String,
+    /// SHA-256 of the DER of the issuing chain (issuer first, root last).
+    pub certifiers_identifier: Vec<u8>,
+}
+
+/// An identity that an MSP has validated: its certificate chains to the MSP's CAs, it is not
+/// revoked, it was within its validity window at the time asked, and its OUs fit the MSP's rules.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub(crate) msp_id: String,
+    pub(crate) cert: Arc<Certificate>,
+    pub(crate) serialized: SerializedIdentity,
+    pub(crate) ous: Vec<OuIdentifier>,
+    pub(crate) node_role: Option<MspRole>,
+    pub(crate) listed_admin: bool,
+}
+
+impl Identity {
+    /// The MSP ID that vouches for this identity.
+    pub fn msp_id(&self) -> &str {
+        &self.msp_id
+    }
+
+    /// The identity's certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The identity as it was serialised (MSP ID and the exact PEM bytes).
+    pub fn serialized(&self) -> &SerializedIdentity {
+        &self.serialized
+    }
+
+    /// Fabric's identity identifier: hex SHA-256 of the certificate's DER.
+    pub fn id(&self) -> String {
+        hex::encode(self.cert.fingerprint())
+    }
+
+    /// The certificate's OUs with the chain that vouches for them.
+    pub fn organizational_units(&self) -> &[OuIdentifier] {
+        &self.ous
+    }
+
+    /// The NodeOU role (client, peer, admin or orderer) when the MSP has NodeOUs enabled.
+    pub fn node_role(&self) -> Option<MspRole> {
+        self.node_role
+    }
+
+    /// Whether this identity is an admin of its MSP: listed in `admincerts`, or carrying the
+    /// admin NodeOU.
+    pub fn is_admin(&self) -> bool {
+        self.listed_admin || self.node_role == Some(MspRole::Admin)
+    }
+
+    /// Verifies a signature made by this identity over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
+        self.cert.verify(message, signature).map_err(|e| match e {
+            MspError::InvalidSignature { .. } => MspError::InvalidSignature {
+                context: format!(" for '{}' of {}", self.cert.subject(), self.msp_id),
+            },
+            other => other,
+        })
+    }
+}
+
+/// A certificate with its private key: what a node or client signs with.
+#[derive(Debug)]
+pub struct SigningIdentity {
+    msp_id: String,
+    cert: Certificate,
+    cert_pem: Vec<u8>,
+    key: PrivateKey,
+}
+
+impl SigningIdentity {
+    /// Pairs a PEM certificate with its PEM private key (PKCS#8 or SEC1), checking that the key
+    /// is the certificate's. `cert_pem` is kept byte for byte: it is what [`Self::serialized`]
+    /// sends.
+    pub fn new(msp_id: &str, cert_pem: Vec<u8>, key_pem: &[u8]) -> Result<SigningIdentity> {
+        let cert = Certificate::from_pem(&cert_pem, "the signing certificate")?;
+        if !cert.has_p256_key() {
+            return Err(MspError::UnsupportedAlgorithm {
+                what: format!("signing certificate '{}'", cert.subject()),
+                found: "a key other than EC P-256".to_owned(),
+            });
+        }
+        let key = PrivateKey::from_pem_for_certificate(
+            key_pem,
+            "the private key",
+            cert.public_key(),
+            cert.subject(),
+        )?;
+        Ok(SigningIdentity {
+            msp_id: msp_id.to_owned(),
+            cert,
+            cert_pem,
+            key,
+        })
+    }
+
+    /// The MSP ID this identity claims.
+    pub fn msp_id(&self) -> &str {
+        &self.msp_id
+    }
+
+    /// The certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The certificate's PEM bytes, exactly as loaded.
+    pub fn certificate_pem(&self) -> &[u8] {
+        &self.cert_pem
+    }
+
+    /// The identity as Fabric serialises it (`creator`, `endorser` fields).
+    pub fn serialized(&self) -> SerializedIdentity {
+        SerializedIdentity {
+            msp_id: self.msp_id.clone(),
+            id_bytes: self.cert_pem.clone(),
+        }
+    }
+
+    /// Signs `message` the way Fabric does: ECDSA P-256 over SHA-256(message), DER, low-S.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        self.key.sign(message)
+    }
+}
