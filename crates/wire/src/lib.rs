@@ -131,3 +131,16 @@ pub mod google_rpc {
 /// compiles (including imported well-known types).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/cambium_descriptor.bin"));
+
+pub mod convert;
+pub mod error;
+pub mod tx;
+
+pub use convert::{
+    decode_serialized_identity, decode_signature_policy_envelope, decode_tx_rwset,
+    encode_serialized_identity, encode_signature_policy_envelope, encode_tx_rwset,
+    tx_validation_code_from_i32,
+};
+pub use error::{Result, WireError};
+/// Protobuf encoding and decoding of the generated messages (`encode_to_vec`, `decode`).
+pub use prost::Message;
