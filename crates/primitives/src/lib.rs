@@ -3,12 +3,14 @@
 //! Nothing here knows protobuf: `cambium-wire` converts between these types and Fabric's
 //! messages. Types are small, owned and comparable so that tests can build them by hand.
 
+pub mod chaincode;
 pub mod header;
 pub mod identity;
 pub mod policy;
 pub mod rwset;
 pub mod validation;
 
+pub use chaincode::{ChaincodeEvent, ChaincodeResponse, Endorsement};
 pub use header::{HeaderType, Timestamp};
 pub use identity::SerializedIdentity;
 pub use policy::{

@@ -43,10 +43,17 @@ impl fmt::Display for MspRole {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Principal {
     /// An identity of `msp_id` holding `role`.
-    Role { msp_id: String, role: MspRole },
+    Role {
+        /// The MSP ID, e.g. `Org1MSP`.
+        msp_id: String,
+        /// The role required within that MSP.
+        role: MspRole,
+    },
     /// An identity of `msp_id` whose certificate carries the organisational unit `ou`.
     OrganizationUnit {
+        /// The MSP ID, e.g. `Org1MSP`.
         msp_id: String,
+        /// The organisational unit, e.g. `department1`.
         ou: String,
         /// The hash of the certification chain the OU belongs to; may be empty.
         certifiers_identifier: Vec<u8>,
@@ -61,7 +68,12 @@ pub enum SignaturePolicy {
     /// Satisfied by a signature of the principal at this index of the envelope's identities.
     SignedBy(u32),
     /// Satisfied when at least `n` of `rules` are satisfied.
-    NOutOf { n: u32, rules: Vec<SignaturePolicy> },
+    NOutOf {
+        /// How many of `rules` must be satisfied.
+        n: u32,
+        /// The sub-rules.
+        rules: Vec<SignaturePolicy>,
+    },
 }
 
 /// A signature policy with the principals its leaves refer to (`common.SignaturePolicyEnvelope`).
@@ -69,15 +81,20 @@ pub enum SignaturePolicy {
 pub struct SignaturePolicyEnvelope {
     /// Always 0 in Fabric today.
     pub version: i32,
+    /// The rule tree.
     pub rule: SignaturePolicy,
+    /// The principals that `SignedBy` leaves refer to by index.
     pub identities: Vec<Principal>,
 }
 
 /// How an implicit meta policy combines the same-named policies of sub-groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ImplicitMetaRule {
+    /// At least one sub-policy is satisfied.
     Any,
+    /// Every sub-policy is satisfied.
     All,
+    /// More than half of the sub-policies are satisfied.
     Majority,
 }
 
@@ -94,7 +111,9 @@ impl fmt::Display for ImplicitMetaRule {
 /// `ANY|ALL|MAJORITY <sub_policy>` (`common.ImplicitMetaPolicy`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ImplicitMetaPolicy {
+    /// How the sub-policies are combined.
     pub rule: ImplicitMetaRule,
+    /// The name of the sub-groups' policy to evaluate, e.g. `Admins`.
     pub sub_policy: String,
 }
 
