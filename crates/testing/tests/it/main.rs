@@ -1,3 +1,4 @@
 //! Cross-crate tests: repository invariants and interop with the official Fabric clients.
 
+mod node_client;
 mod tidy;

@@ -10,13 +10,24 @@ use cambium_testing::workspace_root;
 /// Crates that may depend on protobuf and gRPC code generation and runtime.
 const PROTOBUF_CRATES: &[&str] = &["cambium-wire"];
 /// Dependencies that mean "this crate knows protobuf".
-const PROTOBUF_DEPS: &[&str] = &["prost", "prost-types", "tonic-prost", "tonic-prost-build", "protox"];
+const PROTOBUF_DEPS: &[&str] = &[
+    "prost",
+    "prost-types",
+    "tonic-prost",
+    "tonic-prost-build",
+    "protox",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries {
         let path = entry.expect("readable directory entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if path.is_dir() {
             if name != "target" && name != "node_modules" && !name.starts_with('.') {
                 rust_files(&path, out);
@@ -33,12 +44,19 @@ fn every_source_file_starts_with_a_module_doc_comment() {
     let mut files = Vec::new();
     rust_files(&root.join("crates"), &mut files);
     rust_files(&root.join("bin"), &mut files);
-    assert!(!files.is_empty(), "no Rust files found under {}", root.display());
+    assert!(
+        !files.is_empty(),
+        "no Rust files found under {}",
+        root.display()
+    );
     let offenders: Vec<String> = files
         .iter()
         .filter(|path| {
             let text = fs::read_to_string(path).expect("readable source file");
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
             !first.starts_with("//!") && !first.starts_with("#![")
         })
         .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
@@ -53,7 +71,13 @@ fn every_source_file_starts_with_a_module_doc_comment() {
 /// Direct normal and build dependencies of every workspace package, by package name.
 fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
     let output = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo metadata runs");
@@ -81,7 +105,10 @@ fn workspace_dependencies() -> BTreeMap<String, Vec<String>> {
 #[test]
 fn only_cambium_wire_knows_protobuf() {
     let deps = workspace_dependencies();
-    assert!(deps.contains_key("cambium-wire"), "the workspace has no cambium-wire");
+    assert!(
+        deps.contains_key("cambium-wire"),
+        "the workspace has no cambium-wire"
+    );
     let offenders: Vec<String> = deps
         .iter()
         .filter(|(name, _)| !PROTOBUF_CRATES.contains(&name.as_str()))
