@@ -451,6 +451,82 @@ pub fn timestamp_from_wire(t: prost_types::Timestamp) -> dom::Timestamp {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Chaincode responses, events, endorsements
+// ---------------------------------------------------------------------------------------------
+
+impl From<&dom::ChaincodeResponse> for peer::Response {
+    fn from(r: &dom::ChaincodeResponse) -> Self {
+        peer::Response {
+            status: r.status,
+            message: r.message.clone(),
+            payload: r.payload.clone(),
+        }
+    }
+}
+
+impl From<peer::Response> for dom::ChaincodeResponse {
+    fn from(r: peer::Response) -> Self {
+        dom::ChaincodeResponse {
+            status: r.status,
+            message: r.message,
+            payload: r.payload,
+        }
+    }
+}
+
+impl From<&dom::ChaincodeEvent> for peer::ChaincodeEvent {
+    fn from(e: &dom::ChaincodeEvent) -> Self {
+        peer::ChaincodeEvent {
+            chaincode_id: e.chaincode_id.clone(),
+            tx_id: e.tx_id.clone(),
+            event_name: e.event_name.clone(),
+            payload: e.payload.clone(),
+        }
+    }
+}
+
+impl From<peer::ChaincodeEvent> for dom::ChaincodeEvent {
+    fn from(e: peer::ChaincodeEvent) -> Self {
+        dom::ChaincodeEvent {
+            chaincode_id: e.chaincode_id,
+            tx_id: e.tx_id,
+            event_name: e.event_name,
+            payload: e.payload,
+        }
+    }
+}
+
+impl From<&dom::Endorsement> for peer::Endorsement {
+    fn from(e: &dom::Endorsement) -> Self {
+        peer::Endorsement {
+            endorser: e.endorser.clone(),
+            signature: e.signature.clone(),
+        }
+    }
+}
+
+impl From<peer::Endorsement> for dom::Endorsement {
+    fn from(e: peer::Endorsement) -> Self {
+        dom::Endorsement {
+            endorser: e.endorser,
+            signature: e.signature,
+        }
+    }
+}
+
+/// The bytes of `protos.ChaincodeEvent` (what goes in `ChaincodeAction.events`).
+pub fn encode_chaincode_event(event: &dom::ChaincodeEvent) -> Vec<u8> {
+    peer::ChaincodeEvent::from(event).encode_to_vec()
+}
+
+/// Decodes `protos.ChaincodeEvent` bytes.
+pub fn decode_chaincode_event(bytes: &[u8]) -> Result<dom::ChaincodeEvent> {
+    peer::ChaincodeEvent::decode(bytes)
+        .map(Into::into)
+        .map_err(WireError::decode("protos.ChaincodeEvent"))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Read/write sets
 // ---------------------------------------------------------------------------------------------
 

@@ -63,6 +63,19 @@ proptest! {
     }
 
     #[test]
+    fn responses_events_and_endorsements(status in any::<i32>(), message in text(), payload in bytes(),
+                                         names in (text(), text(), text()), endorser in bytes(), signature in bytes()) {
+        let response = dom::ChaincodeResponse { status, message, payload: payload.clone() };
+        let wire = peer::Response::from(&response);
+        prop_assert_eq!(dom::ChaincodeResponse::from(wire), response);
+        let event = dom::ChaincodeEvent { chaincode_id: names.0, tx_id: names.1, event_name: names.2, payload };
+        let bytes = cambium_wire::encode_chaincode_event(&event);
+        prop_assert_eq!(cambium_wire::decode_chaincode_event(&bytes).unwrap(), event);
+        let endorsement = dom::Endorsement { endorser, signature };
+        prop_assert_eq!(dom::Endorsement::from(peer::Endorsement::from(&endorsement)), endorsement);
+    }
+
+    #[test]
     fn timestamps(t in timestamp()) {
         prop_assert_eq!(convert::timestamp_from_wire(convert::timestamp_to_wire(t)), t);
     }

@@ -231,3 +231,120 @@ proptest! {
         prop_assert_eq!(view.data, data);
     }
 }
+
+#[test]
+fn endorse_prepare_and_validate_a_transaction() {
+    let proposal = tx::parse_signed_proposal(&tx::signed_proposal_bytes(
+        &tx::build_proposal(&parts()).proposal_bytes,
+        b"client-sig",
+    ))
+    .unwrap();
+
+    // Endorser: simulate, then build the chaincode action and the signed payload.
+    let mut ns = dom::NsRwSet::new("basic");
+    ns.writes.push(dom::KvWrite {
+        key: "asset1".into(),
+        is_delete: false,
+        value: b"{}".to_vec(),
+    });
+    let rwset = dom::TxRwSet { ns: vec![ns] };
+    let event = dom::ChaincodeEvent {
+        chaincode_id: "basic".into(),
+        tx_id: proposal.channel_header.tx_id.clone(),
+        event_name: "Created".into(),
+        payload: b"asset1".to_vec(),
+    };
+    let action = tx::ChaincodeActionFields {
+        results: cambium_wire::encode_tx_rwset(&rwset),
+        events: cambium_wire::encode_chaincode_event(&event),
+        response: Some(dom::ChaincodeResponse::ok(b"result".to_vec())),
+        chaincode_id: Some(tx::ChaincodeIdFields {
+            name: "basic".into(),
+            version: "1.0".into(),
+        }),
+    };
+    let prp = tx::proposal_response_payload_bytes(&proposal.proposal_hash(), &action.encode());
+    let endorser = b"peer0-identity".to_vec();
+    assert_eq!(
+        tx::endorsement_message(&prp, &endorser),
+        [prp.as_slice(), endorser.as_slice()].concat()
+    );
+    let endorsement = dom::Endorsement {
+        endorser: endorser.clone(),
+        signature: b"peer-sig".to_vec(),
+    };
+    let response_bytes =
+        tx::proposal_response_bytes(&action.response.clone().unwrap(), &prp, Some(&endorsement));
+    let response = tx::parse_proposal_response(&response_bytes).unwrap();
+    assert_eq!(response.version, 1);
+    assert_eq!(response.payload, prp);
+    assert_eq!(response.endorsement.as_ref(), Some(&endorsement));
+    assert!(response.response.is_success());
+
+    // Gateway: prepare the transaction; the duplicate endorsement is dropped.
+    let other = dom::Endorsement {
+        endorser: b"peer1-identity".to_vec(),
+        signature: b"sig1".to_vec(),
+    };
+    let payload = tx::endorser_transaction_payload(
+        &proposal,
+        &response.payload,
+        &[endorsement.clone(), endorsement.clone(), other.clone()],
+    );
+    let envelope = tx::parse_envelope(&tx::envelope_bytes(&payload, b"client-sig")).unwrap();
+    assert_eq!(
+        envelope.channel_header_bytes, proposal.channel_header_bytes,
+        "header reused byte for byte"
+    );
+    assert_eq!(
+        envelope.signature_header_bytes,
+        proposal.signature_header_bytes
+    );
+    assert_eq!(envelope.channel_header.tx_id, proposal.channel_header.tx_id);
+
+    // Validator: decode the action and recompute the proposal hash from the transaction bytes.
+    let actions = tx::parse_transaction(&envelope.data).unwrap();
+    assert_eq!(actions.len(), 1);
+    let a = &actions[0];
+    assert_eq!(a.header_bytes, proposal.signature_header_bytes);
+    assert_eq!(
+        a.chaincode_proposal_payload,
+        proposal.payload_without_transient()
+    );
+    assert_eq!(a.proposal_response_payload, prp);
+    assert_eq!(a.endorsements, vec![endorsement, other]);
+    assert_eq!(a.proposal_hash, proposal.proposal_hash());
+    assert_eq!(
+        a.expected_proposal_hash(&envelope.channel_header_bytes),
+        proposal.proposal_hash()
+    );
+    assert_eq!(a.action, action);
+    assert_eq!(a.action.rwset().unwrap(), rwset);
+    assert_eq!(a.action.event().unwrap(), Some(event));
+    // What the Gateway client reads as the transaction result.
+    assert_eq!(a.action.response.as_ref().unwrap().payload, b"result");
+    // No transient data anywhere in the transaction.
+    assert!(!payload.windows(6).any(|w| w == b"s3cr3t"));
+}
+
+#[test]
+fn a_transaction_action_without_an_endorsed_action_is_rejected() {
+    let cap = peer::ChaincodeActionPayload {
+        chaincode_proposal_payload: vec![1],
+        action: None,
+    };
+    let transaction = peer::Transaction {
+        actions: vec![peer::TransactionAction {
+            header: Vec::new(),
+            payload: cap.encode_to_vec(),
+        }],
+    };
+    let err = tx::parse_transaction(&transaction.encode_to_vec()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("protos.ChaincodeActionPayload.action is missing"),
+        "{err}"
+    );
+    let action = tx::ChaincodeActionFields::default();
+    assert_eq!(action.event().unwrap(), None);
+}

@@ -409,3 +409,12 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<EnvelopeView> {
         data: payload.data,
     })
 }
+
+mod endorsed;
+
+pub use endorsed::{
+    endorsement_message, endorser_transaction_payload, parse_proposal_response,
+    parse_proposal_response_payload, parse_transaction, proposal_response_bytes,
+    proposal_response_payload_bytes, ChaincodeActionFields, ChaincodeIdFields, EndorsedActionView,
+    ProposalResponsePayloadView, ProposalResponseView,
+};
