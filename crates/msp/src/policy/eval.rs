@@ -92,8 +92,8 @@ pub fn verify_signed_data(signed: &[SignedData], msps: &MspManager, at: i64) -> 
 pub struct Evaluation {
     /// Whether the policy is satisfied.
     pub satisfied: bool,
-    /// When not satisfied: the principals of the leaves that found no signer, in rule order,
-    /// without repeats.
+    /// When not satisfied: the principals of the leaves that found no signer, outside gates
+    /// that were satisfied anyway, in rule order, without repeats.
     pub unsatisfied: Vec<Principal>,
 }
 
@@ -144,6 +144,7 @@ impl Evaluator<'_> {
             }
             SignaturePolicy::NOutOf { n, rules } => {
                 let mut verified = 0u32;
+                let failures_before = self.failed_leaves.len();
                 let mut scratch = used.to_vec();
                 for r in rules {
                     scratch.copy_from_slice(used);
@@ -152,7 +153,12 @@ impl Evaluator<'_> {
                         used.copy_from_slice(&scratch);
                     }
                 }
-                verified >= *n
+                let satisfied = verified >= *n;
+                if satisfied {
+                    // Leaves that failed inside a satisfied gate are not what is missing.
+                    self.failed_leaves.truncate(failures_before);
+                }
+                satisfied
             }
         }
     }
