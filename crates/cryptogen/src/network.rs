@@ -3,7 +3,7 @@
 //! These types describe paths only; they hold no key material. [`crate::plan`] computes them
 //! without touching the disk, so a caller can find existing material again after a restart.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -39,6 +39,39 @@ impl GeneratedNetwork {
             .iter()
             .map(|org| org.nodes.len() + org.users.len())
             .sum()
+    }
+
+    /// Every key and certificate file of this network, each organisation's CAs first.
+    pub fn key_and_cert_files(&self) -> Vec<&Path> {
+        let mut files = Vec::new();
+        for org in &self.orgs {
+            files.extend(
+                [&org.ca.key, &org.ca.cert, &org.tls_ca.key, &org.tls_ca.cert]
+                    .map(PathBuf::as_path),
+            );
+            for id in org.nodes.iter().chain(&org.users) {
+                files.extend(
+                    [
+                        &id.key,
+                        &id.cert,
+                        &id.tls_key,
+                        &id.tls_cert,
+                        &id.tls_ca_cert,
+                    ]
+                    .map(PathBuf::as_path),
+                );
+            }
+        }
+        files
+    }
+
+    /// The key and certificate files that are not on disk. Empty when everything [`crate::plan`]
+    /// describes exists, e.g. to decide on a restart whether material must be generated.
+    pub fn missing_files(&self) -> Vec<&Path> {
+        self.key_and_cert_files()
+            .into_iter()
+            .filter(|path| !path.is_file())
+            .collect()
     }
 }
 

@@ -317,3 +317,51 @@ fn without_node_ous_certificates_have_no_node_ou() {
         }
     }
 }
+
+/// Half the order of P-256, rounded down: the largest S that Fabric accepts.
+const P256_HALF_ORDER: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+];
+
+#[test]
+fn certificate_signatures_are_low_s() {
+    // Fabric rejects high-S ECDSA signatures; cryptogen signs certificates with low S.
+    let (_dir, network) = generated(&large_org_config());
+    let mut checked = 0;
+    for org in &network.orgs {
+        for path in [&org.ca.cert, &org.tls_ca.cert].into_iter().chain(
+            org.nodes
+                .iter()
+                .chain(&org.users)
+                .flat_map(|id| [&id.cert, &id.tls_cert]),
+        ) {
+            let der = cert_der(path);
+            let cert = parse(&der);
+            let (_, sig) = x509_parser::der_parser::parse_der(&cert.signature_value.data).unwrap();
+            let parts = sig.as_sequence().unwrap();
+            assert_eq!(parts.len(), 2);
+            let s = parts[1].as_slice().unwrap();
+            let s = &s[s.iter().take_while(|b| **b == 0).count()..];
+            let mut s32 = [0u8; 32];
+            s32[32 - s.len()..].copy_from_slice(s);
+            assert!(
+                s32 <= P256_HALF_ORDER,
+                "{} has a high-S signature",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    // With this many signatures, about half would be high-S without normalisation.
+    assert_eq!(checked, 2 + 2 * 41);
+}
+
+fn large_org_config() -> CryptoConfig {
+    let mut config = CryptoConfig::default_network();
+    config.orderer_orgs.clear();
+    config.peer_orgs.truncate(1);
+    config.peer_orgs[0].template.count = 10;
+    config.peer_orgs[0].users.count = 30;
+    config
+}

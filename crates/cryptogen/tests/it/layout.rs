@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use cambium_cryptogen::{CryptoConfig, OrgKind};
+use cambium_cryptogen::{plan, CryptoConfig, OrgKind};
 
 use crate::support::*;
 
@@ -239,4 +239,23 @@ fn the_result_serialises_to_json_for_scripts() {
         org1["users"][1]["tls_cert"],
         network.orgs[1].users[1].tls_cert.to_str().unwrap()
     );
+}
+
+#[test]
+fn missing_files_tells_whether_material_is_on_disk() {
+    let config = CryptoConfig::default_network();
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan(&config, dir.path()).unwrap();
+    // 3 organisations x 4 CA files, 8 identities x 5 files.
+    assert_eq!(planned.key_and_cert_files().len(), 3 * 4 + 8 * 5);
+    assert_eq!(
+        planned.missing_files().len(),
+        planned.key_and_cert_files().len()
+    );
+    let generated = cambium_cryptogen::generate(&config, dir.path(), Default::default()).unwrap();
+    assert_eq!(generated, planned);
+    assert!(planned.missing_files().is_empty());
+    let key = &planned.orgs[2].nodes[0].tls_key;
+    fs::remove_file(key).unwrap();
+    assert_eq!(planned.missing_files(), [key.as_path()]);
 }
