@@ -17,7 +17,7 @@ pub(crate) enum CryptoCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Folder to write ordererOrganizations/ and peerOrganizations/ into (created if missing).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, visible_alias = "output", value_name = "DIR")]
         out: PathBuf,
         /// Replace existing crypto material (existing identities will stop working).
         #[arg(long)]

@@ -115,12 +115,13 @@ fn generate_reads_a_config_file() {
     )
     .unwrap();
     let out = dir.path().join("out");
+    // `--output` is cryptogen's spelling of `--out`.
     let output = cambium(&[
         "crypto",
         "generate",
         "--config",
         path_arg(&config),
-        "--out",
+        "--output",
         path_arg(&out),
         "--json",
     ]);
