@@ -4,6 +4,8 @@
 
 mod cmd;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Cambium: a permissioned blockchain that speaks Hyperledger Fabric's wire formats
@@ -28,11 +30,19 @@ enum Command {
     Contract(cmd::contract::ContractCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Crypto(c) => cmd::crypto::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
         Command::Contract(c) => cmd::contract::run(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole chain of causes on one line; no backtrace for users.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
