@@ -81,5 +81,112 @@ fn bench_p256(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(backends, bench_ring, bench_aws_lc, bench_p256);
+/// Cambium's own operations on the chosen backend: low-S signing, strict verification, a
+/// cached MSP validation and a two-org AND policy evaluated over two signatures.
+fn bench_cambium(c: &mut Criterion) {
+    use cambium_msp::policy::{evaluate_signed_data, parse, SignedData};
+    use cambium_msp::{
+        verify_signature, MspConfig, MspManager, NodeOusConfig, OuIdentifierConfig, PrivateKey,
+        SigningIdentity,
+    };
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+    let (key, _) = PrivateKey::generate().expect("key");
+    let msg = message();
+    let sig = key.sign(&msg).expect("sign");
+    let mut group = c.benchmark_group("cambium");
+    group.bench_function("sign_low_s", |b| b.iter(|| key.sign(&msg).expect("sign")));
+    group.bench_function("verify_strict", |b| {
+        b.iter(|| verify_signature(key.public_key(), &msg, &sig).expect("verify"))
+    });
+
+    // Two orgs with NodeOUs, one peer each.
+    let mut configs = Vec::new();
+    let mut signers = Vec::new();
+    for n in 1..=2 {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("ca.org{n}"));
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().expect("key");
+        let ca_pem = ca_params.self_signed(&ca_key).expect("ca").pem();
+        let mut peer_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        peer_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("peer0.org{n}"));
+        peer_params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, "peer");
+        let peer_key = KeyPair::generate().expect("key");
+        let peer_pem = peer_params
+            .signed_by(&peer_key, &Issuer::from_params(&ca_params, &ca_key))
+            .expect("peer")
+            .pem();
+        let ou = |name: &str| {
+            Some(OuIdentifierConfig {
+                certificate: Vec::new(),
+                organizational_unit_identifier: name.to_owned(),
+            })
+        };
+        configs.push(MspConfig {
+            name: format!("Org{n}MSP"),
+            root_certs: vec![ca_pem.into_bytes()],
+            node_ous: Some(NodeOusConfig {
+                enable: true,
+                client_ou_identifier: ou("client"),
+                peer_ou_identifier: ou("peer"),
+                admin_ou_identifier: ou("admin"),
+                orderer_ou_identifier: ou("orderer"),
+            }),
+            ..MspConfig::default()
+        });
+        signers.push(
+            SigningIdentity::new(
+                &format!("Org{n}MSP"),
+                peer_pem.into_bytes(),
+                peer_key.serialize_pem().as_bytes(),
+            )
+            .expect("signer"),
+        );
+    }
+    let msps = MspManager::from_configs(&configs).expect("msps");
+    let now = 1_780_272_000;
+    let sid = signers[0].serialized();
+    group.bench_function("validate_cached", |b| {
+        b.iter(|| msps.validate(&sid, now).expect("valid"))
+    });
+    let policy = parse("AND('Org1MSP.peer', 'Org2MSP.peer')").expect("policy");
+    let signed: Vec<SignedData> = signers
+        .iter()
+        .map(|s| SignedData {
+            data: msg.clone(),
+            identity: s.serialized(),
+            signature: s.sign(&msg).expect("sign"),
+        })
+        .collect();
+    group.bench_function("policy_and_2_orgs", |b| {
+        b.iter(|| {
+            evaluate_signed_data("endorsement policy", &policy, &signed, &msps, now)
+                .expect("satisfied")
+        })
+    });
+    group.bench_function("parse_policy", |b| {
+        b.iter(|| {
+            parse(
+                "OutOf(2, 'Org1MSP.peer', AND('Org2MSP.peer', 'Org3MSP.admin'), 'Org4MSP.member')",
+            )
+            .expect("ok")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    backends,
+    bench_ring,
+    bench_aws_lc,
+    bench_p256,
+    bench_cambium
+);
 criterion_main!(backends);

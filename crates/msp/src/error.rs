@@ -165,6 +165,14 @@ pub enum MspError {
         /// What is wrong and what to do.
         problem: String,
     },
+    /// A serialised identity that is not in the canonical form Fabric's validator requires.
+    #[error("identity of {msp_id} is not well-formed: {problem}; send the certificate's PEM exactly as issued")]
+    NotWellFormed {
+        /// The MSP ID the identity names.
+        msp_id: String,
+        /// What is not canonical.
+        problem: String,
+    },
     /// An identity that does not satisfy a principal.
     #[error("identity '{subject}' of {msp_id} does not satisfy principal {principal}: {reason}")]
     PrincipalNotSatisfied {

@@ -116,6 +116,8 @@ pub struct Certificate {
     authority_key_id: Option<Vec<u8>>,
     is_ca: bool,
     tbs_hash: [u8; 32],
+    /// False when the certificate is ECDSA-signed and its signature is not minimal DER.
+    canonical_signature: bool,
 }
 
 impl Certificate {
@@ -196,6 +198,8 @@ impl Certificate {
             authority_key_id,
             is_ca: cert.is_ca(),
             tbs_hash: sha256(cert.tbs_certificate.as_ref()),
+            canonical_signature: !is_ecdsa_oid(cert.signature_algorithm.algorithm.as_bytes())
+                || is_canonical_ecdsa_der(&cert.signature_value.data),
             der: Vec::new(),
         };
         Ok(Certificate { der, ..out })
@@ -287,6 +291,12 @@ impl Certificate {
         &self.tbs_hash
     }
 
+    /// Whether an ECDSA certificate signature is minimal DER (always true for other algorithms),
+    /// which Fabric's `IsWellFormed` requires.
+    pub fn has_canonical_signature(&self) -> bool {
+        self.canonical_signature
+    }
+
     pub(crate) fn subject_raw(&self) -> &[u8] {
         &self.subject_raw
     }
@@ -326,6 +336,100 @@ impl Certificate {
             other => other,
         })
     }
+}
+
+/// Whether an OID (content bytes) is one of `ecdsa-with-SHA*` (1.2.840.10045.4.*).
+fn is_ecdsa_oid(oid: &[u8]) -> bool {
+    oid.starts_with(&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04])
+}
+
+/// Whether `sig` is exactly the minimal DER of `SEQUENCE { INTEGER, INTEGER }` (any curve size).
+pub(crate) fn is_canonical_ecdsa_der(sig: &[u8]) -> bool {
+    fn tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        let (&t, rest) = input.split_first()?;
+        let (&l, rest) = rest.split_first()?;
+        if t != tag {
+            return None;
+        }
+        let (len, rest) = match l {
+            0..=0x7f => (usize::from(l), rest),
+            0x81 => {
+                let (&l2, rest) = rest.split_first()?;
+                if l2 < 0x80 {
+                    return None;
+                }
+                (usize::from(l2), rest)
+            }
+            _ => return None,
+        };
+        (rest.len() >= len).then(|| rest.split_at(len))
+    }
+    fn minimal_positive(int: &[u8]) -> bool {
+        match int {
+            [] => false,
+            [first, ..] if first & 0x80 != 0 => false,
+            [0, second, ..] => second & 0x80 != 0,
+            _ => true,
+        }
+    }
+    let Some((body, rest)) = tlv(sig, 0x30) else {
+        return false;
+    };
+    let Some((r, body)) = tlv(body, 0x02) else {
+        return false;
+    };
+    let Some((s, body)) = tlv(body, 0x02) else {
+        return false;
+    };
+    rest.is_empty() && body.is_empty() && minimal_positive(r) && minimal_positive(s)
+}
+
+/// Fabric's `IsWellFormed`: one PEM block labelled `CERTIFICATE` with nothing after it, holding a
+/// certificate whose ECDSA signature is minimal DER. Fabric's validator refuses creators and
+/// endorsers that fail this, so that one certificate cannot travel in several encodings.
+pub fn check_well_formed(identity: &SerializedIdentity) -> Result<()> {
+    let bad = |problem: String| MspError::NotWellFormed {
+        msp_id: identity.msp_id.clone(),
+        problem,
+    };
+    let bytes = identity.id_bytes.as_slice();
+    let begin =
+        find(bytes, b"-----BEGIN ").ok_or_else(|| bad("it holds no PEM block".to_owned()))?;
+    let end = find(&bytes[begin..], b"-----END ")
+        .map(|i| begin + i)
+        .ok_or_else(|| bad("its PEM block has no END line".to_owned()))?;
+    let after_label = find(&bytes[end + 9..], b"-----")
+        .map(|i| end + 9 + i + 5)
+        .ok_or_else(|| bad("its PEM END line is cut short".to_owned()))?;
+    let mut rest = &bytes[after_label..];
+    if let Some(r) = rest
+        .strip_prefix(b"\r\n")
+        .or_else(|| rest.strip_prefix(b"\n"))
+    {
+        rest = r;
+    }
+    if !rest.is_empty() {
+        return Err(bad(format!("{} bytes follow the PEM block", rest.len())));
+    }
+    let block = decode_pem(bytes, "the identity's certificate", "CERTIFICATE")?;
+    if block.label != "CERTIFICATE" {
+        return Err(bad(format!(
+            "its PEM block is a '{}', not a 'CERTIFICATE'",
+            block.label
+        )));
+    }
+    let cert = Certificate::from_der(block.contents, "the identity's certificate")?;
+    if !cert.has_canonical_signature() {
+        return Err(bad(format!(
+            "the signature of certificate '{}' is not in canonical DER form",
+            cert.subject()
+        )));
+    }
+    Ok(())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// SHA-256 of `data`.
@@ -467,5 +571,41 @@ impl SigningIdentity {
     /// Signs `message` the way Fabric does: ECDSA P-256 over SHA-256(message), DER, low-S.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         self.key.sign(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_der_signatures_are_told_apart() {
+        assert!(is_canonical_ecdsa_der(&[
+            0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x7f
+        ]));
+        assert!(is_canonical_ecdsa_der(&[
+            0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0x80
+        ]));
+        for bad in [
+            &[0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01][..],
+            &[0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01],
+            &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00],
+            &[0x30, 0x81, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01],
+            &[0x30, 0x03, 0x02, 0x01, 0x01],
+        ] {
+            assert!(!is_canonical_ecdsa_der(bad), "{bad:02x?}");
+        }
+    }
+
+    #[test]
+    fn identities_without_a_pem_block_are_not_well_formed() {
+        let sid = SerializedIdentity {
+            msp_id: "Org1MSP".to_owned(),
+            id_bytes: b"junk".to_vec(),
+        };
+        assert_eq!(
+            check_well_formed(&sid).unwrap_err().to_string(),
+            "identity of Org1MSP is not well-formed: it holds no PEM block; send the certificate's PEM exactly as issued"
+        );
     }
 }

@@ -16,7 +16,7 @@ pub mod signer;
 pub mod verify;
 
 pub use error::{MspError, Result};
-pub use identity::{Certificate, Identity, OuIdentifier, SigningIdentity};
+pub use identity::{check_well_formed, Certificate, Identity, OuIdentifier, SigningIdentity};
 pub use msp::{
     load_signing_identity, Msp, MspConfig, MspManager, NodeOusConfig, OuIdentifierConfig,
 };

@@ -272,6 +272,25 @@ mod tests {
     }
 
     #[test]
+    fn the_high_s_twin_of_a_real_signature_is_valid_maths_but_refused() {
+        let (key, _) = crate::signer::PrivateKey::generate().unwrap();
+        let sig = key.sign(b"payload").unwrap();
+        let mut raw = parse_der_signature(&sig).unwrap();
+        raw.s = sub_from_order(&raw.s);
+        let twin = encode_der_signature(&raw);
+        // ring alone accepts both forms; Fabric (and so Cambium) accepts only the low one.
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key.public_key())
+            .verify(b"payload", &twin)
+            .unwrap();
+        assert!(matches!(
+            verify_signature(key.public_key(), b"payload", &twin),
+            Err(MspError::HighS)
+        ));
+        verify_signature(key.public_key(), b"payload", &sig).unwrap();
+        assert_eq!(normalize_low_s(&twin).unwrap(), sig);
+    }
+
+    #[test]
     fn verify_rejects_high_s_before_checking_the_maths() {
         let mut high = P256_HALF_ORDER;
         high[0] = 0xf0;

@@ -346,3 +346,27 @@ fn principals_follow_fabric_rules() {
         }
     }
 }
+
+#[test]
+fn well_formed_identities_are_single_canonical_pem_blocks() {
+    let org = Org::new(1);
+    let good = org.peer.serialized("Org1MSP");
+    cambium_msp::check_well_formed(&good).unwrap();
+    let mut trailing = good.clone();
+    trailing.id_bytes.extend_from_slice(b"\n");
+    assert_eq!(
+        cambium_msp::check_well_formed(&trailing).unwrap_err().to_string(),
+        "identity of Org1MSP is not well-formed: 1 bytes follow the PEM block; send the certificate's PEM exactly as issued"
+    );
+    let key_block = SerializedIdentity {
+        msp_id: "Org1MSP".to_owned(),
+        id_bytes: org.peer.key_pem.clone().into_bytes(),
+    };
+    let err = cambium_msp::check_well_formed(&key_block)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("its PEM block is a 'PRIVATE KEY', not a 'CERTIFICATE'"),
+        "{err}"
+    );
+}
