@@ -56,6 +56,17 @@ pub enum WireError {
         /// The `Policy.type` received.
         policy_type: i32,
     },
+    /// A transaction inside a block is malformed.
+    #[error("transaction {index} of block {block}: {source}")]
+    InBlock {
+        /// The block number.
+        block: u64,
+        /// The transaction's index in the block.
+        index: usize,
+        /// What was malformed.
+        #[source]
+        source: Box<WireError>,
+    },
 }
 
 impl WireError {

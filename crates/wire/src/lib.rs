@@ -132,6 +132,7 @@ pub mod google_rpc {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/cambium_descriptor.bin"));
 
+pub mod block;
 pub mod convert;
 pub mod error;
 pub mod tx;

@@ -1,6 +1,7 @@
 //! Integration tests of `cambium-wire`: round trips, golden bytes, protoutil helpers and the
 //! descriptor compatibility check against Fabric's own descriptors.
 
+mod block;
 mod descriptor;
 mod golden;
 mod roundtrip_domain;
