@@ -1,0 +1,3 @@
+//! Criterion benches of the contract runtime (written next).
+
+fn main() {}

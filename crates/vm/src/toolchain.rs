@@ -1,0 +1,247 @@
+//! Building a contract crate into a `.wasm` module with whichever toolchain is installed.
+//!
+//! Order: the rustup toolchain if it has the `wasm32-unknown-unknown` standard library, else
+//! Debian's `/usr/bin/rustc` with `libstd-rust-dev-wasm32` (Rust 1.63, offline, path-only
+//! dependencies). `CAMBIUM_WASM_TOOLCHAIN=rustup|debian` forces one. If neither exists, the
+//! error says what to install.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use thiserror::Error;
+
+/// The target contracts are built for.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Environment variable that forces a toolchain (`rustup` or `debian`).
+pub const TOOLCHAIN_ENV: &str = "CAMBIUM_WASM_TOOLCHAIN";
+/// Debian's compiler.
+pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+/// Debian's cargo.
+pub const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+/// Where Debian's `libstd-rust-dev-wasm32` puts the wasm32 standard library.
+pub const DEBIAN_WASM_STD: &str = "/usr/lib/rustlib/wasm32-unknown-unknown";
+
+/// What to install when no wasm toolchain is found.
+pub const INSTALL_HINT: &str =
+    "install Debian's toolchain with `apt-get install -y rustc cargo libstd-rust-dev-wasm32`, \
+or add the target to rustup with `rustup target add wasm32-unknown-unknown`";
+
+/// Why a contract could not be built.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    /// No toolchain can build wasm32.
+    #[error("no Rust toolchain here can build {WASM_TARGET}: {detail}; {INSTALL_HINT}")]
+    NoToolchain {
+        /// What was looked for.
+        detail: String,
+    },
+    /// The directory is not a contract crate.
+    #[error("{path} is not a contract crate: {reason}")]
+    NotACrate {
+        /// The directory.
+        path: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// cargo failed.
+    #[error("cargo build of {path} failed ({toolchain} toolchain):\n{stderr}")]
+    Cargo {
+        /// The crate.
+        path: String,
+        /// Which toolchain.
+        toolchain: &'static str,
+        /// cargo's error output.
+        stderr: String,
+    },
+    /// Running a program failed.
+    #[error("could not run {program}: {reason}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+/// A toolchain able to build wasm32 contracts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Toolchain {
+    /// The rustup toolchain on `PATH` with the wasm32 target installed.
+    Rustup,
+    /// Debian's rustc 1.63 and cargo 1.65.
+    Debian,
+}
+
+impl Toolchain {
+    /// A short name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Toolchain::Rustup => "rustup",
+            Toolchain::Debian => "debian",
+        }
+    }
+}
+
+fn rustup_has_wasm() -> Result<(), String> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .env_remove("RUSTC")
+        .output()
+        .map_err(|e| format!("`rustc` not runnable ({e})"))?;
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let lib = Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET);
+    if out.status.success() && lib.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the rustup toolchain at '{sysroot}' has no {WASM_TARGET} standard library"
+        ))
+    }
+}
+
+fn debian_has_wasm() -> Result<(), String> {
+    for path in [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_WASM_STD] {
+        if !Path::new(path).exists() {
+            return Err(format!("{path} does not exist"));
+        }
+    }
+    Ok(())
+}
+
+/// Finds a toolchain that can build wasm32 contracts.
+pub fn detect() -> Result<Toolchain, BuildError> {
+    match std::env::var(TOOLCHAIN_ENV).ok().as_deref() {
+        Some("rustup") => {
+            return rustup_has_wasm()
+                .map(|()| Toolchain::Rustup)
+                .map_err(|detail| BuildError::NoToolchain { detail })
+        }
+        Some("debian") => {
+            return debian_has_wasm()
+                .map(|()| Toolchain::Debian)
+                .map_err(|detail| BuildError::NoToolchain { detail })
+        }
+        _ => {}
+    }
+    let rustup = match rustup_has_wasm() {
+        Ok(()) => return Ok(Toolchain::Rustup),
+        Err(e) => e,
+    };
+    match debian_has_wasm() {
+        Ok(()) => Ok(Toolchain::Debian),
+        Err(debian) => Err(BuildError::NoToolchain {
+            detail: format!("{rustup}, and {debian}"),
+        }),
+    }
+}
+
+/// The `[package] name` of the crate at `dir`.
+pub fn crate_name(dir: &Path) -> Result<String, BuildError> {
+    let manifest = dir.join("Cargo.toml");
+    let not_crate = |reason: String| BuildError::NotACrate {
+        path: dir.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| not_crate(format!("cannot read Cargo.toml ({e})")))?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package {
+            if let Some(rest) = line.strip_prefix("name") {
+                if let Some(value) = rest.trim_start().strip_prefix('=') {
+                    return Ok(value.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    Err(not_crate("Cargo.toml has no [package] name".into()))
+}
+
+/// Builds the contract crate at `dir` in release mode into `target_dir`; returns the path of
+/// the `.wasm` file.
+pub fn build(dir: &Path, target_dir: &Path) -> Result<PathBuf, BuildError> {
+    let toolchain = detect()?;
+    let name = crate_name(dir)?;
+    let mut cmd = match toolchain {
+        Toolchain::Rustup => Command::new("cargo"),
+        Toolchain::Debian => {
+            let mut c = Command::new(DEBIAN_CARGO);
+            c.env("RUSTC", DEBIAN_RUSTC).arg("--offline");
+            c
+        }
+    };
+    // Settings of an enclosing cargo run (tests, build scripts) must not leak into this build.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        let leaks = (key.starts_with("CARGO_") && key != "CARGO_HOME")
+            || key.starts_with("RUSTC_")
+            || key == "RUSTFLAGS"
+            || key == "RUSTDOCFLAGS"
+            || (key == "RUSTC" && toolchain == Toolchain::Rustup);
+        if leaks {
+            cmd.env_remove(&key);
+        }
+    }
+    if toolchain == Toolchain::Rustup {
+        cmd.env_remove("RUSTC");
+    }
+    cmd.current_dir(dir)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            WASM_TARGET,
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    let out = cmd.output().map_err(|e| BuildError::Spawn {
+        program: format!("{cmd:?}"),
+        reason: e.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(BuildError::Cargo {
+            path: dir.display().to_string(),
+            toolchain: toolchain.name(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    let wasm = target_dir
+        .join(WASM_TARGET)
+        .join("release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    if !wasm.is_file() {
+        return Err(BuildError::NotACrate {
+            path: dir.display().to_string(),
+            reason: format!(
+                "the build produced no {}; set `crate-type = [\"cdylib\", \"rlib\"]` in [lib]",
+                wasm.display()
+            ),
+        });
+    }
+    Ok(wasm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_package_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"my-contract\"\n[lib]\nname = \"x\"\n",
+        )
+        .unwrap();
+        assert_eq!(crate_name(dir.path()).unwrap(), "my-contract");
+        std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\n").unwrap();
+        assert!(crate_name(dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("no [package] name"));
+    }
+}

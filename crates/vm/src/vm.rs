@@ -1,0 +1,507 @@
+//! The engine: configuration, install (validate, compile or load from the cache) and execution.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ValType};
+
+use crate::error::{Result, VmError};
+use crate::host::{
+    self, AbiType, HostState, Limiter, RunEnd, ENTRY_EXPORT, HOST_FUNCTIONS, HOST_MODULE,
+    MEMORY_EXPORT,
+};
+use crate::limits::*;
+use crate::manifest::{check_header, Manifest};
+use crate::rwset::{ReadWriteSet, RwSetBuilder};
+use crate::state::{StateView, Timestamp};
+
+/// Engine settings. Every peer of a channel must use the same values, or results may differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmConfig {
+    /// Fuel for one call (nested calls share it).
+    pub fuel: u64,
+    /// Limit of a contract's linear memory, in bytes.
+    pub max_memory_bytes: usize,
+    /// Limit of a contract's table elements.
+    pub max_table_elements: usize,
+    /// WebAssembly stack limit, in bytes.
+    pub max_wasm_stack: usize,
+    /// Where compiled modules are cached (`None`: compile on every install).
+    pub cache_dir: Option<PathBuf>,
+    /// Use wasmtime's pooling allocator with this many instance slots (`None`: allocate on
+    /// demand). Pooling makes instantiation cheaper; a call finding no free slot fails.
+    pub pooling_instances: Option<u32>,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        VmConfig {
+            fuel: DEFAULT_FUEL,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
+            max_wasm_stack: DEFAULT_MAX_WASM_STACK,
+            cache_dir: None,
+            pooling_instances: None,
+        }
+    }
+}
+
+/// The identity of the client that signed the proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Creator {
+    /// MSP ID, e.g. `Org1MSP`.
+    pub msp_id: String,
+    /// The certificate, PEM bytes as in the serialized identity.
+    pub cert: Vec<u8>,
+    /// Certificate attributes (Fabric CA `attrs`), already extracted by the caller.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// One contract call: what Fabric's stub exposes about the proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Call {
+    /// The channel.
+    pub channel_id: String,
+    /// The transaction ID.
+    pub tx_id: String,
+    /// The proposal's timestamp.
+    pub timestamp: Timestamp,
+    /// The contract's name, which is also its state namespace.
+    pub contract: String,
+    /// The arguments; the first is the function name.
+    pub args: Vec<Vec<u8>>,
+    /// The client.
+    pub creator: Creator,
+    /// Transient data (never written to the ledger).
+    pub transient: BTreeMap<String, Vec<u8>>,
+}
+
+impl Call {
+    /// A call of `function` with string arguments, other fields empty.
+    pub fn new(contract: &str, function: &str, args: &[&str]) -> Call {
+        let mut all = vec![function.as_bytes().to_vec()];
+        all.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+        Call {
+            contract: contract.to_string(),
+            args: all,
+            ..Call::default()
+        }
+    }
+}
+
+/// Fabric's `peer.Response`: 200–399 success, 400 and above the contract's own error.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Response {
+    /// The status.
+    pub status: i32,
+    /// The error message (empty on success).
+    pub message: String,
+    /// The result bytes.
+    pub payload: Vec<u8>,
+}
+
+impl Response {
+    /// Whether the status means success (below 400, as Fabric's endorser decides).
+    pub fn is_ok(&self) -> bool {
+        self.status < 400
+    }
+}
+
+/// The event a call set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractEvent {
+    /// The event name.
+    pub name: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// Everything a finished call produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOutcome {
+    /// The contract's response (a contract error is a response with status ≥ 400).
+    pub response: Response,
+    /// The read/write set, sorted.
+    pub rwset: ReadWriteSet,
+    /// The event set by the called contract, if any.
+    pub event: Option<ContractEvent>,
+    /// Fuel used, including nested calls.
+    pub fuel_used: u64,
+}
+
+/// Finds the contracts a call may invoke on the same channel.
+pub trait ContractResolver: Send + Sync {
+    /// The installed contract under `name`, if there is one.
+    fn resolve(&self, name: &str) -> Option<Arc<Contract>>;
+}
+
+impl ContractResolver for BTreeMap<String, Arc<Contract>> {
+    fn resolve(&self, name: &str) -> Option<Arc<Contract>> {
+        self.get(name).cloned()
+    }
+}
+
+/// The world a call runs against: committed state and the other contracts of the channel.
+#[derive(Clone)]
+pub struct Env {
+    /// Committed state (a snapshot).
+    pub state: Arc<dyn StateView>,
+    /// Contracts callable with `invoke_contract`.
+    pub contracts: Arc<dyn ContractResolver>,
+}
+
+impl Env {
+    /// An environment with `state` and no other contracts.
+    pub fn new(state: Arc<dyn StateView>) -> Env {
+        Env {
+            state,
+            contracts: Arc::new(BTreeMap::<String, Arc<Contract>>::new()),
+        }
+    }
+
+    /// An environment with `state` and the contracts `contracts` can resolve.
+    pub fn with_contracts(state: Arc<dyn StateView>, contracts: Arc<dyn ContractResolver>) -> Env {
+        Env { state, contracts }
+    }
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Env { .. }")
+    }
+}
+
+/// An installed contract: validated, compiled and linked, ready to instantiate per call.
+pub struct Contract {
+    hash: [u8; 32],
+    pre: InstancePre<HostState>,
+    manifest: Option<Manifest>,
+    from_cache: bool,
+    size: usize,
+}
+
+impl fmt::Debug for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Contract")
+            .field("hash", &hex::encode(self.hash))
+            .field("size", &self.size)
+            .field("from_cache", &self.from_cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Contract {
+    /// SHA-256 of the module bytes.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+
+    /// The embedded interface manifest, if the module has one.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    /// Whether install loaded the compiled code from the cache instead of compiling.
+    pub fn from_cache(&self) -> bool {
+        self.from_cache
+    }
+
+    /// The module size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    pub(crate) fn instance_pre(&self) -> &InstancePre<HostState> {
+        &self.pre
+    }
+}
+
+/// The contract runtime: one per process, shared by all calls.
+pub struct Vm {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: VmConfig,
+    fingerprint: String,
+}
+
+impl fmt::Debug for Vm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vm")
+            .field("config", &self.config)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+/// Feeds `Hash` output into SHA-256, to fingerprint the engine's compilation settings.
+struct ShaHasher(Sha256);
+
+impl Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+fn engine_error(e: wasmtime::Error) -> VmError {
+    VmError::Engine {
+        reason: e.to_string(),
+    }
+}
+
+impl Vm {
+    /// Creates the engine, configured for determinism: fuel metering, NaN canonicalization, no
+    /// threads, no relaxed SIMD, bounded stack; memory and table limits apply per store.
+    pub fn new(config: VmConfig) -> Result<Vm> {
+        let mut wc = wasmtime::Config::new();
+        // Threads and shared memories are off because wasmtime is built without its `threads`
+        // feature; GC and component-model features are not compiled in either.
+        wc.consume_fuel(true)
+            .epoch_interruption(false)
+            .cranelift_nan_canonicalization(true)
+            .wasm_relaxed_simd(false)
+            .wasm_memory64(false)
+            .max_wasm_stack(config.max_wasm_stack);
+        if let Some(slots) = config.pooling_instances {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_core_instances(slots)
+                .total_memories(slots)
+                .total_tables(slots)
+                .max_memory_size(config.max_memory_bytes)
+                .table_elements(config.max_table_elements);
+            wc.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&wc).map_err(engine_error)?;
+        let linker = host::linker(&engine).map_err(engine_error)?;
+        // wasmtime's compatibility hash ignores NaN canonicalization (see dependencies.md), so
+        // our own determinism-relevant settings go into the cache key too.
+        let mut hasher = ShaHasher(Sha256::new());
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.write(b"nan-canonicalization=1;fuel=1;threads=0;relaxed-simd=0;abi=1");
+        let fingerprint = hex::encode(&hasher.0.finalize()[..16]);
+        Ok(Vm {
+            engine,
+            linker,
+            config,
+            fingerprint,
+        })
+    }
+
+    /// The configuration this VM runs with.
+    pub fn config(&self) -> &VmConfig {
+        &self.config
+    }
+
+    /// A hex fingerprint of the engine's compilation settings (part of every cache key).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Checks a module without compiling it: size, header and manifest. Imports and exports are
+    /// checked by [`Vm::install`] on the compiled module.
+    pub fn validate(wasm: &[u8]) -> Result<Option<Manifest>> {
+        if wasm.len() > MAX_MODULE_BYTES {
+            return Err(VmError::ModuleTooLarge {
+                size: wasm.len(),
+                limit: MAX_MODULE_BYTES,
+            });
+        }
+        check_header(wasm)?;
+        Manifest::from_module(wasm)
+    }
+
+    /// Validates, compiles (or loads the cached compiled module) and links a contract.
+    pub fn install(&self, wasm: &[u8]) -> Result<Contract> {
+        let manifest = Self::validate(wasm)?;
+        let hash: [u8; 32] = Sha256::digest(wasm).into();
+        let (module, from_cache) = self.compile_cached(wasm, &hash)?;
+        check_interface(&module)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| VmError::Compile {
+                reason: e.to_string(),
+            })?;
+        Ok(Contract {
+            hash,
+            pre,
+            manifest,
+            from_cache,
+            size: wasm.len(),
+        })
+    }
+
+    fn cache_path(&self, hash: &[u8; 32]) -> Option<PathBuf> {
+        let dir = self.config.cache_dir.as_ref()?;
+        Some(dir.join(format!("{}-{}.cwasm", hex::encode(hash), self.fingerprint)))
+    }
+
+    fn compile_cached(&self, wasm: &[u8], hash: &[u8; 32]) -> Result<(Module, bool)> {
+        let Some(path) = self.cache_path(hash) else {
+            return Ok((self.compile(wasm)?, false));
+        };
+        // Read into memory rather than `deserialize_file`: a memory-mapped artifact that someone
+        // truncates later would crash the peer with SIGBUS.
+        if let Ok(bytes) = std::fs::read(&path) {
+            // SAFETY: the file was written by `Module::serialize` of an engine with the same
+            // fingerprint (it is in the file name), in a directory only the peer writes; wasmtime
+            // still checks its header and engine compatibility.
+            if let Ok(module) = unsafe { Module::deserialize(&self.engine, &bytes) } {
+                return Ok((module, true));
+            }
+            // A stale or damaged artifact: fall through and replace it.
+        }
+        let module = self.compile(wasm)?;
+        let bytes = module.serialize().map_err(|e| VmError::Compile {
+            reason: e.to_string(),
+        })?;
+        write_atomically(&path, &bytes)?;
+        Ok((module, false))
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Module> {
+        Module::from_binary(&self.engine, wasm).map_err(|e| VmError::Compile {
+            reason: e.to_string(),
+        })
+    }
+
+    /// Runs one call on a fresh instance against `env`.
+    ///
+    /// `Ok` carries the contract's response (success or its own error) with the read/write set;
+    /// `Err` means the VM stopped the call (trap, fuel, limit) or state failed.
+    pub fn execute(&self, contract: &Contract, call: &Call, env: &Env) -> Result<CallOutcome> {
+        let input_bytes: usize = call.args.iter().map(Vec::len).sum();
+        if input_bytes > MAX_INPUT_BYTES {
+            return Err(VmError::CallTooLarge {
+                what: "argument bytes",
+                size: input_bytes,
+                limit: MAX_INPUT_BYTES,
+            });
+        }
+        if call.args.len() > MAX_ARGS {
+            return Err(VmError::CallTooLarge {
+                what: "argument count",
+                size: call.args.len(),
+                limit: MAX_ARGS,
+            });
+        }
+        let input = host::encode_list(&call.args);
+        let namespace = call.contract.clone();
+        let shared = Arc::new(host::CallShared {
+            call: call.clone(),
+            env: env.clone(),
+            fuel_limit: self.config.fuel,
+        });
+        let data = HostState {
+            shared,
+            namespace,
+            input,
+            depth: 0,
+            rwset: RwSetBuilder::default(),
+            result: Vec::new(),
+            response: None,
+            panic: None,
+            event: None,
+            limiter: Limiter {
+                max_memory_bytes: self.config.max_memory_bytes,
+                max_table_elements: self.config.max_table_elements,
+                hit: None,
+            },
+            memory: None,
+        };
+        let (data, end, left) = host::run_instance(&contract.pre, data, self.config.fuel);
+        match end {
+            RunEnd::Responded(response) => Ok(CallOutcome {
+                response,
+                rwset: data.rwset.build(),
+                event: data.event,
+                fuel_used: self.config.fuel.saturating_sub(left),
+            }),
+            RunEnd::Failed(e) => Err(e),
+        }
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let cache_err = |e: std::io::Error| VmError::Cache {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(cache_err)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(cache_err)?;
+    std::fs::rename(&tmp, path).map_err(cache_err)
+}
+
+fn abi_matches(expected: &[AbiType], actual: impl ExactSizeIterator<Item = ValType>) -> bool {
+    expected.len() == actual.len()
+        && expected.iter().zip(actual).all(|(e, a)| match e {
+            AbiType::I32 => matches!(a, ValType::I32),
+            AbiType::I64 => matches!(a, ValType::I64),
+        })
+}
+
+fn signature(params: &[AbiType], results: &[AbiType]) -> String {
+    let list = |t: &[AbiType]| {
+        t.iter()
+            .map(|t| format!("{t:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("({}) -> ({})", list(params), list(results))
+}
+
+/// Checks imports against the allow-list and the required exports.
+fn check_interface(module: &Module) -> Result<()> {
+    for import in module.imports() {
+        let forbidden = || VmError::ForbiddenImport {
+            module: import.module().to_string(),
+            name: import.name().to_string(),
+        };
+        if import.module() != HOST_MODULE {
+            return Err(forbidden());
+        }
+        let Some((name, params, results)) =
+            HOST_FUNCTIONS.iter().find(|(n, _, _)| *n == import.name())
+        else {
+            return Err(forbidden());
+        };
+        let ExternType::Func(ft) = import.ty() else {
+            return Err(forbidden());
+        };
+        if !abi_matches(params, ft.params()) || !abi_matches(results, ft.results()) {
+            return Err(VmError::ImportSignature {
+                name: name.to_string(),
+                expected: signature(params, results),
+            });
+        }
+    }
+    match module.get_export(MEMORY_EXPORT) {
+        Some(ExternType::Memory(_)) => {}
+        _ => {
+            return Err(VmError::MissingExport {
+                what: format!("memory '{MEMORY_EXPORT}'"),
+            })
+        }
+    }
+    match module.get_export(ENTRY_EXPORT) {
+        Some(ExternType::Func(ft)) if ft.params().len() == 0 && ft.results().len() == 0 => {}
+        _ => {
+            return Err(VmError::MissingExport {
+                what: format!("function '{ENTRY_EXPORT}' () -> ()"),
+            })
+        }
+    }
+    Ok(())
+}
