@@ -1,0 +1,4 @@
+//! Integration tests of `cambium-ledger`: the conformance suite over both implementations,
+//! recovery from damaged files, crash tests and property tests against a model.
+
+mod conformance;
