@@ -4,6 +4,7 @@
 //! messages. Types are small, owned and comparable so that tests can build them by hand.
 
 pub mod chaincode;
+pub mod deliver;
 pub mod header;
 pub mod identity;
 pub mod policy;
@@ -11,6 +12,7 @@ pub mod rwset;
 pub mod validation;
 
 pub use chaincode::{ChaincodeEvent, ChaincodeResponse, Endorsement};
+pub use deliver::{SeekBehavior, SeekContentType, SeekErrorResponse, SeekInfo, SeekPosition};
 pub use header::{HeaderType, Timestamp};
 pub use identity::SerializedIdentity;
 pub use policy::{

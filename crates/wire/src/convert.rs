@@ -9,7 +9,7 @@ use cambium_primitives as dom;
 use prost::Message;
 
 use crate::error::{Result, WireError};
-use crate::{common, kvrwset, msp, peer, rwset};
+use crate::{common, kvrwset, msp, orderer, peer, rwset};
 
 // ---------------------------------------------------------------------------------------------
 // Identities
@@ -524,6 +524,133 @@ pub fn decode_chaincode_event(bytes: &[u8]) -> Result<dom::ChaincodeEvent> {
     peer::ChaincodeEvent::decode(bytes)
         .map(Into::into)
         .map_err(WireError::decode("protos.ChaincodeEvent"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deliver requests
+// ---------------------------------------------------------------------------------------------
+
+impl From<dom::SeekPosition> for orderer::SeekPosition {
+    fn from(position: dom::SeekPosition) -> Self {
+        use orderer::seek_position::Type;
+        let ty = match position {
+            dom::SeekPosition::Newest => Type::Newest(orderer::SeekNewest {}),
+            dom::SeekPosition::Oldest => Type::Oldest(orderer::SeekOldest {}),
+            dom::SeekPosition::Specified(number) => {
+                Type::Specified(orderer::SeekSpecified { number })
+            }
+            dom::SeekPosition::NextCommit => Type::NextCommit(orderer::SeekNextCommit {}),
+        };
+        orderer::SeekPosition { r#type: Some(ty) }
+    }
+}
+
+impl TryFrom<&orderer::SeekPosition> for dom::SeekPosition {
+    type Error = WireError;
+
+    fn try_from(position: &orderer::SeekPosition) -> Result<Self> {
+        use orderer::seek_position::Type;
+        match &position.r#type {
+            Some(Type::Newest(_)) => Ok(dom::SeekPosition::Newest),
+            Some(Type::Oldest(_)) => Ok(dom::SeekPosition::Oldest),
+            Some(Type::Specified(s)) => Ok(dom::SeekPosition::Specified(s.number)),
+            Some(Type::NextCommit(_)) => Ok(dom::SeekPosition::NextCommit),
+            None => Err(WireError::MissingField {
+                message: "orderer.SeekPosition",
+                field: "newest, oldest, specified or next_commit",
+            }),
+        }
+    }
+}
+
+impl From<&dom::SeekInfo> for orderer::SeekInfo {
+    fn from(info: &dom::SeekInfo) -> Self {
+        use orderer::seek_info::{SeekBehavior, SeekContentType, SeekErrorResponse};
+        orderer::SeekInfo {
+            start: Some(info.start.into()),
+            stop: Some(info.stop.into()),
+            behavior: match info.behavior {
+                dom::SeekBehavior::BlockUntilReady => SeekBehavior::BlockUntilReady,
+                dom::SeekBehavior::FailIfNotReady => SeekBehavior::FailIfNotReady,
+            } as i32,
+            error_response: match info.error_response {
+                dom::SeekErrorResponse::Strict => SeekErrorResponse::Strict,
+                dom::SeekErrorResponse::BestEffort => SeekErrorResponse::BestEffort,
+            } as i32,
+            content_type: match info.content_type {
+                dom::SeekContentType::Block => SeekContentType::Block,
+                dom::SeekContentType::HeaderWithSig => SeekContentType::HeaderWithSig,
+            } as i32,
+        }
+    }
+}
+
+fn seek_enum<E: TryFrom<i32>>(
+    field: &'static str,
+    enum_name: &'static str,
+    value: i32,
+) -> Result<E> {
+    E::try_from(value).map_err(|_| WireError::UnknownEnumValue {
+        field,
+        enum_name,
+        value,
+    })
+}
+
+impl TryFrom<&orderer::SeekInfo> for dom::SeekInfo {
+    type Error = WireError;
+
+    fn try_from(info: &orderer::SeekInfo) -> Result<Self> {
+        use orderer::seek_info::{SeekBehavior, SeekContentType, SeekErrorResponse};
+        let position = |p: &Option<orderer::SeekPosition>, field| {
+            p.as_ref()
+                .ok_or(WireError::MissingField {
+                    message: "orderer.SeekInfo",
+                    field,
+                })
+                .and_then(dom::SeekPosition::try_from)
+        };
+        Ok(dom::SeekInfo {
+            start: position(&info.start, "start")?,
+            stop: position(&info.stop, "stop")?,
+            behavior: match seek_enum(
+                "orderer.SeekInfo.behavior",
+                "orderer.SeekInfo.SeekBehavior",
+                info.behavior,
+            )? {
+                SeekBehavior::BlockUntilReady => dom::SeekBehavior::BlockUntilReady,
+                SeekBehavior::FailIfNotReady => dom::SeekBehavior::FailIfNotReady,
+            },
+            error_response: match seek_enum(
+                "orderer.SeekInfo.error_response",
+                "orderer.SeekInfo.SeekErrorResponse",
+                info.error_response,
+            )? {
+                SeekErrorResponse::Strict => dom::SeekErrorResponse::Strict,
+                SeekErrorResponse::BestEffort => dom::SeekErrorResponse::BestEffort,
+            },
+            content_type: match seek_enum(
+                "orderer.SeekInfo.content_type",
+                "orderer.SeekInfo.SeekContentType",
+                info.content_type,
+            )? {
+                SeekContentType::Block => dom::SeekContentType::Block,
+                SeekContentType::HeaderWithSig => dom::SeekContentType::HeaderWithSig,
+            },
+        })
+    }
+}
+
+/// The bytes of `orderer.SeekInfo` (the `Payload.data` of a Deliver request).
+pub fn encode_seek_info(info: &dom::SeekInfo) -> Vec<u8> {
+    orderer::SeekInfo::from(info).encode_to_vec()
+}
+
+/// Decodes `orderer.SeekInfo` bytes; fails if start or stop is missing (Fabric answers such a
+/// request with BAD_REQUEST).
+pub fn decode_seek_info(bytes: &[u8]) -> Result<dom::SeekInfo> {
+    let info = orderer::SeekInfo::decode(bytes).map_err(WireError::decode("orderer.SeekInfo"))?;
+    (&info).try_into()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -138,9 +138,10 @@ pub mod error;
 pub mod tx;
 
 pub use convert::{
-    decode_chaincode_event, decode_serialized_identity, decode_signature_policy_envelope,
-    decode_tx_rwset, encode_chaincode_event, encode_serialized_identity,
-    encode_signature_policy_envelope, encode_tx_rwset, tx_validation_code_from_i32,
+    decode_chaincode_event, decode_seek_info, decode_serialized_identity,
+    decode_signature_policy_envelope, decode_tx_rwset, encode_chaincode_event, encode_seek_info,
+    encode_serialized_identity, encode_signature_policy_envelope, encode_tx_rwset,
+    tx_validation_code_from_i32,
 };
 pub use error::{Result, WireError};
 /// Protobuf encoding and decoding of the generated messages (`encode_to_vec`, `decode`).

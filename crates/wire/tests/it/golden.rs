@@ -88,6 +88,15 @@ fn seek_info_as_the_gateway_client_sends_it() {
         0x0f, //         then the last 4 bits
     ];
     check("SeekInfo", &info.encode_to_vec(), &expected);
+    let domain = dom::SeekInfo::new(
+        dom::SeekPosition::Specified(5),
+        dom::SeekPosition::Specified((1u64 << 53) - 1),
+    );
+    check(
+        "SeekInfo from the domain",
+        &cambium_wire::encode_seek_info(&domain),
+        &expected,
+    );
 
     // An empty oneof message is still written: tag and zero length.
     let next = orderer::SeekInfo {

@@ -1,7 +1,7 @@
 //! Domain → protobuf → domain round trips, through the message and through its bytes.
 
 use cambium_primitives as dom;
-use cambium_wire::{common, convert, msp, peer, rwset, Message};
+use cambium_wire::{common, convert, msp, orderer, peer, rwset, Message, WireError};
 use proptest::prelude::*;
 
 use crate::strategies::*;
@@ -76,6 +76,13 @@ proptest! {
     }
 
     #[test]
+    fn seek_infos(info in seek_info()) {
+        let wire = orderer::SeekInfo::from(&info);
+        prop_assert_eq!(dom::SeekInfo::try_from(&wire).unwrap(), info);
+        prop_assert_eq!(cambium_wire::decode_seek_info(&cambium_wire::encode_seek_info(&info)).unwrap(), info);
+    }
+
+    #[test]
     fn timestamps(t in timestamp()) {
         prop_assert_eq!(convert::timestamp_from_wire(convert::timestamp_to_wire(t)), t);
     }
@@ -111,4 +118,44 @@ fn a_read_at_version_zero_differs_from_a_missing_key() {
     let rw = dom::TxRwSet { ns: vec![ns] };
     let back = cambium_wire::decode_tx_rwset(&cambium_wire::encode_tx_rwset(&rw)).unwrap();
     assert_eq!(back, rw);
+}
+
+#[test]
+fn seek_info_without_stop_or_with_unknown_behavior_is_rejected() {
+    let start = Some(orderer::SeekPosition::from(dom::SeekPosition::Oldest));
+    let missing_stop = orderer::SeekInfo {
+        start,
+        ..Default::default()
+    };
+    let err = cambium_wire::decode_seek_info(&missing_stop.encode_to_vec()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WireError::MissingField {
+                message: "orderer.SeekInfo",
+                field: "stop"
+            }
+        ),
+        "{err}"
+    );
+
+    let empty_position = orderer::SeekInfo {
+        start,
+        stop: Some(orderer::SeekPosition { r#type: None }),
+        ..Default::default()
+    };
+    let err = dom::SeekInfo::try_from(&empty_position).unwrap_err();
+    assert!(err.to_string().contains("orderer.SeekPosition"), "{err}");
+
+    let odd = orderer::SeekInfo {
+        start,
+        stop: start,
+        behavior: 7,
+        ..Default::default()
+    };
+    let err = dom::SeekInfo::try_from(&odd).unwrap_err();
+    assert!(
+        err.to_string().contains("orderer.SeekInfo.behavior is 7"),
+        "{err}"
+    );
 }

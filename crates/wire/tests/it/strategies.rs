@@ -164,3 +164,41 @@ pub(crate) fn timestamp() -> impl Strategy<Value = dom::Timestamp> {
     (any::<i64>(), 0i32..1_000_000_000)
         .prop_map(|(seconds, nanos)| dom::Timestamp { seconds, nanos })
 }
+
+pub(crate) fn seek_position() -> impl Strategy<Value = dom::SeekPosition> {
+    prop_oneof![
+        Just(dom::SeekPosition::Newest),
+        Just(dom::SeekPosition::Oldest),
+        any::<u64>().prop_map(dom::SeekPosition::Specified),
+        Just(dom::SeekPosition::NextCommit),
+    ]
+}
+
+pub(crate) fn seek_info() -> impl Strategy<Value = dom::SeekInfo> {
+    (
+        seek_position(),
+        seek_position(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(start, stop, wait, strict, block)| dom::SeekInfo {
+            start,
+            stop,
+            behavior: if wait {
+                dom::SeekBehavior::BlockUntilReady
+            } else {
+                dom::SeekBehavior::FailIfNotReady
+            },
+            error_response: if strict {
+                dom::SeekErrorResponse::Strict
+            } else {
+                dom::SeekErrorResponse::BestEffort
+            },
+            content_type: if block {
+                dom::SeekContentType::Block
+            } else {
+                dom::SeekContentType::HeaderWithSig
+            },
+        })
+}
