@@ -31,7 +31,7 @@ pub enum MspError {
         kind: &'static str,
     },
     /// A key or certificate uses an algorithm Cambium does not support.
-    #[error("{what} uses {found}; Cambium supports ECDSA keys on curve P-256 only: regenerate it with an EC P-256 key")]
+    #[error("{what} uses {found}; Cambium verifies ECDSA P-256 and P-384 keys and signs with P-256: regenerate it with an EC P-256 key")]
     UnsupportedAlgorithm {
         /// What was being read.
         what: String,

@@ -17,12 +17,14 @@ use x509_parser::x509::X509Name;
 
 use crate::error::{MspError, Result};
 use crate::signer::PrivateKey;
-use crate::verify::verify_signature;
+use crate::verify::{verify_signature, Curve};
 
 /// Content bytes of the OID `id-ecPublicKey` (1.2.840.10045.2.1).
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// Content bytes of the OID `prime256v1` (1.2.840.10045.3.1.7).
 const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// Content bytes of the OID `secp384r1` (1.3.132.0.34).
+const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 
 /// Decodes the first PEM block of `bytes` (text before it is skipped, as Go's `pem.Decode` does).
 pub(crate) fn decode_pem(bytes: &[u8], what: &str, expected: &'static str) -> Result<Pem> {
@@ -111,7 +113,7 @@ pub struct Certificate {
     not_after: i64,
     serial: Vec<u8>,
     public_key: Vec<u8>,
-    p256_key: bool,
+    curve: Option<Curve>,
     subject_key_id: Option<Vec<u8>>,
     authority_key_id: Option<Vec<u8>>,
     is_ca: bool,
@@ -158,8 +160,15 @@ impl Certificate {
             )));
         }
         let spki = cert.public_key();
-        let p256_key = spki.algorithm.algorithm.as_bytes() == OID_EC_PUBLIC_KEY
-            && spki.algorithm.parameters.as_ref().map(|p| p.data) == Some(OID_P256);
+        let curve = if spki.algorithm.algorithm.as_bytes() == OID_EC_PUBLIC_KEY {
+            match spki.algorithm.parameters.as_ref().map(|p| p.data) {
+                Some(OID_P256) => Some(Curve::P256),
+                Some(OID_P384) => Some(Curve::P384),
+                _ => None,
+            }
+        } else {
+            None
+        };
         let mut subject_key_id = None;
         let mut authority_key_id = None;
         for ext in cert.extensions() {
@@ -193,7 +202,7 @@ impl Certificate {
             not_after: cert.validity().not_after.timestamp(),
             serial: cert.raw_serial().to_vec(),
             public_key: spki.subject_public_key.data.to_vec(),
-            p256_key,
+            curve,
             subject_key_id,
             authority_key_id,
             is_ca: cert.is_ca(),
@@ -260,9 +269,10 @@ impl Certificate {
         &self.public_key
     }
 
-    /// Whether the key is an EC P-256 key (the only kind Cambium signs and verifies with).
-    pub fn has_p256_key(&self) -> bool {
-        self.p256_key
+    /// The curve of the certificate's EC key, or `None` for keys Cambium cannot verify with
+    /// (RSA, Ed25519, other curves).
+    pub fn key_curve(&self) -> Option<Curve> {
+        self.curve
     }
 
     /// The Subject Key Identifier extension, if present.
@@ -321,12 +331,13 @@ impl Certificate {
         child.verify_signature(Some(parent.public_key())).is_ok()
     }
 
-    /// Verifies a Fabric signature (P-256, SHA-256, DER, low-S) made with this certificate's key.
+    /// Verifies a Fabric signature (ECDSA over SHA-256, DER, low-S) made with this
+    /// certificate's key.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
-        if !self.p256_key {
+        if self.curve.is_none() {
             return Err(MspError::UnsupportedAlgorithm {
                 what: format!("certificate '{}'", self.subject),
-                found: "a key other than EC P-256".to_owned(),
+                found: "a key other than EC P-256 or P-384".to_owned(),
             });
         }
         verify_signature(&self.public_key, message, signature).map_err(|e| match e {
@@ -525,7 +536,7 @@ impl SigningIdentity {
     /// sends.
     pub fn new(msp_id: &str, cert_pem: Vec<u8>, key_pem: &[u8]) -> Result<SigningIdentity> {
         let cert = Certificate::from_pem(&cert_pem, "the signing certificate")?;
-        if !cert.has_p256_key() {
+        if cert.key_curve() != Some(Curve::P256) {
             return Err(MspError::UnsupportedAlgorithm {
                 what: format!("signing certificate '{}'", cert.subject()),
                 found: "a key other than EC P-256".to_owned(),

@@ -21,4 +21,4 @@ pub use msp::{
     load_signing_identity, Msp, MspConfig, MspManager, NodeOusConfig, OuIdentifierConfig,
 };
 pub use signer::PrivateKey;
-pub use verify::verify_signature;
+pub use verify::{verify_signature, Curve};

@@ -563,10 +563,10 @@ impl Msp {
 
     fn validate_uncached(&self, pem: &[u8]) -> Result<Validated> {
         let cert = Certificate::from_pem(pem, "the identity's certificate")?;
-        if !cert.has_p256_key() {
+        if cert.key_curve().is_none() {
             return Err(MspError::UnsupportedAlgorithm {
                 what: format!("certificate for '{}'", cert.subject()),
-                found: "a key other than EC P-256".to_owned(),
+                found: "a key other than EC P-256 or P-384".to_owned(),
             });
         }
         if cert.is_ca() {

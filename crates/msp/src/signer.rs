@@ -9,7 +9,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 
 use crate::error::{MspError, Result};
-use crate::verify::normalize_low_s;
+use crate::verify::{normalize_low_s, Curve};
 
 /// DER of the `AlgorithmIdentifier { id-ecPublicKey, prime256v1 }` used in PKCS#8.
 const EC_P256_ALGORITHM_ID: [u8; 21] = [
@@ -111,7 +111,7 @@ impl PrivateKey {
             .pair
             .sign(&self.rng, message)
             .map_err(|_| MspError::Rng)?;
-        normalize_low_s(sig.as_ref())
+        normalize_low_s(Curve::P256, sig.as_ref())
     }
 }
 
@@ -228,8 +228,8 @@ mod tests {
         for i in 0..40u8 {
             let msg = [i; 100];
             let sig = key.sign(&msg).unwrap();
-            let raw = parse_der_signature(&sig).unwrap();
-            assert!(crate::verify::is_low_s(&raw.s));
+            let raw = parse_der_signature(Curve::P256, &sig).unwrap();
+            assert!(crate::verify::is_low_s(Curve::P256, &raw.s));
             verify_signature(key.public_key(), &msg, &sig).unwrap();
         }
     }

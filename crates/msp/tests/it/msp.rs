@@ -53,7 +53,7 @@ fn certificate_fields_are_parsed() {
     assert_eq!(cert.serial_hex(), "0a");
     assert_eq!(cert.not_before(), 1_577_836_800);
     assert_eq!(cert.not_after(), 2_208_988_800);
-    assert!(cert.has_p256_key() && !cert.is_ca());
+    assert!(cert.key_curve() == Some(cambium_msp::Curve::P256) && !cert.is_ca());
     assert_eq!(cert.public_key().len(), 65);
     assert!(cert.authority_key_id().is_some());
     let ca = Msp::new(&org.config()).unwrap();
@@ -369,4 +369,53 @@ fn well_formed_identities_are_single_canonical_pem_blocks() {
         err.contains("its PEM block is a 'PRIVATE KEY', not a 'CERTIFICATE'"),
         "{err}"
     );
+}
+
+#[test]
+fn p384_cas_and_identities_are_accepted() {
+    // The Fabric Gateway clients may use P-384 keys; some CAs do too.
+    let ca = Ca::root_with(
+        "ca.org6.example.com",
+        "org6.example.com",
+        &rcgen::PKCS_ECDSA_P384_SHA384,
+    );
+    let p384 = &rcgen::PKCS_ECDSA_P384_SHA384;
+    let client = ca.issue_full(
+        "User1@org6.example.com",
+        &["client"],
+        70,
+        date(2020, 1, 1),
+        date(2040, 1, 1),
+        p384,
+    );
+    let peer = ca.issue("peer0.org6.example.com", &["peer"], 71);
+    let config = MspConfig {
+        name: "Org6MSP".to_owned(),
+        root_certs: vec![ca.cert_pem.clone().into_bytes()],
+        node_ous: Some(cambium_msp::NodeOusConfig {
+            enable: true,
+            client_ou_identifier: ou(&ca.cert_pem, "client"),
+            peer_ou_identifier: ou(&ca.cert_pem, "peer"),
+            admin_ou_identifier: ou(&ca.cert_pem, "admin"),
+            orderer_ou_identifier: None,
+        }),
+        ..MspConfig::default()
+    };
+    let msp = Msp::new(&config).unwrap();
+    let id = msp.validate(&client.serialized("Org6MSP"), AT).unwrap();
+    assert_eq!(id.certificate().key_curve(), Some(cambium_msp::Curve::P384));
+    assert_eq!(id.node_role(), Some(MspRole::Client));
+    assert_eq!(
+        msp.validate(&peer.serialized("Org6MSP"), AT)
+            .unwrap()
+            .node_role(),
+        Some(MspRole::Peer)
+    );
+    // Cambium signs with P-256 only, and says so.
+    let err = err_text(cambium_msp::SigningIdentity::new(
+        "Org6MSP",
+        client.cert_pem.clone().into_bytes(),
+        client.key_pem.as_bytes(),
+    ));
+    assert!(err.contains("signs with P-256"), "{err}");
 }

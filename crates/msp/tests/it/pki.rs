@@ -71,8 +71,13 @@ fn ca_params(cn: &str, org: &str) -> CertificateParams {
 
 impl Ca {
     pub(crate) fn root(cn: &str, org: &str) -> Ca {
+        Ca::root_with(cn, org, &rcgen::PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// A root CA whose key uses `alg` (e.g. P-384).
+    pub(crate) fn root_with(cn: &str, org: &str, alg: &'static rcgen::SignatureAlgorithm) -> Ca {
         let params = ca_params(cn, org);
-        let key = KeyPair::generate().unwrap();
+        let key = KeyPair::generate_for(alg).unwrap();
         let cert_pem = params.self_signed(&key).unwrap().pem();
         Ca {
             params,
@@ -107,6 +112,26 @@ impl Ca {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> Leaf {
+        self.issue_full(
+            cn,
+            ous,
+            serial,
+            not_before,
+            not_after,
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+        )
+    }
+
+    /// A leaf with every parameter chosen, including its key's algorithm.
+    pub(crate) fn issue_full(
+        &self,
+        cn: &str,
+        ous: &[&str],
+        serial: u64,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+        alg: &'static rcgen::SignatureAlgorithm,
+    ) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CountryName, "US");
@@ -126,7 +151,7 @@ impl Ca {
         params.serial_number = Some(SerialNumber::from(serial));
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let key = KeyPair::generate().unwrap();
+        let key = KeyPair::generate_for(alg).unwrap();
         let issuer = Issuer::from_params(&self.params, &self.key);
         let cert_pem = params.signed_by(&key, &issuer).unwrap().pem();
         Leaf {
