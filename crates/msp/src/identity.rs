@@ -17,7 +17,9 @@ use x509_parser::x509::X509Name;
 
 use crate::error::{MspError, Result};
 use crate::signer::PrivateKey;
-use crate::verify::{verify_signature, Curve};
+use crate::verify::{
+    encode_der_signature, normalize_low_s, parse_der_signature, verify_signature, Curve,
+};
 
 /// Content bytes of the OID `id-ecPublicKey` (1.2.840.10045.2.1).
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
@@ -120,6 +122,8 @@ pub struct Certificate {
     tbs_hash: [u8; 32],
     /// False when the certificate is ECDSA-signed and its signature is not minimal DER.
     canonical_signature: bool,
+    /// The signature value when the certificate is ECDSA-signed.
+    ecdsa_signature: Option<Vec<u8>>,
 }
 
 impl Certificate {
@@ -209,6 +213,8 @@ impl Certificate {
             tbs_hash: sha256(cert.tbs_certificate.as_ref()),
             canonical_signature: !is_ecdsa_oid(cert.signature_algorithm.algorithm.as_bytes())
                 || is_canonical_ecdsa_der(&cert.signature_value.data),
+            ecdsa_signature: is_ecdsa_oid(cert.signature_algorithm.algorithm.as_bytes())
+                .then(|| cert.signature_value.data.to_vec()),
             der: Vec::new(),
         };
         Ok(Certificate { der, ..out })
@@ -305,6 +311,36 @@ impl Certificate {
     /// which Fabric's `IsWellFormed` requires.
     pub fn has_canonical_signature(&self) -> bool {
         self.canonical_signature
+    }
+
+    /// The DER Fabric's MSP works with (`sanitizeCert`): when the certificate's ECDSA signature
+    /// is high-S or not minimal DER, the same certificate re-encoded with the low-S minimal
+    /// signature; otherwise the DER as is. `issuer_curve` is the curve of the issuer's key (the
+    /// certificate's own for a self-signed root). Fabric's identity identifiers and certifiers
+    /// identifiers hash this form.
+    pub fn sanitized_der(&self, issuer_curve: Option<Curve>) -> Vec<u8> {
+        let (Some(sig), Some(curve)) = (&self.ecdsa_signature, issuer_curve) else {
+            return self.der.clone();
+        };
+        let Ok(low) = normalize_low_s(curve, sig) else {
+            return self.der.clone();
+        };
+        let low = match parse_der_signature(curve, &low) {
+            Ok(raw) => encode_der_signature(&raw),
+            Err(_) => return self.der.clone(),
+        };
+        if &low == sig {
+            return self.der.clone();
+        }
+        let Some((tbs, alg)) = outer_parts(&self.der) else {
+            return self.der.clone();
+        };
+        let mut bit_string = vec![0u8];
+        bit_string.extend_from_slice(&low);
+        let mut body = tbs.to_vec();
+        body.extend_from_slice(alg);
+        body.extend_from_slice(&der_tlv(0x03, &bit_string));
+        der_tlv(0x30, &body)
     }
 
     pub(crate) fn subject_raw(&self) -> &[u8] {
@@ -439,6 +475,58 @@ pub fn check_well_formed(identity: &SerializedIdentity) -> Result<()> {
     Ok(())
 }
 
+/// The complete `tbsCertificate` and `signatureAlgorithm` TLVs of a certificate's DER.
+fn outer_parts(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (_, body) = split_tlv(der)?.0;
+    let ((tbs_full, _), rest) = split_tlv(body)?;
+    let ((alg_full, _), _) = split_tlv(rest)?;
+    Some((tbs_full, alg_full))
+}
+
+/// Splits one DER TLV off `input`: ((whole TLV, content), rest).
+#[allow(clippy::type_complexity)]
+fn split_tlv(input: &[u8]) -> Option<((&[u8], &[u8]), &[u8])> {
+    let first_len = *input.get(1)?;
+    let (header, len) = if first_len < 0x80 {
+        (2, usize::from(first_len))
+    } else {
+        let n = usize::from(first_len & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let bytes = input.get(2..2 + n)?;
+        (
+            2 + n,
+            bytes
+                .iter()
+                .fold(0usize, |acc, b| acc << 8 | usize::from(*b)),
+        )
+    };
+    let end = header.checked_add(len)?;
+    let whole = input.get(..end)?;
+    Some(((whole, &whole[header..]), &input[end..]))
+}
+
+/// A DER TLV with a definite minimal length.
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -471,6 +559,7 @@ pub struct Identity {
     pub(crate) ous: Vec<OuIdentifier>,
     pub(crate) node_role: Option<MspRole>,
     pub(crate) listed_admin: bool,
+    pub(crate) fabric_id: [u8; 32],
 }
 
 impl Identity {
@@ -489,9 +578,10 @@ impl Identity {
         &self.serialized
     }
 
-    /// Fabric's identity identifier: hex SHA-256 of the certificate's DER.
+    /// Fabric's identity identifier: hex SHA-256 of the certificate's sanitised DER (see
+    /// [`Certificate::sanitized_der`]), equal to the DER's hash for low-S certificates.
     pub fn id(&self) -> String {
-        hex::encode(self.cert.fingerprint())
+        hex::encode(self.fabric_id)
     }
 
     /// The certificate's OUs with the chain that vouches for them.

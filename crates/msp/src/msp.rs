@@ -311,6 +311,7 @@ struct Validated {
     ous: Vec<OuIdentifier>,
     node_role: Option<MspRole>,
     listed_admin: bool,
+    fabric_id: [u8; 32],
 }
 
 /// A checked MSP configuration that validates identities of one organisation.
@@ -328,6 +329,8 @@ pub struct Msp {
     node_ous: Option<NodeOus>,
     tls_roots: Vec<Certificate>,
     tls_intermediates: Vec<Certificate>,
+    /// Fabric's sanitised DER of each CA, by fingerprint (certifiers identifiers hash these).
+    sanitized: BTreeMap<[u8; 32], Vec<u8>>,
     cache: Mutex<BTreeMap<[u8; 32], Arc<Validated>>>,
 }
 
@@ -386,8 +389,13 @@ impl Msp {
                 &config.tls_intermediate_certs,
                 "TLS intermediate CA certificate",
             )?,
+            sanitized: BTreeMap::new(),
             cache: Mutex::new(BTreeMap::new()),
         };
+        for root in &msp.roots {
+            msp.sanitized
+                .insert(root.fingerprint(), root.sanitized_der(root.key_curve()));
+        }
         for ca in msp.tls_roots.iter().chain(&msp.tls_intermediates) {
             check_ca(ca).map_err(&bad)?;
         }
@@ -400,6 +408,8 @@ impl Msp {
                     int.subject()
                 ))
             })?;
+            msp.sanitized
+                .insert(int.fingerprint(), int.sanitized_der(chain[0].key_curve()));
             for ca in chain {
                 msp.internal_nodes.insert(ca.fingerprint());
             }
@@ -550,6 +560,7 @@ impl Msp {
             ous: validated.ous.clone(),
             node_role: validated.node_role,
             listed_admin: validated.listed_admin,
+            fabric_id: validated.fabric_id,
         })
     }
 
@@ -601,11 +612,8 @@ impl Msp {
             }
             subject_cert = ca;
         }
-        let mut chain_der = Vec::new();
-        for ca in &chain {
-            chain_der.extend_from_slice(ca.der());
-        }
-        let cid = sha256(&chain_der).to_vec();
+        let cid = self.chain_identifier(&chain);
+        let fabric_id = sha256(&cert.sanitized_der(chain[0].key_curve()));
         let ous: Vec<OuIdentifier> = cert
             .organizational_units()
             .iter()
@@ -696,7 +704,20 @@ impl Msp {
             ous,
             node_role,
             listed_admin,
+            fabric_id,
         })
+    }
+
+    /// SHA-256 over the sanitised DER of `chain` (in order): Fabric's certifiers identifier.
+    fn chain_identifier(&self, chain: &[Arc<Certificate>]) -> Vec<u8> {
+        let mut der = Vec::new();
+        for ca in chain {
+            match self.sanitized.get(&ca.fingerprint()) {
+                Some(s) => der.extend_from_slice(s),
+                None => der.extend_from_slice(ca.der()),
+            }
+        }
+        sha256(&der).to_vec()
     }
 
     fn role_ou_list(&self) -> String {
@@ -748,14 +769,12 @@ impl Msp {
     fn certifiers_identifier(&self, pem: &[u8], setting: &str) -> Result<Vec<u8>> {
         let cert = Certificate::from_pem(pem, &format!("the {setting} certificate"))?;
         if let Some(root) = self.roots.iter().find(|r| r.der() == cert.der()) {
-            return Ok(sha256(root.der()).to_vec());
+            return Ok(self.chain_identifier(std::slice::from_ref(root)));
         }
         if let Some(int) = self.intermediates.iter().find(|r| r.der() == cert.der()) {
-            let mut der = int.der().to_vec();
-            for ca in self.build_chain(int)? {
-                der.extend_from_slice(ca.der());
-            }
-            return Ok(sha256(&der).to_vec());
+            let mut chain = vec![int.clone()];
+            chain.extend(self.build_chain(int)?);
+            return Ok(self.chain_identifier(&chain));
         }
         Err(MspError::BadConfig {
             msp_id: self.id.clone(),

@@ -419,3 +419,79 @@ fn p384_cas_and_identities_are_accepted() {
     ));
     assert!(err.contains("signs with P-256"), "{err}");
 }
+
+#[test]
+fn identity_ids_hash_the_low_s_form_of_the_certificate_as_fabric_does() {
+    // ring signs certificates with a random nonce, so about half come out high-S; Fabric
+    // re-encodes those with the low-S signature before hashing (`sanitizeCert`).
+    let org = Org::new(1);
+    let msp = Msp::new(&org.config()).unwrap();
+    let root = msp.root_certs().next().unwrap().clone();
+    let (mut saw_high, mut saw_low) = (false, false);
+    for serial in 100..164u64 {
+        let leaf = org
+            .ca
+            .issue(&format!("peer{serial}.org1.example.com"), &["peer"], serial);
+        let id = msp.validate(&leaf.serialized("Org1MSP"), AT).unwrap();
+        let cert = id.certificate();
+        let sanitized = cert.sanitized_der(root.key_curve());
+        let reparsed = cambium_msp::Certificate::from_der(sanitized.clone(), "sanitized").unwrap();
+        assert_eq!(id.id(), hex::encode(reparsed.fingerprint()));
+        assert_eq!(reparsed.tbs_hash(), cert.tbs_hash());
+        assert!(
+            reparsed.is_issued_by(&root),
+            "the low-S form must still verify"
+        );
+        assert_eq!(
+            reparsed.sanitized_der(root.key_curve()),
+            sanitized,
+            "sanitising is idempotent"
+        );
+        if sanitized == cert.der() {
+            saw_low = true;
+            assert_eq!(id.id(), hex::encode(cert.fingerprint()));
+        } else {
+            saw_high = true;
+            assert_ne!(id.id(), hex::encode(cert.fingerprint()));
+            // Both encodings are the same identity for the MSP.
+            let low = SerializedIdentity {
+                msp_id: "Org1MSP".to_owned(),
+                id_bytes: pem_of(&sanitized).into_bytes(),
+            };
+            assert_eq!(msp.validate(&low, AT).unwrap().id(), id.id());
+        }
+        if saw_high && saw_low {
+            return;
+        }
+    }
+    panic!("64 certificates should include both high-S and low-S signatures");
+}
+
+fn pem_of(der: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            b64.push(if i <= chunk.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
