@@ -135,6 +135,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod block;
 pub mod convert;
 pub mod error;
+pub mod status;
 pub mod tx;
 
 pub use convert::{

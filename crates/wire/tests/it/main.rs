@@ -4,6 +4,7 @@
 mod block;
 mod descriptor;
 mod golden;
+mod grpc;
 mod roundtrip_domain;
 mod roundtrip_messages;
 mod strategies;
