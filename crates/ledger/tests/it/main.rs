@@ -2,3 +2,7 @@
 //! recovery from damaged files, crash tests and property tests against a model.
 
 mod conformance;
+mod crash;
+mod gen;
+mod props;
+mod recovery;
