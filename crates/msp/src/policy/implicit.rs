@@ -117,6 +117,18 @@ impl PolicyGroup {
         group.evaluate_named(name, path, signers, msps)
     }
 
+    /// Verifies `signed` at `at` (unix seconds) and evaluates the policy at `path` over it.
+    pub fn evaluate_signed_data(
+        &self,
+        path: &str,
+        signed: &[super::SignedData],
+        msps: &MspManager,
+        at: i64,
+    ) -> Result<()> {
+        let signers = super::verify_signed_data(signed, msps, at);
+        self.evaluate(path, &signers, msps)
+    }
+
     fn evaluate_named(
         &self,
         name: &str,

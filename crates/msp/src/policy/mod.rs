@@ -3,7 +3,7 @@
 //!
 //! - [`parse`] turns `AND('Org1MSP.peer', OutOf(1, 'Org2MSP.member', 'Org3MSP.member'))` into a
 //!   [`SignaturePolicyEnvelope`] shaped exactly as Fabric's `policydsl.FromString` shapes it, so
-//!   that approvals carrying policy bytes match across organisations; [`format`] prints it back.
+//!   that approvals carrying policy bytes match across organisations; [`format()`] prints it back.
 //! - [`verify_signed_data`] checks each signature once through the MSPs; [`evaluate`] then runs
 //!   Fabric's greedy rule evaluation in which each identity satisfies at most one leaf.
 //! - [`PolicyGroup`] is a tree of named policies where `ANY|ALL|MAJORITY Sub` combines the `Sub`

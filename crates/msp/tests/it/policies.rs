@@ -145,10 +145,7 @@ fn high_s_twin(der: &[u8]) -> Vec<u8> {
 fn check(policy: &str, signers: &[&str], expected: Result<(), &str>) {
     let data: Vec<SignedData> = signers.iter().map(|s| signed(s)).collect();
     let result = match policy.strip_prefix("meta:") {
-        Some(path) => {
-            let verified = verify_signed_data(&data, &NET.msps, AT);
-            NET.channel.evaluate(path, &verified, &NET.msps)
-        }
+        Some(path) => NET.channel.evaluate_signed_data(path, &data, &NET.msps, AT),
         None => policy::evaluate_signed_data(
             "endorsement policy",
             &parse(policy).unwrap(),
