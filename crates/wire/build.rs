@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "common/common.proto",
     "common/configtx.proto",
     "common/configuration.proto",
+    "common/ledger.proto",
     "common/policies.proto",
     "msp/identities.proto",
     "msp/msp_config.proto",
@@ -22,6 +23,7 @@ const PROTOS: &[&str] = &[
     "peer/peer.proto",
     "peer/policy.proto",
     "peer/proposal.proto",
+    "peer/query.proto",
     "peer/proposal_response.proto",
     "peer/transaction.proto",
     "peer/lifecycle/chaincode_definition.proto",
@@ -31,6 +33,7 @@ const PROTOS: &[&str] = &[
     "ledger/rwset/kvrwset/kv_rwset.proto",
     "orderer/ab.proto",
     "orderer/configuration.proto",
+    "orderer/etcdraft/configuration.proto",
     "gateway/gateway.proto",
     "google/rpc/status.proto",
 ];

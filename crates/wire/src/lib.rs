@@ -6,7 +6,8 @@
 //! Fabric's clients and nodes.
 //!
 //! - One module per protobuf package: [`common`], [`msp`], [`peer`] (Fabric's `protos`),
-//!   [`lifecycle`], [`rwset`], [`kvrwset`], [`orderer`], [`gateway`] and [`google_rpc`].
+//!   [`lifecycle`], [`rwset`], [`kvrwset`], [`orderer`], [`etcdraft`], [`gateway`] and
+//!   [`google_rpc`].
 //! - gRPC clients and servers for `protos.Endorser`, `protos.Deliver`,
 //!   `orderer.AtomicBroadcast` and `gateway.Gateway` live in the generated `*_client` and
 //!   `*_server` submodules.
@@ -101,6 +102,18 @@ pub mod kvrwset {
 )]
 pub mod orderer {
     include!(concat!(env!("OUT_DIR"), "/orderer.rs"));
+}
+
+/// Fabric's `etcdraft` package: the Raft consenters and options of a channel configuration.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+pub mod etcdraft {
+    include!(concat!(env!("OUT_DIR"), "/etcdraft.rs"));
 }
 
 /// Fabric's `gateway` package: the Gateway service and its messages.

@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 
 use cambium_wire::{
-    common, gateway, google_rpc, kvrwset, lifecycle, msp, orderer, peer, rwset, Message,
+    common, etcdraft, gateway, google_rpc, kvrwset, lifecycle, msp, orderer, peer, rwset, Message,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -199,6 +199,17 @@ proptest! {
         check(&orderer::BatchSize { max_message_count: 10, absolute_max_bytes: 99 << 20, preferred_max_bytes: 512 << 10 })?;
         check(&orderer::BatchTimeout { timeout: "2s".into() })?;
         check(&common::OrdererAddresses { addresses: vec!["127.0.0.1:7050".into()] })?;
+        check(&common::BlockchainInfo {
+            height: seq,
+            current_block_hash: vec![1; 32],
+            previous_block_hash: vec![2; 32],
+            bootstrapping_snapshot_info: Some(common::BootstrappingSnapshotInfo { last_block_in_snapshot: seq / 2 }),
+        })?;
+        check(&etcdraft::ConfigMetadata {
+            consenters: vec![etcdraft::Consenter { host: "orderer0".into(), port: 7050, client_tls_cert: vec![1], server_tls_cert: vec![2] }],
+            options: Some(etcdraft::Options { tick_interval: "500ms".into(), election_tick: 10, heartbeat_tick: 1, max_inflight_blocks: 5, snapshot_interval_size: 16 << 20 }),
+        })?;
+        check(&peer::ChannelQueryResponse { channels: vec![peer::ChannelInfo { channel_id: "mychannel".into() }] })?;
         check(&peer::AnchorPeers { anchor_peers: vec![peer::AnchorPeer { host: "peer0".into(), port: 7051 }] })?;
     }
 
