@@ -96,3 +96,20 @@ fn the_check_reports_a_wrong_field_number_and_an_unknown_message() {
         "{report}"
     );
 }
+
+#[test]
+fn the_check_fails_with_advice_when_python_lacks_the_packages() {
+    // `-S` hides site-packages, where protobuf and Fabric's descriptors are installed.
+    let output = Command::new("python3")
+        .arg("-S")
+        .arg(script())
+        .arg("unused.bin")
+        .output()
+        .expect("python3 runs");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("pip install --pre hyperledger-fabric-protos"),
+        "{}",
+        text(&output)
+    );
+}
