@@ -79,6 +79,10 @@ pub enum LedgerError {
     #[error("invalid range request: {0}")]
     InvalidRange(String),
 
+    /// Another process (or another `Ledger` in this one) has the ledger open.
+    #[error("ledger {} is already open in another process (a running peer?); stop it first, or inspect a copy of the directory", .0.display())]
+    Locked(PathBuf),
+
     /// An earlier commit failed half-way and the ledger refuses further writes.
     #[error(
         "the ledger stopped accepting commits after an earlier failure ({0}); reopen it to recover"

@@ -20,6 +20,7 @@ pub mod conformance;
 mod error;
 mod fabric;
 pub mod hash;
+pub mod inspect;
 mod memory;
 mod store;
 pub mod testkit;
