@@ -60,6 +60,17 @@ impl ChannelHeaderFields {
         HeaderType::from_i32(self.header_type)
     }
 
+    /// The chaincode named by the extension (`protos.ChaincodeHeaderExtension`) of an
+    /// endorser transaction's header; `None` if the extension is empty or names none.
+    pub fn chaincode_name(&self) -> Result<Option<String>> {
+        if self.extension.is_empty() {
+            return Ok(None);
+        }
+        let extension = peer::ChaincodeHeaderExtension::decode(self.extension.as_slice())
+            .map_err(WireError::decode("protos.ChaincodeHeaderExtension"))?;
+        Ok(extension.chaincode_id.map(|id| id.name))
+    }
+
     /// The bytes of the `common.ChannelHeader`.
     pub fn encode(&self) -> Vec<u8> {
         common::ChannelHeader {
@@ -328,14 +339,7 @@ pub fn parse_signed_proposal(bytes: &[u8]) -> Result<ProposalView> {
     let channel_header = ChannelHeaderFields::decode(&header.channel_header)?;
     let signature_header = common::SignatureHeader::decode(header.signature_header.as_slice())
         .map_err(WireError::decode("common.SignatureHeader"))?;
-    let chaincode_name = if channel_header.extension.is_empty() {
-        None
-    } else {
-        peer::ChaincodeHeaderExtension::decode(channel_header.extension.as_slice())
-            .map_err(WireError::decode("protos.ChaincodeHeaderExtension"))?
-            .chaincode_id
-            .map(|id| id.name)
-    };
+    let chaincode_name = channel_header.chaincode_name()?;
     let payload = peer::ChaincodeProposalPayload::decode(proposal.payload.as_slice())
         .map_err(WireError::decode("protos.ChaincodeProposalPayload"))?;
     let spec = peer::ChaincodeInvocationSpec::decode(payload.input.as_slice())

@@ -147,6 +147,22 @@ fn an_envelope_parses_back_with_the_exact_bytes() {
     assert_eq!(env.creator.unwrap().msp_id, "Org1MSP");
     assert!(env.nonce.is_empty());
     assert_eq!(env.data, b"seek");
+    assert_eq!(env.channel_header.chaincode_name().unwrap(), None);
+}
+
+#[test]
+fn the_header_extension_names_the_chaincode() {
+    let mut fields = ChannelHeaderFields {
+        extension: tx::chaincode_header_extension_bytes("basic"),
+        ..Default::default()
+    };
+    assert_eq!(fields.chaincode_name().unwrap().as_deref(), Some("basic"));
+    fields.extension = vec![0x12, 0x09];
+    let err = fields.chaincode_name().unwrap_err();
+    assert!(
+        err.to_string().contains("protos.ChaincodeHeaderExtension"),
+        "{err}"
+    );
 }
 
 #[test]
