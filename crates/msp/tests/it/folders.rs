@@ -207,3 +207,53 @@ fn broken_folders_say_what_to_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn admincerts_intermediates_and_ou_identifiers_are_read() {
+    use crate::pki::Ca;
+    let root = Ca::root("ca.org7.example.com", "org7.example.com");
+    let int = root.intermediate("ica.org7.example.com", "org7.example.com");
+    let admin = int.issue("Admin@org7.example.com", &["sales"], 1);
+    let seller = int.issue("seller@org7.example.com", &["sales"], 2);
+    let other = int.issue("x@org7.example.com", &["marketing"], 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(&dir.join("cacerts/ca.pem"), &root.cert_pem);
+    write(&dir.join("intermediatecerts/ica.pem"), &int.cert_pem);
+    write(
+        &dir.join("admincerts/Admin@org7.example.com-cert.pem"),
+        &admin.cert_pem,
+    );
+    write(
+        &dir.join("config.yaml"),
+        "OrganizationalUnitIdentifiers:\n  - Certificate: intermediatecerts/ica.pem\n    OrganizationalUnitIdentifier: sales\n",
+    );
+    let config = MspConfig::from_dir(dir, "Org7MSP").unwrap();
+    assert_eq!(config.intermediate_certs.len(), 1);
+    assert_eq!(config.admins.len(), 1);
+    assert_eq!(
+        config.organizational_unit_identifiers[0].organizational_unit_identifier,
+        "sales"
+    );
+    assert!(config.node_ous.is_none());
+    let msp = Msp::new(&config).unwrap();
+    assert!(!msp.node_ous_enabled());
+    assert!(msp
+        .validate(&admin.serialized("Org7MSP"), AT)
+        .unwrap()
+        .is_admin());
+    assert!(!msp
+        .validate(&seller.serialized("Org7MSP"), AT)
+        .unwrap()
+        .is_admin());
+    let err = msp
+        .validate(&other.serialized("Org7MSP"), AT)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "none of its OUs [\"marketing\"] is one of the MSP's organisational units (sales)"
+        ),
+        "{err}"
+    );
+}
