@@ -237,21 +237,9 @@ impl Stub for WasmStub {
     }
 }
 
-fn report_panic(info: &std::panic::PanicInfo<'_>) {
-    let message = if let Some(s) = info.payload().downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = info.payload().downcast_ref::<String>() {
-        s.clone()
-    } else {
-        info.to_string()
-    };
-    let text = match info.location() {
-        Some(loc) => format!(
-            "contract panicked at {}:{}: {}",
-            loc.file(),
-            loc.line(),
-            message
-        ),
+fn report_panic(message: String, location: Option<(String, u32)>) {
+    let text = match location {
+        Some((file, line)) => format!("contract panicked at {}:{}: {}", file, line, message),
         None => format!("contract panicked: {}", message),
     };
     let (p, l) = ptr(text.as_bytes());
@@ -261,7 +249,22 @@ fn report_panic(info: &std::panic::PanicInfo<'_>) {
 
 /// Runs one call: installs the panic reporter, dispatches, and hands the response to the host.
 pub fn run(dispatch: Dispatch) {
-    std::panic::set_hook(Box::new(report_panic));
+    // The hook's argument type is not named: it is `PanicInfo` on Rust 1.63 and `PanicHookInfo`
+    // on current Rust.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = if let Some(s) = payload.downcast_ref::<&str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            info.to_string()
+        };
+        report_panic(
+            message,
+            info.location().map(|l| (l.file().to_string(), l.line())),
+        );
+    }));
     let mut stub = WasmStub { args: None };
     let result = {
         let mut ctx = Context::new(&mut stub);

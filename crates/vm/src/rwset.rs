@@ -118,7 +118,9 @@ impl RwSetBuilder {
 
     /// Whether writing `key` would add a new distinct key.
     pub(crate) fn is_new_write(&self, namespace: &str, key: &str) -> bool {
-        self.namespaces.get(namespace).is_none_or(|ns| !ns.writes.contains_key(key))
+        self.namespaces
+            .get(namespace)
+            .is_none_or(|ns| !ns.writes.contains_key(key))
     }
 
     /// The number of distinct keys written.
