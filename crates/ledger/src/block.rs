@@ -168,6 +168,29 @@ pub(crate) trait ApplyTarget {
     fn get(&mut self, namespace: &str, key: &str) -> Result<Option<crate::VersionedValue>>;
     fn put(&mut self, namespace: &str, key: &str, value: crate::VersionedValue) -> Result<()>;
     fn delete(&mut self, namespace: &str, key: &str) -> Result<()>;
+    /// Sets the value and version of a key, keeping whatever metadata it has. A store may
+    /// override this to avoid reading the key first.
+    fn put_keep_metadata(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        version: Version,
+    ) -> Result<()> {
+        let metadata = self
+            .get(namespace, key)?
+            .map(|old| old.metadata)
+            .unwrap_or_default();
+        self.put(
+            namespace,
+            key,
+            crate::VersionedValue {
+                value,
+                version,
+                metadata,
+            },
+        )
+    }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()>;
     /// Indexes `tx_id` unless it is already indexed (the first occurrence wins).
     fn index_tx(
@@ -191,19 +214,7 @@ pub(crate) fn apply(block: &PreparedBlock, target: &mut impl ApplyTarget) -> Res
         for w in &tx.writes {
             match &w.kind {
                 WriteKind::Put(value) => {
-                    let metadata = target
-                        .get(&w.namespace, &w.key)?
-                        .map(|old| old.metadata)
-                        .unwrap_or_default();
-                    target.put(
-                        &w.namespace,
-                        &w.key,
-                        crate::VersionedValue {
-                            value: value.clone(),
-                            version,
-                            metadata,
-                        },
-                    )?;
+                    target.put_keep_metadata(&w.namespace, &w.key, value.clone(), version)?;
                     target.add_history(&w.namespace, &w.key, version)?;
                 }
                 WriteKind::Delete => {

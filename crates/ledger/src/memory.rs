@@ -176,6 +176,7 @@ impl StateReader for MemSnapshot {
         limit: usize,
         bookmark: Option<&str>,
     ) -> Result<RangePage> {
+        crate::codec::check_namespace(namespace)?;
         let from = effective_start(start, end, bookmark)?;
         let lower = Bound::Included((namespace.to_string(), from.to_string()));
         let upper = if end.is_empty() {

@@ -6,9 +6,17 @@
 //! DIR/index.redb                state, history, block/hash/tx-ID indexes, savepoint
 //! ```
 //!
-//! A commit (1) appends the block record and `fdatasync`s it, then (2) writes state, history,
-//! indexes and the savepoint in one redb transaction with immediate durability. A crash between
-//! the two leaves a durable block above the savepoint; opening the ledger replays it.
+//! A commit (1) appends the block record and `fdatasync`s it — from then on the block is
+//! committed and the call may acknowledge it — then (2) writes state, history, indexes and the
+//! savepoint in one redb transaction. That transaction is atomic; it is synced to disk every
+//! [`LedgerOptions::sync_state_every`] blocks rather than every block, because whatever state a
+//! crash loses is replayed from the block files on open: the savepoint says which blocks the
+//! state already holds, and every block above it is applied again, in order, from its record.
+//!
+//! Opening reads the block files (all of them with [`LedgerOptions::verify_on_open`], else from
+//! the savepoint's record), checks checksums, numbering, the header-hash chain and data hashes,
+//! cuts a torn record off the tail of the last file with a warning, and refuses anything else
+//! that is damaged with an error naming the file and offset.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -27,6 +35,7 @@ use crate::types::{
     HistoryEntry, RangePage, StateEntry, StoredBlock, TxLocation, TxValidationCode, Version,
     VersionedValue,
 };
+use crate::KeyMetadata;
 
 const STATE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("state");
 const HISTORY: TableDefinition<'static, &[u8], ()> = TableDefinition::new("history");
@@ -298,7 +307,6 @@ impl Ledger {
                 .map_err(se("opening the tx-ID index"))?;
             let mut batch = Batch {
                 state: &state,
-                txids: &txids,
                 overlay: BTreeMap::new(),
                 history: BTreeSet::new(),
                 new_txids: BTreeMap::new(),
@@ -310,25 +318,16 @@ impl Ledger {
                 new_txids,
                 ..
             } = batch;
-            for (k, v) in overlay {
-                match v {
-                    Some(v) => state
-                        .insert(k.as_slice(), codec::encode_value(&v).as_slice())
-                        .map(drop),
-                    None => state.remove(k.as_slice()).map(drop),
-                }
-                .map_err(se("writing state"))?;
-            }
-            for h in new_history {
-                history
-                    .insert(h.as_slice(), ())
-                    .map_err(se("writing history"))?;
-            }
-            for (id, entry) in new_txids {
-                txids
-                    .insert(id.as_str(), entry.as_slice())
-                    .map_err(se("writing the tx-ID index"))?;
-            }
+            flush(
+                overlay,
+                new_history,
+                new_txids,
+                Tables {
+                    state: &mut state,
+                    history: &mut history,
+                    txids: &mut txids,
+                },
+            )?;
             let mut blocks = txn
                 .open_table(BLOCKS)
                 .map_err(se("opening the block index"))?;
@@ -628,32 +627,164 @@ fn block_loc(txn: &redb::ReadTransaction, number: u64) -> Result<Option<BlockLoc
     v.map(|g| BlockLoc::decode(g.value())).transpose()
 }
 
+/// A key's new state within one block's batch.
+enum Pending {
+    /// Set to this value; `None` as metadata means "whatever the stored key has".
+    Put {
+        value: Vec<u8>,
+        version: Version,
+        metadata: Option<KeyMetadata>,
+    },
+    Delete,
+}
+
 /// One block's effects, collected in key order before they are written.
 struct Batch<'a, 't> {
     state: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
-    txids: &'a redb::Table<'t, &'static str, &'static [u8]>,
-    /// State key → new value (`None`: deleted).
-    overlay: BTreeMap<Vec<u8>, Option<VersionedValue>>,
+    overlay: BTreeMap<Vec<u8>, Pending>,
     history: BTreeSet<Vec<u8>>,
+    /// First occurrence within the block; earlier blocks win at flush time.
     new_txids: BTreeMap<String, Vec<u8>>,
+}
+
+/// The tables a batch is flushed into.
+struct Tables<'a, 't> {
+    state: &'a mut redb::Table<'t, &'static [u8], &'static [u8]>,
+    history: &'a mut redb::Table<'t, &'static [u8], ()>,
+    txids: &'a mut redb::Table<'t, &'static str, &'static [u8]>,
+}
+
+impl Batch<'_, '_> {
+    fn stored(&self, k: &[u8]) -> Result<Option<VersionedValue>> {
+        let v = self.state.get(k).map_err(se("reading state"))?;
+        v.map(|g| codec::decode_value(g.value())).transpose()
+    }
+}
+
+/// Writes a batch: each table's inserts in key order. A put that keeps metadata learns the old
+/// metadata from the insert itself (one B-tree walk instead of two), and a tx ID already
+/// indexed by an earlier block is put back (the first occurrence wins).
+fn flush(
+    overlay: BTreeMap<Vec<u8>, Pending>,
+    new_history: BTreeSet<Vec<u8>>,
+    new_txids: BTreeMap<String, Vec<u8>>,
+    t: Tables<'_, '_>,
+) -> Result<()> {
+    for (k, pending) in overlay {
+        match pending {
+            Pending::Put {
+                value,
+                version,
+                metadata,
+            } => {
+                let inherit = metadata.is_none();
+                let new = VersionedValue {
+                    value,
+                    version,
+                    metadata: metadata.unwrap_or_default(),
+                };
+                let old = t
+                    .state
+                    .insert(k.as_slice(), codec::encode_value(&new).as_slice())
+                    .map_err(se("writing state"))?
+                    .map(|g| codec::decode_value(g.value()))
+                    .transpose()?;
+                if let Some(old) = old.filter(|o| inherit && !o.metadata.is_empty()) {
+                    let merged = VersionedValue {
+                        metadata: old.metadata,
+                        ..new
+                    };
+                    t.state
+                        .insert(k.as_slice(), codec::encode_value(&merged).as_slice())
+                        .map_err(se("writing state"))?;
+                }
+            }
+            Pending::Delete => {
+                t.state.remove(k.as_slice()).map_err(se("deleting state"))?;
+            }
+        }
+    }
+    for h in new_history {
+        t.history
+            .insert(h.as_slice(), ())
+            .map_err(se("writing history"))?;
+    }
+    for (id, entry) in new_txids {
+        let old = t
+            .txids
+            .insert(id.as_str(), entry.as_slice())
+            .map_err(se("writing the tx-ID index"))?
+            .map(|g| g.value().to_vec());
+        if let Some(old) = old {
+            t.txids
+                .insert(id.as_str(), old.as_slice())
+                .map_err(se("writing the tx-ID index"))?;
+        }
+    }
+    Ok(())
 }
 
 impl ApplyTarget for Batch<'_, '_> {
     fn get(&mut self, namespace: &str, key: &str) -> Result<Option<VersionedValue>> {
         let k = codec::state_key(namespace, key);
-        if let Some(v) = self.overlay.get(&k) {
-            return Ok(v.clone());
+        match self.overlay.get(&k) {
+            None => self.stored(&k),
+            Some(Pending::Delete) => Ok(None),
+            Some(Pending::Put {
+                value,
+                version,
+                metadata,
+            }) => {
+                let metadata = match metadata {
+                    Some(m) => m.clone(),
+                    None => self.stored(&k)?.map(|v| v.metadata).unwrap_or_default(),
+                };
+                Ok(Some(VersionedValue {
+                    value: value.clone(),
+                    version: *version,
+                    metadata,
+                }))
+            }
         }
-        let v = self.state.get(k.as_slice()).map_err(se("reading state"))?;
-        v.map(|g| codec::decode_value(g.value())).transpose()
     }
     fn put(&mut self, namespace: &str, key: &str, value: VersionedValue) -> Result<()> {
-        self.overlay
-            .insert(codec::state_key(namespace, key), Some(value));
+        self.overlay.insert(
+            codec::state_key(namespace, key),
+            Pending::Put {
+                value: value.value,
+                version: value.version,
+                metadata: Some(value.metadata),
+            },
+        );
+        Ok(())
+    }
+    fn put_keep_metadata(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        version: Version,
+    ) -> Result<()> {
+        let k = codec::state_key(namespace, key);
+        // Within the block the key's metadata may already be known.
+        let metadata = match self.overlay.get(&k) {
+            Some(Pending::Delete) => Some(KeyMetadata::new()),
+            Some(Pending::Put { metadata, .. }) => metadata.clone(),
+            None => None,
+        };
+        self.overlay.insert(
+            k,
+            Pending::Put {
+                value,
+                version,
+                metadata,
+            },
+        );
         Ok(())
     }
     fn delete(&mut self, namespace: &str, key: &str) -> Result<()> {
-        self.overlay.insert(codec::state_key(namespace, key), None);
+        self.overlay
+            .insert(codec::state_key(namespace, key), Pending::Delete);
         Ok(())
     }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()> {
@@ -668,19 +799,9 @@ impl ApplyTarget for Batch<'_, '_> {
         tx_num: u64,
         code: TxValidationCode,
     ) -> Result<()> {
-        if self.new_txids.contains_key(tx_id)
-            || self
-                .txids
-                .get(tx_id)
-                .map_err(se("reading the tx-ID index"))?
-                .is_some()
-        {
-            return Ok(());
-        }
-        self.new_txids.insert(
-            tx_id.to_string(),
-            codec::encode_tx_loc(block_num, tx_num, code),
-        );
+        self.new_txids
+            .entry(tx_id.to_string())
+            .or_insert_with(|| codec::encode_tx_loc(block_num, tx_num, code));
         Ok(())
     }
 }
