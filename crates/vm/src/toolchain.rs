@@ -230,6 +230,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_toolchain_says_what_to_install() {
+        let text = BuildError::NoToolchain {
+            detail: "/usr/bin/rustc does not exist".into(),
+        }
+        .to_string();
+        assert!(
+            text.contains("apt-get install -y rustc cargo libstd-rust-dev-wasm32"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rustup target add wasm32-unknown-unknown"),
+            "{text}"
+        );
+        assert!(text.contains("/usr/bin/rustc does not exist"), "{text}");
+    }
+
+    #[test]
     fn reads_the_package_name() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

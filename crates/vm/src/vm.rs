@@ -505,3 +505,58 @@ fn check_interface(module: &Module) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_across_threads<T: Send + Sync>() {}
+
+    #[test]
+    fn the_engine_and_contracts_are_shareable() {
+        shared_across_threads::<Vm>();
+        shared_across_threads::<Contract>();
+        shared_across_threads::<Env>();
+    }
+
+    #[test]
+    fn oversized_calls_are_refused_before_running() {
+        let vm = Vm::new(VmConfig::default()).unwrap();
+        let wasm = b"\0asm\x01\0\0\0";
+        // A module without exports cannot be installed; the call check comes first anyway.
+        assert!(vm.install(wasm).is_err());
+        let too_many = Call {
+            args: vec![Vec::new(); MAX_ARGS + 1],
+            ..Call::default()
+        };
+        let env = Env::new(Arc::new(crate::MemState::new()));
+        let module = Module::from_binary(&vm.engine, b"\0asm\x01\0\0\0").unwrap();
+        let pre = vm.linker.instantiate_pre(&module).unwrap();
+        let contract = Contract {
+            hash: [0; 32],
+            pre,
+            manifest: None,
+            from_cache: false,
+            size: 8,
+        };
+        assert_eq!(
+            vm.execute(&contract, &too_many, &env).unwrap_err(),
+            VmError::CallTooLarge {
+                what: "argument count",
+                size: MAX_ARGS + 1,
+                limit: MAX_ARGS
+            }
+        );
+        let too_big = Call {
+            args: vec![vec![0; MAX_INPUT_BYTES + 1]],
+            ..Call::default()
+        };
+        assert!(matches!(
+            vm.execute(&contract, &too_big, &env).unwrap_err(),
+            VmError::CallTooLarge {
+                what: "argument bytes",
+                ..
+            }
+        ));
+    }
+}

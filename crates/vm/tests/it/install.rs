@@ -233,3 +233,32 @@ fn sdk_contracts_install_with_their_manifest() {
         Some(manifest)
     );
 }
+
+/// Counts calls in a global and in memory, and answers with the count as one byte.
+const COUNTER_MODULE: &str = r#"(module
+  (import "cambium" "response_set" (func $respond (param i32 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (global $calls (mut i32) (i32.const 0))
+  (func (export "cambium_invoke")
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (global.get $calls)))
+    (call $respond (i32.const 200) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0))))"#;
+
+#[test]
+fn every_call_starts_from_a_clean_instance() {
+    for pooling in [None, Some(4)] {
+        let vm = Vm::new(VmConfig {
+            pooling_instances: pooling,
+            ..VmConfig::default()
+        })
+        .unwrap();
+        let contract = install(&vm, &wat(COUNTER_MODULE));
+        let env = Env::new(Arc::new(MemState::new()));
+        for _ in 0..6 {
+            let out = vm
+                .execute(&contract, &Call::new("c", "f", &[]), &env)
+                .unwrap();
+            assert_eq!(out.response.payload, [1], "pooling {pooling:?}");
+        }
+    }
+}
