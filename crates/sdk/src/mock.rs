@@ -22,7 +22,7 @@ pub struct MockEvent {
 }
 
 /// An in-memory chaincode stub.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MockStub {
     state: BTreeMap<String, Vec<u8>>,
     history: BTreeMap<String, Vec<KeyModification>>,
@@ -36,6 +36,17 @@ pub struct MockStub {
     transient: BTreeMap<String, Vec<u8>>,
     event: Option<MockEvent>,
     events: Vec<MockEvent>,
+    others: BTreeMap<String, (Dispatch, MockStub)>,
+}
+
+impl std::fmt::Debug for MockStub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockStub")
+            .field("state", &self.state)
+            .field("tx_count", &self.tx_count)
+            .field("contracts", &self.others.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for MockStub {
@@ -60,7 +71,21 @@ impl MockStub {
             transient: BTreeMap::new(),
             event: None,
             events: Vec::new(),
+            others: BTreeMap::new(),
         }
+    }
+
+    /// Makes another contract callable with `invoke_contract` under `name`. It gets its own
+    /// state; its writes commit together with the calling transaction, as on a peer.
+    pub fn register_contract(&mut self, name: &str, dispatch: Dispatch) {
+        let mut stub = MockStub::new();
+        stub.channel_id = self.channel_id.clone();
+        self.others.insert(name.to_string(), (dispatch, stub));
+    }
+
+    /// The committed value of `key` in the registered contract `name`.
+    pub fn contract_state(&self, name: &str, key: &str) -> Option<&[u8]> {
+        self.others.get(name).and_then(|(_, stub)| stub.state(key))
     }
 
     /// Sets the calling client's MSP ID and certificate.
@@ -92,6 +117,9 @@ impl MockStub {
         self.args = args;
         self.pending.clear();
         self.event = None;
+        for (_, other) in self.others.values_mut() {
+            other.pending.clear();
+        }
         let result = {
             let mut ctx = Context::new(self);
             dispatch(&mut ctx)
@@ -110,6 +138,11 @@ impl MockStub {
         };
         if response.status < 400 {
             self.commit();
+            for (_, other) in self.others.values_mut() {
+                other.tx_count = self.tx_count;
+                other.event = None;
+                other.commit();
+            }
         }
         response
     }
@@ -252,18 +285,42 @@ impl Stub for MockStub {
         Ok(())
     }
 
-    fn invoke_contract(
-        &mut self,
-        name: &str,
-        _args: &[Vec<u8>],
-    ) -> Result<Response, ContractError> {
-        Ok(Response {
-            status: 500,
-            message: format!(
-                "MockStub cannot call contract '{}'; test cross-contract calls through the VM",
-                name
-            ),
-            payload: Vec::new(),
+    fn invoke_contract(&mut self, name: &str, args: &[Vec<u8>]) -> Result<Response, ContractError> {
+        let (dispatch, mut callee) = match self.others.remove(name) {
+            Some(entry) => entry,
+            None => {
+                return Ok(Response {
+                    status: 404,
+                    message: format!(
+                        "contract '{}' is not defined on channel '{}'; register it with MockStub::register_contract",
+                        name, self.channel_id
+                    ),
+                    payload: Vec::new(),
+                })
+            }
+        };
+        callee.args = args.to_vec();
+        callee.tx_count = self.tx_count;
+        callee.msp_id = self.msp_id.clone();
+        callee.cert = self.cert.clone();
+        callee.attributes = self.attributes.clone();
+        callee.transient = self.transient.clone();
+        let result = {
+            let mut ctx = Context::new(&mut callee);
+            dispatch(&mut ctx)
+        };
+        self.others.insert(name.to_string(), (dispatch, callee));
+        Ok(match result {
+            Ok(payload) => Response {
+                status: 200,
+                message: String::new(),
+                payload,
+            },
+            Err(e) => Response {
+                status: e.status,
+                message: e.message,
+                payload: Vec::new(),
+            },
         })
     }
 }
@@ -298,6 +355,19 @@ mod tests {
         Ok(keys.join(","))
     }
 
+    fn call(
+        ctx: &mut Context<'_>,
+        name: String,
+        key: String,
+        fail: bool,
+    ) -> Result<String, ContractError> {
+        let r = ctx.invoke_contract(&name, &["Put", &key, "from-caller"])?;
+        if fail {
+            return Err(ContractError::new("caller failed"));
+        }
+        Ok(format!("{} {}", r.status, r.message))
+    }
+
     fn count(ctx: &mut Context<'_>, n: u32) -> Result<String, ContractError> {
         Ok(format!("{} {}", n, ctx.tx_id()))
     }
@@ -310,6 +380,7 @@ mod tests {
         fn FailAfterWrite(key: String) => fail_after_write;
         fn Everything() => everything;
         fn Count(n: u32) => count;
+        fn Call(name: String, key: String, fail: bool) => call;
     }
 
     #[test]
@@ -332,6 +403,30 @@ mod tests {
             b"3 mock-tx-6"
         );
         assert_eq!(stub.invoke(dispatch, "basic:Get", &["k"]).payload, b"v");
+    }
+
+    #[test]
+    fn calls_other_contracts_in_the_same_transaction() {
+        let mut stub = MockStub::new();
+        stub.register_contract("other", dispatch);
+        assert_eq!(
+            stub.invoke(dispatch, "Call", &["other", "k", "false"])
+                .payload,
+            b"200 "
+        );
+        assert_eq!(stub.contract_state("other", "k"), Some(&b"from-caller"[..]));
+        assert_eq!(stub.state("k"), None);
+        // The callee's writes are dropped when the caller fails.
+        assert_eq!(
+            stub.invoke(dispatch, "Call", &["other", "k2", "true"])
+                .status,
+            500
+        );
+        assert_eq!(stub.contract_state("other", "k2"), None);
+        let missing = stub.invoke(dispatch, "Call", &["nope", "k", "false"]);
+        assert!(String::from_utf8(missing.payload)
+            .unwrap()
+            .starts_with("404 contract 'nope' is not defined"));
     }
 
     #[test]
@@ -360,7 +455,7 @@ mod tests {
             text
         );
         assert!(
-            text.ends_with("fn Everything\nfn Count n:u32\n"),
+            text.ends_with("fn Count n:u32\nfn Call name:string key:string fail:bool\n"),
             "{}",
             text
         );
