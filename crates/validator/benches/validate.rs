@@ -1,0 +1,3 @@
+//! Criterion bench of block validation (written next).
+
+fn main() {}

@@ -1,0 +1,527 @@
+//! The checks of one transaction that need no ledger state: decoding, headers, the creator's
+//! signature, the transaction ID, the endorsed action's structure, and the endorsement
+//! policies. They are independent of every other transaction, so they run in parallel.
+//!
+//! Each check gives a verdict in one of two stages, because Fabric looks the transaction ID up
+//! in the ledger between them: a transaction that fails an *early* check gets that code even
+//! if its ID is a duplicate, and a duplicate ID wins over any *late* failure.
+
+use cambium_msp::policy::{evaluate, verify_signed_data, SignedData, VerifiedSignatures};
+use cambium_msp::{check_well_formed, MspManager};
+use cambium_primitives::{HeaderType, TxRwSet, TxValidationCode as Code};
+use cambium_wire::tx::{parse_envelope, parse_transaction, EndorsedActionView, EnvelopeView};
+use cambium_wire::{decode_serialized_identity, Message, WireError};
+
+use crate::context::{ChannelContext, EndorsementPolicies, EndorsementPolicy};
+use crate::error::{Result, ValidatorError};
+
+/// System namespaces that no transaction may write (Fabric's non-invokable system
+/// chaincodes).
+const FORBIDDEN_NAMESPACES: &[&str] = &["lscc", "qscc", "cscc"];
+
+/// A failed check: the code and a sentence saying why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    pub(crate) code: Code,
+    pub(crate) reason: String,
+}
+
+fn reject(code: Code, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// The kind of transaction, as far as the checks got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Not decodable far enough to tell.
+    Unknown,
+    /// An endorser transaction.
+    Endorser,
+    /// A config transaction.
+    Config,
+}
+
+/// The verdict of the order-independent checks of one transaction.
+#[derive(Clone, Debug)]
+pub(crate) struct Checked {
+    pub(crate) kind: Kind,
+    /// The transaction ID from the channel header, once the header decoded.
+    pub(crate) tx_id: Option<String>,
+    /// Checks before Fabric's ledger duplicate lookup.
+    pub(crate) early: std::result::Result<(), Rejection>,
+    /// Checks after it (chaincode, rwset, endorsement policy).
+    pub(crate) late: std::result::Result<(), Rejection>,
+    /// The decoded read/write set of an endorser transaction that passed every check.
+    pub(crate) rwset: Option<TxRwSet>,
+}
+
+impl Checked {
+    fn early_failure(kind: Kind, tx_id: Option<String>, rejection: Rejection) -> Checked {
+        Checked {
+            kind,
+            tx_id,
+            early: Err(rejection),
+            late: Ok(()),
+            rwset: None,
+        }
+    }
+}
+
+/// What the checks of one block share.
+pub(crate) struct CheckEnv<'a> {
+    pub(crate) block: u64,
+    pub(crate) tx_count: usize,
+    pub(crate) channel: &'a dyn ChannelContext,
+    pub(crate) policies: &'a dyn EndorsementPolicies,
+    /// Unix seconds at which identities must be within their validity period.
+    pub(crate) identity_time: i64,
+}
+
+/// The code for an envelope that `parse_envelope` could not decode, by the part that failed.
+fn envelope_decode_code(err: &WireError) -> Code {
+    match err {
+        WireError::Decode {
+            message: "common.Envelope",
+            ..
+        } => Code::InvalidOtherReason,
+        WireError::Decode {
+            message: "common.Payload",
+            ..
+        } => Code::BadPayload,
+        WireError::Decode {
+            message: "common.ChannelHeader",
+            ..
+        } => Code::BadChannelHeader,
+        WireError::Decode {
+            message: "msp.SerializedIdentity",
+            ..
+        } => Code::BadCreatorSignature,
+        WireError::MissingField { .. }
+        | WireError::Decode {
+            message: "common.SignatureHeader",
+            ..
+        } => Code::BadCommonHeader,
+        _ => Code::BadPayload,
+    }
+}
+
+/// Runs every order-independent check of transaction `index` (`bytes` is `data[index]`).
+pub(crate) fn check_transaction(env: &CheckEnv<'_>, index: usize, bytes: &[u8]) -> Result<Checked> {
+    if bytes.is_empty() {
+        return Ok(Checked::early_failure(
+            Kind::Unknown,
+            None,
+            reject(Code::NilEnvelope, "the envelope is empty"),
+        ));
+    }
+    let envelope = match parse_envelope(bytes) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            return Ok(Checked::early_failure(
+                Kind::Unknown,
+                None,
+                reject(envelope_decode_code(&e), e.to_string()),
+            ))
+        }
+    };
+    let header = &envelope.channel_header;
+    let tx_id = Some(header.tx_id.clone());
+    let kind = match header.known_header_type() {
+        Some(HeaderType::EndorserTransaction) => Kind::Endorser,
+        Some(HeaderType::Config) => Kind::Config,
+        other => {
+            let name = other.map_or_else(|| header.header_type.to_string(), |t| t.to_string());
+            return Ok(Checked::early_failure(
+                Kind::Unknown,
+                tx_id,
+                reject(
+                    Code::UnknownTxType,
+                    format!("header type {name} is not a transaction a block may carry; only ENDORSER_TRANSACTION and CONFIG are"),
+                ),
+            ));
+        }
+    };
+    if let Err(rejection) = check_headers(env, &envelope) {
+        return Ok(Checked::early_failure(kind, tx_id, rejection));
+    }
+    match kind {
+        Kind::Endorser => check_endorser(env, index, envelope),
+        _ => Ok(Checked {
+            kind,
+            tx_id,
+            early: check_config(env, &envelope),
+            late: Ok(()),
+            rwset: None,
+        }),
+    }
+}
+
+/// Header fields, the channel, and the creator's signature over the payload.
+fn check_headers(
+    env: &CheckEnv<'_>,
+    envelope: &EnvelopeView,
+) -> std::result::Result<(), Rejection> {
+    let header = &envelope.channel_header;
+    if header.epoch != 0 {
+        return Err(reject(
+            Code::BadChannelHeader,
+            format!(
+                "the channel header's epoch is {}; it must be 0",
+                header.epoch
+            ),
+        ));
+    }
+    if envelope.nonce.is_empty() {
+        return Err(reject(
+            Code::BadCommonHeader,
+            "the signature header has no nonce",
+        ));
+    }
+    let Some(creator) = &envelope.creator else {
+        return Err(reject(
+            Code::BadCommonHeader,
+            "the signature header has no creator",
+        ));
+    };
+    if header.channel_id != env.channel.channel_id() {
+        return Err(reject(
+            Code::TargetChainNotFound,
+            format!(
+                "the transaction is for channel '{}' but this block is on channel '{}'",
+                header.channel_id,
+                env.channel.channel_id()
+            ),
+        ));
+    }
+    let bad_creator = |what: String| reject(Code::BadCreatorSignature, what);
+    check_well_formed(creator)
+        .map_err(|e| bad_creator(format!("the creator is malformed: {e}")))?;
+    let identity = env
+        .channel
+        .msps()
+        .validate(creator, env.identity_time)
+        .map_err(|e| bad_creator(format!("the creator is not valid on this channel: {e}")))?;
+    identity
+        .verify(&envelope.payload_bytes, &envelope.signature)
+        .map_err(|e| {
+            bad_creator(format!(
+                "the creator's signature over the payload is invalid: {e}"
+            ))
+        })
+}
+
+/// A CONFIG transaction: structural checks only (see the crate documentation).
+fn check_config(env: &CheckEnv<'_>, envelope: &EnvelopeView) -> std::result::Result<(), Rejection> {
+    let invalid = |reason: String| reject(Code::InvalidConfigTransaction, reason);
+    if env.tx_count != 1 {
+        return Err(invalid(format!(
+            "a config transaction must be alone in its block, but block {} holds {} transactions",
+            env.block, env.tx_count
+        )));
+    }
+    let config = cambium_wire::common::ConfigEnvelope::decode(envelope.data.as_slice())
+        .map_err(|e| invalid(format!("the payload is not a common.ConfigEnvelope: {e}")))?;
+    match config.config {
+        Some(c) if c.channel_group.is_some() => Ok(()),
+        _ => Err(invalid(
+            "the config envelope holds no channel config group".to_owned(),
+        )),
+    }
+}
+
+fn check_endorser(env: &CheckEnv<'_>, index: usize, envelope: EnvelopeView) -> Result<Checked> {
+    let tx_id = envelope.channel_header.tx_id.clone();
+    let fail_early = |rejection: Rejection| {
+        Ok(Checked::early_failure(
+            Kind::Endorser,
+            Some(tx_id.clone()),
+            rejection,
+        ))
+    };
+    let expected = cambium_wire::tx::compute_tx_id(&envelope.nonce, &envelope.creator_bytes);
+    if tx_id != expected {
+        return fail_early(reject(
+            Code::BadProposalTxid,
+            format!("transaction ID '{tx_id}' is not SHA-256(nonce ‖ creator) = '{expected}'"),
+        ));
+    }
+    let mut actions = match parse_transaction(&envelope.data) {
+        Ok(actions) => actions,
+        Err(WireError::Decode {
+            message: "protos.ChaincodeAction",
+            source,
+        }) => {
+            return Ok(Checked {
+                kind: Kind::Endorser,
+                tx_id: Some(tx_id),
+                early: Ok(()),
+                late: Err(reject(
+                    Code::BadResponsePayload,
+                    format!("the chaincode action cannot be decoded: {source}"),
+                )),
+                rwset: None,
+            })
+        }
+        Err(e) => {
+            return fail_early(reject(
+                Code::InvalidEndorserTransaction,
+                format!("the transaction cannot be decoded: {e}"),
+            ))
+        }
+    };
+    if actions.len() != 1 {
+        return fail_early(reject(
+            Code::InvalidEndorserTransaction,
+            format!(
+                "the transaction has {} actions; exactly one is allowed",
+                actions.len()
+            ),
+        ));
+    }
+    let action = actions.remove(0);
+    let expected_hash = action.expected_proposal_hash(&envelope.channel_header_bytes);
+    if action.proposal_hash != expected_hash {
+        return fail_early(reject(
+            Code::InvalidEndorserTransaction,
+            "the proposal hash the endorsers signed does not match the transaction's header and proposal payload",
+        ));
+    }
+    let (late, rwset) = match check_action(env, index, &envelope, &action)? {
+        Ok(rwset) => (Ok(()), Some(rwset)),
+        Err(rejection) => (Err(rejection), None),
+    };
+    Ok(Checked {
+        kind: Kind::Endorser,
+        tx_id: Some(tx_id),
+        early: Ok(()),
+        late,
+        rwset,
+    })
+}
+
+/// The chaincode action, its read/write set and the endorsement policies; returns the
+/// read/write set when everything holds.
+fn check_action(
+    env: &CheckEnv<'_>,
+    index: usize,
+    envelope: &EnvelopeView,
+    action: &EndorsedActionView,
+) -> Result<std::result::Result<TxRwSet, Rejection>> {
+    let chaincode = match envelope.channel_header.chaincode_name() {
+        Ok(Some(name)) if !name.is_empty() => name,
+        Ok(_) => {
+            return Ok(Err(reject(
+                Code::InvalidChaincode,
+                "the channel header's extension names no chaincode",
+            )))
+        }
+        Err(e) => {
+            return Ok(Err(reject(
+                Code::BadHeaderExtension,
+                format!("the channel header's extension cannot be decoded: {e}"),
+            )))
+        }
+    };
+    let Some(id) = &action.action.chaincode_id else {
+        return Ok(Err(reject(
+            Code::InvalidChaincode,
+            "the chaincode action does not say which chaincode ran",
+        )));
+    };
+    if id.name != chaincode {
+        return Ok(Err(reject(
+            Code::InvalidChaincode,
+            format!(
+                "the chaincode action is from '{}' but the transaction invokes '{chaincode}'",
+                id.name
+            ),
+        )));
+    }
+    if id.version.is_empty() {
+        return Ok(Err(reject(
+            Code::InvalidChaincode,
+            format!("the chaincode action of '{chaincode}' has an empty version"),
+        )));
+    }
+    match action.action.event() {
+        Ok(Some(event)) if event.chaincode_id != chaincode => {
+            return Ok(Err(reject(
+                Code::InvalidOtherReason,
+                format!(
+                    "the chaincode event is from '{}' but the transaction invokes '{chaincode}'",
+                    event.chaincode_id
+                ),
+            )))
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return Ok(Err(reject(
+                Code::InvalidOtherReason,
+                format!("the chaincode event cannot be decoded: {e}"),
+            )))
+        }
+    }
+    let rwset = match action.action.rwset() {
+        Ok(rwset) => rwset,
+        Err(e) => {
+            return Ok(Err(reject(
+                Code::BadRwset,
+                format!("the read/write set cannot be decoded: {e}"),
+            )))
+        }
+    };
+    if let Some(ns) = rwset.repeated_namespace() {
+        return Ok(Err(reject(
+            Code::IllegalWriteset,
+            format!("namespace '{ns}' appears more than once in the read/write set"),
+        )));
+    }
+    if let Some(ns) = rwset
+        .ns
+        .iter()
+        .find(|ns| ns.has_writes() && FORBIDDEN_NAMESPACES.contains(&ns.namespace.as_str()))
+    {
+        return Ok(Err(reject(
+            Code::IllegalWriteset,
+            format!(
+                "the transaction writes to system namespace '{}', which no transaction may write",
+                ns.namespace
+            ),
+        )));
+    }
+    let mut namespaces: Vec<&str> = rwset
+        .ns
+        .iter()
+        .filter(|ns| ns.has_writes())
+        .map(|ns| ns.namespace.as_str())
+        .collect();
+    if namespaces.is_empty() {
+        namespaces.push(&chaincode);
+    }
+    let signers = verify_endorsements(env.channel.msps(), action, env.identity_time);
+    for namespace in namespaces {
+        if let Err(rejection) = check_policy(env, index, namespace, &signers)? {
+            return Ok(Err(rejection));
+        }
+    }
+    Ok(Ok(rwset))
+}
+
+/// Validates every endorser and verifies its signature over `prp ‖ endorser`, each identity
+/// counted once.
+fn verify_endorsements(
+    msps: &MspManager,
+    action: &EndorsedActionView,
+    identity_time: i64,
+) -> VerifiedSignatures {
+    let signed: Vec<SignedData> = action
+        .endorsements
+        .iter()
+        .filter_map(|e| {
+            // An endorser that does not decode cannot satisfy any principal: leave it out.
+            let identity = decode_serialized_identity(&e.endorser).ok()?;
+            Some(SignedData {
+                data: cambium_wire::tx::endorsement_message(
+                    &action.proposal_response_payload,
+                    &e.endorser,
+                ),
+                identity,
+                signature: e.signature.clone(),
+            })
+        })
+        .collect();
+    verify_signed_data(&signed, msps, identity_time)
+}
+
+fn check_policy(
+    env: &CheckEnv<'_>,
+    index: usize,
+    namespace: &str,
+    signers: &VerifiedSignatures,
+) -> Result<std::result::Result<(), Rejection>> {
+    let policy =
+        env.policies
+            .endorsement_policy(namespace)
+            .map_err(|e| ValidatorError::PolicyLookup {
+                block: env.block,
+                index,
+                namespace: namespace.to_owned(),
+                problem: e.message,
+            })?;
+    let failure = |reason: String| Ok(Err(reject(Code::EndorsementPolicyFailure, reason)));
+    let Some(policy) = policy else {
+        return failure(format!(
+            "no contract named '{namespace}' is defined on this channel, so nothing may write to it"
+        ));
+    };
+    match policy {
+        EndorsementPolicy::Signature(envelope) => {
+            match evaluate(&envelope, signers, env.channel.msps()) {
+                Ok(ev) if ev.satisfied => Ok(Ok(())),
+                Ok(ev) => {
+                    let missing: Vec<String> = ev
+                        .unsatisfied
+                        .iter()
+                        .map(|p| cambium_msp::policy::DisplayPrincipal(p).to_string())
+                        .collect();
+                    failure(format!(
+                        "the endorsement policy {} of '{namespace}' is not satisfied: missing {}; {} endorsement(s) ignored",
+                        cambium_msp::policy::format(&envelope),
+                        if missing.is_empty() { "signatures".to_owned() } else { missing.join(", ") },
+                        signers.rejected.len()
+                    ))
+                }
+                Err(e) => failure(format!(
+                    "the endorsement policy of '{namespace}' is malformed: {e}"
+                )),
+            }
+        }
+        EndorsementPolicy::ChannelPolicy(path) => match env.channel.evaluate_policy(&path, signers)
+        {
+            Ok(()) => Ok(Ok(())),
+            Err(e) => failure(format!("the endorsement policy of '{namespace}': {e}")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_failures_map_to_fabric_codes() {
+        let decode = |message: &'static str| {
+            // Any malformed bytes give a real prost error to wrap.
+            let source = cambium_wire::common::Envelope::decode(&[0xff_u8][..]).unwrap_err();
+            WireError::Decode { message, source }
+        };
+        assert_eq!(
+            envelope_decode_code(&decode("common.Envelope")),
+            Code::InvalidOtherReason
+        );
+        assert_eq!(
+            envelope_decode_code(&decode("common.Payload")),
+            Code::BadPayload
+        );
+        assert_eq!(
+            envelope_decode_code(&decode("common.ChannelHeader")),
+            Code::BadChannelHeader
+        );
+        assert_eq!(
+            envelope_decode_code(&decode("common.SignatureHeader")),
+            Code::BadCommonHeader
+        );
+        assert_eq!(
+            envelope_decode_code(&decode("msp.SerializedIdentity")),
+            Code::BadCreatorSignature
+        );
+        let missing = WireError::MissingField {
+            message: "common.Payload",
+            field: "header",
+        };
+        assert_eq!(envelope_decode_code(&missing), Code::BadCommonHeader);
+    }
+}

@@ -1,0 +1,229 @@
+//! What the validator needs to know about the channel and its contracts.
+//!
+//! - [`ChannelContext`]: the channel's ID, its MSPs and its policy tree (`/Channel/...`).
+//!   [`StaticChannel`] implements it from an [`MspManager`] and a [`PolicyGroup`]; the channel
+//!   configuration crate can implement it for its own config type.
+//! - [`EndorsementPolicies`]: the endorsement policy of each namespace, from the committed
+//!   contract definitions. [`PolicyTable`] is a `BTreeMap`-backed implementation; the
+//!   lifecycle crate will provide the one backed by `_lifecycle` state.
+//! - [`CommittedLedger`]: the committed state and transaction-ID index, implemented for
+//!   every ledger snapshot ([`StateReader`] + [`BlockReader`]).
+
+use std::collections::BTreeMap;
+
+use cambium_ledger::{BlockReader, StateReader};
+use cambium_msp::policy::{PolicyError, PolicyGroup, VerifiedSignatures};
+use cambium_msp::MspManager;
+use cambium_primitives::SignaturePolicyEnvelope;
+
+/// The namespace of Fabric's contract lifecycle system contract.
+pub const LIFECYCLE_NAMESPACE: &str = "_lifecycle";
+/// The channel policy that `_lifecycle` writes must satisfy.
+pub const LIFECYCLE_ENDORSEMENT_POLICY: &str = "/Channel/Application/LifecycleEndorsement";
+/// The channel policy a contract definition uses when it names no policy of its own.
+pub const DEFAULT_ENDORSEMENT_POLICY: &str = "/Channel/Application/Endorsement";
+
+/// The channel a block belongs to: its ID, MSPs and policy tree.
+///
+/// Implementations are shared by the validation threads, hence `Sync`.
+pub trait ChannelContext: Sync {
+    /// The channel's ID; transactions naming another channel are `TARGET_CHAIN_NOT_FOUND`.
+    fn channel_id(&self) -> &str;
+
+    /// The MSPs of the channel's organisations (application and orderer orgs).
+    fn msps(&self) -> &MspManager;
+
+    /// Evaluates the channel policy at an absolute path such as
+    /// `/Channel/Application/Endorsement` over signers whose identities and signatures were
+    /// already verified.
+    fn evaluate_policy(
+        &self,
+        path: &str,
+        signers: &VerifiedSignatures,
+    ) -> std::result::Result<(), PolicyError>;
+}
+
+/// A [`ChannelContext`] held in memory: a channel ID, its MSPs and its `Channel` policy group.
+#[derive(Debug)]
+pub struct StaticChannel {
+    channel_id: String,
+    msps: MspManager,
+    channel_group: PolicyGroup,
+}
+
+impl StaticChannel {
+    /// A channel whose root config group (the one Fabric calls `Channel`) is `channel_group`.
+    pub fn new(channel_id: &str, msps: MspManager, channel_group: PolicyGroup) -> StaticChannel {
+        StaticChannel {
+            channel_id: channel_id.to_owned(),
+            msps,
+            channel_group,
+        }
+    }
+
+    /// The root policy group.
+    pub fn channel_group(&self) -> &PolicyGroup {
+        &self.channel_group
+    }
+}
+
+impl ChannelContext for StaticChannel {
+    fn channel_id(&self) -> &str {
+        &self.channel_id
+    }
+
+    fn msps(&self) -> &MspManager {
+        &self.msps
+    }
+
+    fn evaluate_policy(
+        &self,
+        path: &str,
+        signers: &VerifiedSignatures,
+    ) -> std::result::Result<(), PolicyError> {
+        let Some(relative) = path.strip_prefix("/Channel/") else {
+            return Err(PolicyError::UnknownPolicy {
+                path: path.to_owned(),
+                hint: "channel policy paths are absolute and start with /Channel/, e.g. \
+                       /Channel/Application/Endorsement"
+                    .to_owned(),
+            });
+        };
+        self.channel_group.evaluate(relative, signers, &self.msps)
+    }
+}
+
+/// The endorsement policy of a namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndorsementPolicy {
+    /// A signature policy carried by the contract definition, e.g.
+    /// `AND('Org1MSP.peer', 'Org2MSP.peer')`.
+    Signature(SignaturePolicyEnvelope),
+    /// A reference to a channel policy, e.g. `/Channel/Application/Endorsement`.
+    ChannelPolicy(String),
+}
+
+/// A policy source that failed (for example, a lifecycle state read).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PolicySourceError {
+    /// What went wrong, and what to do about it.
+    pub message: String,
+}
+
+/// The endorsement policies of the channel's namespaces, as committed contract definitions
+/// set them. Shared by the validation threads, hence `Sync`.
+pub trait EndorsementPolicies: Sync {
+    /// The policy that writes to `namespace` must satisfy, or `None` if no contract of that
+    /// name is defined on the channel (its transactions then fail with
+    /// `ENDORSEMENT_POLICY_FAILURE`). `_lifecycle` answers the channel's
+    /// [`LIFECYCLE_ENDORSEMENT_POLICY`].
+    fn endorsement_policy(
+        &self,
+        namespace: &str,
+    ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError>;
+}
+
+/// Endorsement policies from a `BTreeMap`, with `_lifecycle` bound to
+/// [`LIFECYCLE_ENDORSEMENT_POLICY`] unless set explicitly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyTable {
+    policies: BTreeMap<String, EndorsementPolicy>,
+}
+
+impl PolicyTable {
+    /// A table with only `_lifecycle` defined.
+    pub fn new() -> PolicyTable {
+        PolicyTable::default()
+    }
+
+    /// Sets the policy of `namespace` (builder style).
+    pub fn with(mut self, namespace: &str, policy: EndorsementPolicy) -> PolicyTable {
+        self.insert(namespace, policy);
+        self
+    }
+
+    /// Sets the policy of `namespace`.
+    pub fn insert(&mut self, namespace: &str, policy: EndorsementPolicy) {
+        self.policies.insert(namespace.to_owned(), policy);
+    }
+}
+
+impl EndorsementPolicies for PolicyTable {
+    fn endorsement_policy(
+        &self,
+        namespace: &str,
+    ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError> {
+        if let Some(policy) = self.policies.get(namespace) {
+            return Ok(Some(policy.clone()));
+        }
+        if namespace == LIFECYCLE_NAMESPACE {
+            return Ok(Some(EndorsementPolicy::ChannelPolicy(
+                LIFECYCLE_ENDORSEMENT_POLICY.to_owned(),
+            )));
+        }
+        Ok(None)
+    }
+}
+
+/// The committed ledger a block is validated against: its state at the block before, and
+/// its transaction-ID index. Implemented for every [`StateReader`] + [`BlockReader`], such as
+/// a ledger snapshot.
+pub trait CommittedLedger {
+    /// The committed state.
+    fn state(&self) -> &dyn StateReader;
+
+    /// Whether the ledger holds a transaction with this ID (valid or not), for
+    /// `DUPLICATE_TXID`.
+    fn contains_tx_id(&self, tx_id: &str) -> cambium_ledger::Result<bool>;
+}
+
+impl<T: StateReader + BlockReader> CommittedLedger for T {
+    fn state(&self) -> &dyn StateReader {
+        self
+    }
+
+    fn contains_tx_id(&self, tx_id: &str) -> cambium_ledger::Result<bool> {
+        Ok(self.transaction(tx_id)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_uses_the_channel_policy_unless_overridden() {
+        let table = PolicyTable::new();
+        assert_eq!(
+            table.endorsement_policy(LIFECYCLE_NAMESPACE).unwrap(),
+            Some(EndorsementPolicy::ChannelPolicy(
+                LIFECYCLE_ENDORSEMENT_POLICY.to_owned()
+            ))
+        );
+        assert_eq!(table.endorsement_policy("basic").unwrap(), None);
+        let table = PolicyTable::new().with(
+            "basic",
+            EndorsementPolicy::ChannelPolicy(DEFAULT_ENDORSEMENT_POLICY.to_owned()),
+        );
+        assert_eq!(
+            table.endorsement_policy("basic").unwrap(),
+            Some(EndorsementPolicy::ChannelPolicy(
+                DEFAULT_ENDORSEMENT_POLICY.to_owned()
+            ))
+        );
+    }
+
+    #[test]
+    fn static_channel_rejects_relative_paths() {
+        let channel = StaticChannel::new(
+            "ch",
+            MspManager::new(Vec::new()).unwrap(),
+            PolicyGroup::new(),
+        );
+        let err = channel
+            .evaluate_policy("Application/Endorsement", &VerifiedSignatures::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("/Channel/"), "{err}");
+    }
+}

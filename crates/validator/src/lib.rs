@@ -1,0 +1,67 @@
+//! Deterministic block validation, as Fabric's committer validates blocks.
+//!
+//! [`validate_block`] decides a [`TxValidationCode`] for every transaction of a block and,
+//! for the valid ones, the writes to apply at version `(block, tx)`. The result
+//! ([`BlockValidation`]) gives the `TRANSACTIONS_FILTER` bytes and the ledger's
+//! [`cambium_ledger::BlockCommit`].
+//!
+//! - First, in parallel: decoding, headers, the channel, the creator's identity and
+//!   signature, the transaction ID, the endorsed action (one action, proposal hash, chaincode
+//!   ID and version, event), the read/write set, and the endorsement policy of every written
+//!   namespace over the de-duplicated, MSP-validated endorsements.
+//! - Then sequentially, in block order: duplicate transaction IDs (in the ledger, or earlier
+//!   in the block: the first valid one wins) and MVCC (reads and range queries against the
+//!   committed state plus the writes of earlier valid transactions of the block).
+//!
+//! **The validator never executes contract code.** It reads signatures, policies, versions
+//! and nothing else, and does not depend on `cambium-vm`.
+//!
+//! # Determinism
+//!
+//! The same block and committed state give the same codes and writes on every peer, with any
+//! number of threads: per-transaction checks share nothing, results are collected by index,
+//! maps are `BTreeMap`s, and no clock is read. Certificate validity periods are checked at
+//! [`ValidationOptions::identity_time`], which the caller derives from the block.
+//! Fabric itself does not check expiry when it validates a block (its MSP validates chains
+//! at the certificate's own `NotBefore`, because every peer validates at a different moment);
+//! it rejects expired creators when the orderer accepts a transaction. Cambium's MSP does
+//! check validity windows, so the time must be deterministic: a committer passes a time
+//! taken from the block (for example the timestamp of the block's config or of the orderer's
+//! metadata, agreed by consensus), never `now`.
+//!
+//! # Codes, and where Cambium differs from Fabric 2.5
+//!
+//! - Empty envelope bytes: `NIL_ENVELOPE`; bytes that are not an envelope:
+//!   `INVALID_OTHER_REASON` (as Fabric); payload: `BAD_PAYLOAD`; missing header, signature
+//!   header, nonce or creator: `BAD_COMMON_HEADER`; undecodable channel header or an epoch other
+//!   than 0: `BAD_CHANNEL_HEADER`.
+//! - A header type other than ENDORSER_TRANSACTION and CONFIG: `UNKNOWN_TX_TYPE` (Fabric gives
+//!   `BAD_COMMON_HEADER` or `UNSUPPORTED_TX_PAYLOAD` depending on the type).
+//! - Another channel: `TARGET_CHAIN_NOT_FOUND`, checked before the creator's signature
+//!   (Fabric finds no MSPs for an unknown channel and says `BAD_CREATOR_SIGNATURE`).
+//! - A namespace without a contract definition, or an endorsement policy not satisfied:
+//!   `ENDORSEMENT_POLICY_FAILURE`. A transaction that writes nothing is checked against the
+//!   policy of the chaincode it invokes. Writes to `lscc`, `qscc` or `cscc`:
+//!   `ILLEGAL_WRITESET`. Key-level (state-based) endorsement policies are not evaluated yet.
+//! - Range queries recorded as Merkle summaries are `PHANTOM_READ_CONFLICT` (Cambium's
+//!   endorser records raw reads); private-data collections are not validated.
+//! - CONFIG transactions are checked structurally: headers, the creator's signature (the
+//!   orderer's), alone in the block, a `ConfigEnvelope` with a channel group; valid ones are
+//!   marked [`TxResult::is_config`]. Checking the config update against the current config's
+//!   modification policies is left to the channel configuration.
+//!
+//! [`TxValidationCode`]: cambium_primitives::TxValidationCode
+
+mod check;
+pub mod context;
+pub mod error;
+mod mvcc;
+mod validate;
+
+pub use context::{
+    ChannelContext, CommittedLedger, EndorsementPolicies, EndorsementPolicy, PolicySourceError,
+    PolicyTable, StaticChannel, DEFAULT_ENDORSEMENT_POLICY, LIFECYCLE_ENDORSEMENT_POLICY,
+    LIFECYCLE_NAMESPACE,
+};
+pub use error::{Result, ValidatorError};
+pub use validate::{validate_block, BlockValidation, TxResult, ValidationOptions};

@@ -1,0 +1,287 @@
+//! Validating a whole block: the parallel per-transaction checks, then the sequential,
+//! order-dependent ones (duplicate transaction IDs, MVCC), then the result per transaction.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cambium_ledger::{Block, BlockCommit, KeyWrite, TxOutcome, TRANSACTIONS_FILTER};
+use cambium_primitives::{TxValidationCode as Code, Version};
+
+use crate::check::{check_transaction, CheckEnv, Checked, Kind, Rejection};
+use crate::context::{ChannelContext, CommittedLedger, EndorsementPolicies};
+use crate::error::{Result, ValidatorError};
+use crate::mvcc::{check_reads, BlockUpdates};
+
+/// How to validate a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// Unix seconds at which creators and endorsers must be inside their certificates'
+    /// validity periods. Every peer must pass the same value for the same block (take it from
+    /// the block, never from a clock); see the crate documentation.
+    pub identity_time: i64,
+    /// Threads for the signature and policy checks; 0 uses every available core. The result
+    /// never depends on it.
+    pub threads: usize,
+}
+
+impl ValidationOptions {
+    /// Options checking identities at `identity_time` (unix seconds), on every core.
+    pub fn at(identity_time: i64) -> ValidationOptions {
+        ValidationOptions {
+            identity_time,
+            threads: 0,
+        }
+    }
+
+    /// The same options with `threads` threads (0: every core).
+    pub fn with_threads(self, threads: usize) -> ValidationOptions {
+        ValidationOptions { threads, ..self }
+    }
+}
+
+/// The validator's decision on one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxResult {
+    /// The transaction's index in the block.
+    pub index: usize,
+    /// The transaction ID from its channel header, if the header could be decoded.
+    pub tx_id: Option<String>,
+    /// The validation code written into `TRANSACTIONS_FILTER`.
+    pub code: Code,
+    /// Why the transaction is invalid, in words (`None` when valid). For logs and operators;
+    /// it never reaches the ledger.
+    pub reason: Option<String>,
+    /// For a valid endorser transaction, its writes in Fabric's order, to apply at version
+    /// `(block, index)`; empty otherwise.
+    pub writes: Vec<KeyWrite>,
+    /// Whether this is a valid CONFIG transaction: the caller applies the new channel config.
+    pub is_config: bool,
+}
+
+/// The validator's decision on a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockValidation {
+    /// The block's number.
+    pub block_number: u64,
+    /// One result per entry of the block's data, in order.
+    pub transactions: Vec<TxResult>,
+}
+
+impl BlockValidation {
+    /// The validation codes, in transaction order.
+    pub fn codes(&self) -> Vec<Code> {
+        self.transactions.iter().map(|t| t.code).collect()
+    }
+
+    /// The `TRANSACTIONS_FILTER` metadata bytes: one code byte per transaction.
+    pub fn transactions_filter(&self) -> Vec<u8> {
+        self.transactions.iter().map(|t| t.code.as_u8()).collect()
+    }
+
+    /// What the ledger commits for each transaction.
+    pub fn outcomes(&self) -> Vec<TxOutcome> {
+        self.transactions
+            .iter()
+            .map(|t| TxOutcome {
+                code: t.code,
+                writes: t.writes.clone(),
+            })
+            .collect()
+    }
+
+    /// The commit input for `block` (the block these results were computed for), with its
+    /// `TRANSACTIONS_FILTER` slot filled in.
+    pub fn into_commit(self, mut block: Block) -> BlockCommit {
+        let filter = self.transactions_filter();
+        if block.metadata.len() <= TRANSACTIONS_FILTER {
+            block.metadata.resize(TRANSACTIONS_FILTER + 1, Vec::new());
+        }
+        block.metadata[TRANSACTIONS_FILTER] = filter;
+        BlockCommit {
+            block,
+            outcomes: self
+                .transactions
+                .into_iter()
+                .map(|t| TxOutcome {
+                    code: t.code,
+                    writes: t.writes,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Validates `block` against the channel, the contracts' endorsement policies and the
+/// committed `ledger` as it stands after block `block.number - 1`.
+///
+/// Per transaction, in Fabric's order: the envelope decodes, headers are well formed and name
+/// this channel, the creator is valid in a channel MSP and signed the payload, the transaction
+/// ID is SHA-256(nonce ‖ creator), the ID is not in the ledger, the single endorsed action
+/// matches the proposal and the invoked chaincode, the read/write set decodes and repeats no
+/// namespace, the endorsement policy of every written namespace is satisfied, the ID did not
+/// occur earlier in the block, and every read and range query still holds (MVCC). The
+/// signature and policy checks run on `options.threads` threads; everything that depends on
+/// order runs afterwards on the calling thread, so results never depend on thread timing.
+///
+/// Errors only when a decision cannot be made (the ledger or the policy source failed); the
+/// block must not be committed then.
+pub fn validate_block(
+    block: &Block,
+    channel: &dyn ChannelContext,
+    policies: &dyn EndorsementPolicies,
+    ledger: &dyn CommittedLedger,
+    options: &ValidationOptions,
+) -> Result<BlockValidation> {
+    let ledger_error = |index: usize| {
+        move |source| ValidatorError::Ledger {
+            block: block.number,
+            index,
+            source,
+        }
+    };
+    let savepoint = ledger.state().savepoint().map_err(ledger_error(0))?;
+    if savepoint != block.number.checked_sub(1) {
+        return Err(ValidatorError::OutOfOrder {
+            block: block.number,
+            savepoint: savepoint.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            expected: savepoint.map_or(0, |s| s + 1),
+        });
+    }
+    let env = CheckEnv {
+        block: block.number,
+        tx_count: block.data.len(),
+        channel,
+        policies,
+        identity_time: options.identity_time,
+    };
+    let checked = in_parallel(block.data.len(), options.threads, |i| {
+        check_transaction(&env, i, &block.data[i])
+    })
+    .into_iter()
+    .collect::<Result<Vec<Checked>>>()?;
+
+    let mut seen = BTreeSet::new();
+    let mut updates = BlockUpdates::default();
+    let mut transactions = Vec::with_capacity(checked.len());
+    for (index, checked) in checked.into_iter().enumerate() {
+        let version = Version::new(block.number, index as u64);
+        let decided = decide(ledger, &mut seen, &mut updates, version, &checked)
+            .map_err(ledger_error(index))?;
+        let (code, reason, writes) = match decided {
+            Ok(writes) => (Code::Valid, None, writes),
+            Err(r) => (r.code, Some(r.reason), Vec::new()),
+        };
+        transactions.push(TxResult {
+            index,
+            tx_id: checked.tx_id,
+            code,
+            reason,
+            writes,
+            is_config: checked.kind == Kind::Config && code == Code::Valid,
+        });
+    }
+    Ok(BlockValidation {
+        block_number: block.number,
+        transactions,
+    })
+}
+
+/// The order-dependent part for one transaction: the writes to apply, or why it is invalid.
+fn decide(
+    ledger: &dyn CommittedLedger,
+    seen: &mut BTreeSet<String>,
+    updates: &mut BlockUpdates,
+    version: Version,
+    checked: &Checked,
+) -> cambium_ledger::Result<std::result::Result<Vec<KeyWrite>, Rejection>> {
+    if let Err(r) = &checked.early {
+        return Ok(Err(r.clone()));
+    }
+    if checked.kind != Kind::Endorser {
+        return Ok(Ok(Vec::new()));
+    }
+    let tx_id = checked.tx_id.as_deref().unwrap_or_default();
+    if ledger.contains_tx_id(tx_id)? {
+        return Ok(Err(Rejection {
+            code: Code::DuplicateTxid,
+            reason: format!("transaction '{tx_id}' is already in the ledger"),
+        }));
+    }
+    if let Err(r) = &checked.late {
+        return Ok(Err(r.clone()));
+    }
+    if !seen.insert(tx_id.to_owned()) {
+        return Ok(Err(Rejection {
+            code: Code::DuplicateTxid,
+            reason: format!("transaction '{tx_id}' occurs earlier in this block"),
+        }));
+    }
+    let Some(rwset) = &checked.rwset else {
+        // Every check passed, so the read/write set was decoded.
+        return Ok(Err(Rejection {
+            code: Code::InvalidOtherReason,
+            reason: "internal: a checked transaction has no read/write set".to_owned(),
+        }));
+    };
+    if let Err(r) = check_reads(ledger.state(), updates, rwset)? {
+        return Ok(Err(r));
+    }
+    updates.record(rwset, version);
+    Ok(Ok(TxOutcome::from_rwset(Code::Valid, rwset).writes))
+}
+
+/// `f(0..n)` on up to `threads` scoped threads (0: one per core), results in index order.
+/// Workers take the next index from a shared counter, so a slow transaction does not hold
+/// up a whole share of the block.
+fn in_parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+    .min(n);
+    if threads <= 1 {
+        return (0..n).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                return done;
+            }
+            done.push((i, f(i)));
+        }
+    };
+    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        for handle in handles {
+            let done = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, result) in done {
+                slots[i] = Some(result);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.expect("every index is taken by exactly one worker"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_results_keep_index_order_for_any_thread_count() {
+        let expected: Vec<usize> = (0..257).map(|i| i * i).collect();
+        for threads in [0, 1, 2, 3, 8, 300] {
+            assert_eq!(in_parallel(257, threads, |i| i * i), expected, "{threads}");
+        }
+        assert!(in_parallel(0, 4, |i| i).is_empty());
+    }
+}
