@@ -1,0 +1,378 @@
+//! One channel on this orderer: its block store, its Raft node and the leader's block cutter.
+//!
+//! Envelopes that passed Broadcast's checks enter the cutter loop. On the leader, each cut
+//! batch becomes a block (numbered and chained on the leader's tip, signed) proposed to Raft;
+//! proposals are pipelined in order, and a separate task waits for each to be committed and
+//! applied before answering its envelopes `SUCCESS`. A stale proposal (the tip moved under a
+//! deposed leader) is re-cut on the current tip.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cambium_ledger::{
+    Block, BlockCommit, BlockReader, BlockWriter, Ledger, TxOutcome, TxValidationCode,
+};
+use cambium_msp::SigningIdentity;
+use openraft::{BasicNode, Config, SnapshotPolicy};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::block::assemble_block;
+use crate::cluster::{ClusterNetwork, Connections};
+use crate::cutter::BlockCutter;
+use crate::error::{OrdererError, Result};
+use crate::raft::{
+    open_store, ChainStateMachine, ChannelRaft, LogStore, RaftRequest, RaftResponse,
+};
+use crate::settings::ChannelSettings;
+use crate::status::Rejection;
+
+/// How often a proposal is re-cut after landing on a stale tip before its envelopes fail.
+const MAX_RETRIES: u32 = 3;
+
+/// An envelope accepted by Broadcast, waiting for its block to commit.
+pub(crate) struct Submission {
+    pub(crate) envelope: Vec<u8>,
+    pub(crate) done: oneshot::Sender<Result<(), Rejection>>,
+}
+
+/// Raft timing: heartbeats every 100 ms and elections after 300–600 ms of silence, so a new
+/// leader serves well within Fabric users' expectations after a crash.
+pub(crate) fn raft_config(channel: &str) -> Result<Arc<Config>> {
+    let config = Config {
+        cluster_name: channel.to_string(),
+        heartbeat_interval: 100,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        // The chain is the state; logs are kept so followers catch up by replication.
+        snapshot_policy: SnapshotPolicy::Never,
+        max_payload_entries: 64,
+        ..Default::default()
+    };
+    Ok(Arc::new(
+        config
+            .validate()
+            .map_err(|e| OrdererError::Raft(e.to_string()))?,
+    ))
+}
+
+/// A joined channel.
+pub(crate) struct Chain {
+    pub(crate) settings: Arc<ChannelSettings>,
+    pub(crate) raft: ChannelRaft,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) height: watch::Receiver<u64>,
+    pub(crate) node_id: u64,
+    pub(crate) dir: PathBuf,
+    submit: mpsc::Sender<Submission>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Chain {
+    /// Opens the channel in `dir` (creating it from `genesis` if new) as consenter `node_id`.
+    pub(crate) async fn open(
+        dir: &Path,
+        genesis: &[u8],
+        settings: ChannelSettings,
+        node_id: u64,
+        signer: Arc<SigningIdentity>,
+        connections: Connections,
+    ) -> Result<Chain> {
+        std::fs::create_dir_all(dir).map_err(|e| OrdererError::io("creating", dir, e))?;
+        let ledger = Arc::new(Ledger::open(dir.join("ledger"))?);
+        if ledger.height()? == 0 {
+            let block = Block::decode(genesis)?;
+            if block.number != 0 {
+                return Err(OrdererError::Config(format!(
+                    "the join block is block {}, not a genesis block; give block 0 of channel '{}'",
+                    block.number, settings.channel_id
+                )));
+            }
+            let outcomes =
+                vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
+            ledger.commit_block(&BlockCommit { block, outcomes })?;
+        }
+        let (height_tx, height_rx) = watch::channel(ledger.height()?);
+        let db = open_store(&dir.join("raft.redb"))?;
+        let raft = ChannelRaft::new(
+            node_id,
+            raft_config(&settings.channel_id)?,
+            ClusterNetwork::new(&settings.channel_id, connections),
+            LogStore::new(db.clone()),
+            ChainStateMachine::new(db, ledger.clone(), height_tx),
+        )
+        .await
+        .map_err(|e| OrdererError::Raft(e.to_string()))?;
+        if !raft
+            .is_initialized()
+            .await
+            .map_err(|e| OrdererError::Raft(e.to_string()))?
+        {
+            let members: BTreeMap<u64, BasicNode> = settings
+                .consenters
+                .iter()
+                .map(|c| (c.id, BasicNode::new(&c.address)))
+                .collect();
+            // Every consenter initializes with the same membership, which openraft allows.
+            if let Err(e) = raft.initialize(members).await {
+                tracing::debug!(channel = %settings.channel_id, "raft already initialized: {e}");
+            }
+        }
+        let settings = Arc::new(settings);
+        let (submit, rx) = mpsc::channel(16 * 1024);
+        let (feedback_tx, feedback_rx) = mpsc::unbounded_channel();
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+        let cutter = CutterLoop {
+            raft: raft.clone(),
+            ledger: ledger.clone(),
+            settings: settings.clone(),
+            signer,
+            node_id,
+            tip: None,
+            acks: ack_tx,
+        };
+        let tasks = vec![
+            tokio::spawn(cutter.run(rx, feedback_rx)),
+            tokio::spawn(ack_loop(ack_rx, feedback_tx)),
+        ];
+        Ok(Chain {
+            settings,
+            raft,
+            ledger,
+            height: height_rx,
+            node_id,
+            dir: dir.to_path_buf(),
+            submit,
+            tasks,
+        })
+    }
+
+    /// Hands an accepted envelope to the cutter; the receiver resolves when its block is
+    /// committed (or the envelope fails).
+    pub(crate) async fn enqueue(
+        &self,
+        envelope: Vec<u8>,
+    ) -> Result<oneshot::Receiver<Result<(), Rejection>>, Rejection> {
+        let (done, rx) = oneshot::channel();
+        self.submit
+            .send(Submission { envelope, done })
+            .await
+            .map_err(|_| {
+                Rejection::unavailable("the channel is shutting down; retry on another orderer")
+            })?;
+        Ok(rx)
+    }
+
+    /// The current Raft leader's node ID, if known.
+    pub(crate) fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// The gRPC address of consenter `id`.
+    pub(crate) fn address_of(&self, id: u64) -> Option<String> {
+        self.settings
+            .consenters
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.address.clone())
+    }
+
+    /// Stops the Raft node and the cutter.
+    pub(crate) async fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(channel = %self.settings.channel_id, "raft shutdown: {e}");
+        }
+    }
+}
+
+/// What the acknowledging task tells the cutter loop.
+enum Feedback {
+    /// These envelopes' block landed on a stale tip: cut them again.
+    Retry(Vec<Submission>, u32),
+    /// The proposal failed (e.g. leadership lost): forget the tip.
+    Reset,
+}
+
+/// A proposal in flight.
+struct InFlight {
+    rx: oneshot::Receiver<openraft::raft::ClientWriteResult<crate::raft::TypeConfig>>,
+    batch: Vec<Submission>,
+    attempt: u32,
+}
+
+struct CutterLoop {
+    raft: ChannelRaft,
+    ledger: Arc<Ledger>,
+    settings: Arc<ChannelSettings>,
+    signer: Arc<SigningIdentity>,
+    node_id: u64,
+    /// Next block number and the previous header hash, as this leader has proposed.
+    tip: Option<(u64, Vec<u8>)>,
+    acks: mpsc::UnboundedSender<InFlight>,
+}
+
+impl CutterLoop {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Submission>,
+        mut feedback: mpsc::UnboundedReceiver<Feedback>,
+    ) {
+        let timeout = self.settings.batch.timeout;
+        let mut cutter: BlockCutter<Submission> = BlockCutter::new(self.settings.batch);
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let batches: Vec<(Vec<Submission>, u32)> = tokio::select! {
+                biased;
+                fb = feedback.recv() => match fb {
+                    Some(Feedback::Retry(batch, attempt)) => { self.tip = None; vec![(batch, attempt)] }
+                    Some(Feedback::Reset) => { self.tip = None; Vec::new() }
+                    None => return,
+                },
+                sub = rx.recv() => {
+                    let Some(sub) = sub else { return };
+                    let size = sub.envelope.len();
+                    let cut = cutter.ordered(sub, size);
+                    if !cutter.has_pending() {
+                        deadline = None;
+                    } else if deadline.is_none() || !cut.is_empty() {
+                        deadline = Some(Instant::now() + timeout);
+                    }
+                    cut.into_iter().map(|b| (b, 0)).collect()
+                }
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    deadline = None;
+                    vec![(cutter.cut(), 0)]
+                }
+            };
+            for (batch, attempt) in batches {
+                if !batch.is_empty() {
+                    self.propose(batch, attempt).await;
+                }
+            }
+        }
+    }
+
+    fn current_tip(&mut self) -> Result<(u64, Vec<u8>)> {
+        if let Some(tip) = &self.tip {
+            return Ok(tip.clone());
+        }
+        let height = self.ledger.height()?;
+        let hash = match height {
+            0 => Vec::new(),
+            h => self
+                .ledger
+                .block(h - 1)?
+                .map(|b| b.hash.to_vec())
+                .unwrap_or_default(),
+        };
+        Ok((height, hash))
+    }
+
+    async fn propose(&mut self, batch: Vec<Submission>, attempt: u32) {
+        let fail = |batch: Vec<Submission>, why: Rejection| {
+            for s in batch {
+                let _ = s.done.send(Err(why.clone()));
+            }
+        };
+        if self.raft.metrics().borrow().current_leader != Some(self.node_id) {
+            self.tip = None;
+            return fail(
+                batch,
+                Rejection::unavailable(
+                    "this orderer lost Raft leadership while ordering; resubmit",
+                ),
+            );
+        }
+        let (number, previous) = match self.current_tip() {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(
+                    batch,
+                    Rejection::internal(format!("reading the chain tip: {e}")),
+                )
+            }
+        };
+        let envelopes: Vec<Vec<u8>> = batch.iter().map(|s| s.envelope.clone()).collect();
+        let block = match assemble_block(
+            number,
+            previous,
+            envelopes,
+            self.settings.last_config,
+            &self.signer,
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                return fail(
+                    batch,
+                    Rejection::internal(format!("signing block {number}: {e}")),
+                )
+            }
+        };
+        let hash = block.header_hash().to_vec();
+        let bytes = block.encode();
+        match self
+            .raft
+            .client_write_ff(RaftRequest::Block { number, bytes })
+            .await
+        {
+            Ok(rx) => {
+                self.tip = Some((number + 1, hash));
+                let _ = self.acks.send(InFlight { rx, batch, attempt });
+            }
+            Err(e) => {
+                self.tip = None;
+                fail(
+                    batch,
+                    Rejection::unavailable(format!("raft refused the block: {e}")),
+                );
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for proposals in order and answers their envelopes.
+async fn ack_loop(
+    mut rx: mpsc::UnboundedReceiver<InFlight>,
+    feedback: mpsc::UnboundedSender<Feedback>,
+) {
+    while let Some(InFlight { rx, batch, attempt }) = rx.recv().await {
+        let outcome = match rx.await {
+            Ok(Ok(response)) => match response.data {
+                RaftResponse::Applied { .. } => Ok(()),
+                RaftResponse::Stale { .. } if attempt < MAX_RETRIES => {
+                    let _ = feedback.send(Feedback::Retry(batch, attempt + 1));
+                    continue;
+                }
+                other => Err(Rejection::unavailable(format!(
+                    "the block could not be appended ({other:?}); resubmit"
+                ))),
+            },
+            Ok(Err(e)) => Err(Rejection::unavailable(format!(
+                "the block was not committed: {e}; resubmit to the current leader"
+            ))),
+            Err(_) => Err(Rejection::unavailable("the Raft node stopped; resubmit")),
+        };
+        if outcome.is_err() {
+            let _ = feedback.send(Feedback::Reset);
+        }
+        for s in batch {
+            let _ = s.done.send(outcome.clone());
+        }
+    }
+}
+
+/// How long a follower waits for a leader to be known before it gives up on a Broadcast.
+pub(crate) const LEADER_WAIT: Duration = Duration::from_secs(3);

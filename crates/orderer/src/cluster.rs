@@ -1,0 +1,385 @@
+//! Orderer-to-orderer transport: openraft's RPCs over gRPC.
+//!
+//! Each RPC is one unary gRPC call, `/cambium.orderer.Cluster/Raft`, whose request and reply
+//! bodies are bincode-encoded [`ClusterRequest`] and [`ClusterReply`]. Fabric's own
+//! `orderer.Cluster/Step` stream carries one-way etcd-raft messages and has no reply message
+//! for consensus traffic, while openraft's RPCs are request/response (the AppendEntries reply
+//! drives replication), so a unary call is the natural fit; the service shares the orderer's
+//! gRPC listener, so TLS for it comes with the listener's.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{AnyError, BasicNode};
+use serde::{Deserialize, Serialize};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::{Channel, Endpoint};
+use tonic::Status;
+
+use crate::raft::{ChannelRaft, TypeConfig};
+
+/// The gRPC method path of the Raft transport.
+pub const RAFT_METHOD: &str = "/cambium.orderer.Cluster/Raft";
+/// The gRPC service name of the Raft transport.
+pub const SERVICE_NAME: &str = "cambium.orderer.Cluster";
+
+/// One Raft RPC for a channel's group.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RaftRpc {
+    /// Replicate entries or heartbeat.
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// Ask for a vote.
+    Vote(VoteRequest<u64>),
+    /// Send a snapshot chunk.
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+}
+
+/// A Raft RPC addressed to a channel.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClusterRequest {
+    /// The channel whose group the RPC is for.
+    pub channel: String,
+    /// The RPC.
+    pub rpc: RaftRpc,
+}
+
+/// The reply to a [`RaftRpc`], or why the receiver could not handle it.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ClusterReply {
+    /// Reply to AppendEntries.
+    AppendEntries(AppendEntriesResponse<u64>),
+    /// Reply to Vote.
+    Vote(VoteResponse<u64>),
+    /// Reply to InstallSnapshot.
+    InstallSnapshot(InstallSnapshotResponse<u64>),
+    /// The receiver does not serve the channel or its Raft node failed.
+    Error(String),
+}
+
+/// Finds the Raft node of a channel on the receiving orderer.
+pub trait RaftRouter: Send + Sync + 'static {
+    /// The channel's Raft node, if this orderer serves it.
+    fn raft(&self, channel: &str) -> Option<ChannelRaft>;
+}
+
+/// Handles one encoded request on the receiving side.
+async fn handle(router: &dyn RaftRouter, body: &[u8]) -> ClusterReply {
+    let request: ClusterRequest = match bincode::deserialize(body) {
+        Ok(r) => r,
+        Err(e) => return ClusterReply::Error(format!("undecodable cluster request: {e}")),
+    };
+    let Some(raft) = router.raft(&request.channel) else {
+        return ClusterReply::Error(format!(
+            "this orderer does not serve channel '{}'",
+            request.channel
+        ));
+    };
+    match request.rpc {
+        RaftRpc::AppendEntries(rpc) => match raft.append_entries(rpc).await {
+            Ok(r) => ClusterReply::AppendEntries(r),
+            Err(e) => ClusterReply::Error(e.to_string()),
+        },
+        RaftRpc::Vote(rpc) => match raft.vote(rpc).await {
+            Ok(r) => ClusterReply::Vote(r),
+            Err(e) => ClusterReply::Error(e.to_string()),
+        },
+        RaftRpc::InstallSnapshot(rpc) => match raft.install_snapshot(rpc).await {
+            Ok(r) => ClusterReply::InstallSnapshot(r),
+            Err(e) => ClusterReply::Error(e.to_string()),
+        },
+    }
+}
+
+/// Raw bytes as a gRPC message body.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BytesCodec;
+
+/// Encoder and decoder of [`BytesCodec`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BytesCoder;
+
+impl Encoder for BytesCoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for BytesCoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let mut out = vec![0u8; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+impl Codec for BytesCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = BytesCoder;
+    type Decoder = BytesCoder;
+    fn encoder(&mut self) -> BytesCoder {
+        BytesCoder
+    }
+    fn decoder(&mut self) -> BytesCoder {
+        BytesCoder
+    }
+}
+
+/// The server side of the Raft transport, to add to a tonic server.
+#[derive(Clone)]
+pub struct ClusterServer {
+    router: Arc<dyn RaftRouter>,
+}
+
+impl ClusterServer {
+    /// A server that dispatches RPCs through `router`.
+    pub fn new(router: Arc<dyn RaftRouter>) -> Self {
+        ClusterServer { router }
+    }
+}
+
+struct RaftMethod(Arc<dyn RaftRouter>);
+
+impl tonic::server::UnaryService<Vec<u8>> for RaftMethod {
+    type Response = Vec<u8>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<tonic::Response<Vec<u8>>, Status>> + Send>,
+    >;
+    fn call(&mut self, request: tonic::Request<Vec<u8>>) -> Self::Future {
+        let router = self.0.clone();
+        Box::pin(async move {
+            let reply = handle(router.as_ref(), request.get_ref()).await;
+            let bytes = bincode::serialize(&reply)
+                .map_err(|e| Status::internal(format!("encoding the raft reply: {e}")))?;
+            Ok(tonic::Response::new(bytes))
+        })
+    }
+}
+
+impl<B> tower_service::Service<http::Request<B>> for ClusterServer
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let router = self.router.clone();
+        Box::pin(async move {
+            if req.uri().path() != RAFT_METHOD {
+                return Ok(Status::unimplemented(format!(
+                    "{} is not a method of {SERVICE_NAME}",
+                    req.uri().path()
+                ))
+                .into_http());
+            }
+            let mut grpc = tonic::server::Grpc::new(BytesCodec)
+                .apply_max_message_size_config(Some(256 * 1024 * 1024), Some(256 * 1024 * 1024));
+            Ok(grpc.unary(RaftMethod(router), req).await)
+        })
+    }
+}
+
+impl tonic::server::NamedService for ClusterServer {
+    const NAME: &'static str = SERVICE_NAME;
+}
+
+/// Connections to the other orderers, shared by the Raft groups of all channels.
+#[derive(Clone, Default)]
+pub struct Connections {
+    channels: Arc<Mutex<BTreeMap<String, Channel>>>,
+}
+
+impl Connections {
+    /// A lazily connected gRPC channel to `addr` (`host:port`), reused across calls.
+    pub fn get(&self, addr: &str) -> Result<Channel, String> {
+        let mut map = self.channels.lock().expect("connections lock");
+        if let Some(ch) = map.get(addr) {
+            return Ok(ch.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("bad orderer address '{addr}': {e}"))?
+            .connect_timeout(Duration::from_millis(500))
+            .tcp_nodelay(true);
+        let ch = endpoint.connect_lazy();
+        map.insert(addr.to_string(), ch.clone());
+        Ok(ch)
+    }
+}
+
+/// openraft's network factory for one channel.
+#[derive(Clone)]
+pub struct ClusterNetwork {
+    channel: String,
+    connections: Connections,
+}
+
+impl ClusterNetwork {
+    /// The network of `channel`'s group over `connections`.
+    pub fn new(channel: &str, connections: Connections) -> Self {
+        ClusterNetwork {
+            channel: channel.to_string(),
+            connections,
+        }
+    }
+}
+
+/// A connection from this node's group to one peer node.
+pub struct ClusterClient {
+    channel: String,
+    addr: String,
+    connections: Connections,
+}
+
+impl RaftNetworkFactory<TypeConfig> for ClusterNetwork {
+    type Network = ClusterClient;
+    async fn new_client(&mut self, _target: u64, node: &BasicNode) -> ClusterClient {
+        ClusterClient {
+            channel: self.channel.clone(),
+            addr: node.addr.clone(),
+            connections: self.connections.clone(),
+        }
+    }
+}
+
+enum CallError {
+    Unreachable(String),
+    Network(String),
+    Remote(String),
+}
+
+impl ClusterClient {
+    async fn call(&self, rpc: RaftRpc, timeout: Duration) -> Result<ClusterReply, CallError> {
+        let body = bincode::serialize(&ClusterRequest {
+            channel: self.channel.clone(),
+            rpc,
+        })
+        .map_err(|e| CallError::Network(e.to_string()))?;
+        let channel = self
+            .connections
+            .get(&self.addr)
+            .map_err(CallError::Unreachable)?;
+        let mut grpc = tonic::client::Grpc::new(channel)
+            .max_decoding_message_size(256 * 1024 * 1024)
+            .max_encoding_message_size(256 * 1024 * 1024);
+        let call = async {
+            grpc.ready()
+                .await
+                .map_err(|e| CallError::Unreachable(format!("{}: {e}", self.addr)))?;
+            let reply = grpc
+                .unary(
+                    tonic::Request::new(body),
+                    http::uri::PathAndQuery::from_static(RAFT_METHOD),
+                    BytesCodec,
+                )
+                .await
+                .map_err(|s| match s.code() {
+                    tonic::Code::Unavailable => {
+                        CallError::Unreachable(format!("{}: {}", self.addr, s.message()))
+                    }
+                    _ => CallError::Network(format!("{}: {}", self.addr, s.message())),
+                })?;
+            bincode::deserialize::<ClusterReply>(reply.get_ref()).map_err(|e| {
+                CallError::Network(format!("undecodable reply from {}: {e}", self.addr))
+            })
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(ClusterReply::Error(e))) => Err(CallError::Remote(e)),
+            Ok(r) => r,
+            Err(_) => Err(CallError::Network(format!(
+                "{} did not answer within {timeout:?}",
+                self.addr
+            ))),
+        }
+    }
+}
+
+fn rpc_error<E: std::error::Error>(
+    target: &ClusterClient,
+    e: CallError,
+) -> RPCError<u64, BasicNode, E> {
+    match e {
+        CallError::Unreachable(m) => RPCError::Unreachable(Unreachable::new(&AnyError::error(m))),
+        CallError::Network(m) => RPCError::Network(NetworkError::new(&AnyError::error(m))),
+        CallError::Remote(m) => RPCError::Network(NetworkError::new(&AnyError::error(format!(
+            "{} refused: {m}",
+            target.addr
+        )))),
+    }
+}
+
+fn unexpected<E: std::error::Error>(what: &str) -> RPCError<u64, BasicNode, E> {
+    RPCError::Network(NetworkError::new(&AnyError::error(format!(
+        "unexpected reply to {what}"
+    ))))
+}
+
+impl RaftNetwork<TypeConfig> for ClusterClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        match self
+            .call(RaftRpc::AppendEntries(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(ClusterReply::AppendEntries(r)) => Ok(r),
+            Ok(_) => Err(unexpected("AppendEntries")),
+            Err(e) => Err(rpc_error(self, e)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        match self
+            .call(RaftRpc::InstallSnapshot(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(ClusterReply::InstallSnapshot(r)) => Ok(r),
+            Ok(_) => Err(unexpected("InstallSnapshot")),
+            Err(e) => Err(rpc_error(self, e)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        match self.call(RaftRpc::Vote(rpc), option.hard_ttl()).await {
+            Ok(ClusterReply::Vote(r)) => Ok(r),
+            Ok(_) => Err(unexpected("Vote")),
+            Err(e) => Err(rpc_error(self, e)),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The ordering service: Raft (openraft) per channel, block cutter, Fabric's AtomicBroadcast
+//! (Broadcast and Deliver) and channel participation.
+//!
+//! - [`cutter`]: the pure block-cutting rules (MaxMessageCount, PreferredMaxBytes, timeout).
+//! - [`block`]: block assembly and the orderer's signature in Fabric's metadata layout.
+//! - [`raft`]: the channel's openraft types, its redb log store and the chain state machine.
+//! - [`cluster`]: openraft RPCs between orderers over gRPC.
+//! - [`service`]: the `orderer.AtomicBroadcast` gRPC service.
+//! - [`node`]: an orderer node with its channels and gRPC endpoint.
+//! - [`settings`]: what the orderer needs from a channel configuration.
+
+pub mod block;
+mod chain;
+pub mod cluster;
+pub mod cutter;
+mod error;
+pub mod node;
+pub mod raft;
+pub mod service;
+pub mod settings;
+pub mod status;
+
+pub use block::{assemble_block, block_signatures, sign_block, BlockSignatures};
+pub use cutter::{BatchConfig, BlockCutter};
+pub use error::{OrdererError, Result};
+pub use node::{ChannelInfo, NodeConfig, OrdererNode, Server};
+pub use settings::{ChannelSettings, Consenter, READERS, WRITERS};
+pub use status::Rejection;

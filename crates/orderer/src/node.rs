@@ -1,0 +1,283 @@
+//! An orderer node: the channels it serves, its gRPC endpoint (AtomicBroadcast and the Raft
+//! transport on one listener) and channel participation (join, list, remove).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use cambium_ledger::BlockReader;
+use cambium_msp::SigningIdentity;
+use cambium_wire::orderer::atomic_broadcast_server::AtomicBroadcastServer;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::chain::Chain;
+use crate::cluster::{ClusterServer, Connections, RaftRouter};
+use crate::error::{OrdererError, Result};
+use crate::raft::ChannelRaft;
+use crate::service::AtomicBroadcastService;
+use crate::settings::ChannelSettings;
+
+/// Name of the folder under the data directory that holds one folder per channel.
+pub const CHANNELS_DIR: &str = "channels";
+
+/// Static settings of an orderer node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Where channels keep their block store and Raft store.
+    pub data_dir: PathBuf,
+    /// The `host:port` other orderers and clients reach this node at; matched against each
+    /// channel's consenter list to find this node's Raft ID.
+    pub advertised_address: String,
+}
+
+/// A channel as channel participation lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelInfo {
+    /// The channel name.
+    pub name: String,
+    /// Number of blocks in the chain.
+    pub height: u64,
+    /// This node's Raft ID in the channel.
+    pub consenter_id: u64,
+    /// The current Raft leader's ID, if known.
+    pub leader: Option<u64>,
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) config: NodeConfig,
+    pub(crate) signer: Arc<SigningIdentity>,
+    pub(crate) channels: RwLock<BTreeMap<String, Arc<Chain>>>,
+    pub(crate) connections: Connections,
+}
+
+impl NodeInner {
+    pub(crate) fn chain(&self, channel: &str) -> Option<Arc<Chain>> {
+        self.channels
+            .read()
+            .expect("channels lock")
+            .get(channel)
+            .cloned()
+    }
+}
+
+impl RaftRouter for NodeInner {
+    fn raft(&self, channel: &str) -> Option<ChannelRaft> {
+        self.chain(channel).map(|c| c.raft.clone())
+    }
+}
+
+/// A running orderer node. Cheap to clone.
+#[derive(Clone)]
+pub struct OrdererNode {
+    inner: Arc<NodeInner>,
+}
+
+/// A running gRPC endpoint; dropping it does not stop it, [`Server::stop`] does.
+pub struct Server {
+    /// The bound address.
+    pub local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::result::Result<(), tonic::transport::Error>>,
+}
+
+impl Server {
+    /// Stops accepting and closes connections.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(crate::service::STOP_GRACE, &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+impl OrdererNode {
+    /// A node with no channels yet, signing blocks with `signer`.
+    pub fn new(config: NodeConfig, signer: SigningIdentity) -> Self {
+        OrdererNode {
+            inner: Arc::new(NodeInner {
+                config,
+                signer: Arc::new(signer),
+                channels: RwLock::new(BTreeMap::new()),
+                connections: Connections::default(),
+            }),
+        }
+    }
+
+    /// The node's static settings.
+    pub fn config(&self) -> &NodeConfig {
+        &self.inner.config
+    }
+
+    /// Joins a channel from its genesis block (or reopens it if its folder exists), starting its
+    /// Raft node as the consenter whose address is this node's advertised address.
+    pub async fn join_channel(
+        &self,
+        genesis_block: &[u8],
+        settings: ChannelSettings,
+    ) -> Result<ChannelInfo> {
+        settings.validate().map_err(OrdererError::Config)?;
+        let name = settings.channel_id.clone();
+        if self.inner.chain(&name).is_some() {
+            return Err(OrdererError::ChannelExists(name));
+        }
+        let me = &self.inner.config.advertised_address;
+        let node_id = settings
+            .consenters
+            .iter()
+            .find(|c| &c.address == me)
+            .map(|c| c.id)
+            .ok_or_else(|| {
+                OrdererError::Config(format!(
+                    "this orderer ({me}) is not among the consenters of channel '{name}' ({}); add it to the channel's consenters or use its listed address",
+                    settings
+                        .consenters
+                        .iter()
+                        .map(|c| format!("{}={}", c.id, c.address))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+        let dir = self.inner.config.data_dir.join(CHANNELS_DIR).join(&name);
+        let chain = Chain::open(
+            &dir,
+            genesis_block,
+            settings,
+            node_id,
+            self.inner.signer.clone(),
+            self.inner.connections.clone(),
+        )
+        .await?;
+        let chain = Arc::new(chain);
+        let clash = {
+            let mut channels = self.inner.channels.write().expect("channels lock");
+            if channels.contains_key(&name) {
+                true
+            } else {
+                channels.insert(name.clone(), chain.clone());
+                false
+            }
+        };
+        if clash {
+            chain.shutdown().await;
+            return Err(OrdererError::ChannelExists(name));
+        }
+        channel_info(&name, &chain)
+    }
+
+    /// The channels this node serves, by name.
+    pub fn channels(&self) -> Result<Vec<ChannelInfo>> {
+        let channels: Vec<(String, Arc<Chain>)> = self
+            .inner
+            .channels
+            .read()
+            .expect("channels lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        channels.iter().map(|(n, c)| channel_info(n, c)).collect()
+    }
+
+    /// One channel's status.
+    pub fn channel(&self, name: &str) -> Result<ChannelInfo> {
+        let chain = self
+            .inner
+            .chain(name)
+            .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
+        channel_info(name, &chain)
+    }
+
+    /// Stops serving a channel and deletes its data.
+    pub async fn remove_channel(&self, name: &str) -> Result<()> {
+        let chain = self
+            .inner
+            .channels
+            .write()
+            .expect("channels lock")
+            .remove(name)
+            .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
+        chain.shutdown().await;
+        let dir = chain.dir.clone();
+        drop(chain);
+        std::fs::remove_dir_all(&dir).map_err(|e| OrdererError::io("removing", &dir, e))
+    }
+
+    /// The header hashes of a channel's blocks from `start`, in order (for tests and tools).
+    pub fn block_hashes(&self, name: &str, start: u64) -> Result<Vec<[u8; 32]>> {
+        let chain = self
+            .inner
+            .chain(name)
+            .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
+        let height = chain.ledger.height()?;
+        (start..height)
+            .map(|n| {
+                chain
+                    .ledger
+                    .block(n)?
+                    .map(|b| b.hash)
+                    .ok_or_else(|| OrdererError::Config(format!("block {n} is missing")))
+            })
+            .collect()
+    }
+
+    /// The encoded block `number` of a channel, if it exists.
+    pub fn block(&self, name: &str, number: u64) -> Result<Option<Vec<u8>>> {
+        let chain = self
+            .inner
+            .chain(name)
+            .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
+        Ok(chain.ledger.block(number)?.map(|b| b.bytes))
+    }
+
+    /// Serves AtomicBroadcast and the Raft transport on `listener` until [`Server::stop`].
+    pub fn serve(&self, listener: TcpListener) -> Result<Server> {
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| OrdererError::Network(format!("reading the listener address: {e}")))?;
+        let broadcast = AtomicBroadcastServer::new(AtomicBroadcastService {
+            node: self.inner.clone(),
+        })
+        .max_decoding_message_size(256 * 1024 * 1024)
+        .max_encoding_message_size(256 * 1024 * 1024);
+        let cluster = ClusterServer::new(self.inner.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(broadcast)
+                .add_service(cluster)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                }),
+        );
+        Ok(Server {
+            local_addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Stops every channel's Raft node and cutter (the data stays on disk).
+    pub async fn shutdown(&self) {
+        let chains: Vec<Arc<Chain>> =
+            std::mem::take(&mut *self.inner.channels.write().expect("channels lock"))
+                .into_values()
+                .collect();
+        for chain in chains {
+            chain.shutdown().await;
+        }
+    }
+}
+
+fn channel_info(name: &str, chain: &Chain) -> Result<ChannelInfo> {
+    Ok(ChannelInfo {
+        name: name.to_string(),
+        height: chain.ledger.height()?,
+        consenter_id: chain.node_id,
+        leader: chain.leader(),
+    })
+}

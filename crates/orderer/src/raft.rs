@@ -1,0 +1,514 @@
+//! The Raft group of one channel on openraft: entry types, the redb-backed log and vote store,
+//! and the state machine that appends replicated blocks to the channel's block store.
+//!
+//! Like Fabric's etcdraft, the leader cuts and signs a block and replicates the whole block;
+//! applying an entry writes it as-is, so every node's chain is byte-identical. Applying is
+//! deterministic: a block whose number or previous hash does not extend the chain (proposed
+//! by a deposed leader on a stale tip) is skipped on every node alike and reported as
+//! [`RaftResponse::Stale`], so its proposer re-cuts the envelopes on the current tip.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
+
+use cambium_ledger::{
+    Block, BlockCommit, BlockReader, BlockWriter, Ledger, TxOutcome, TxValidationCode,
+};
+use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
+use openraft::{
+    AnyError, BasicNode, Entry, EntryPayload, LogId, LogState, RaftLogReader, RaftSnapshotBuilder,
+    Snapshot, SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
+};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::{OrdererError, Result};
+
+/// A replicated command: one block, cut and signed by the leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftRequest {
+    /// A block to append, as `common.Block` bytes.
+    Block {
+        /// The block number (also inside `bytes`), so stale proposals are cheap to spot.
+        number: u64,
+        /// The encoded block.
+        bytes: Vec<u8>,
+    },
+}
+
+/// What applying a [`RaftRequest`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RaftResponse {
+    /// The block was appended; its header hash.
+    Applied {
+        /// Block number.
+        number: u64,
+        /// Header hash.
+        hash: Vec<u8>,
+    },
+    /// The block did not extend the chain of height `height`; nothing was written.
+    Stale {
+        /// Height of the chain when the entry was applied.
+        height: u64,
+    },
+    /// Not a block entry (blank or membership).
+    #[default]
+    None,
+}
+
+openraft::declare_raft_types!(
+    /// Raft type configuration of a channel's group.
+    pub TypeConfig:
+        D = RaftRequest,
+        R = RaftResponse,
+        NodeId = u64,
+        Node = BasicNode,
+        Entry = Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+/// The openraft node type of a channel.
+pub type ChannelRaft = openraft::Raft<TypeConfig>;
+type StErr = StorageError<u64>;
+
+const LOG: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("raft_log");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("raft_meta");
+const VOTE_KEY: &str = "vote";
+const COMMITTED_KEY: &str = "committed";
+const PURGED_KEY: &str = "last_purged";
+const APPLIED_KEY: &str = "applied";
+const MEMBERSHIP_KEY: &str = "membership";
+
+fn io_err(make: fn(AnyError) -> StorageIOError<u64>, e: impl std::fmt::Display) -> StErr {
+    StErr::IO {
+        source: make(AnyError::error(e)),
+    }
+}
+
+fn enc<T: Serialize>(v: &T) -> Vec<u8> {
+    bincode::serialize(v).expect("raft types always serialize")
+}
+
+fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> std::result::Result<T, String> {
+    bincode::deserialize(bytes).map_err(|e| e.to_string())
+}
+
+/// Opens (or creates) the channel's Raft store file.
+pub(crate) fn open_store(path: &Path) -> Result<Arc<Database>> {
+    let db =
+        Database::create(path).map_err(|e| OrdererError::store("opening the raft store", e))?;
+    let txn = db
+        .begin_write()
+        .map_err(|e| OrdererError::store("opening the raft store", e))?;
+    txn.open_table(LOG)
+        .map_err(|e| OrdererError::store("creating the log table", e))?;
+    txn.open_table(META)
+        .map_err(|e| OrdererError::store("creating the meta table", e))?;
+    txn.commit()
+        .map_err(|e| OrdererError::store("opening the raft store", e))?;
+    Ok(Arc::new(db))
+}
+
+fn read_meta<T: for<'de> Deserialize<'de>>(
+    db: &Database,
+    key: &str,
+) -> std::result::Result<Option<T>, String> {
+    let txn = db.begin_read().map_err(|e| e.to_string())?;
+    let table = txn.open_table(META).map_err(|e| e.to_string())?;
+    let value = table.get(key).map_err(|e| e.to_string())?;
+    value.map(|v| dec(v.value())).transpose()
+}
+
+fn write_meta(db: &Database, pairs: &[(&str, Vec<u8>)]) -> std::result::Result<(), String> {
+    let txn = db.begin_write().map_err(|e| e.to_string())?;
+    {
+        let mut table = txn.open_table(META).map_err(|e| e.to_string())?;
+        for (k, v) in pairs {
+            table.insert(*k, v.as_slice()).map_err(|e| e.to_string())?;
+        }
+    }
+    txn.commit().map_err(|e| e.to_string())
+}
+
+/// The Raft log and vote, persisted in redb; every write is durable before it is reported.
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<Database>,
+}
+
+impl LogStore {
+    /// The log store over an opened Raft store.
+    pub(crate) fn new(db: Arc<Database>) -> Self {
+        LogStore { db }
+    }
+
+    fn entries(
+        &self,
+        start: u64,
+        end_exclusive: u64,
+    ) -> std::result::Result<Vec<Entry<TypeConfig>>, String> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = txn.open_table(LOG).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for item in table
+            .range(start..end_exclusive)
+            .map_err(|e| e.to_string())?
+        {
+            let (_, v) = item.map_err(|e| e.to_string())?;
+            out.push(dec(v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn remove_range(
+        &self,
+        keep: impl Fn(u64) -> bool,
+        extra: Option<(&str, Vec<u8>)>,
+    ) -> std::result::Result<(), String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(LOG).map_err(|e| e.to_string())?;
+            let mut doomed = Vec::new();
+            for item in table.iter().map_err(|e| e.to_string())? {
+                let (k, _) = item.map_err(|e| e.to_string())?;
+                if !keep(k.value()) {
+                    doomed.push(k.value());
+                }
+            }
+            for k in doomed {
+                table.remove(k).map_err(|e| e.to_string())?;
+            }
+            if let Some((key, value)) = extra {
+                let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
+                meta.insert(key, value.as_slice())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<
+        RB: std::ops::RangeBounds<u64> + Clone + std::fmt::Debug + Send,
+    >(
+        &mut self,
+        range: RB,
+    ) -> std::result::Result<Vec<Entry<TypeConfig>>, StErr> {
+        use std::ops::Bound;
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e.saturating_add(1),
+            Bound::Excluded(&e) => e,
+            Bound::Unbounded => u64::MAX,
+        };
+        self.entries(start, end)
+            .map_err(|e| io_err(StorageIOError::read_logs, e))
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> std::result::Result<LogState<TypeConfig>, StErr> {
+        let purged: Option<LogId<u64>> =
+            read_meta(&self.db, PURGED_KEY).map_err(|e| io_err(StorageIOError::read_logs, e))?;
+        let last = (|| -> std::result::Result<Option<LogId<u64>>, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let table = txn.open_table(LOG).map_err(|e| e.to_string())?;
+            let last = table.last().map_err(|e| e.to_string())?;
+            last.map(|(_, v)| dec::<Entry<TypeConfig>>(v.value()).map(|e| e.log_id))
+                .transpose()
+        })()
+        .map_err(|e| io_err(StorageIOError::read_logs, e))?;
+        Ok(LogState {
+            last_purged_log_id: purged,
+            last_log_id: last.or(purged),
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<u64>) -> std::result::Result<(), StErr> {
+        write_meta(&self.db, &[(VOTE_KEY, enc(vote))])
+            .map_err(|e| io_err(StorageIOError::write_vote, e))
+    }
+
+    async fn read_vote(&mut self) -> std::result::Result<Option<Vote<u64>>, StErr> {
+        read_meta(&self.db, VOTE_KEY).map_err(|e| io_err(StorageIOError::read_vote, e))
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<u64>>,
+    ) -> std::result::Result<(), StErr> {
+        write_meta(&self.db, &[(COMMITTED_KEY, enc(&committed))])
+            .map_err(|e| io_err(StorageIOError::write_logs, e))
+    }
+
+    async fn read_committed(&mut self) -> std::result::Result<Option<LogId<u64>>, StErr> {
+        Ok(read_meta::<Option<LogId<u64>>>(&self.db, COMMITTED_KEY)
+            .map_err(|e| io_err(StorageIOError::read_logs, e))?
+            .flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> std::result::Result<(), StErr>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let result = (|| -> std::result::Result<(), String> {
+            let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut table = txn.open_table(LOG).map_err(|e| e.to_string())?;
+                for entry in entries {
+                    table
+                        .insert(entry.log_id.index, enc(&entry).as_slice())
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            // redb commits with fsync by default: the entries are durable when this returns.
+            txn.commit().map_err(|e| e.to_string())
+        })();
+        match result {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.clone())));
+                Err(io_err(StorageIOError::write_logs, e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<u64>) -> std::result::Result<(), StErr> {
+        self.remove_range(|k| k < log_id.index, None)
+            .map_err(|e| io_err(StorageIOError::write_logs, e))
+    }
+
+    async fn purge(&mut self, log_id: LogId<u64>) -> std::result::Result<(), StErr> {
+        self.remove_range(|k| k > log_id.index, Some((PURGED_KEY, enc(&Some(log_id)))))
+            .map_err(|e| io_err(StorageIOError::write_logs, e))
+    }
+}
+
+/// A snapshot's content: every block of the chain, so a node that is far behind can rebuild it.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBlocks {
+    blocks: Vec<Vec<u8>>,
+}
+
+/// The channel's chain as a Raft state machine: applying a block entry appends the block to
+/// the block store.
+#[derive(Clone)]
+pub struct ChainStateMachine {
+    db: Arc<Database>,
+    ledger: Arc<Ledger>,
+    height: watch::Sender<u64>,
+    current: Option<(SnapshotMeta<u64, BasicNode>, Vec<u8>)>,
+}
+
+impl ChainStateMachine {
+    /// The state machine over `ledger`, publishing the chain height on `height`.
+    pub(crate) fn new(db: Arc<Database>, ledger: Arc<Ledger>, height: watch::Sender<u64>) -> Self {
+        ChainStateMachine {
+            db,
+            ledger,
+            height,
+            current: None,
+        }
+    }
+
+    fn apply_block(&self, number: u64, bytes: &[u8]) -> std::result::Result<RaftResponse, String> {
+        let height = self.ledger.height().map_err(|e| e.to_string())?;
+        if number < height {
+            // Already applied before a crash between the block commit and the applied mark.
+            let stored = self.ledger.block(number).map_err(|e| e.to_string())?;
+            if let Some(stored) = stored.filter(|s| {
+                Block::decode(bytes)
+                    .map(|b| b.header_hash() == s.hash)
+                    .unwrap_or(false)
+            }) {
+                return Ok(RaftResponse::Applied {
+                    number,
+                    hash: stored.hash.to_vec(),
+                });
+            }
+            return Ok(RaftResponse::Stale { height });
+        }
+        if number > height {
+            return Ok(RaftResponse::Stale { height });
+        }
+        let block = Block::decode(bytes).map_err(|e| e.to_string())?;
+        let tip = match height {
+            0 => None,
+            h => self
+                .ledger
+                .block(h - 1)
+                .map_err(|e| e.to_string())?
+                .map(|b| b.hash),
+        };
+        if height > 0 && tip.map(|t| t.to_vec()) != Some(block.previous_hash.clone()) {
+            return Ok(RaftResponse::Stale { height });
+        }
+        let outcomes = vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
+        let stored = self
+            .ledger
+            .commit_block(&BlockCommit { block, outcomes })
+            .map_err(|e| e.to_string())?;
+        self.height.send_replace(stored.number + 1);
+        Ok(RaftResponse::Applied {
+            number: stored.number,
+            hash: stored.hash.to_vec(),
+        })
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for ChainStateMachine {
+    async fn build_snapshot(&mut self) -> std::result::Result<Snapshot<TypeConfig>, StErr> {
+        let (applied, membership) = self.applied_state().await?;
+        let blocks = (|| -> std::result::Result<Vec<Vec<u8>>, String> {
+            let height = self.ledger.height().map_err(|e| e.to_string())?;
+            (0..height)
+                .map(|n| {
+                    self.ledger
+                        .block(n)
+                        .map_err(|e| e.to_string())?
+                        .map(|b| b.bytes)
+                        .ok_or_else(|| format!("block {n} is missing from the block store"))
+                })
+                .collect()
+        })()
+        .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        let data = enc(&SnapshotBlocks { blocks });
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id: format!(
+                "{}-{}",
+                applied.map_or(0, |l| l.leader_id.term),
+                applied.map_or(0, |l| l.index)
+            ),
+        };
+        self.current = Some((meta.clone(), data.clone()));
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for ChainStateMachine {
+    type SnapshotBuilder = ChainStateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> std::result::Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StErr> {
+        let applied: Option<Option<LogId<u64>>> = read_meta(&self.db, APPLIED_KEY)
+            .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        let membership: Option<StoredMembership<u64, BasicNode>> =
+            read_meta(&self.db, MEMBERSHIP_KEY)
+                .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        Ok((applied.flatten(), membership.unwrap_or_default()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> std::result::Result<Vec<RaftResponse>, StErr>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let mut responses = Vec::new();
+        let mut last = None;
+        let mut membership = None;
+        for entry in entries {
+            last = Some(entry.log_id);
+            let response = match entry.payload {
+                EntryPayload::Blank => RaftResponse::None,
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m));
+                    RaftResponse::None
+                }
+                EntryPayload::Normal(RaftRequest::Block { number, bytes }) => self
+                    .apply_block(number, &bytes)
+                    .map_err(|e| io_err(StorageIOError::write_state_machine, e))?,
+            };
+            responses.push(response);
+        }
+        let mut pairs = vec![(APPLIED_KEY, enc(&last))];
+        if let Some(m) = &membership {
+            pairs.push((MEMBERSHIP_KEY, enc(m)));
+        }
+        if last.is_some() {
+            write_meta(&self.db, &pairs)
+                .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> std::result::Result<Box<Cursor<Vec<u8>>>, StErr> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<u64, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> std::result::Result<(), StErr> {
+        let data = snapshot.into_inner();
+        let content: SnapshotBlocks =
+            dec(&data).map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?;
+        for bytes in &content.blocks {
+            let block = Block::decode(bytes)
+                .map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?;
+            let response = self
+                .apply_block(block.number, bytes)
+                .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
+            if let RaftResponse::Stale { height } = response {
+                return Err(io_err(
+                    StorageIOError::write_state_machine,
+                    format!(
+                        "snapshot block {} does not extend the local chain of height {height}; the local chain has forked, remove the channel and join again",
+                        block.number
+                    ),
+                ));
+            }
+        }
+        write_meta(
+            &self.db,
+            &[
+                (APPLIED_KEY, enc(&meta.last_log_id)),
+                (MEMBERSHIP_KEY, enc(&meta.last_membership)),
+            ],
+        )
+        .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
+        self.current = Some((meta.clone(), data));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> std::result::Result<Option<Snapshot<TypeConfig>>, StErr> {
+        Ok(self.current.clone().map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}

@@ -1,0 +1,408 @@
+//! Fabric's `orderer.AtomicBroadcast` service: Broadcast and Deliver.
+//!
+//! Broadcast checks each envelope (well-formed, channel exists, size within
+//! `AbsoluteMaxBytes`, creator's signature and the channel's `Writers` policy), forwards it to
+//! the Raft leader when this orderer is a follower, and answers `SUCCESS` only once the block
+//! holding it is committed. Replies on one stream come in the order the envelopes were sent.
+//!
+//! Deliver serves blocks for a signed `SeekInfo` after checking the timestamp window and the
+//! channel's `Readers` policy, then answers `SUCCESS` and waits for the next request.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cambium_ledger::BlockReader;
+use cambium_msp::policy::SignedData;
+use cambium_primitives::{HeaderType, SeekBehavior, SeekContentType, SeekPosition};
+use cambium_wire::common::{self, Status};
+use cambium_wire::orderer::atomic_broadcast_client::AtomicBroadcastClient;
+use cambium_wire::orderer::atomic_broadcast_server::AtomicBroadcast;
+use cambium_wire::orderer::{deliver_response, BroadcastResponse, DeliverResponse};
+use cambium_wire::tx::{parse_envelope, EnvelopeView};
+use cambium_wire::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+
+use crate::chain::{Chain, LEADER_WAIT};
+use crate::node::NodeInner;
+use crate::settings::{READERS, WRITERS};
+use crate::status::Rejection;
+
+/// gRPC metadata key marking an envelope forwarded by a follower, so it is never forwarded again.
+const FORWARDED: &str = "x-cambium-forwarded";
+/// Fabric's Deliver time window (`peer.authentication.timewindow`): 15 minutes.
+const TIME_WINDOW_SECS: i64 = 15 * 60;
+
+/// The AtomicBroadcast service of an orderer node.
+#[derive(Clone)]
+pub struct AtomicBroadcastService {
+    pub(crate) node: Arc<NodeInner>,
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn signed_data(view: &EnvelopeView) -> Result<Vec<SignedData>, Rejection> {
+    let identity = view.creator.clone().ok_or_else(|| {
+        Rejection::bad_request(
+            "the envelope's signature header has no creator; sign it with an enrolled identity",
+        )
+    })?;
+    Ok(vec![SignedData {
+        data: view.payload_bytes.clone(),
+        identity,
+        signature: view.signature.clone(),
+    }])
+}
+
+impl NodeInner {
+    /// Parses an envelope and finds its channel (shared by Broadcast and Deliver).
+    fn envelope_channel(&self, bytes: &[u8]) -> Result<(EnvelopeView, Arc<Chain>), Rejection> {
+        let view = parse_envelope(bytes)
+            .map_err(|e| Rejection::bad_request(format!("malformed envelope: {e}")))?;
+        let channel = &view.channel_header.channel_id;
+        let chain = self.chain(channel).ok_or_else(|| {
+            Rejection::not_found(format!(
+                "channel '{channel}' does not exist on this orderer; check the channel name or join the orderer to it"
+            ))
+        })?;
+        Ok((view, chain))
+    }
+
+    /// Checks one broadcast envelope: well-formed, channel known, size, header type, creator's
+    /// signature and the `Writers` policy.
+    async fn check_broadcast(&self, bytes: &[u8]) -> Result<Arc<Chain>, Rejection> {
+        let (view, chain) = self.envelope_channel(bytes)?;
+        let max = chain.settings.batch.absolute_max_bytes as usize;
+        if bytes.len() > max {
+            return Err(Rejection::bad_request(format!(
+                "envelope of {} bytes exceeds the channel's AbsoluteMaxBytes of {max} bytes; send a smaller transaction",
+                bytes.len()
+            )));
+        }
+        match view.channel_header.known_header_type() {
+            Some(HeaderType::EndorserTransaction | HeaderType::Message) => {}
+            Some(HeaderType::Config | HeaderType::ConfigUpdate) => {
+                return Err(Rejection::new(
+                    Status::NotImplemented,
+                    "channel configuration updates are not supported by this orderer yet",
+                ))
+            }
+            _ => {
+                return Err(Rejection::bad_request(format!(
+                    "header type {} cannot be broadcast; send ENDORSER_TRANSACTION (3) or MESSAGE (0) envelopes",
+                    view.channel_header.header_type
+                )))
+            }
+        }
+        let signed = signed_data(&view)?;
+        let settings = chain.settings.clone();
+        tokio::task::spawn_blocking(move || settings.check_policy(WRITERS, &signed, now_secs()))
+            .await
+            .map_err(|e| Rejection::internal(format!("policy check failed to run: {e}")))?
+            .map_err(Rejection::forbidden)?;
+        Ok(chain)
+    }
+
+    /// Orders a checked envelope: hands it to the local cutter when this node leads (keeping
+    /// the stream's order), otherwise forwards it to the leader.
+    async fn route(
+        self: &Arc<Self>,
+        chain: Arc<Chain>,
+        bytes: Vec<u8>,
+        forwarded: bool,
+    ) -> Result<tokio::task::JoinHandle<Result<(), Rejection>>, Rejection> {
+        let leader = self.wait_for_leader(&chain).await?;
+        if leader == chain.node_id {
+            let rx = chain.enqueue(bytes).await?;
+            return Ok(tokio::spawn(async move {
+                rx.await.map_err(|_| {
+                    Rejection::unavailable(
+                        "the channel stopped before the envelope was ordered; retry",
+                    )
+                })?
+            }));
+        }
+        if forwarded {
+            return Err(Rejection::unavailable(
+                "this orderer is not the Raft leader either; retry in a moment",
+            ));
+        }
+        let addr = chain.address_of(leader).ok_or_else(|| {
+            Rejection::unavailable(format!(
+                "the Raft leader {leader} has no known address; retry"
+            ))
+        })?;
+        let node = self.clone();
+        Ok(tokio::spawn(
+            async move { node.forward(&addr, bytes).await },
+        ))
+    }
+
+    async fn wait_for_leader(&self, chain: &Chain) -> Result<u64, Rejection> {
+        let mut metrics = chain.raft.metrics();
+        let wait = async {
+            loop {
+                if let Some(leader) = metrics.borrow_and_update().current_leader {
+                    return Some(leader);
+                }
+                if metrics.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(LEADER_WAIT, wait)
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                Rejection::unavailable(format!(
+                    "channel '{}' has no Raft leader (no quorum of orderers reachable); retry later",
+                    chain.settings.channel_id
+                ))
+            })
+    }
+
+    /// Sends an envelope to the leader's Broadcast and relays its answer.
+    async fn forward(&self, addr: &str, bytes: Vec<u8>) -> Result<(), Rejection> {
+        let channel = self.connections.get(addr).map_err(Rejection::unavailable)?;
+        let mut client = AtomicBroadcastClient::new(channel)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+        let envelope = common::Envelope::decode(bytes.as_slice())
+            .map_err(|e| Rejection::bad_request(format!("malformed envelope: {e}")))?;
+        let mut request = tonic::Request::new(tokio_stream::iter([envelope]));
+        request
+            .metadata_mut()
+            .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+        let unavailable = |e: tonic::Status| {
+            Rejection::unavailable(format!(
+                "forwarding to the leader at {addr} failed: {}",
+                e.message()
+            ))
+        };
+        let mut replies = client
+            .broadcast(request)
+            .await
+            .map_err(unavailable)?
+            .into_inner();
+        let reply = replies
+            .message()
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                Rejection::unavailable(format!("the leader at {addr} closed the stream; retry"))
+            })?;
+        match Status::try_from(reply.status) {
+            Ok(Status::Success) => Ok(()),
+            Ok(status) => Err(Rejection::new(status, reply.info)),
+            Err(_) => Err(Rejection::internal(format!(
+                "the leader answered unknown status {}",
+                reply.status
+            ))),
+        }
+    }
+
+    /// Checks a Deliver request; returns the chain and the block range and options.
+    fn deliver_request(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(Arc<Chain>, cambium_primitives::SeekInfo), Rejection> {
+        let (view, chain) = self.envelope_channel(bytes)?;
+        if view.channel_header.known_header_type() != Some(HeaderType::DeliverSeekInfo) {
+            return Err(Rejection::bad_request(format!(
+                "Deliver expects a DELIVER_SEEK_INFO (5) envelope, got header type {}",
+                view.channel_header.header_type
+            )));
+        }
+        let now = now_secs();
+        let Some(ts) = view.channel_header.timestamp else {
+            return Err(Rejection::bad_request(
+                "the channel header has no timestamp; set it to the current time",
+            ));
+        };
+        if (ts.seconds - now).abs() > TIME_WINDOW_SECS {
+            return Err(Rejection::bad_request(format!(
+                "the request timestamp is {}s away from the orderer's clock, more than the 15 minute window; fix the client's clock",
+                (ts.seconds - now).abs()
+            )));
+        }
+        let signed = signed_data(&view)?;
+        chain
+            .settings
+            .check_policy(READERS, &signed, now)
+            .map_err(Rejection::forbidden)?;
+        let seek = cambium_wire::decode_seek_info(&view.data)
+            .map_err(|e| Rejection::bad_request(format!("malformed SeekInfo: {e}")))?;
+        Ok((chain, seek))
+    }
+}
+
+fn status_response(status: Status) -> DeliverResponse {
+    DeliverResponse {
+        r#type: Some(deliver_response::Type::Status(status as i32)),
+    }
+}
+
+/// Serves one SeekInfo: sends blocks, then the final status.
+async fn serve_seek(
+    chain: &Chain,
+    seek: cambium_primitives::SeekInfo,
+    out: &mpsc::Sender<Result<DeliverResponse, tonic::Status>>,
+) -> Status {
+    let mut height_rx = chain.height.clone();
+    let height = *height_rx.borrow();
+    let position = |p: SeekPosition| match p {
+        SeekPosition::Oldest => 0,
+        SeekPosition::Newest => height.saturating_sub(1),
+        SeekPosition::Specified(n) => n,
+        SeekPosition::NextCommit => height,
+    };
+    let start = position(seek.start);
+    let stop = position(seek.stop);
+    if stop < start {
+        return Status::BadRequest;
+    }
+    if start > height {
+        return Status::NotFound;
+    }
+    let mut number = start;
+    loop {
+        while number >= *height_rx.borrow_and_update() {
+            if seek.behavior == SeekBehavior::FailIfNotReady {
+                return Status::NotFound;
+            }
+            if height_rx.changed().await.is_err() {
+                return Status::ServiceUnavailable;
+            }
+        }
+        let stored = match chain.ledger.block(number) {
+            Ok(Some(b)) => b,
+            _ => return Status::InternalServerError,
+        };
+        let Ok(mut block) = common::Block::decode(stored.bytes.as_slice()) else {
+            return Status::InternalServerError;
+        };
+        if seek.content_type == SeekContentType::HeaderWithSig {
+            block.data = None;
+        }
+        let response = DeliverResponse {
+            r#type: Some(deliver_response::Type::Block(block)),
+        };
+        if out.send(Ok(response)).await.is_err() {
+            return Status::Success;
+        }
+        if number == stop {
+            return Status::Success;
+        }
+        number += 1;
+    }
+}
+
+#[tonic::async_trait]
+impl AtomicBroadcast for AtomicBroadcastService {
+    type BroadcastStream = ReceiverStream<Result<BroadcastResponse, tonic::Status>>;
+    type DeliverStream = ReceiverStream<Result<DeliverResponse, tonic::Status>>;
+
+    async fn broadcast(
+        &self,
+        request: tonic::Request<tonic::Streaming<common::Envelope>>,
+    ) -> Result<tonic::Response<Self::BroadcastStream>, tonic::Status> {
+        let forwarded = request.metadata().contains_key(FORWARDED);
+        let mut incoming = request.into_inner();
+        let (out_tx, out_rx) = mpsc::channel(1024);
+        // Envelopes are checked and ordered concurrently; replies keep the sending order.
+        let (pending_tx, mut pending_rx) =
+            mpsc::channel::<tokio::task::JoinHandle<Result<(), Rejection>>>(1024);
+        // Envelopes are checked concurrently (signatures dominate), then enter the cutter in
+        // the order they were sent; replies keep that order too.
+        let (checked_tx, mut checked_rx) = mpsc::channel::<(
+            Vec<u8>,
+            tokio::task::JoinHandle<Result<Arc<Chain>, Rejection>>,
+        )>(1024);
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(envelope)) = incoming.next().await {
+                let node = node.clone();
+                let bytes = envelope.encode_to_vec();
+                let check_bytes = bytes.clone();
+                let handle = tokio::spawn(async move { node.check_broadcast(&check_bytes).await });
+                if checked_tx.send((bytes, handle)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            while let Some((bytes, check)) = checked_rx.recv().await {
+                let routed = match check.await {
+                    Ok(Ok(chain)) => node.route(chain, bytes, forwarded).await,
+                    Ok(Err(r)) => Err(r),
+                    Err(e) => Err(Rejection::internal(format!(
+                        "checking the envelope failed: {e}"
+                    ))),
+                };
+                let handle = match routed {
+                    Ok(h) => h,
+                    Err(r) => tokio::spawn(async move { Err(r) }),
+                };
+                if pending_tx.send(handle).await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(handle) = pending_rx.recv().await {
+                let reply = match handle.await {
+                    Ok(Ok(())) => BroadcastResponse {
+                        status: Status::Success as i32,
+                        info: String::new(),
+                    },
+                    Ok(Err(r)) => BroadcastResponse {
+                        status: r.status as i32,
+                        info: r.info,
+                    },
+                    Err(e) => BroadcastResponse {
+                        status: Status::InternalServerError as i32,
+                        info: format!("processing the envelope failed: {e}"),
+                    },
+                };
+                if out_tx.send(Ok(reply)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(out_rx)))
+    }
+
+    async fn deliver(
+        &self,
+        request: tonic::Request<tonic::Streaming<common::Envelope>>,
+    ) -> Result<tonic::Response<Self::DeliverStream>, tonic::Status> {
+        let mut incoming = request.into_inner();
+        let (out_tx, out_rx) = mpsc::channel(16);
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(envelope)) = incoming.next().await {
+                let status = match node.deliver_request(&envelope.encode_to_vec()) {
+                    Ok((chain, seek)) => serve_seek(&chain, seek, &out_tx).await,
+                    Err(rejection) => {
+                        tracing::info!("deliver refused: {rejection}");
+                        rejection.status
+                    }
+                };
+                if out_tx.send(Ok(status_response(status))).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(out_rx)))
+    }
+}
+
+/// How long the node waits for in-flight work when it stops.
+pub(crate) const STOP_GRACE: Duration = Duration::from_millis(200);

@@ -1,0 +1,75 @@
+//! What the orderer needs from a channel's configuration.
+//!
+//! This is the one seam to the channel configuration domain model: until `cambium-channel`
+//! provides `ChannelConfig::from_config_block`, callers build [`ChannelSettings`] directly; the
+//! switch will happen here and nowhere else.
+
+use std::sync::Arc;
+
+use cambium_msp::policy::{PolicyGroup, SignedData};
+use cambium_msp::MspManager;
+
+use crate::cutter::BatchConfig;
+
+/// Path of the channel's `Writers` policy, relative to the `/Channel` group.
+pub const WRITERS: &str = "Writers";
+/// Path of the channel's `Readers` policy, relative to the `/Channel` group.
+pub const READERS: &str = "Readers";
+
+/// One Raft consenter of a channel: its Raft node ID and the address of its gRPC endpoint
+/// (where both AtomicBroadcast and the cluster transport listen).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Consenter {
+    /// Raft node ID, unique within the channel (Fabric numbers consenters from 1).
+    pub id: u64,
+    /// `host:port` of the orderer's gRPC endpoint.
+    pub address: String,
+}
+
+/// The parts of a channel configuration the ordering service uses.
+#[derive(Clone, Debug)]
+pub struct ChannelSettings {
+    /// The channel name.
+    pub channel_id: String,
+    /// Batch size and timeout.
+    pub batch: BatchConfig,
+    /// The channel's MSPs, to validate creators.
+    pub msps: Arc<MspManager>,
+    /// The `/Channel` policy group (with `Readers`, `Writers`, `Admins`, and child groups).
+    pub policies: PolicyGroup,
+    /// The Raft consenters, sorted by ID.
+    pub consenters: Vec<Consenter>,
+    /// Number of the last config block (0 for a channel created from its genesis block).
+    pub last_config: u64,
+}
+
+impl ChannelSettings {
+    /// Checks `signed` against the channel policy at `path` (e.g. [`WRITERS`]) at `now` (unix
+    /// seconds). The error text says which policy failed and why.
+    pub fn check_policy(&self, path: &str, signed: &[SignedData], now: i64) -> Result<(), String> {
+        self.policies
+            .evaluate_signed_data(path, signed, &self.msps, now)
+            .map_err(|e| format!("/Channel/{path} policy rejects the request: {e}"))
+    }
+
+    /// Validates the settings; the error names the problem.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channel_id.is_empty() {
+            return Err("the channel name is empty".into());
+        }
+        self.batch.validate()?;
+        if self.consenters.is_empty() {
+            return Err(format!(
+                "channel '{}' has no consenters; list at least one orderer",
+                self.channel_id
+            ));
+        }
+        let mut ids: Vec<u64> = self.consenters.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.consenters.len() {
+            return Err("consenter IDs repeat; give each orderer its own ID".into());
+        }
+        Ok(())
+    }
+}
