@@ -28,6 +28,9 @@ enum Command {
     /// Create, build, package and inspect WebAssembly contracts.
     #[command(subcommand)]
     Contract(cmd::contract::ContractCommand),
+    /// Write and inspect channel genesis blocks from a configtx-style channel YAML.
+    #[command(subcommand)]
+    Channel(cmd::channel::ChannelCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Crypto(c) => cmd::crypto::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
         Command::Contract(c) => cmd::contract::run(c),
+        Command::Channel(c) => cmd::channel::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

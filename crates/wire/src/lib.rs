@@ -146,6 +146,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/cambium_descriptor.bin"));
 
 pub mod block;
+pub mod config;
 pub mod convert;
 pub mod error;
 pub mod status;

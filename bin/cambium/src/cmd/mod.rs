@@ -1,5 +1,6 @@
 //! One module per subcommand family.
 
+pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;
 pub(crate) mod ledger;

@@ -1,0 +1,6 @@
+//! Integration tests of `cambium-channel`, against real MSP folders from `cambium-cryptogen`.
+
+mod genesis;
+mod policy;
+mod support;
+mod yaml;
