@@ -95,6 +95,14 @@ impl Chain {
                 vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
             ledger.commit_block(&BlockCommit { block, outcomes })?;
         }
+        let given = Block::decode(genesis)?.header_hash();
+        let stored = ledger.block(0)?.map(|b| b.hash);
+        if stored != Some(given) {
+            return Err(OrdererError::Config(format!(
+                "the genesis block given for channel '{}' differs from the one this orderer already holds; use the channel's original genesis block or remove the channel first",
+                settings.channel_id
+            )));
+        }
         let (height_tx, height_rx) = watch::channel(ledger.height()?);
         let db = open_store(&dir.join("raft.redb"))?;
         let raft = ChannelRaft::new(

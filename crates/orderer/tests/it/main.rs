@@ -1,4 +1,5 @@
 //! Integration tests of the ordering service: in-process orderers on loopback.
 
+mod cluster;
 mod net;
 mod single;

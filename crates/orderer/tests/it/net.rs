@@ -48,6 +48,7 @@ pub(crate) struct TestNet {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) crypto: GeneratedNetwork,
     pub(crate) msps: Arc<MspManager>,
+    genesis: Vec<u8>,
 }
 
 impl TestNet {
@@ -66,7 +67,17 @@ impl TestNet {
             .map(|o| MspConfig::from_dir(&o.msp_dir, &o.msp_id).unwrap())
             .collect();
         let msps = Arc::new(MspManager::from_configs(&configs).unwrap());
-        TestNet { dir, crypto, msps }
+        let mut net = TestNet {
+            dir,
+            crypto,
+            msps,
+            genesis: Vec::new(),
+        };
+        // One genesis block for every orderer, as operators hand out one file.
+        let admin = net.orderer_identity(0);
+        let env = envelope(&admin, CHANNEL, HeaderType::Config, b"config".to_vec());
+        net.genesis = Block::new(0, Vec::new(), vec![env]).encode();
+        net
     }
 
     /// Org1's user, allowed to write and read.
@@ -119,11 +130,9 @@ impl TestNet {
         }
     }
 
-    /// A genesis block: one CONFIG envelope signed by the orderer admin.
+    /// The channel's genesis block: one CONFIG envelope signed by orderer0.
     pub(crate) fn genesis(&self) -> Vec<u8> {
-        let admin = self.orderer_identity(0);
-        let env = envelope(&admin, CHANNEL, HeaderType::Config, b"config".to_vec());
-        Block::new(0, Vec::new(), vec![env]).encode()
+        self.genesis.clone()
     }
 
     pub(crate) fn data_dir(&self, index: usize) -> PathBuf {
