@@ -214,9 +214,16 @@ pub struct FabricMspConfig {
 pub struct SigningIdentityInfo {
     /// The signer's certificate.
     pub public_signer: Vec<u8>,
-    /// `KeyInfo.key_identifier`, when a key is present.
-    pub key_identifier: Option<String>,
-    /// `KeyInfo.key_material`.
+    /// The private key reference, if any.
+    pub private_signer: Option<KeyInfo>,
+}
+
+/// `msp.KeyInfo`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's identifier.
+    pub key_identifier: String,
+    /// The key material.
     pub key_material: Vec<u8>,
 }
 
@@ -339,9 +346,9 @@ impl From<&FabricMspConfig> for msp::FabricMspConfig {
                 .as_ref()
                 .map(|s| msp::SigningIdentityInfo {
                     public_signer: s.public_signer.clone(),
-                    private_signer: s.key_identifier.as_ref().map(|id| msp::KeyInfo {
-                        key_identifier: id.clone(),
-                        key_material: s.key_material.clone(),
+                    private_signer: s.private_signer.as_ref().map(|k| msp::KeyInfo {
+                        key_identifier: k.key_identifier.clone(),
+                        key_material: k.key_material.clone(),
                     }),
                 }),
             organizational_unit_identifiers: c
@@ -376,8 +383,10 @@ impl From<msp::FabricMspConfig> for FabricMspConfig {
             revocation_list: c.revocation_list,
             signing_identity: c.signing_identity.map(|s| SigningIdentityInfo {
                 public_signer: s.public_signer,
-                key_identifier: s.private_signer.as_ref().map(|k| k.key_identifier.clone()),
-                key_material: s.private_signer.map(|k| k.key_material).unwrap_or_default(),
+                private_signer: s.private_signer.map(|k| KeyInfo {
+                    key_identifier: k.key_identifier,
+                    key_material: k.key_material,
+                }),
             }),
             organizational_unit_identifiers: c
                 .organizational_unit_identifiers
@@ -1012,6 +1021,264 @@ mod tests {
             err.to_string().contains("common.ConfigEnvelope.config"),
             "{err}"
         );
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::collection::{btree_map, btree_set, vec};
+        use proptest::option;
+        use proptest::prelude::*;
+
+        fn bytes() -> impl Strategy<Value = Vec<u8>> {
+            vec(any::<u8>(), 0..6)
+        }
+
+        fn ou() -> impl Strategy<Value = OuIdentifier> {
+            (bytes(), "[a-z]{0,6}").prop_map(|(certificate, id)| OuIdentifier {
+                certificate,
+                organizational_unit_identifier: id,
+            })
+        }
+
+        fn msp() -> impl Strategy<Value = MspValue> {
+            let fabric = (
+                "[A-Za-z0-9]{0,8}",
+                vec(bytes(), 0..3),
+                vec(bytes(), 0..2),
+                option::of((bytes(), option::of(("[a-z]{0,4}", bytes())))),
+                vec(ou(), 0..2),
+                option::of(("[A-Z0-9]{0,6}", "[A-Z0-9]{0,6}")),
+                option::of((any::<bool>(), option::of(ou()), option::of(ou()))),
+            )
+                .prop_map(|(name, roots, admins, signer, ous, crypto, node_ous)| {
+                    MspValue::Fabric(Box::new(FabricMspConfig {
+                        name,
+                        root_certs: roots.clone(),
+                        intermediate_certs: admins.clone(),
+                        admins,
+                        revocation_list: roots.clone(),
+                        signing_identity: signer.map(|(public_signer, key)| SigningIdentityInfo {
+                            public_signer,
+                            private_signer: key.map(|(key_identifier, key_material)| KeyInfo {
+                                key_identifier,
+                                key_material,
+                            }),
+                        }),
+                        organizational_unit_identifiers: ous,
+                        crypto_config: crypto.map(|(a, b)| CryptoConfig {
+                            signature_hash_family: a,
+                            identity_identifier_hash_function: b,
+                        }),
+                        tls_root_certs: roots,
+                        tls_intermediate_certs: Vec::new(),
+                        node_ous: node_ous.map(|(enable, client, admin)| NodeOus {
+                            enable,
+                            client,
+                            peer: None,
+                            admin,
+                            orderer: None,
+                        }),
+                    }))
+                });
+            prop_oneof![
+                fabric,
+                (1..5i32, bytes())
+                    .prop_map(|(msp_type, config)| MspValue::Other { msp_type, config }),
+            ]
+        }
+
+        fn consensus() -> impl Strategy<Value = ConsensusType> {
+            let raft = (
+                vec(("[a-z.]{0,8}", any::<u32>(), bytes(), bytes()), 0..3),
+                option::of(("[0-9]{1,3}ms", any::<u32>(), any::<u32>())),
+            )
+                .prop_map(|(consenters, options)| {
+                    ConsensusMetadata::EtcdRaft(RaftMetadata {
+                        consenters: consenters
+                            .into_iter()
+                            .map(|(host, port, c, s)| RaftConsenter {
+                                host,
+                                port,
+                                client_tls_cert: c,
+                                server_tls_cert: s,
+                            })
+                            .collect(),
+                        options: options.map(|(tick, e, h)| RaftOptions {
+                            tick_interval: tick,
+                            election_tick: e,
+                            heartbeat_tick: h,
+                            max_inflight_blocks: e ^ h,
+                            snapshot_interval_size: h,
+                        }),
+                    })
+                });
+            prop_oneof![
+                (raft, any::<bool>()).prop_map(|(metadata, maintenance)| ConsensusType {
+                    consensus_type: ETCDRAFT.to_owned(),
+                    metadata,
+                    maintenance,
+                }),
+                (
+                    "[a-z]{1,6}".prop_filter("not etcdraft", |t| t != ETCDRAFT),
+                    bytes()
+                )
+                    .prop_map(|(t, m)| ConsensusType {
+                        consensus_type: t,
+                        metadata: ConsensusMetadata::Raw(m),
+                        maintenance: false,
+                    }),
+            ]
+        }
+
+        /// A key and a value of the kind that key holds.
+        fn keyed_value() -> impl Strategy<Value = (String, Value)> {
+            let k = |key: &'static str| move |v: Value| (key.to_owned(), v);
+            prop_oneof![
+                "[A-Z0-9]{0,6}"
+                    .prop_map(Value::HashingAlgorithm)
+                    .prop_map(k(HASHING_ALGORITHM_KEY)),
+                any::<u32>()
+                    .prop_map(Value::BlockDataHashingStructure)
+                    .prop_map(k(BLOCK_DATA_HASHING_STRUCTURE_KEY)),
+                vec("[a-z.:0-9]{0,10}", 0..3)
+                    .prop_map(Value::Addresses)
+                    .prop_map(k(ENDPOINTS_KEY)),
+                vec("[a-z.:0-9]{0,10}", 0..3)
+                    .prop_map(Value::Addresses)
+                    .prop_map(k(ORDERER_ADDRESSES_KEY)),
+                btree_set("V[0-9]_[0-9]", 0..3)
+                    .prop_map(Value::Capabilities)
+                    .prop_map(k(CAPABILITIES_KEY)),
+                "[A-Za-z]{0,6}"
+                    .prop_map(Value::Consortium)
+                    .prop_map(k(CONSORTIUM_KEY)),
+                msp().prop_map(Value::Msp).prop_map(k(MSP_KEY)),
+                (any::<u32>(), any::<u32>(), any::<u32>())
+                    .prop_map(|(a, b, c)| Value::BatchSize(BatchSize {
+                        max_message_count: a,
+                        absolute_max_bytes: b,
+                        preferred_max_bytes: c,
+                    }))
+                    .prop_map(k(BATCH_SIZE_KEY)),
+                "[0-9]{0,3}(ms|s)?"
+                    .prop_map(Value::BatchTimeout)
+                    .prop_map(k(BATCH_TIMEOUT_KEY)),
+                any::<u64>()
+                    .prop_map(Value::ChannelRestrictions)
+                    .prop_map(k(CHANNEL_RESTRICTIONS_KEY)),
+                consensus()
+                    .prop_map(Value::ConsensusType)
+                    .prop_map(k(CONSENSUS_TYPE_KEY)),
+                vec(("[a-z.]{0,8}", any::<i32>()), 0..3)
+                    .prop_map(|v| Value::AnchorPeers(
+                        v.into_iter()
+                            .map(|(host, port)| AnchorPeer { host, port })
+                            .collect()
+                    ))
+                    .prop_map(k(ANCHOR_PEERS_KEY)),
+                btree_map("[a-z/]{1,8}", "[A-Za-z/]{0,8}", 0..3)
+                    .prop_map(Value::Acls)
+                    .prop_map(k(ACLS_KEY)),
+                ("X[a-z]{0,5}", bytes()).prop_map(|(key, b)| (key, Value::Raw(b))),
+            ]
+        }
+
+        fn policy() -> impl Strategy<Value = dom::Policy> {
+            let rules = [
+                dom::ImplicitMetaRule::Any,
+                dom::ImplicitMetaRule::All,
+                dom::ImplicitMetaRule::Majority,
+            ];
+            (0..3usize, "[A-Za-z]{1,8}", "[A-Za-z]{1,8}", any::<bool>()).prop_map(
+                move |(r, sub, msp_id, meta)| {
+                    if meta {
+                        dom::Policy::ImplicitMeta(dom::ImplicitMetaPolicy {
+                            rule: rules[r],
+                            sub_policy: sub,
+                        })
+                    } else {
+                        dom::Policy::Signature(dom::SignaturePolicyEnvelope {
+                            version: 0,
+                            rule: dom::SignaturePolicy::NOutOf {
+                                n: r as u32,
+                                rules: vec![dom::SignaturePolicy::SignedBy(0)],
+                            },
+                            identities: vec![dom::Principal::Role {
+                                msp_id,
+                                role: dom::MspRole::Peer,
+                            }],
+                        })
+                    }
+                },
+            )
+        }
+
+        fn leaf() -> impl Strategy<Value = ConfigGroup> {
+            (
+                any::<u64>(),
+                vec((keyed_value(), any::<u64>(), "[A-Za-z/]{0,8}"), 0..4),
+                btree_map(
+                    "[A-Za-z]{1,8}",
+                    (policy(), any::<u64>(), "[A-Za-z]{0,6}"),
+                    0..3,
+                ),
+                "[A-Za-z]{0,6}",
+            )
+                .prop_map(|(version, values, policies, mod_policy)| ConfigGroup {
+                    version,
+                    groups: BTreeMap::new(),
+                    values: values
+                        .into_iter()
+                        .map(|((key, value), version, mod_policy)| {
+                            (
+                                key,
+                                ConfigValue {
+                                    version,
+                                    value,
+                                    mod_policy,
+                                },
+                            )
+                        })
+                        .collect(),
+                    policies: policies
+                        .into_iter()
+                        .map(|(name, (policy, version, mod_policy))| {
+                            (
+                                name,
+                                ConfigPolicy {
+                                    version,
+                                    policy,
+                                    mod_policy,
+                                },
+                            )
+                        })
+                        .collect(),
+                    mod_policy,
+                })
+        }
+
+        fn tree() -> impl Strategy<Value = ConfigGroup> {
+            leaf().prop_recursive(3, 12, 3, |inner| {
+                (leaf(), btree_map("[A-Za-z0-9]{1,8}", inner, 0..3)).prop_map(|(mut g, groups)| {
+                    g.groups = groups;
+                    g
+                })
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn config_trees_round_trip_through_protobuf(
+                tree in tree(),
+                sequence in any::<u64>(),
+            ) {
+                let env = ConfigEnvelope { sequence, channel_group: tree, last_update: None };
+                let bytes = encode_config_envelope(&env);
+                let back = decode_config_envelope(&bytes).unwrap();
+                prop_assert_eq!(&back, &env);
+                prop_assert_eq!(encode_config_envelope(&back), bytes);
+            }
+        }
     }
 
     #[test]
