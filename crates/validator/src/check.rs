@@ -10,7 +10,7 @@ use cambium_msp::policy::{evaluate, verify_signed_data, SignedData, VerifiedSign
 use cambium_msp::{check_well_formed, MspManager};
 use cambium_primitives::{HeaderType, TxRwSet, TxValidationCode as Code};
 use cambium_wire::tx::{parse_envelope, parse_transaction, EndorsedActionView, EnvelopeView};
-use cambium_wire::{decode_serialized_identity, Message, WireError};
+use cambium_wire::{decode_serialized_identity, WireError};
 
 use crate::context::{ChannelContext, EndorsementPolicies, EndorsementPolicy};
 use crate::error::{Result, ValidatorError};
@@ -222,14 +222,12 @@ fn check_config(env: &CheckEnv<'_>, envelope: &EnvelopeView) -> std::result::Res
             env.block, env.tx_count
         )));
     }
-    let config = cambium_wire::common::ConfigEnvelope::decode(envelope.data.as_slice())
-        .map_err(|e| invalid(format!("the payload is not a common.ConfigEnvelope: {e}")))?;
-    match config.config {
-        Some(c) if c.channel_group.is_some() => Ok(()),
-        _ => Err(invalid(
-            "the config envelope holds no channel config group".to_owned(),
-        )),
-    }
+    cambium_channel::ChannelConfig::from_config_envelope_bytes(
+        env.channel.channel_id(),
+        &envelope.data,
+    )
+    .map(drop)
+    .map_err(|e| invalid(format!("the config cannot be used: {e}")))
 }
 
 fn check_endorser(env: &CheckEnv<'_>, index: usize, envelope: EnvelopeView) -> Result<Checked> {
@@ -495,6 +493,7 @@ mod tests {
     fn decode_failures_map_to_fabric_codes() {
         let decode = |message: &'static str| {
             // Any malformed bytes give a real prost error to wrap.
+            use cambium_wire::Message;
             let source = cambium_wire::common::Envelope::decode(&[0xff_u8][..]).unwrap_err();
             WireError::Decode { message, source }
         };

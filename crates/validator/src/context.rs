@@ -1,8 +1,8 @@
 //! What the validator needs to know about the channel and its contracts.
 //!
-//! - [`ChannelContext`]: the channel's ID, its MSPs and its policy tree (`/Channel/...`).
-//!   [`StaticChannel`] implements it from an [`MspManager`] and a [`PolicyGroup`]; the channel
-//!   configuration crate can implement it for its own config type.
+//! - [`ChannelContext`]: the channel's ID, its MSPs and its policy tree (`/Channel/...`),
+//!   implemented for the channel's configuration ([`ChannelConfig`]) and, for tests and tools,
+//!   by [`StaticChannel`] from an [`MspManager`] and a [`PolicyGroup`].
 //! - [`EndorsementPolicies`]: the endorsement policy of each namespace, from the committed
 //!   contract definitions. [`PolicyTable`] is a `BTreeMap`-backed implementation; the
 //!   lifecycle crate will provide the one backed by `_lifecycle` state.
@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use cambium_channel::ChannelConfig;
 use cambium_ledger::{BlockReader, StateReader};
 use cambium_msp::policy::{PolicyError, PolicyGroup, VerifiedSignatures};
 use cambium_msp::MspManager;
@@ -90,6 +91,33 @@ impl ChannelContext for StaticChannel {
             });
         };
         self.channel_group.evaluate(relative, signers, &self.msps)
+    }
+}
+
+impl ChannelContext for ChannelConfig {
+    fn channel_id(&self) -> &str {
+        ChannelConfig::channel_id(self)
+    }
+
+    fn msps(&self) -> &MspManager {
+        self.msp_manager()
+    }
+
+    fn evaluate_policy(
+        &self,
+        path: &str,
+        signers: &VerifiedSignatures,
+    ) -> std::result::Result<(), PolicyError> {
+        let Some(relative) = path.strip_prefix("/Channel/") else {
+            return Err(PolicyError::UnknownPolicy {
+                path: path.to_owned(),
+                hint: "channel policy paths are absolute and start with /Channel/, e.g. \
+                       /Channel/Application/Endorsement"
+                    .to_owned(),
+            });
+        };
+        self.policy_group()
+            .evaluate(relative, signers, self.msp_manager())
     }
 }
 

@@ -46,9 +46,12 @@
 //! - Range queries recorded as Merkle summaries are `PHANTOM_READ_CONFLICT` (Cambium's
 //!   endorser records raw reads); private-data collections are not validated.
 //! - CONFIG transactions are checked structurally: headers, the creator's signature (the
-//!   orderer's), alone in the block, a `ConfigEnvelope` with a channel group; valid ones are
-//!   marked [`TxResult::is_config`]. Checking the config update against the current config's
-//!   modification policies is left to the channel configuration.
+//!   orderer's), alone in the block, and a `ConfigEnvelope` that builds into a complete
+//!   [`cambium_channel::ChannelConfig`] (MSPs, policies, values); valid ones are marked
+//!   [`TxResult::is_config`]. Checking the update against the current config's modification
+//!   policies (Fabric's config-update validation) and the sequence is not done yet.
+//! - The genesis block (block 0, whose CONFIG envelope has no creator or signature) is not
+//!   for this validator: a peer joins a channel by taking it as it is, as Fabric does.
 //!
 //! [`TxValidationCode`]: cambium_primitives::TxValidationCode
 

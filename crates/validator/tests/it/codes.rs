@@ -2,12 +2,14 @@
 //! helper: every rule of Fabric's commit-time validation, each broken on its own.
 
 use cambium_primitives::{HeaderType, NsRwSet, TxValidationCode as Code};
+use cambium_wire::encode_serialized_identity;
 use cambium_wire::tx::{
     envelope_bytes, payload_bytes, signature_header_bytes, ChannelHeaderFields,
 };
-use cambium_wire::{encode_serialized_identity, Message};
 
-use crate::support::{net, options, range, read, validate_next, write, TxBuilder, CHANNEL};
+use crate::support::{
+    net, options, range, read, validate_next, validate_next_on, write, TxBuilder, CHANNEL,
+};
 
 /// Validates `data` as the block after the base ledger and compares the codes with
 /// `expected`; valid transactions must carry their writes and invalid ones a reason and no
@@ -485,19 +487,12 @@ fn mvcc_and_phantoms() {
 
 #[test]
 fn config_transactions_are_checked_structurally() {
-    let config = cambium_wire::common::ConfigEnvelope {
-        config: Some(cambium_wire::common::Config {
-            sequence: 1,
-            channel_group: Some(Default::default()),
-        }),
-        last_update: None,
-    }
-    .encode_to_vec();
+    let config = cambium_wire::config::encode_config_envelope(&net().config.config_envelope());
     let validation = validate_next(
         vec![raw_envelope(HeaderType::Config, &[9; 24], &config)],
         &options(),
     );
-    assert_eq!(validation.codes(), [Code::Valid]);
+    assert_eq!(validation.codes(), [Code::Valid], "{validation:#?}");
     assert!(validation.transactions[0].is_config);
     assert!(validation.transactions[0].writes.is_empty());
 
@@ -514,4 +509,38 @@ fn config_transactions_are_checked_structurally() {
         vec![raw_envelope(HeaderType::Config, &[9; 24], b"")],
         &[Code::InvalidConfigTransaction],
     );
+    check(
+        "config that is not a config envelope",
+        vec![raw_envelope(HeaderType::Config, &[9; 24], &[0xff, 0xff])],
+        &[Code::InvalidConfigTransaction],
+    );
+}
+
+/// The channel configuration built by `cambium-channel` from the sample YAML works as the
+/// validator's channel: its MSPs check creators and its `/Channel/Application/Endorsement`
+/// (MAJORITY of the orgs' `OR('OrgN.peer')`) checks endorsements.
+#[test]
+fn the_channel_config_is_a_channel_context() {
+    let n = net();
+    let on = |endorsers: Vec<&'static cambium_msp::SigningIdentity>| {
+        let mut ns = NsRwSet::new("majority");
+        ns.writes = vec![write("k", "v")];
+        let mut b = TxBuilder::new(1, vec![ns]);
+        b.chaincode = "majority".to_owned();
+        b.endorsers = endorsers;
+        b.build()
+    };
+    let both = validate_next_on(
+        &n.config,
+        vec![on(vec![&n.org1_peer, &n.org2_peer])],
+        &options(),
+    );
+    assert_eq!(both.codes(), [Code::Valid], "{both:#?}");
+    let one = validate_next_on(&n.config, vec![on(vec![&n.org1_peer])], &options());
+    assert_eq!(one.codes(), [Code::EndorsementPolicyFailure], "{one:#?}");
+    let mut foreign = tx(2);
+    foreign.client = &n.foreign_client;
+    foreign.envelope_signer = &n.foreign_client;
+    let foreign = validate_next_on(&n.config, vec![foreign.build()], &options());
+    assert_eq!(foreign.codes(), [Code::BadCreatorSignature]);
 }

@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use cambium_channel::yaml::{self, LoadOptions};
+use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
 use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
 use cambium_ledger::{Block, BlockWriter, MemLedger, SnapshotSource};
 use cambium_msp::policy::{parse, parse_implicit_meta, Policy, PolicyGroup};
@@ -13,7 +15,7 @@ use cambium_primitives::{
     Timestamp, TxRwSet, Version,
 };
 use cambium_validator::{
-    validate_block, BlockValidation, EndorsementPolicy, PolicyTable, StaticChannel,
+    validate_block, BlockValidation, ChannelContext, EndorsementPolicy, PolicyTable, StaticChannel,
     ValidationOptions, DEFAULT_ENDORSEMENT_POLICY,
 };
 use cambium_wire::encode_serialized_identity;
@@ -31,6 +33,8 @@ pub(crate) struct Net {
     /// Keeps the generated files alive.
     _dirs: Vec<tempfile::TempDir>,
     pub(crate) channel: StaticChannel,
+    /// The same channel as `cambium-channel` builds it from the shipped sample YAML.
+    pub(crate) config: ChannelConfig,
     pub(crate) policies: PolicyTable,
     pub(crate) org1_peer: SigningIdentity,
     pub(crate) org2_peer: SigningIdentity,
@@ -90,7 +94,24 @@ fn signature_policy(text: &str) -> Policy {
 fn build_net() -> Net {
     let config = CryptoConfig::default_network();
     let dir = tempfile::tempdir().expect("temp dir");
-    let net = generate(&config, dir.path(), GenerateOptions::default()).expect("crypto");
+    let net = generate(
+        &config,
+        &dir.path().join("crypto"),
+        GenerateOptions::default(),
+    )
+    .expect("crypto");
+    // The shipped sample channel YAML expects the default network in `crypto/` next to it.
+    let yaml_path = dir.path().join("channel.yaml");
+    std::fs::write(&yaml_path, DEFAULT_CHANNEL_YAML).expect("channel YAML written");
+    let spec = yaml::load(
+        &yaml_path,
+        &LoadOptions {
+            channel_id: Some(CHANNEL.to_owned()),
+            profile: None,
+        },
+    )
+    .expect("sample channel YAML loads");
+    let channel_config = ChannelConfig::from_spec(&spec).expect("channel config builds");
     let other_dir = tempfile::tempdir().expect("temp dir");
     let other = generate(&config, other_dir.path(), GenerateOptions::default()).expect("crypto");
 
@@ -137,6 +158,7 @@ fn build_net() -> Net {
     let identity_time = org1_peer.certificate().not_before() + 3600;
     Net {
         channel,
+        config: channel_config,
         policies,
         org2_peer: identity(&net, "Org2MSP", Role::Peer),
         org1_client: identity(&net, "Org1MSP", Role::Client),
@@ -338,9 +360,17 @@ pub(crate) fn base_ledger() -> (MemLedger, Block) {
 
 /// Validates `data` as block 1 on top of [`base_ledger`].
 pub(crate) fn validate_next(data: Vec<Vec<u8>>, options: &ValidationOptions) -> BlockValidation {
+    validate_next_on(&net().channel, data, options)
+}
+
+/// Validates `data` as block 1 on top of [`base_ledger`], on `channel`.
+pub(crate) fn validate_next_on(
+    channel: &dyn ChannelContext,
+    data: Vec<Vec<u8>>,
+    options: &ValidationOptions,
+) -> BlockValidation {
     let (ledger, tip) = base_ledger();
     let block = Block::new(1, tip.header_hash().to_vec(), data);
     let snapshot = ledger.snapshot().expect("snapshot");
-    validate_block(&block, &net().channel, &net().policies, &snapshot, options)
-        .expect("block validates")
+    validate_block(&block, channel, &net().policies, &snapshot, options).expect("block validates")
 }
