@@ -188,12 +188,14 @@ fn section_msps(root: &ConfigGroup, section: &str) -> Result<Vec<(String, MspCon
         let path = format!("/Channel/{section}/{name}");
         match value(org, &path, wc::MSP_KEY)? {
             Value::Msp(MspValue::Fabric(f)) => out.push((name.clone(), spec::msp_config(f))),
-            Value::Msp(MspValue::Other { msp_type, .. }) => return Err(ChannelError::invalid(
-                format!("{path}/MSP"),
-                format!(
+            Value::Msp(MspValue::Other { msp_type, .. }) => {
+                return Err(ChannelError::invalid(
+                    format!("{path}/MSP"),
+                    format!(
                     "MSP type {msp_type} is not supported; Cambium supports X.509 (FABRIC, 0) MSPs"
                 ),
-            )),
+                ))
+            }
             _ => return Err(wrong_type(&path, wc::MSP_KEY)),
         }
     }
