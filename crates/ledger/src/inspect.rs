@@ -182,6 +182,12 @@ impl fmt::Display for TxView {
         if let Some(p) = &self.problem {
             writeln!(f, "    undecodable: {p}")?;
         }
+        let applied = self.code.is_some_and(TxValidationCode::is_valid);
+        let label = if applied {
+            "write"
+        } else {
+            "write (not applied)"
+        };
         for w in &self.writes {
             let what = match &w.kind {
                 WriteKind::Put(v) => format!("put {}", show_value(v)),
@@ -190,7 +196,7 @@ impl fmt::Display for TxView {
             };
             writeln!(
                 f,
-                "    write {}/{}: {what}",
+                "    {label} {}/{}: {what}",
                 w.namespace,
                 escape(w.key.as_bytes())
             )?;

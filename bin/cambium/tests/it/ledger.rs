@@ -97,6 +97,7 @@ fn shows_a_block_decoded() {
         "validation: VALID",
         "tx 1: tx-conflict",
         "MVCC_READ_CONFLICT",
+        "write (not applied) basic/asset1: put \"lost\"",
         "creator:    Org1MSP",
         "write basic/asset1: put \"{\"color\":\"red\"}\"",
         "metadata[2] TRANSACTIONS_FILTER: 2 bytes",
