@@ -321,3 +321,91 @@ fn blocks_that_are_not_config_blocks_are_refused() {
     let err = ChannelConfig::from_config_block(b"\xff\xff not a block").unwrap_err();
     assert!(err.to_string().contains("not a Fabric block"), "{err}");
 }
+
+#[test]
+fn config_trees_missing_or_contradicting_parts_are_refused() {
+    let f = Fixture::new();
+    let config = f.config();
+    let check = |edit: &dyn Fn(&mut cambium_channel::ConfigGroup), expected: &[&str]| {
+        let mut root = config.channel_group().clone();
+        edit(&mut root);
+        let err = ChannelConfig::new("mychannel", 0, root)
+            .unwrap_err()
+            .to_string();
+        for e in expected {
+            assert!(err.contains(e), "{e:?} not in {err}");
+        }
+    };
+    check(
+        &|root| {
+            root.groups
+                .get_mut("Orderer")
+                .unwrap()
+                .values
+                .remove("BatchSize");
+        },
+        &["/Channel/Orderer", "BatchSize"],
+    );
+    check(
+        &|root| {
+            root.values.get_mut("HashingAlgorithm").unwrap().value =
+                Value::HashingAlgorithm("SHA3_256".into());
+        },
+        &["SHA3_256", "SHA256"],
+    );
+    check(
+        &|root| {
+            root.groups.remove("Orderer");
+        },
+        &["no Orderer group"],
+    );
+    // Org2's group claiming Org1's MSP ID with Org2's CAs.
+    check(
+        &|root| {
+            let org2 = root
+                .groups
+                .get_mut("Application")
+                .unwrap()
+                .groups
+                .get_mut("Org2MSP")
+                .unwrap();
+            if let Value::Msp(wc::MspValue::Fabric(f)) =
+                &mut org2.values.get_mut("MSP").unwrap().value
+            {
+                f.name = "Org1MSP".into();
+            }
+        },
+        &["Org1MSP", "defined again"],
+    );
+    // A consenter without a usable TLS certificate.
+    check(
+        &|root| {
+            let ct = &mut root
+                .groups
+                .get_mut("Orderer")
+                .unwrap()
+                .values
+                .get_mut("ConsensusType")
+                .unwrap()
+                .value;
+            if let Value::ConsensusType(ct) = ct {
+                if let wc::ConsensusMetadata::EtcdRaft(raft) = &mut ct.metadata {
+                    raft.consenters[0].server_tls_cert = b"not a certificate".to_vec();
+                }
+            }
+        },
+        &[
+            "consenter 1",
+            "orderer.example.com:7050",
+            "server TLS certificate",
+        ],
+    );
+    // The unedited tree is fine.
+    check_ok(&config);
+}
+
+fn check_ok(config: &ChannelConfig) {
+    let again = ChannelConfig::new("mychannel", 4, config.channel_group().clone()).unwrap();
+    assert_eq!(again.sequence(), 4);
+    assert_ne!(&again, config, "the sequence is part of a config");
+}
