@@ -31,6 +31,9 @@ enum Command {
     /// Write and inspect channel genesis blocks from a configtx-style channel YAML.
     #[command(subcommand)]
     Channel(cmd::channel::ChannelCommand),
+    /// Run an orderer node (Raft ordering service with Broadcast, Deliver and channel participation).
+    #[command(subcommand)]
+    Orderer(cmd::orderer::OrdererCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(c),
         Command::Contract(c) => cmd::contract::run(c),
         Command::Channel(c) => cmd::channel::run(c),
+        Command::Orderer(c) => cmd::orderer::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

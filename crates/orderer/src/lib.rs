@@ -8,10 +8,14 @@
 //! - [`service`]: the `orderer.AtomicBroadcast` gRPC service.
 //! - [`node`]: an orderer node with its channels and gRPC endpoint.
 //! - [`settings`]: what the orderer needs from a channel configuration.
+//! - [`admin`]: the channel participation HTTP API; [`config`]: `orderer.yaml` and the runner.
 
+pub mod admin;
 pub mod block;
 mod chain;
+pub mod client;
 pub mod cluster;
+pub mod config;
 pub mod cutter;
 mod error;
 pub mod node;
@@ -21,6 +25,7 @@ pub mod settings;
 pub mod status;
 
 pub use block::{assemble_block, block_signatures, sign_block, BlockSignatures};
+pub use config::{OrdererConfig, GENESIS_FILE};
 pub use cutter::{BatchConfig, BlockCutter};
 pub use error::{OrdererError, Result};
 pub use node::{ChannelInfo, NodeConfig, OrdererNode, Server};

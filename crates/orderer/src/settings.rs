@@ -1,8 +1,8 @@
 //! What the orderer needs from a channel's configuration.
 //!
-//! This is the one seam to the channel configuration domain model: until `cambium-channel`
-//! provides `ChannelConfig::from_config_block`, callers build [`ChannelSettings`] directly; the
-//! switch will happen here and nowhere else.
+//! This is the one seam to the channel configuration domain model (`cambium-channel`):
+//! [`ChannelSettings::from_config_block`] reads a genesis block; tests may also build
+//! [`ChannelSettings`] directly.
 
 use std::sync::Arc;
 
@@ -44,6 +44,38 @@ pub struct ChannelSettings {
 }
 
 impl ChannelSettings {
+    /// The settings in a config block (a genesis block): batch limits and timeout, MSPs, the
+    /// `/Channel` policies and the Raft consenters, numbered from 1 in config order and
+    /// reached at `host:port`.
+    pub fn from_config_block(block: &[u8]) -> Result<ChannelSettings, String> {
+        let config = cambium_channel::ChannelConfig::from_config_block(block)
+            .map_err(|e| format!("the block is not a usable config block: {e}"))?;
+        let size = config.batch_size();
+        let settings = ChannelSettings {
+            channel_id: config.channel_id().to_string(),
+            batch: BatchConfig {
+                max_message_count: size.max_message_count,
+                absolute_max_bytes: size.absolute_max_bytes,
+                preferred_max_bytes: size.preferred_max_bytes,
+                timeout: config.batch_timeout(),
+            },
+            msps: config.shared_msp_manager(),
+            policies: config.policy_group().clone(),
+            consenters: config
+                .consenters()
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Consenter {
+                    id: i as u64 + 1,
+                    address: format!("{}:{}", c.host, c.port),
+                })
+                .collect(),
+            last_config: 0,
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
     /// Checks `signed` against the channel policy at `path` (e.g. [`WRITERS`]) at `now` (unix
     /// seconds). The error text says which policy failed and why.
     pub fn check_policy(&self, path: &str, signed: &[SignedData], now: i64) -> Result<(), String> {

@@ -4,3 +4,4 @@ pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;
 pub(crate) mod ledger;
+pub(crate) mod orderer;

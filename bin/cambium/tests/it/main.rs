@@ -4,3 +4,4 @@ mod channel;
 mod contract;
 mod crypto;
 mod ledger;
+mod orderer;

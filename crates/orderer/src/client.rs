@@ -1,0 +1,149 @@
+//! A small AtomicBroadcast client: signed envelopes, Broadcast and Deliver, for tools, the
+//! load generator and tests of other crates and processes.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cambium_ledger::Block;
+use cambium_msp::SigningIdentity;
+use cambium_primitives::{SeekInfo, SeekPosition, Timestamp};
+use cambium_wire::common::{self, Status};
+use cambium_wire::orderer::atomic_broadcast_client::AtomicBroadcastClient;
+use cambium_wire::orderer::deliver_response;
+use cambium_wire::Message;
+use rand::RngCore;
+use tonic::transport::Channel;
+
+use crate::error::{OrdererError, Result};
+
+/// The current time as a protobuf timestamp.
+pub fn now() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
+/// A signed envelope of `header_type` on `channel` carrying `data`, with a fresh nonce and
+/// the transaction ID Fabric derives from it.
+pub fn signed_envelope(
+    signer: &SigningIdentity,
+    channel: &str,
+    header_type: HeaderType,
+    data: &[u8],
+) -> Result<Vec<u8>> {
+    let creator = cambium_wire::encode_serialized_identity(&signer.serialized());
+    let mut nonce = vec![0u8; cambium_wire::tx::NONCE_SIZE];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let channel_header = cambium_wire::tx::ChannelHeaderFields {
+        header_type: header_type as i32,
+        timestamp: Some(now()),
+        channel_id: channel.into(),
+        tx_id: cambium_wire::tx::compute_tx_id(&nonce, &creator),
+        ..Default::default()
+    };
+    let signature_header = cambium_wire::tx::signature_header_bytes(&creator, &nonce);
+    let payload =
+        cambium_wire::tx::payload_bytes(&channel_header.encode(), &signature_header, data);
+    let signature = signer.sign(&payload)?;
+    Ok(cambium_wire::tx::envelope_bytes(&payload, &signature))
+}
+
+/// A connected AtomicBroadcast client.
+pub async fn connect(addr: &str) -> Result<AtomicBroadcastClient<Channel>> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| OrdererError::Network(format!("bad address '{addr}': {e}")))?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .connect()
+        .await
+        .map_err(|e| OrdererError::Network(format!("connecting to {addr}: {e}")))?;
+    Ok(AtomicBroadcastClient::new(channel)
+        .max_decoding_message_size(256 * 1024 * 1024)
+        .max_encoding_message_size(256 * 1024 * 1024))
+}
+
+/// Broadcasts `envelopes` on one stream; returns each reply's status and info, in order.
+pub async fn broadcast(addr: &str, envelopes: &[Vec<u8>]) -> Result<Vec<(i32, String)>> {
+    let mut client = connect(addr).await?;
+    let messages = envelopes
+        .iter()
+        .map(|e| common::Envelope::decode(e.as_slice()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| OrdererError::Network(format!("malformed envelope: {e}")))?;
+    let mut replies = client
+        .broadcast(tokio_stream::iter(messages))
+        .await
+        .map_err(|e| OrdererError::Network(format!("broadcast to {addr}: {e}")))?
+        .into_inner();
+    let mut out = Vec::with_capacity(envelopes.len());
+    while out.len() < envelopes.len() {
+        match replies.message().await {
+            Ok(Some(r)) => out.push((r.status, r.info)),
+            Ok(None) => break,
+            Err(e) => return Err(OrdererError::Network(format!("broadcast to {addr}: {e}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Delivers blocks `[start, stop]` of `channel` as `signer`; returns the blocks and the final
+/// status code.
+pub async fn deliver(
+    addr: &str,
+    signer: &SigningIdentity,
+    channel: &str,
+    start: SeekPosition,
+    stop: SeekPosition,
+) -> Result<(Vec<Block>, i32)> {
+    let seek = cambium_wire::encode_seek_info(&SeekInfo::new(start, stop));
+    let request = signed_envelope(signer, channel, HeaderType::DeliverSeekInfo, &seek)?;
+    let request = common::Envelope::decode(request.as_slice())
+        .map_err(|e| OrdererError::Network(e.to_string()))?;
+    let mut client = connect(addr).await?;
+    let mut stream = client
+        .deliver(tokio_stream::iter([request]))
+        .await
+        .map_err(|e| OrdererError::Network(format!("deliver from {addr}: {e}")))?
+        .into_inner();
+    let mut blocks = Vec::new();
+    loop {
+        let message = stream
+            .message()
+            .await
+            .map_err(|e| OrdererError::Network(format!("deliver from {addr}: {e}")))?
+            .ok_or_else(|| {
+                OrdererError::Network(format!("{addr} closed the Deliver stream without a status"))
+            })?;
+        match message.r#type {
+            Some(deliver_response::Type::Block(b)) => {
+                blocks.push(Block::decode(&b.encode_to_vec())?)
+            }
+            Some(deliver_response::Type::Status(s)) => return Ok((blocks, s)),
+            None => {}
+        }
+    }
+}
+
+/// Whether a reply status is `SUCCESS`.
+pub fn is_success(status: i32) -> bool {
+    status == Status::Success as i32
+}
+
+/// Runs `future` on a fresh current-thread runtime (for synchronous callers).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(future)
+}
+
+pub use cambium_primitives::{HeaderType, SeekPosition as Seek};
+
+/// Loads a signing identity from a local MSP folder (`signcerts/`, `keystore/`).
+pub fn load_identity(msp_dir: &std::path::Path, msp_id: &str) -> Result<SigningIdentity> {
+    Ok(cambium_msp::load_signing_identity(msp_dir, msp_id)?)
+}

@@ -1,0 +1,199 @@
+//! The orderer process configuration (`orderer.yaml`) and the standalone runner behind
+//! `cambium orderer start`.
+//!
+//! ```yaml
+//! listenAddress: 127.0.0.1:7050       # gRPC: AtomicBroadcast and the Raft transport
+//! advertisedAddress: 127.0.0.1:7050   # optional; what the channel's consenters list names
+//! adminListenAddress: 127.0.0.1:7053  # channel participation (HTTP/JSON)
+//! dataDir: /var/cambium/orderer
+//! msp:
+//!   dir: crypto/ordererOrganizations/example.com/orderers/orderer0.example.com/msp
+//!   id: OrdererMSP
+//! tls:
+//!   enabled: false
+//! ```
+//!
+//! Relative paths are resolved against the config file's folder. On start the node reopens
+//! every channel it joined before (each channel folder keeps its genesis block).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::admin;
+use crate::error::{OrdererError, Result};
+use crate::node::{NodeConfig, OrdererNode, CHANNELS_DIR};
+use crate::settings::ChannelSettings;
+
+/// File name of the genesis block kept in each channel folder.
+pub const GENESIS_FILE: &str = "genesis.block";
+
+/// MSP material of the orderer's signing identity.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MspSection {
+    /// Local MSP folder (`signcerts/`, `keystore/`).
+    pub dir: PathBuf,
+    /// MSP ID, e.g. `OrdererMSP`.
+    pub id: String,
+}
+
+/// TLS material. Only `enabled: false` is supported so far.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsSection {
+    /// Whether the gRPC listener uses TLS.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Server certificate (PEM).
+    pub cert: Option<PathBuf>,
+    /// Server key (PEM).
+    pub key: Option<PathBuf>,
+    /// Trusted CA certificates (PEM).
+    #[serde(default)]
+    pub root_cas: Vec<PathBuf>,
+}
+
+/// `orderer.yaml`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrdererConfig {
+    /// `host:port` of the gRPC listener.
+    pub listen_address: String,
+    /// `host:port` others reach this node at; defaults to `listen_address`.
+    pub advertised_address: Option<String>,
+    /// `host:port` of the channel participation API.
+    pub admin_listen_address: String,
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// Signing identity.
+    pub msp: MspSection,
+    /// TLS.
+    #[serde(default)]
+    pub tls: TlsSection,
+}
+
+impl OrdererConfig {
+    /// Parses YAML; relative paths are resolved against `base`.
+    pub fn from_yaml(yaml: &str, base: &Path) -> Result<OrdererConfig> {
+        let mut config: OrdererConfig = serde_norway::from_str(yaml)
+            .map_err(|e| OrdererError::Config(format!("orderer.yaml: {e}")))?;
+        config.data_dir = base.join(&config.data_dir);
+        config.msp.dir = base.join(&config.msp.dir);
+        if config.tls.enabled {
+            return Err(OrdererError::Config(
+                "tls.enabled: true is not supported yet; set it to false (TLS arrives with mutual TLS between nodes)".into(),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<OrdererConfig> {
+        let yaml =
+            std::fs::read_to_string(path).map_err(|e| OrdererError::io("reading", path, e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_yaml(&yaml, base)
+    }
+}
+
+/// Joins a channel from its genesis block and keeps the block in the channel folder so a
+/// restart rejoins it.
+pub async fn join_from_block(node: &OrdererNode, block: &[u8]) -> Result<crate::ChannelInfo> {
+    let settings = ChannelSettings::from_config_block(block).map_err(OrdererError::Config)?;
+    let info = node.join_channel(block, settings).await?;
+    let path = node
+        .config()
+        .data_dir
+        .join(CHANNELS_DIR)
+        .join(&info.name)
+        .join(GENESIS_FILE);
+    std::fs::write(&path, block).map_err(|e| OrdererError::io("writing", &path, e))?;
+    Ok(info)
+}
+
+/// Rejoins every channel found in the data folder.
+pub async fn rejoin_channels(node: &OrdererNode) -> Result<Vec<String>> {
+    let dir = node.config().data_dir.join(CHANNELS_DIR);
+    let mut names = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(names);
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let genesis = path.join(GENESIS_FILE);
+        let Ok(block) = std::fs::read(&genesis) else {
+            continue;
+        };
+        let settings = ChannelSettings::from_config_block(&block).map_err(OrdererError::Config)?;
+        names.push(node.join_channel(&block, settings).await?.name);
+    }
+    Ok(names)
+}
+
+/// Runs an orderer process until `shutdown` resolves.
+pub async fn run(
+    config: OrdererConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let signer = cambium_msp::load_signing_identity(&config.msp.dir, &config.msp.id)?;
+    let listener = TcpListener::bind(&config.listen_address)
+        .await
+        .map_err(|e| {
+            OrdererError::Network(format!(
+                "binding {}: {e}; is the port free?",
+                config.listen_address
+            ))
+        })?;
+    let admin_listener = TcpListener::bind(&config.admin_listen_address)
+        .await
+        .map_err(|e| {
+            OrdererError::Network(format!(
+                "binding {}: {e}; is the port free?",
+                config.admin_listen_address
+            ))
+        })?;
+    let node = OrdererNode::new(
+        NodeConfig {
+            data_dir: config.data_dir.clone(),
+            advertised_address: config
+                .advertised_address
+                .clone()
+                .unwrap_or_else(|| config.listen_address.clone()),
+        },
+        signer,
+    );
+    let server = node.serve(listener)?;
+    let rejoined = rejoin_channels(&node).await?;
+    let admin = admin::serve(node.clone(), admin_listener);
+    tracing::info!(grpc = %server.local_addr, channels = ?rejoined, "orderer started");
+    println!(
+        "orderer listening on {} (admin {}), channels: [{}]",
+        config.listen_address,
+        config.admin_listen_address,
+        rejoined.join(", ")
+    );
+    shutdown.await;
+    admin.abort();
+    server.stop().await;
+    node.shutdown().await;
+    Ok(())
+}
+
+/// [`run`] on a fresh multi-threaded runtime until Ctrl-C or SIGTERM, for the command line.
+pub fn run_blocking(config: OrdererConfig) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| OrdererError::Network(format!("starting the runtime: {e}")))?;
+    runtime.block_on(run(config, async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }))
+}
