@@ -58,45 +58,64 @@ fn channel_msps(net: &GeneratedNetwork) -> MspManager {
     MspManager::from_configs(&configs).expect("channel MSPs build")
 }
 
+/// Has the Fabric Gateway client build and sign a proposal as `identity` of `msp_id`; returns
+/// the SignedProposal bytes and the JSON summary the script printed.
+fn sign_proposal_in_node(
+    dir: &Path,
+    identity: &cambium_cryptogen::Identity,
+    msp_id: &str,
+    function: &str,
+    args: &[&str],
+    transient: &[&str],
+) -> (Vec<u8>, serde_json::Value) {
+    let out = dir.join(format!("{function}.proposal"));
+    let mut cmd: Vec<&str> = vec![
+        "sign-proposal",
+        "--cert",
+        identity.cert.to_str().unwrap(),
+        "--key",
+        identity.key.to_str().unwrap(),
+        "--msp-id",
+        msp_id,
+        "--channel",
+        "mychannel",
+        "--chaincode",
+        "basic",
+        "--function",
+        function,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for arg in args {
+        cmd.extend(["--arg", arg]);
+    }
+    for kv in transient {
+        cmd.extend(["--transient", kv]);
+    }
+    let output = node(&cmd);
+    assert!(
+        output.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = serde_json::from_slice(&output.stdout).expect("node printed a JSON summary");
+    (std::fs::read(&out).unwrap(), summary)
+}
+
 #[test]
 fn a_proposal_signed_by_the_fabric_gateway_client_verifies_in_cambium() {
     let tmp = tempfile::tempdir().unwrap();
     let net = network(&tmp.path().join("crypto"));
     let org1 = net.org("Org1MSP").expect("Org1MSP generated");
     let user = &org1.users[1];
-    let out = tmp.path().join("proposal.bin");
-
-    let output = node(&[
-        "sign-proposal",
-        "--cert",
-        user.cert.to_str().unwrap(),
-        "--key",
-        user.key.to_str().unwrap(),
-        "--msp-id",
+    let (bytes, summary) = sign_proposal_in_node(
+        tmp.path(),
+        user,
         "Org1MSP",
-        "--channel",
-        "mychannel",
-        "--chaincode",
-        "basic",
-        "--function",
         "CreateAsset",
-        "--arg",
-        "asset1",
-        "--arg",
-        "blue",
-        "--transient",
-        "secret=hush",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "node failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        &["asset1", "blue"],
+        &["secret=hush"],
     );
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-
-    let bytes = std::fs::read(&out).unwrap();
     let view =
         tx::parse_signed_proposal(&bytes).expect("Cambium decodes the client's SignedProposal");
     assert_eq!(view.channel_header.tx_id, summary["txId"].as_str().unwrap());
@@ -225,34 +244,15 @@ fn transient_data_never_reaches_the_proposal_hash() {
     let tmp = tempfile::tempdir().unwrap();
     let net = network(&tmp.path().join("crypto"));
     let user = &net.org("Org1MSP").unwrap().users[1];
-    let out = tmp.path().join("p.bin");
-    let output = node(&[
-        "sign-proposal",
-        "--cert",
-        user.cert.to_str().unwrap(),
-        "--key",
-        user.key.to_str().unwrap(),
-        "--msp-id",
+    let (bytes, _) = sign_proposal_in_node(
+        tmp.path(),
+        user,
         "Org1MSP",
-        "--channel",
-        "mychannel",
-        "--chaincode",
-        "basic",
-        "--function",
         "ReadAsset",
-        "--arg",
-        "asset1",
-        "--transient",
-        "k=v",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        &["asset1"],
+        &["k=v"],
     );
-    let view = tx::parse_signed_proposal(&std::fs::read(&out).unwrap()).unwrap();
+    let view = tx::parse_signed_proposal(&bytes).unwrap();
     assert!(!view.transient.is_empty());
     let without = view.payload_without_transient();
     assert_ne!(
