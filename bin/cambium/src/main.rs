@@ -34,9 +34,13 @@ enum Command {
     /// Run an orderer node (Raft ordering service with Broadcast, Deliver and channel participation).
     #[command(subcommand)]
     Orderer(cmd::orderer::OrdererCommand),
+    /// Measure Cambium's components on this machine (e.g. `cambium bench ordering`).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crypto(c) => cmd::crypto::run(c),
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         Command::Contract(c) => cmd::contract::run(c),
         Command::Channel(c) => cmd::channel::run(c),
         Command::Orderer(c) => cmd::orderer::run(c),
+        Command::Bench(c) => cmd::bench::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -52,5 +57,16 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets `cambium … | head` end quietly when the reader goes away, as Unix tools do, instead of
+/// panicking on a failed write to a closed pipe (Rust ignores SIGPIPE by default).
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
