@@ -1,0 +1,2 @@
+//! Criterion bench of the endorser.
+fn main() {}

@@ -1,0 +1,499 @@
+//! The endorser: Fabric's proposal pre-checks, simulation through the VM over one ledger
+//! snapshot, and the signed proposal response.
+//!
+//! # Checks, in Fabric's order
+//!
+//! 1. The proposal decodes (`error unpacking proposal: …`), its header extension names a
+//!    chaincode (`ChaincodeHeaderExtension.ChaincodeId is nil` / `… .Name is empty`) and it
+//!    carries an invocation spec with input (`chaincode invocation spec did not contain
+//!    chaincode spec`, `chaincode input did not contain any input`), as Fabric's
+//!    `UnpackProposal`.
+//! 2. The creator's certificate has not expired; Fabric's expiration filter answers this with a
+//!    gRPC error (`proposal client identity expired`), so this is
+//!    [`EndorserError::IdentityExpired`], not a response.
+//! 3. The channel is joined (`channel '<id>' not found`).
+//! 4. Fabric's `Validate`, each message prefixed `error validating proposal: `: header type
+//!    ENDORSER_TRANSACTION (`invalid header type <T>`), epoch 0 (`epoch is non-zero`), nonce
+//!    (`nonce is empty`), creator (`creator is empty`), transaction ID (`incorrectly computed
+//!    txid '<got>' -- expected '<want>'`), signature present (`empty signature bytes`), creator
+//!    valid in a channel MSP and signer of `proposal_bytes` (`access denied: channel [<ch>]
+//!    creator org [<msp>]`). Fabric stops there; Cambium appends the reason after `: ` so the
+//!    client can act on it.
+//! 5. The transaction ID is not in the ledger (`duplicate transaction found [<id>]. Creator
+//!    [<hex>]`), then the ACL `peer/Propose` = `/Channel/Application/Writers` (`access denied:
+//!    channel [<ch>] creator org [<msp>]: <policy error>`). Fabric checks duplicates before the
+//!    ACL; so does Cambium.
+//!
+//! Each refusal in 1 and 3–5 is a `ProposalResponse{Response{500, message}}` with no payload,
+//! as Fabric's `ProcessProposal` returns them (it never fails the gRPC call for these).
+//!
+//! # Simulation and the response
+//!
+//! The contract comes from the channel's [`ContractRegistry`]; an unknown one is `error in
+//! simulation: make sure the chaincode <name> has been successfully defined on channel <ch>
+//! and try again: chaincode definition for '<name>' not found` (status 500). The VM runs the
+//! call against a [`LedgerState`] over the same snapshot the duplicate check used; a VM failure
+//! (out of fuel, trap, limit) is `error in simulation: <deterministic VM message>` (status 500,
+//! no payload). Otherwise the proposal response payload is built per fabric-compat §3 and, by
+//! the contract's status: below 400 it is endorsed; 400–499 only the response is returned;
+//! 500 and above the response and the payload, unendorsed.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use cambium_channel::ChannelConfig;
+use cambium_ledger::{BlockReader, SnapshotSource, StateReader};
+use cambium_msp::policy::SignedData;
+use cambium_msp::{Certificate, SigningIdentity};
+use cambium_primitives::chaincode::{STATUS_ERROR, STATUS_ERROR_THRESHOLD};
+use cambium_primitives::{
+    ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, SerializedIdentity,
+};
+use cambium_vm::{Call, Creator, Env, Timestamp, Vm};
+use cambium_wire::tx::{
+    endorsement_message, parse_signed_proposal, proposal_response_bytes,
+    proposal_response_payload_bytes, ChaincodeActionFields, ChaincodeIdFields, ProposalView,
+};
+use cambium_wire::{encode_chaincode_event, encode_serialized_identity, encode_tx_rwset};
+
+use crate::error::{EndorserError, Result};
+use crate::registry::{ContractRegistry, RegistryResolver};
+use crate::state::{to_tx_rwset, LedgerState};
+
+/// The channel policy Fabric's default ACL maps `peer/Propose` to.
+pub const PROPOSE_POLICY: &str = "/Channel/Application/Writers";
+
+/// A ledger snapshot as the endorser uses it: state reads and the transaction-ID index.
+pub trait LedgerView: StateReader + BlockReader + Send + Sync {}
+
+impl<T: StateReader + BlockReader + Send + Sync> LedgerView for T {}
+
+/// Where a channel's snapshots come from; implemented for every [`SnapshotSource`] whose
+/// snapshots can be shared between threads (such as [`cambium_ledger::Ledger`]).
+pub trait LedgerSource: Send + Sync {
+    /// A view of everything committed so far.
+    fn snapshot_view(&self) -> cambium_ledger::Result<Arc<dyn LedgerView>>;
+}
+
+impl<S> LedgerSource for S
+where
+    S: SnapshotSource + Send + Sync,
+    S::Snapshot: Sync + 'static,
+{
+    fn snapshot_view(&self) -> cambium_ledger::Result<Arc<dyn LedgerView>> {
+        Ok(Arc::new(self.snapshot()?))
+    }
+}
+
+/// A channel this peer endorses for: its configuration, ledger and contracts.
+#[derive(Clone)]
+pub struct EndorserChannel {
+    /// The channel's current configuration (MSPs and policies).
+    pub config: Arc<ChannelConfig>,
+    /// The channel's ledger.
+    pub ledger: Arc<dyn LedgerSource>,
+    /// The contracts defined and installed on the channel.
+    pub contracts: Arc<dyn ContractRegistry>,
+}
+
+impl std::fmt::Debug for EndorserChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndorserChannel")
+            .field("channel_id", &self.config.channel_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A proposal response as the endorser decides it; [`ProposalResponse::to_bytes`] gives the
+/// `protos.ProposalResponse` bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProposalResponse {
+    /// The contract's response, or the peer's `Response{500, message}` for a refusal.
+    pub response: ChaincodeResponse,
+    /// The proposal response payload bytes (empty for a refusal or a 4xx response).
+    pub payload: Vec<u8>,
+    /// The peer's endorsement, present only when the contract's status is below 400.
+    pub endorsement: Option<Endorsement>,
+}
+
+impl ProposalResponse {
+    /// A refusal: `Response{500, message}`, nothing else.
+    pub fn refused(message: impl Into<String>) -> Self {
+        ProposalResponse {
+            response: ChaincodeResponse::error(message),
+            payload: Vec::new(),
+            endorsement: None,
+        }
+    }
+
+    /// Whether the peer endorsed the proposal.
+    pub fn is_endorsed(&self) -> bool {
+        self.endorsement.is_some()
+    }
+
+    /// The `protos.ProposalResponse` bytes (version 1).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        proposal_response_bytes(&self.response, &self.payload, self.endorsement.as_ref())
+    }
+}
+
+/// Endorses proposals for the channels it holds, signing with the peer's identity.
+pub struct Endorser {
+    vm: Arc<Vm>,
+    signer: Arc<SigningIdentity>,
+    endorser_bytes: Vec<u8>,
+    channels: RwLock<BTreeMap<String, EndorserChannel>>,
+}
+
+impl std::fmt::Debug for Endorser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endorser")
+            .field("msp_id", &self.signer.msp_id())
+            .field("channels", &self.channel_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A refusal inside the pipeline: the message of the `Response{500, message}` to send back.
+struct Refusal(String);
+
+impl Refusal {
+    fn refused(message: impl Into<String>) -> Refusal {
+        Refusal(message.into())
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Endorser {
+    /// An endorser that runs contracts on `vm` and signs with `signer` (the peer's identity).
+    pub fn new(vm: Arc<Vm>, signer: Arc<SigningIdentity>) -> Endorser {
+        let endorser_bytes = encode_serialized_identity(&signer.serialized());
+        Endorser {
+            vm,
+            signer,
+            endorser_bytes,
+            channels: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Joins (or updates) the channel `channel.config.channel_id()`.
+    pub fn add_channel(&self, channel: EndorserChannel) {
+        let id = channel.config.channel_id().to_owned();
+        self.channels
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, channel);
+    }
+
+    /// Leaves `channel_id`; returns whether it was joined.
+    pub fn remove_channel(&self, channel_id: &str) -> bool {
+        self.channels
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(channel_id)
+            .is_some()
+    }
+
+    /// The channels joined, in order.
+    pub fn channel_ids(&self) -> Vec<String> {
+        self.channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The serialized identity this endorser puts in its endorsements.
+    pub fn endorser_identity(&self) -> &[u8] {
+        &self.endorser_bytes
+    }
+
+    fn channel(&self, channel_id: &str) -> Option<EndorserChannel> {
+        self.channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(channel_id)
+            .cloned()
+    }
+
+    /// Checks, simulates and (when the contract succeeds) endorses a `protos.SignedProposal`,
+    /// checking certificates at the current time. See the module docs for the checks and the
+    /// response shapes. `Err` only where Fabric fails the gRPC call (an expired client).
+    pub fn process_proposal(&self, signed_proposal: &[u8]) -> Result<ProposalResponse> {
+        self.process_proposal_at(signed_proposal, unix_now())
+    }
+
+    /// [`Endorser::process_proposal`] with certificates checked at `now` (unix seconds).
+    pub fn process_proposal_at(
+        &self,
+        signed_proposal: &[u8],
+        now: i64,
+    ) -> Result<ProposalResponse> {
+        let view = match unpack(signed_proposal) {
+            Ok(view) => view,
+            Err(refusal) => return Ok(ProposalResponse::refused(refusal.0)),
+        };
+        if let Some(expired_at) = expired(&view, now) {
+            return Err(EndorserError::IdentityExpired { expired_at });
+        }
+        Ok(self
+            .endorse(&view, now)
+            .unwrap_or_else(|refusal| ProposalResponse::refused(refusal.0)))
+    }
+
+    fn endorse(
+        &self,
+        view: &ProposalView,
+        now: i64,
+    ) -> std::result::Result<ProposalResponse, Refusal> {
+        let channel_id = view.channel_header.channel_id.as_str();
+        let Some(channel) = self.channel(channel_id) else {
+            return Err(Refusal::refused(format!(
+                "channel '{channel_id}' not found"
+            )));
+        };
+        let creator = validate(view, &channel.config, now)
+            .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))?;
+        let tx_id = view.channel_header.tx_id.as_str();
+        let snapshot = channel.ledger.snapshot_view().map_err(|e| {
+            Refusal::refused(format!(
+                "cannot read the ledger of channel '{channel_id}': {e}; check the peer's ledger directory"
+            ))
+        })?;
+        match snapshot.transaction(tx_id) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Err(Refusal::refused(format!(
+                    "duplicate transaction found [{tx_id}]. Creator [{}]",
+                    hex_string(&view.creator_bytes)
+                )))
+            }
+            Err(e) => {
+                return Err(Refusal::refused(format!(
+                "cannot look up transaction [{tx_id}] in the ledger of channel '{channel_id}': {e}"
+            )))
+            }
+        }
+        let signed = SignedData {
+            data: view.proposal_bytes.clone(),
+            identity: creator.clone(),
+            signature: view.signature.clone(),
+        };
+        channel
+            .config
+            .evaluate(PROPOSE_POLICY, &[signed], now)
+            .map_err(|e| {
+                Refusal::refused(format!(
+                    "access denied: channel [{channel_id}] creator org [{}]: failed evaluating policy {PROPOSE_POLICY} (ACL peer/Propose): {e}",
+                    creator.msp_id
+                ))
+            })?;
+        self.simulate(view, &channel, snapshot, creator)
+    }
+
+    fn simulate(
+        &self,
+        view: &ProposalView,
+        channel: &EndorserChannel,
+        snapshot: Arc<dyn LedgerView>,
+        creator: SerializedIdentity,
+    ) -> std::result::Result<ProposalResponse, Refusal> {
+        let channel_id = view.channel_header.channel_id.as_str();
+        let name = view.chaincode_name.clone().unwrap_or_default();
+        let Some(installed) = channel.contracts.contract(&name) else {
+            return Err(Refusal::refused(format!(
+                "error in simulation: make sure the chaincode {name} has been successfully defined on channel {channel_id} and try again: chaincode definition for '{name}' not found"
+            )));
+        };
+        let tx_id = view.channel_header.tx_id.clone();
+        let timestamp = view
+            .channel_header
+            .timestamp
+            .map(|t| Timestamp {
+                seconds: t.seconds,
+                nanos: t.nanos,
+            })
+            .unwrap_or_default();
+        let call = Call {
+            channel_id: channel_id.to_owned(),
+            tx_id: tx_id.clone(),
+            timestamp,
+            contract: name.clone(),
+            args: view.args.clone(),
+            creator: Creator {
+                msp_id: creator.msp_id,
+                cert: creator.id_bytes,
+                attributes: BTreeMap::new(),
+            },
+            transient: view.transient.clone(),
+        };
+        let env = Env::with_contracts(
+            Arc::new(LedgerState::from_arc(snapshot)),
+            Arc::new(RegistryResolver(Arc::clone(&channel.contracts))),
+        );
+        let outcome = self
+            .vm
+            .execute(&installed.contract, &call, &env)
+            .map_err(|e| Refusal::refused(format!("error in simulation: {e}")))?;
+
+        let response = ChaincodeResponse {
+            status: outcome.response.status,
+            message: outcome.response.message,
+            payload: outcome.response.payload,
+        };
+        if (STATUS_ERROR_THRESHOLD..STATUS_ERROR).contains(&response.status) {
+            return Ok(ProposalResponse {
+                response,
+                payload: Vec::new(),
+                endorsement: None,
+            });
+        }
+        let events = outcome.event.map_or_else(Vec::new, |event| {
+            encode_chaincode_event(&ChaincodeEvent {
+                chaincode_id: name.clone(),
+                tx_id,
+                event_name: event.name,
+                payload: event.payload,
+            })
+        });
+        let action = ChaincodeActionFields {
+            results: encode_tx_rwset(&to_tx_rwset(&outcome.rwset)),
+            events,
+            response: Some(response.clone()),
+            chaincode_id: Some(ChaincodeIdFields {
+                name,
+                version: installed.version,
+            }),
+        };
+        let prp = proposal_response_payload_bytes(&view.proposal_hash(), &action.encode());
+        if response.status >= STATUS_ERROR {
+            return Ok(ProposalResponse {
+                response,
+                payload: prp,
+                endorsement: None,
+            });
+        }
+        let signature = self
+            .signer
+            .sign(&endorsement_message(&prp, &self.endorser_bytes))
+            .map_err(|e| Refusal::refused(format!("endorsing with plugin failed: {e}")))?;
+        Ok(ProposalResponse {
+            response,
+            payload: prp,
+            endorsement: Some(Endorsement {
+                endorser: self.endorser_bytes.clone(),
+                signature,
+            }),
+        })
+    }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Fabric's `UnpackProposal`: decoding, the chaincode name and the input.
+fn unpack(bytes: &[u8]) -> std::result::Result<ProposalView, Refusal> {
+    let view = parse_signed_proposal(bytes)
+        .map_err(|e| Refusal::refused(format!("error unpacking proposal: {e}")))?;
+    match view.chaincode_name.as_deref() {
+        None => {
+            return Err(Refusal::refused(
+                "ChaincodeHeaderExtension.ChaincodeId is nil",
+            ))
+        }
+        Some("") => {
+            return Err(Refusal::refused(
+                "ChaincodeHeaderExtension.ChaincodeId.Name is empty",
+            ))
+        }
+        Some(_) => {}
+    }
+    if view.input_bytes.is_empty() {
+        return Err(Refusal::refused(
+            "chaincode invocation spec did not contain chaincode spec",
+        ));
+    }
+    if view.args.is_empty() {
+        return Err(Refusal::refused(
+            "chaincode input did not contain any input",
+        ));
+    }
+    Ok(view)
+}
+
+/// When the creator's certificate expired, if it has by `now`.
+fn expired(view: &ProposalView, now: i64) -> Option<i64> {
+    let creator = view.creator.as_ref()?;
+    let cert =
+        Certificate::from_pem(&creator.id_bytes, "the proposal creator's certificate").ok()?;
+    (cert.not_after() < now).then_some(cert.not_after())
+}
+
+/// Fabric's `UnpackedProposal.Validate`; returns the creator.
+fn validate(
+    view: &ProposalView,
+    config: &ChannelConfig,
+    now: i64,
+) -> std::result::Result<SerializedIdentity, String> {
+    let header = &view.channel_header;
+    if header.header_type != HeaderType::EndorserTransaction.as_i32() {
+        let name = header
+            .known_header_type()
+            .map_or_else(|| header.header_type.to_string(), |t| t.name().to_owned());
+        return Err(format!(
+            "invalid header type {name}; proposals must be ENDORSER_TRANSACTION"
+        ));
+    }
+    if header.epoch != 0 {
+        return Err(format!("epoch is non-zero (got {})", header.epoch));
+    }
+    if view.nonce.is_empty() {
+        return Err("nonce is empty".to_owned());
+    }
+    if view.creator_bytes.is_empty() {
+        return Err("creator is empty".to_owned());
+    }
+    let expected = view.expected_tx_id();
+    if header.tx_id != expected {
+        return Err(format!(
+            "incorrectly computed txid '{}' -- expected '{expected}'",
+            header.tx_id
+        ));
+    }
+    if view.signature.is_empty() {
+        return Err("empty signature bytes".to_owned());
+    }
+    let channel_id = config.channel_id();
+    let Some(creator) = view.creator.clone() else {
+        return Err(format!(
+            "access denied: channel [{channel_id}] creator org unknown, creator is malformed"
+        ));
+    };
+    let denied = |reason: String| {
+        format!(
+            "access denied: channel [{channel_id}] creator org [{}]: {reason}",
+            creator.msp_id
+        )
+    };
+    let identity = config
+        .msp_manager()
+        .validate(&creator, now)
+        .map_err(|e| denied(e.to_string()))?;
+    identity
+        .verify(&view.proposal_bytes, &view.signature)
+        .map_err(|e| denied(e.to_string()))?;
+    Ok(creator)
+}

@@ -1,0 +1,28 @@
+//! Cambium's endorser, as Fabric's peer endorses proposals.
+//!
+//! - [`Endorser::process_proposal`] takes `protos.SignedProposal` bytes, runs Fabric's
+//!   pre-checks in Fabric's order with Fabric's messages, simulates the call in `cambium-vm`
+//!   against one ledger snapshot ([`LedgerState`]), and returns a [`ProposalResponse`]: endorsed
+//!   with the peer's [`cambium_msp::SigningIdentity`] when the contract's status is below 400.
+//!   See [`endorser`] for every check and response shape.
+//! - [`ContractRegistry`] resolves a proposal's contract name to an installed contract and its
+//!   definition's version; [`StaticRegistry`] is the map-backed one.
+//! - [`to_tx_rwset`] converts the VM's read/write set into the ledger's sorted
+//!   [`cambium_primitives::TxRwSet`], so endorsers produce byte-identical payloads.
+//! - [`EndorserService`] serves the `protos.Endorser` gRPC service.
+//!
+//! **The endorser never writes state**: simulation results leave only as signed bytes.
+
+pub mod endorser;
+pub mod error;
+pub mod registry;
+pub mod service;
+pub mod state;
+
+pub use endorser::{
+    Endorser, EndorserChannel, LedgerSource, LedgerView, ProposalResponse, PROPOSE_POLICY,
+};
+pub use error::{EndorserError, Result};
+pub use registry::{ContractRegistry, InstalledContract, StaticRegistry};
+pub use service::{error_status, EndorserService};
+pub use state::{to_tx_rwset, LedgerState};
