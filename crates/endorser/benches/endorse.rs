@@ -1,2 +1,92 @@
-//! Criterion bench of the endorser.
-fn main() {}
+//! Criterion bench: `Endorser::process_proposal` of a `kv` put, from signed proposal bytes to a
+//! signed proposal response (pre-checks, MSP validation, ACL, snapshot, VM call, PRP, signing).
+//!
+//! Run with `cargo bench -p cambium-endorser --features bench -- --quick`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cambium_channel::yaml::{self, LoadOptions};
+use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
+use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+use cambium_endorser::{Endorser, EndorserChannel, StaticRegistry};
+use cambium_ledger::Ledger;
+use cambium_msp::{load_signing_identity, SigningIdentity};
+use cambium_primitives::Timestamp;
+use cambium_vm::{Vm, VmConfig};
+use cambium_wire::encode_serialized_identity;
+use cambium_wire::tx::{build_proposal, signed_proposal_bytes, ProposalParts};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn identity(net: &GeneratedNetwork, msp_id: &str, role: Role) -> SigningIdentity {
+    let org = net.org(msp_id).expect("org generated");
+    let id = org
+        .nodes
+        .iter()
+        .chain(&org.users)
+        .find(|i| i.role == role)
+        .expect("identity of that role");
+    load_signing_identity(&id.msp_dir, msp_id).expect("signing identity loads")
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let net = generate(
+        &CryptoConfig::default_network(),
+        &dir.path().join("crypto"),
+        GenerateOptions::default(),
+    )
+    .expect("crypto");
+    let yaml_path = dir.path().join("channel.yaml");
+    std::fs::write(&yaml_path, DEFAULT_CHANNEL_YAML).expect("channel YAML written");
+    let spec = yaml::load(&yaml_path, &LoadOptions::default()).expect("channel YAML loads");
+    let config = Arc::new(ChannelConfig::from_spec(&spec).expect("channel config"));
+
+    // <target>/<profile>/deps/endorse-… → <target>
+    let exe = std::env::current_exe().expect("bench binary path");
+    let target = exe.ancestors().nth(3).expect("target dir");
+    let kv_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/kv");
+    let wasm = cambium_vm::toolchain::build(&kv_dir, &target.join("contract-wasm"))
+        .expect("kv builds for wasm32");
+    let vm = Arc::new(Vm::new(VmConfig::default()).expect("engine"));
+    let kv = Arc::new(
+        vm.install(&std::fs::read(wasm).expect("module"))
+            .expect("kv installs"),
+    );
+    let ledger = Arc::new(Ledger::open(dir.path().join("ledger")).expect("ledger"));
+    let endorser = Endorser::new(vm, Arc::new(identity(&net, "Org1MSP", Role::Peer)));
+    endorser.add_channel(EndorserChannel {
+        config: Arc::clone(&config),
+        ledger,
+        contracts: Arc::new(StaticRegistry::new().with("kv", "1.0", kv)),
+    });
+
+    let client = identity(&net, "Org1MSP", Role::Client);
+    let unsigned = build_proposal(&ProposalParts {
+        channel_id: config.channel_id().to_owned(),
+        chaincode_name: "kv".into(),
+        args: vec![b"put".to_vec(), b"key".to_vec(), b"value".to_vec()],
+        transient: Default::default(),
+        creator: encode_serialized_identity(&client.serialized()),
+        nonce: vec![7; 24],
+        timestamp: Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        },
+    });
+    let signed = signed_proposal_bytes(
+        &unsigned.proposal_bytes,
+        &client.sign(&unsigned.proposal_bytes).expect("sign"),
+    );
+    assert!(endorser
+        .process_proposal(&signed)
+        .expect("processed")
+        .is_endorsed());
+
+    c.bench_function("process_proposal kv put", |b| {
+        b.iter(|| endorser.process_proposal(&signed).expect("processed"))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -47,7 +47,7 @@ use cambium_msp::policy::SignedData;
 use cambium_msp::{Certificate, SigningIdentity};
 use cambium_primitives::chaincode::{STATUS_ERROR, STATUS_ERROR_THRESHOLD};
 use cambium_primitives::{
-    ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, SerializedIdentity,
+    ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, SerializedIdentity, TxRwSet,
 };
 use cambium_vm::{Call, Creator, Env, Timestamp, Vm};
 use cambium_wire::tx::{
@@ -57,6 +57,7 @@ use cambium_wire::tx::{
 use cambium_wire::{encode_chaincode_event, encode_serialized_identity, encode_tx_rwset};
 
 use crate::error::{EndorserError, Result};
+use crate::qscc::{self, SYSTEM_CHAINCODE_VERSION};
 use crate::registry::{ContractRegistry, RegistryResolver};
 use crate::state::{to_tx_rwset, LedgerState};
 
@@ -285,6 +286,11 @@ impl Endorser {
             identity: creator.clone(),
             signature: view.signature.clone(),
         };
+        if view.chaincode_name.as_deref() == Some(qscc::QSCC) {
+            // System chaincodes skip peer/Propose; qscc checks its own ACL per function.
+            let (response, version) = (self.query(view, &signed, now), SYSTEM_CHAINCODE_VERSION);
+            return self.respond(view, response, &TxRwSet::default(), None, version);
+        }
         channel
             .config
             .evaluate(PROPOSE_POLICY, &[signed], now)
@@ -347,6 +353,62 @@ impl Endorser {
             message: outcome.response.message,
             payload: outcome.response.payload,
         };
+        let event = outcome.event.map(|event| ChaincodeEvent {
+            chaincode_id: name,
+            tx_id,
+            event_name: event.name,
+            payload: event.payload,
+        });
+        self.respond(
+            view,
+            response,
+            &to_tx_rwset(&outcome.rwset),
+            event.as_ref(),
+            &installed.version,
+        )
+    }
+
+    /// Runs a `qscc` query against the ledger of the channel it names, after its ACL.
+    fn query(&self, view: &ProposalView, signed: &SignedData, now: i64) -> ChaincodeResponse {
+        let function = view
+            .args
+            .first()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .unwrap_or_default();
+        let Some(target) = qscc::target_channel(&view.args) else {
+            return qscc::invoke_without_channel(&view.args);
+        };
+        let Some(channel) = self.channel(&target) else {
+            return ChaincodeResponse::error(format!("Invalid chain ID, {target}"));
+        };
+        if let Err(e) =
+            channel
+                .config
+                .evaluate(qscc::QSCC_POLICY, std::slice::from_ref(signed), now)
+        {
+            return ChaincodeResponse::error(format!(
+                "access denied for [{function}][{target}]: [failed evaluating policy {}: {e}]",
+                qscc::QSCC_POLICY
+            ));
+        }
+        match channel.ledger.snapshot_view() {
+            Ok(snapshot) => qscc::invoke(snapshot.as_ref(), &view.args),
+            Err(e) => ChaincodeResponse::error(format!(
+                "cannot read the ledger of channel '{target}': {e}"
+            )),
+        }
+    }
+
+    /// Builds the proposal response payload and, below status 400, endorses it; shapes the
+    /// response by status as Fabric does.
+    fn respond(
+        &self,
+        view: &ProposalView,
+        response: ChaincodeResponse,
+        rwset: &TxRwSet,
+        event: Option<&ChaincodeEvent>,
+        version: &str,
+    ) -> std::result::Result<ProposalResponse, Refusal> {
         if (STATUS_ERROR_THRESHOLD..STATUS_ERROR).contains(&response.status) {
             return Ok(ProposalResponse {
                 response,
@@ -354,21 +416,13 @@ impl Endorser {
                 endorsement: None,
             });
         }
-        let events = outcome.event.map_or_else(Vec::new, |event| {
-            encode_chaincode_event(&ChaincodeEvent {
-                chaincode_id: name.clone(),
-                tx_id,
-                event_name: event.name,
-                payload: event.payload,
-            })
-        });
         let action = ChaincodeActionFields {
-            results: encode_tx_rwset(&to_tx_rwset(&outcome.rwset)),
-            events,
+            results: encode_tx_rwset(rwset),
+            events: event.map(encode_chaincode_event).unwrap_or_default(),
             response: Some(response.clone()),
             chaincode_id: Some(ChaincodeIdFields {
-                name,
-                version: installed.version,
+                name: view.chaincode_name.clone().unwrap_or_default(),
+                version: version.to_owned(),
             }),
         };
         let prp = proposal_response_payload_bytes(&view.proposal_hash(), &action.encode());

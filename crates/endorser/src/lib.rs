@@ -15,6 +15,7 @@
 
 pub mod endorser;
 pub mod error;
+pub mod qscc;
 pub mod registry;
 pub mod service;
 pub mod state;

@@ -4,5 +4,6 @@
 
 mod endorse;
 mod grpc;
+mod qscc;
 mod refusals;
 mod support;
