@@ -27,6 +27,10 @@
 //! Each refusal in 1 and 3–5 is a `ProposalResponse{Response{500, message}}` with no payload,
 //! as Fabric's `ProcessProposal` returns them (it never fails the gRPC call for these).
 //!
+//! Proposals to `qscc` (see [`crate::qscc`]) skip the Writers ACL, as Fabric's system
+//! chaincodes do; the query checks `/Channel/Application/Readers` of the channel it names and
+//! its answer is endorsed like a contract's, with version `syscc` and an empty read/write set.
+//!
 //! # Simulation and the response
 //!
 //! The contract comes from the channel's [`ContractRegistry`]; an unknown one is `error in

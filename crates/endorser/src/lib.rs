@@ -9,6 +9,7 @@
 //!   definition's version; [`StaticRegistry`] is the map-backed one.
 //! - [`to_tx_rwset`] converts the VM's read/write set into the ledger's sorted
 //!   [`cambium_primitives::TxRwSet`], so endorsers produce byte-identical payloads.
+//! - [`qscc`]: Fabric's query system chaincode (chain info, blocks, processed transactions).
 //! - [`EndorserService`] serves the `protos.Endorser` gRPC service.
 //!
 //! **The endorser never writes state**: simulation results leave only as signed bytes.
