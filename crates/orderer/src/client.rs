@@ -147,3 +147,13 @@ pub use cambium_primitives::{HeaderType, SeekPosition as Seek};
 pub fn load_identity(msp_dir: &std::path::Path, msp_id: &str) -> Result<SigningIdentity> {
     Ok(cambium_msp::load_signing_identity(msp_dir, msp_id)?)
 }
+
+/// The async runtime type callers without their own get from [`runtime`].
+pub type Runtime = tokio::runtime::Runtime;
+
+/// A multi-threaded runtime for synchronous callers such as the command line.
+pub fn runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}

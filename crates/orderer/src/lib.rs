@@ -8,6 +8,7 @@
 //! - [`service`]: the `orderer.AtomicBroadcast` gRPC service.
 //! - [`node`]: an orderer node with its channels and gRPC endpoint.
 //! - [`settings`]: what the orderer needs from a channel configuration.
+//! - [`loadgen`]: the load generator of `cambium bench ordering`.
 //! - [`admin`]: the channel participation HTTP API; [`config`]: `orderer.yaml` and the runner.
 
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod config;
 pub mod cutter;
 mod error;
+pub mod loadgen;
 pub mod node;
 pub mod raft;
 pub mod service;

@@ -1,5 +1,6 @@
 //! One module per subcommand family.
 
+pub(crate) mod bench;
 pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;

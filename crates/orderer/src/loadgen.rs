@@ -1,0 +1,307 @@
+//! The ordering load generator behind `cambium bench ordering`: one or more in-process
+//! orderers on loopback, fresh crypto material, and concurrent broadcasters that each keep a
+//! window of signed envelopes in flight on one Broadcast stream. Latency is measured per
+//! envelope from sending it to its `SUCCESS` reply (which comes only after its block commits).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions};
+use cambium_msp::policy::{parse, Policy, PolicyGroup};
+use cambium_msp::{load_signing_identity, MspConfig, MspManager};
+use cambium_primitives::HeaderType;
+use cambium_wire::common::{self, Status};
+use cambium_wire::Message;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::client::{connect, signed_envelope};
+use crate::cutter::BatchConfig;
+use crate::error::{OrdererError, Result};
+use crate::node::{NodeConfig, OrdererNode};
+use crate::settings::{ChannelSettings, Consenter};
+
+const CHANNEL: &str = "benchchannel";
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Orderers in the Raft group (1, 3 or 5).
+    pub nodes: usize,
+    /// Concurrent broadcasters, each with its own stream.
+    pub broadcasters: usize,
+    /// Envelopes each broadcaster sends.
+    pub envelopes_per_broadcaster: usize,
+    /// Envelope payload size in bytes.
+    pub envelope_size: usize,
+    /// Envelopes in flight per broadcaster.
+    pub window: usize,
+    /// The channel's batch timeout.
+    pub batch_timeout: Duration,
+    /// The channel's MaxMessageCount.
+    pub max_message_count: u32,
+}
+
+impl Default for LoadOptions {
+    /// The setting: 16 broadcasters, 1 KiB envelopes, 5 ms batch timeout.
+    fn default() -> Self {
+        LoadOptions {
+            nodes: 1,
+            broadcasters: 16,
+            envelopes_per_broadcaster: 500,
+            envelope_size: 1024,
+            window: 32,
+            batch_timeout: Duration::from_millis(5),
+            max_message_count: 500,
+        }
+    }
+}
+
+/// What was measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    /// Orderers in the group.
+    pub nodes: usize,
+    /// Envelopes acknowledged `SUCCESS`.
+    pub envelopes: usize,
+    /// Envelopes refused.
+    pub failed: usize,
+    /// Acknowledged envelopes per second over the whole run.
+    pub throughput: f64,
+    /// Median Broadcast→SUCCESS latency, ms.
+    pub p50_ms: f64,
+    /// 90th percentile latency, ms.
+    pub p90_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Blocks cut.
+    pub blocks: u64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs the load and reports throughput and latency.
+pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| OrdererError::io("creating", std::path::Path::new("temp dir"), e))?;
+    let mut yaml = String::from("OrdererOrgs:\n  - Name: Orderer\n    Domain: example.com\n    EnableNodeOUs: true\n    Specs:\n");
+    for i in 0..options.nodes {
+        yaml.push_str(&format!("      - Hostname: orderer{i}\n"));
+    }
+    yaml.push_str("PeerOrgs:\n  - Name: Org1\n    Domain: org1.example.com\n    EnableNodeOUs: true\n    Template:\n      Count: 1\n    Users:\n      Count: 1\n");
+    let config = CryptoConfig::from_yaml(&yaml).map_err(|e| OrdererError::Config(e.to_string()))?;
+    let crypto = generate(
+        &config,
+        &dir.path().join("crypto"),
+        GenerateOptions::default(),
+    )
+    .map_err(|e| OrdererError::Config(e.to_string()))?;
+    let configs = crypto
+        .orgs
+        .iter()
+        .map(|o| MspConfig::from_dir(&o.msp_dir, &o.msp_id))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let msps = Arc::new(MspManager::from_configs(&configs)?);
+    let orderer_org = crypto.org("OrdererMSP").expect("generated");
+    let org1 = crypto.org("Org1MSP").expect("generated");
+    let user = load_signing_identity(&org1.users[1].msp_dir, "Org1MSP")?;
+
+    let mut listeners = Vec::new();
+    for _ in 0..options.nodes {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| OrdererError::Network(e.to_string()))?;
+        let addr = l
+            .local_addr()
+            .map_err(|e| OrdererError::Network(e.to_string()))?
+            .to_string();
+        listeners.push((l, addr));
+    }
+    let settings = ChannelSettings {
+        channel_id: CHANNEL.into(),
+        batch: BatchConfig {
+            max_message_count: options.max_message_count,
+            absolute_max_bytes: 10 * 1024 * 1024,
+            preferred_max_bytes: 2 * 1024 * 1024,
+            timeout: options.batch_timeout,
+        },
+        msps,
+        policies: PolicyGroup::new()
+            .with_policy(
+                "Writers",
+                Policy::Signature(
+                    parse("OR('Org1MSP.member')")
+                        .map_err(|e| OrdererError::Config(e.to_string()))?,
+                ),
+            )
+            .with_policy(
+                "Readers",
+                Policy::Signature(
+                    parse("OR('Org1MSP.member')")
+                        .map_err(|e| OrdererError::Config(e.to_string()))?,
+                ),
+            ),
+        consenters: listeners
+            .iter()
+            .enumerate()
+            .map(|(i, (_, a))| Consenter {
+                id: i as u64 + 1,
+                address: a.clone(),
+            })
+            .collect(),
+        last_config: 0,
+    };
+    let admin = load_signing_identity(&orderer_org.nodes[0].msp_dir, "OrdererMSP")?;
+    let genesis_env = signed_envelope(&admin, CHANNEL, HeaderType::Config, b"bench genesis")?;
+    let genesis = cambium_ledger::Block::new(0, Vec::new(), vec![genesis_env]).encode();
+    let mut nodes = Vec::new();
+    let mut servers = Vec::new();
+    for (i, (listener, addr)) in listeners.into_iter().enumerate() {
+        let signer = load_signing_identity(&orderer_org.nodes[i].msp_dir, "OrdererMSP")?;
+        let node = OrdererNode::new(
+            NodeConfig {
+                data_dir: dir.path().join(format!("orderer{i}")),
+                advertised_address: addr.clone(),
+            },
+            signer,
+        );
+        servers.push(node.serve(listener)?);
+        node.join_channel(&genesis, settings.clone()).await?;
+        nodes.push((node, addr));
+    }
+    // Wait for a leader and send to it (followers would forward, adding a hop).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let leader_addr = loop {
+        let leader = nodes.iter().find(|(n, _)| {
+            n.channel(CHANNEL)
+                .map(|c| c.leader == Some(c.consenter_id))
+                .unwrap_or(false)
+        });
+        if let Some((_, addr)) = leader {
+            break addr.clone();
+        }
+        if Instant::now() > deadline {
+            return Err(OrdererError::Raft(
+                "no Raft leader was elected within 10 s".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+
+    // Pre-sign every envelope so the client's signing does not compete with the measurement.
+    let payload = vec![0xabu8; options.envelope_size];
+    let mut batches = Vec::new();
+    for _ in 0..options.broadcasters {
+        let mut envs = Vec::with_capacity(options.envelopes_per_broadcaster);
+        for _ in 0..options.envelopes_per_broadcaster {
+            let bytes = signed_envelope(&user, CHANNEL, HeaderType::EndorserTransaction, &payload)?;
+            envs.push(
+                common::Envelope::decode(bytes.as_slice())
+                    .map_err(|e| OrdererError::Network(e.to_string()))?,
+            );
+        }
+        batches.push(envs);
+    }
+    let start_height = nodes[0].0.channel(CHANNEL)?.height;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for envs in batches {
+        let addr = leader_addr.clone();
+        let window = options.window;
+        tasks.push(tokio::spawn(async move {
+            broadcaster(&addr, envs, window).await
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for t in tasks {
+        let (lat, fail) = t
+            .await
+            .map_err(|e| OrdererError::Network(e.to_string()))??;
+        latencies.extend(lat);
+        failed += fail;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let blocks = nodes[0].0.channel(CHANNEL)?.height - start_height;
+    for s in servers {
+        s.stop().await;
+    }
+    for (n, _) in &nodes {
+        n.shutdown().await;
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(LoadReport {
+        nodes: options.nodes,
+        envelopes: latencies.len(),
+        failed,
+        throughput: latencies.len() as f64 / elapsed,
+        p50_ms: percentile(&latencies, 0.50),
+        p90_ms: percentile(&latencies, 0.90),
+        p99_ms: percentile(&latencies, 0.99),
+        blocks,
+    })
+}
+
+/// One broadcaster: a stream with `window` envelopes in flight; returns latencies (ms) of
+/// successes and the number of refusals.
+async fn broadcaster(
+    addr: &str,
+    envelopes: Vec<common::Envelope>,
+    window: usize,
+) -> Result<(Vec<f64>, usize)> {
+    let mut client = connect(addr).await?;
+    let (tx, rx) = mpsc::channel(window.max(1));
+    let sent: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
+    let permits = Arc::new(Semaphore::new(window.max(1)));
+    let total = envelopes.len();
+    let sender = {
+        let (sent, permits) = (sent.clone(), permits.clone());
+        tokio::spawn(async move {
+            for env in envelopes {
+                let Ok(permit) = permits.acquire().await else {
+                    return;
+                };
+                permit.forget();
+                sent.lock().expect("sent lock").push_back(Instant::now());
+                if tx.send(env).await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut replies = client
+        .broadcast(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .map_err(|e| OrdererError::Network(format!("broadcast: {e}")))?
+        .into_inner();
+    let mut latencies = Vec::with_capacity(total);
+    let mut failed = 0;
+    for _ in 0..total {
+        let Some(reply) = replies
+            .message()
+            .await
+            .map_err(|e| OrdererError::Network(format!("broadcast: {e}")))?
+        else {
+            break;
+        };
+        let at = sent.lock().expect("sent lock").pop_front();
+        permits.add_permits(1);
+        if reply.status == Status::Success as i32 {
+            if let Some(at) = at {
+                latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+            }
+        } else {
+            failed += 1;
+        }
+    }
+    sender.abort();
+    Ok((latencies, failed))
+}
