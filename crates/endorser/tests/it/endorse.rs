@@ -146,3 +146,33 @@ fn asset_transfer_events_carry_the_contract_name_and_tx_id() {
     assert!(String::from_utf8_lossy(&asset.value).contains("Christopher"));
     assert_eq!(CHANNEL, net().config.channel_id());
 }
+
+#[test]
+fn transient_data_stays_out_of_the_signed_payload() {
+    let peer = Peer::new();
+    let n = net();
+    let signed = crate::support::proposal_with(
+        &n.org1_client,
+        CHANNEL,
+        "kv",
+        &["put", "secret-holder", "x"],
+        12,
+        |p| {
+            p.transient
+                .insert("password".to_owned(), b"hunter2".to_vec());
+        },
+    );
+    let view = parse_signed_proposal(&signed).unwrap();
+    assert!(!view.transient.is_empty());
+    let r1 = peer.org1.process_proposal(&signed).unwrap();
+    let r2 = peer.org2.process_proposal(&signed).unwrap();
+    assert!(r1.is_endorsed());
+    assert!(!r1.payload.windows(7).any(|w| w == b"hunter2"));
+    let prp = parse_proposal_response_payload(&r1.payload).unwrap();
+    assert_eq!(prp.proposal_hash, view.proposal_hash());
+    let (validation, _) = peer.commit(vec![transaction(&n.org1_client, &signed, &[&r1, &r2])]);
+    assert!(
+        validation.transactions[0].code.is_valid(),
+        "{validation:#?}"
+    );
+}
