@@ -161,28 +161,66 @@ fn decode_metadata(dec: &mut Dec<'_>) -> Result<KeyMetadata> {
     Ok(metadata)
 }
 
-/// Encodes a state value: version, value, metadata.
-pub(crate) fn encode_value(v: &VersionedValue) -> Vec<u8> {
+/// Encodes a state value: version, value, metadata, then `head`, the version of the key's
+/// newest history entry (the start of its history chain, see [`history_log_key`]).
+pub(crate) fn encode_state(v: &VersionedValue, head: Version) -> Vec<u8> {
     let mut enc = Enc::default();
     enc.u64(v.version.block_num)
         .u64(v.version.tx_num)
         .bytes(&v.value);
     encode_metadata(&mut enc, &v.metadata);
+    enc.u64(head.block_num).u64(head.tx_num);
     enc.buf
 }
 
-/// Decodes [`encode_value`].
-pub(crate) fn decode_value(raw: &[u8]) -> Result<VersionedValue> {
+/// Decodes [`encode_state`] into the value and the key's history head.
+pub(crate) fn decode_state(raw: &[u8]) -> Result<(VersionedValue, Version)> {
     let mut dec = Dec::new(raw, "state value");
     let version = Version::new(dec.u64()?, dec.u64()?);
     let value = dec.bytes()?.to_vec();
     let metadata = decode_metadata(&mut dec)?;
+    let head = Version::new(dec.u64()?, dec.u64()?);
     dec.finish()?;
-    Ok(VersionedValue {
+    let v = VersionedValue {
         value,
         version,
         metadata,
-    })
+    };
+    Ok((v, head))
+}
+
+/// Decodes the value part of [`encode_state`].
+pub(crate) fn decode_value(raw: &[u8]) -> Result<VersionedValue> {
+    decode_state(raw).map(|(v, _)| v)
+}
+
+/// Encodes a version as 16 bytes (a history head or a link of the history chain).
+pub(crate) fn encode_version(v: Version) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&v.block_num.to_be_bytes());
+    out[8..].copy_from_slice(&v.tx_num.to_be_bytes());
+    out
+}
+
+/// Decodes [`encode_version`].
+pub(crate) fn decode_version(raw: &[u8]) -> Result<Version> {
+    let mut dec = Dec::new(raw, "history link");
+    let v = Version::new(dec.u64()?, dec.u64()?);
+    dec.finish()?;
+    Ok(v)
+}
+
+/// A history-log key: the writing `(block, tx)` first, then the key's [`history_prefix`].
+/// Keys of one block sort after every earlier block's, so a commit appends to the log instead
+/// of touching one B-tree leaf per written key. The entry's value links to the key's previous
+/// history entry, so one key's history is a chain that starts at its head.
+pub(crate) fn history_log_key(namespace: &str, key: &str, version: Version) -> Vec<u8> {
+    let prefix = history_prefix(namespace, key);
+    let mut enc = Enc {
+        buf: Vec::with_capacity(16 + prefix.len()),
+    };
+    enc.u64(version.block_num).u64(version.tx_num).raw(&prefix);
+    enc.buf
 }
 
 /// The length-prefixed part of a history key that names one key.
@@ -190,28 +228,6 @@ pub(crate) fn history_prefix(namespace: &str, key: &str) -> Vec<u8> {
     let mut enc = Enc::default();
     enc.bytes(namespace.as_bytes()).bytes(key.as_bytes());
     enc.buf
-}
-
-/// A history key: the key's prefix then the writing `(block, tx)`, so one key's history is
-/// contiguous and sorted oldest to newest.
-pub(crate) fn history_key(namespace: &str, key: &str, version: Version) -> Vec<u8> {
-    let mut enc = Enc {
-        buf: history_prefix(namespace, key),
-    };
-    enc.u64(version.block_num).u64(version.tx_num);
-    enc.buf
-}
-
-/// The version at the end of a history key.
-pub(crate) fn history_version(raw: &[u8]) -> Result<Version> {
-    if raw.len() < 16 {
-        return Err(LedgerError::Decode {
-            what: "history key",
-            message: "shorter than a version".into(),
-        });
-    }
-    let mut dec = Dec::new(&raw[raw.len() - 16..], "history key");
-    Ok(Version::new(dec.u64()?, dec.u64()?))
 }
 
 /// Where a block's record lives, and what the index knows about it.
@@ -405,9 +421,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn value_round_trips(value in prop::collection::vec(any::<u8>(), 0..64), b in any::<u64>(), t in any::<u64>(), metadata in metadata()) {
+        fn value_round_trips(value in prop::collection::vec(any::<u8>(), 0..64), b in any::<u64>(), t in any::<u64>(), metadata in metadata(), hb in any::<u64>(), ht in any::<u64>()) {
             let v = VersionedValue { value, version: Version::new(b, t), metadata };
-            prop_assert_eq!(decode_value(&encode_value(&v)).unwrap(), v);
+            let head = Version::new(hb, ht);
+            let raw = encode_state(&v, head);
+            prop_assert_eq!(decode_value(&raw).unwrap(), v.clone());
+            prop_assert_eq!(decode_state(&raw).unwrap(), (v, head));
+            prop_assert_eq!(decode_version(&encode_version(head)).unwrap(), head);
+            prop_assert!(decode_state(&raw[..raw.len() - 1]).is_err());
         }
 
         #[test]
@@ -430,12 +451,14 @@ mod tests {
         }
 
         #[test]
-        fn history_keys_sort_by_version_within_a_key(ns in "[a-z]{1,4}", key in ".{0,8}", v1 in (any::<u64>(), any::<u64>()), v2 in (any::<u64>(), any::<u64>())) {
+        fn history_log_keys_sort_by_version_first(ns in "[a-z]{1,4}", k1 in ".{0,8}", k2 in ".{0,8}", v1 in (any::<u64>(), any::<u64>()), v2 in (any::<u64>(), any::<u64>())) {
             let (a, b) = (Version::new(v1.0, v1.1), Version::new(v2.0, v2.1));
-            let (ha, hb) = (history_key(&ns, &key, a), history_key(&ns, &key, b));
-            prop_assert!(ha.starts_with(&history_prefix(&ns, &key)));
-            prop_assert_eq!(history_version(&ha).unwrap(), a);
-            prop_assert_eq!(ha.cmp(&hb), a.cmp(&b));
+            let (ha, hb) = (history_log_key(&ns, &k1, a), history_log_key(&ns, &k2, b));
+            prop_assert!(ha.ends_with(&history_prefix(&ns, &k1)));
+            prop_assert_eq!(&ha[..16], &encode_version(a)[..]);
+            if a != b {
+                prop_assert_eq!(ha.cmp(&hb), a.cmp(&b));
+            }
         }
 
         #[test]
@@ -449,9 +472,12 @@ mod tests {
     #[test]
     fn history_prefix_of_one_key_is_not_a_prefix_of_another() {
         // "a" vs "a\0b": with a NUL separator the first would be a prefix of the second.
-        let a = history_key("ns", "a", Version::new(1, 0));
-        let ab = history_key("ns", "a\u{0}b", Version::new(1, 0));
-        assert!(!ab.starts_with(&history_prefix("ns", "a")));
-        assert!(a.starts_with(&history_prefix("ns", "a")));
+        let a = history_prefix("ns", "a");
+        let ab = history_prefix("ns", "a\u{0}b");
+        assert!(!ab.starts_with(&a));
+        assert_ne!(
+            history_log_key("ns", "a", Version::new(1, 0)),
+            history_log_key("ns", "a\u{0}b", Version::new(1, 0))
+        );
     }
 }

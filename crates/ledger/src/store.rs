@@ -13,12 +13,21 @@
 //! crash loses is replayed from the block files on open: the savepoint says which blocks the
 //! state already holds, and every block above it is applied again, in order, from its record.
 //!
+//! History is a chain per key, laid out so that a commit appends instead of touching one
+//! B-tree leaf per written key: the `history_log` table is keyed `block ‖ tx ‖ key` (so a
+//! block's entries sort after every earlier block's) and each entry holds the version of the
+//! key's previous entry. The chain's head — the key's newest entry — rides in the key's state
+//! row, whose leaf the commit rewrites anyway; a deleted key's head moves to the small
+//! `history_heads_deleted` table. Reading a key's history walks the chain newest first. The
+//! index records its layout under `meta/format`; an index of another layout is refused with a
+//! hint to delete it, after which opening rebuilds it from the block files.
+//!
 //! Opening reads the block files (all of them with [`LedgerOptions::verify_on_open`], else from
 //! the savepoint's record), checks checksums, numbering, the header-hash chain and data hashes,
 //! cuts a torn record off the tail of the last file with a warning, and refuses anything else
 //! that is damaged with an error naming the file and offset.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -38,13 +47,21 @@ use crate::types::{
 use crate::KeyMetadata;
 
 const STATE: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("state");
-const HISTORY: TableDefinition<'static, &[u8], ()> = TableDefinition::new("history");
+/// The history log: `block ‖ tx ‖ key` → the key's previous history version (empty for none).
+const HISTORY_LOG: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("history_log");
+/// History heads of deleted keys (a live key's head is in its state row).
+const DELETED_HEADS: TableDefinition<'static, &[u8], &[u8]> =
+    TableDefinition::new("history_heads_deleted");
 const BLOCKS: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("blocks");
 const HASHES: TableDefinition<'static, &[u8], u64> = TableDefinition::new("block_hashes");
 const TXIDS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("txids");
 const META: TableDefinition<'static, &str, u64> = TableDefinition::new("meta");
 /// The META key holding the number of the last block whose state is committed.
 const SAVEPOINT: &str = "savepoint";
+/// The META key holding the index layout version.
+const FORMAT: &str = "format";
+/// The index layout this code writes: 2 = history as a per-key chain in an append-only log.
+const FORMAT_VERSION: u64 = 2;
 
 /// Name of the index database inside a ledger directory.
 pub const INDEX_FILE: &str = "index.redb";
@@ -299,32 +316,42 @@ impl Ledger {
             let mut state = txn
                 .open_table(STATE)
                 .map_err(se("opening the state table"))?;
-            let mut history = txn
-                .open_table(HISTORY)
-                .map_err(se("opening the history table"))?;
+            let mut log = txn
+                .open_table(HISTORY_LOG)
+                .map_err(se("opening the history log"))?;
+            let mut deleted = txn
+                .open_table(DELETED_HEADS)
+                .map_err(se("opening the history heads"))?;
             let mut txids = txn
                 .open_table(TXIDS)
                 .map_err(se("opening the tx-ID index"))?;
             let mut batch = Batch {
                 state: &state,
+                deleted: &deleted,
                 overlay: BTreeMap::new(),
-                history: BTreeSet::new(),
+                heads: BTreeMap::new(),
+                log: Vec::new(),
                 new_txids: BTreeMap::new(),
             };
             block::apply(prepared, &mut batch)?;
             let Batch {
                 overlay,
-                history: new_history,
+                heads,
+                log: new_log,
                 new_txids,
                 ..
             } = batch;
             flush(
-                overlay,
-                new_history,
-                new_txids,
+                Effects {
+                    overlay,
+                    heads,
+                    log: new_log,
+                    txids: new_txids,
+                },
                 Tables {
                     state: &mut state,
-                    history: &mut history,
+                    log: &mut log,
+                    deleted: &mut deleted,
                     txids: &mut txids,
                 },
             )?;
@@ -411,11 +438,38 @@ fn open_db(
     };
     let txn = db.begin_write().map_err(se("creating tables"))?;
     txn.open_table(STATE).map_err(se("creating tables"))?;
-    txn.open_table(HISTORY).map_err(se("creating tables"))?;
+    txn.open_table(HISTORY_LOG).map_err(se("creating tables"))?;
+    txn.open_table(DELETED_HEADS)
+        .map_err(se("creating tables"))?;
     txn.open_table(BLOCKS).map_err(se("creating tables"))?;
     txn.open_table(HASHES).map_err(se("creating tables"))?;
     txn.open_table(TXIDS).map_err(se("creating tables"))?;
-    txn.open_table(META).map_err(se("creating tables"))?;
+    {
+        let mut meta = txn.open_table(META).map_err(se("creating tables"))?;
+        let format = meta
+            .get(FORMAT)
+            .map_err(se("reading the index format"))?
+            .map(|g| g.value());
+        let fresh = meta
+            .get(SAVEPOINT)
+            .map_err(se("reading the savepoint"))?
+            .is_none();
+        match format {
+            Some(FORMAT_VERSION) => {}
+            None if fresh => {
+                meta.insert(FORMAT, FORMAT_VERSION)
+                    .map_err(se("writing the index format"))?;
+            }
+            other => {
+                return Err(LedgerError::Inconsistent(format!(
+                    "{} has index layout {} but this version reads layout {FORMAT_VERSION}; \
+                     delete that file and open the ledger again to rebuild it from the block files",
+                    path.display(),
+                    other.unwrap_or(1)
+                )))
+            }
+        }
+    }
     txn.commit().map_err(se("creating tables"))?;
     Ok(db)
 }
@@ -638,19 +692,40 @@ enum Pending {
     Delete,
 }
 
+/// The newest history entry of a key touched by the block being applied.
+#[derive(Clone, Copy)]
+struct Head {
+    version: Version,
+    /// The head was loaded from [`DELETED_HEADS`], so a put must remove it there.
+    was_deleted: bool,
+}
+
 /// One block's effects, collected in key order before they are written.
 struct Batch<'a, 't> {
     state: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
+    deleted: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
     overlay: BTreeMap<Vec<u8>, Pending>,
-    history: BTreeSet<Vec<u8>>,
+    /// History heads of the keys this block wrote, by state key.
+    heads: BTreeMap<Vec<u8>, Head>,
+    /// New history-log entries and the previous version each links to.
+    log: Vec<(Vec<u8>, Option<Version>)>,
     /// First occurrence within the block; earlier blocks win at flush time.
     new_txids: BTreeMap<String, Vec<u8>>,
+}
+
+/// What a batch writes.
+struct Effects {
+    overlay: BTreeMap<Vec<u8>, Pending>,
+    heads: BTreeMap<Vec<u8>, Head>,
+    log: Vec<(Vec<u8>, Option<Version>)>,
+    txids: BTreeMap<String, Vec<u8>>,
 }
 
 /// The tables a batch is flushed into.
 struct Tables<'a, 't> {
     state: &'a mut redb::Table<'t, &'static [u8], &'static [u8]>,
-    history: &'a mut redb::Table<'t, &'static [u8], ()>,
+    log: &'a mut redb::Table<'t, &'static [u8], &'static [u8]>,
+    deleted: &'a mut redb::Table<'t, &'static [u8], &'static [u8]>,
     txids: &'a mut redb::Table<'t, &'static str, &'static [u8]>,
 }
 
@@ -659,57 +734,104 @@ impl Batch<'_, '_> {
         let v = self.state.get(k).map_err(se("reading state"))?;
         v.map(|g| codec::decode_value(g.value())).transpose()
     }
+
+    /// The key's history head as stored before this block.
+    fn stored_head(&self, k: &[u8]) -> Result<Option<Head>> {
+        if let Some(g) = self.state.get(k).map_err(se("reading state"))? {
+            let (_, version) = codec::decode_state(g.value())?;
+            return Ok(Some(Head {
+                version,
+                was_deleted: false,
+            }));
+        }
+        let g = self
+            .deleted
+            .get(k)
+            .map_err(se("reading the history heads"))?;
+        g.map(|g| {
+            Ok(Head {
+                version: codec::decode_version(g.value())?,
+                was_deleted: true,
+            })
+        })
+        .transpose()
+    }
 }
 
-/// Writes a batch: each table's inserts in key order. A put that keeps metadata learns the old
-/// metadata from the insert itself (one B-tree walk instead of two), and a tx ID already
-/// indexed by an earlier block is put back (the first occurrence wins).
-fn flush(
-    overlay: BTreeMap<Vec<u8>, Pending>,
-    new_history: BTreeSet<Vec<u8>>,
-    new_txids: BTreeMap<String, Vec<u8>>,
-    t: Tables<'_, '_>,
-) -> Result<()> {
+/// Writes a batch: state in key order, then the history log (an append: its keys start with
+/// this block's number), then the tx-ID index. A state row carries its key's history head; a
+/// put that keeps metadata reads the old row for it. A tx ID already indexed by an earlier
+/// block is put back (the first occurrence wins).
+fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
+    let Effects {
+        overlay,
+        heads,
+        mut log,
+        txids,
+    } = effects;
     for (k, pending) in overlay {
+        let head = heads.get(&k).copied();
         match pending {
             Pending::Put {
                 value,
                 version,
                 metadata,
             } => {
-                let inherit = metadata.is_none();
+                let old = t
+                    .state
+                    .get(k.as_slice())
+                    .map_err(se("reading state"))?
+                    .map(|g| codec::decode_state(g.value()))
+                    .transpose()?;
+                let (old_metadata, old_head) = match old {
+                    Some((v, h)) => (Some(v.metadata), Some(h)),
+                    None => (None, None),
+                };
                 let new = VersionedValue {
                     value,
                     version,
-                    metadata: metadata.unwrap_or_default(),
+                    metadata: metadata.or(old_metadata).unwrap_or_default(),
                 };
-                let old = t
-                    .state
-                    .insert(k.as_slice(), codec::encode_value(&new).as_slice())
-                    .map_err(se("writing state"))?
-                    .map(|g| codec::decode_value(g.value()))
-                    .transpose()?;
-                if let Some(old) = old.filter(|o| inherit && !o.metadata.is_empty()) {
-                    let merged = VersionedValue {
-                        metadata: old.metadata,
-                        ..new
-                    };
-                    t.state
-                        .insert(k.as_slice(), codec::encode_value(&merged).as_slice())
-                        .map_err(se("writing state"))?;
+                let head_version = head.map(|h| h.version).or(old_head).ok_or_else(|| {
+                    LedgerError::Inconsistent(format!(
+                        "state key {} is written without a history entry",
+                        block::hex(&k)
+                    ))
+                })?;
+                t.state
+                    .insert(
+                        k.as_slice(),
+                        codec::encode_state(&new, head_version).as_slice(),
+                    )
+                    .map_err(se("writing state"))?;
+                if head.is_some_and(|h| h.was_deleted) {
+                    t.deleted
+                        .remove(k.as_slice())
+                        .map_err(se("writing the history heads"))?;
                 }
             }
             Pending::Delete => {
                 t.state.remove(k.as_slice()).map_err(se("deleting state"))?;
+                let head = head.ok_or_else(|| {
+                    LedgerError::Inconsistent(format!(
+                        "state key {} is deleted without a history entry",
+                        block::hex(&k)
+                    ))
+                })?;
+                t.deleted
+                    .insert(k.as_slice(), codec::encode_version(head.version).as_slice())
+                    .map_err(se("writing the history heads"))?;
             }
         }
     }
-    for h in new_history {
-        t.history
-            .insert(h.as_slice(), ())
+    log.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (k, prev) in log {
+        let link = prev.map(codec::encode_version);
+        t.log
+            .insert(k.as_slice(), link.as_ref().map_or(&[][..], |l| &l[..]))
             .map_err(se("writing history"))?;
     }
-    for (id, entry) in new_txids {
+    for (id, entry) in txids {
         let old = t
             .txids
             .insert(id.as_str(), entry.as_slice())
@@ -788,8 +910,26 @@ impl ApplyTarget for Batch<'_, '_> {
         Ok(())
     }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()> {
-        self.history
-            .insert(codec::history_key(namespace, key, version));
+        let k = codec::state_key(namespace, key);
+        let current = match self.heads.get(&k) {
+            Some(h) => Some(*h),
+            None => self.stored_head(&k)?,
+        };
+        if current.is_some_and(|h| h.version == version) {
+            // The same transaction wrote the key twice: one history entry.
+            return Ok(());
+        }
+        self.log.push((
+            codec::history_log_key(namespace, key, version),
+            current.map(|h| h.version),
+        ));
+        self.heads.insert(
+            k,
+            Head {
+                version,
+                was_deleted: current.is_some_and(|h| h.was_deleted),
+            },
+        );
         Ok(())
     }
     fn index_tx(
@@ -974,27 +1114,44 @@ impl StateReader for LedgerSnapshot {
     }
 
     fn get_history_for_key(&self, namespace: &str, key: &str) -> Result<Vec<HistoryEntry>> {
-        let history = self
+        let k = codec::state_key(namespace, key);
+        let state = self.txn.open_table(STATE).map_err(se("reading state"))?;
+        let mut next = match state.get(k.as_slice()).map_err(se("reading state"))? {
+            Some(g) => Some(codec::decode_state(g.value())?.1),
+            None => {
+                let deleted = self
+                    .txn
+                    .open_table(DELETED_HEADS)
+                    .map_err(se("reading history"))?;
+                let g = deleted.get(k.as_slice()).map_err(se("reading history"))?;
+                g.map(|g| codec::decode_version(g.value())).transpose()?
+            }
+        };
+        let log = self
             .txn
-            .open_table(HISTORY)
-            .map_err(se("reading history"))?;
-        let prefix = codec::history_prefix(namespace, key);
-        let mut upper = prefix.clone();
-        upper.extend_from_slice(&[0xff; 17]);
-        let range = history
-            .range::<&[u8]>((
-                Bound::Included(prefix.as_slice()),
-                Bound::Excluded(upper.as_slice()),
-            ))
+            .open_table(HISTORY_LOG)
             .map_err(se("reading history"))?;
         let mut out = Vec::new();
-        for item in range.rev() {
-            let (k, _) = item.map_err(se("reading history"))?;
-            let raw = k.value();
-            if raw.len() != prefix.len() + 16 {
-                continue;
+        while let Some(version) = next {
+            let link = log
+                .get(codec::history_log_key(namespace, key, version).as_slice())
+                .map_err(se("reading history"))?
+                .ok_or_else(|| {
+                    LedgerError::Inconsistent(format!(
+                        "the history of {namespace}/{key} names {version:?} but the history log \
+                         has no such entry; delete the index file and reopen to rebuild it"
+                    ))
+                })?;
+            next = match link.value() {
+                [] => None,
+                raw => Some(codec::decode_version(raw)?),
+            };
+            if next.is_some_and(|prev| prev >= version) {
+                return Err(LedgerError::Inconsistent(format!(
+                    "the history of {namespace}/{key} links {version:?} to a later entry; \
+                     delete the index file and reopen to rebuild it"
+                )));
             }
-            let version = codec::history_version(raw)?;
             let (_, payload) = self.read_block(version.block_num)?.ok_or_else(|| {
                 LedgerError::Inconsistent(format!(
                     "history names block {} which is not indexed",
@@ -1049,6 +1206,77 @@ mod tests {
 
     fn tx(id: &str, key: &str, value: &str) -> TestTx {
         TestTx::valid(id, vec![KeyWrite::put("ns", key, value.as_bytes())])
+    }
+
+    #[test]
+    fn a_deleted_key_keeps_its_history_and_a_later_put_continues_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), options()).unwrap();
+        let mut chain = ChainBuilder::new();
+        ledger
+            .commit_block(&chain.block(&[tx("t0", "a", "1")]))
+            .unwrap();
+        ledger
+            .commit_block(&chain.block(&[TestTx::valid("t1", vec![KeyWrite::delete("ns", "a")])]))
+            .unwrap();
+        let deleted_heads = |l: &Ledger| {
+            use redb::ReadableTableMetadata;
+            let txn = l.db.begin_read().unwrap();
+            let t = txn.open_table(DELETED_HEADS).unwrap();
+            t.len().unwrap()
+        };
+        assert_eq!(deleted_heads(&ledger), 1);
+        let versions = |l: &Ledger| -> Vec<Version> {
+            l.get_history_for_key("ns", "a")
+                .unwrap()
+                .iter()
+                .map(|e| e.version)
+                .collect()
+        };
+        assert_eq!(versions(&ledger), [Version::new(1, 0), Version::new(0, 0)]);
+        ledger
+            .commit_block(&chain.block(&[tx("t2", "b", "x")]))
+            .unwrap();
+        ledger
+            .commit_block(&chain.block(&[tx("t3", "a", "3")]))
+            .unwrap();
+        assert_eq!(deleted_heads(&ledger), 0, "the put took the head back");
+        drop(ledger);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(
+            versions(&ledger),
+            [Version::new(3, 0), Version::new(1, 0), Version::new(0, 0)]
+        );
+        assert_eq!(
+            ledger.get_history_for_key("ns", "b").unwrap()[0].version,
+            Version::new(2, 0)
+        );
+    }
+
+    #[test]
+    fn an_index_of_another_layout_is_refused_and_rebuilt_once_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), options()).unwrap();
+        let mut chain = ChainBuilder::new();
+        ledger
+            .commit_block(&chain.block(&[tx("t0", "a", "1")]))
+            .unwrap();
+        {
+            let txn = ledger.db.begin_write().unwrap();
+            txn.open_table(META).unwrap().remove(FORMAT).unwrap();
+            txn.commit().unwrap();
+        }
+        drop(ledger);
+        let err = Ledger::open(dir.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("layout 1") && msg.contains("delete that file"),
+            "{msg}"
+        );
+        std::fs::remove_file(dir.path().join(INDEX_FILE)).unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.height().unwrap(), 1);
+        assert_eq!(ledger.get_history_for_key("ns", "a").unwrap().len(), 1);
     }
 
     #[test]
