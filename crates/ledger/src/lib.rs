@@ -46,14 +46,16 @@
 //! `key ‖ version` history key. History is now an append-only log keyed `block ‖ tx ‖ key`
 //! whose entries link to the key's previous entry, with the chain's head kept in the state row
 //! (see the `store` module docs), so a block's 750 history entries land in a handful of new
-//! leaves at the right edge instead of ~750 random ones. End to end through [`Ledger`]
-//! (`ledger_commit_block_500tx` in the same bench, 12 s measurement, 20 samples, load 3.4–4.4
-//! from other builds, old and new binaries run alternately):
+//! leaves at the right edge instead of ~750 random ones; the stored row's metadata and head are
+//! read once per key while applying, so the flush writes each state row with one insert. End
+//! to end through [`Ledger`] (`ledger_commit_block_500tx` in the same bench: 10 s measurement,
+//! 20 samples, the three binaries run alternately twice, load 3–4 from other builds):
 //!
-//! | per 500-tx block (~750 writes) | median   | key writes/s |
-//! |--------------------------------|----------|--------------|
-//! | random history keys (before)   | 43.2 ms  | 17.4k        |
-//! | history log + chain (now)      | 37.6 ms  | 20.0k        |
+//! | per 500-tx block (~750 writes)           | median         | key writes/s  |
+//! |------------------------------------------|----------------|---------------|
+//! | random history keys (before)             | 41.6–45.7 ms   | 16.4k–18.0k   |
+//! | history log + chain                      | 34.8–35.1 ms   | 21.4k–21.5k   |
+//! | … + one read per written key (landed)    | 32.6–34.9 ms   | 21.5k–23.0k   |
 //!
 //! Point reads (0.6–0.9 µs) and 1,000-key range scans (0.31–0.37 ms) stayed within their
 //! targets. Commits are still below the 50k/s target on this loaded machine: the remaining

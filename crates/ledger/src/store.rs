@@ -693,11 +693,14 @@ enum Pending {
 }
 
 /// The newest history entry of a key touched by the block being applied.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Head {
     version: Version,
     /// The head was loaded from [`DELETED_HEADS`], so a put must remove it there.
     was_deleted: bool,
+    /// The key's metadata as stored before this block (read together with the head, so the
+    /// flush writes the row without reading it again).
+    stored_metadata: Option<KeyMetadata>,
 }
 
 /// One block's effects, collected in key order before they are written.
@@ -738,10 +741,11 @@ impl Batch<'_, '_> {
     /// The key's history head as stored before this block.
     fn stored_head(&self, k: &[u8]) -> Result<Option<Head>> {
         if let Some(g) = self.state.get(k).map_err(se("reading state"))? {
-            let (_, version) = codec::decode_state(g.value())?;
+            let (old, version) = codec::decode_state(g.value())?;
             return Ok(Some(Head {
                 version,
                 was_deleted: false,
+                stored_metadata: Some(old.metadata),
             }));
         }
         let g = self
@@ -752,6 +756,7 @@ impl Batch<'_, '_> {
             Ok(Head {
                 version: codec::decode_version(g.value())?,
                 was_deleted: true,
+                stored_metadata: None,
             })
         })
         .transpose()
@@ -760,8 +765,9 @@ impl Batch<'_, '_> {
 
 /// Writes a batch: state in key order, then the history log (an append: its keys start with
 /// this block's number), then the tx-ID index. A state row carries its key's history head; a
-/// put that keeps metadata reads the old row for it. A tx ID already indexed by an earlier
-/// block is put back (the first occurrence wins).
+/// put that keeps metadata takes the old metadata read while applying (only a metadata-only
+/// write reads the row again). A tx ID already indexed by an earlier block is put back (the
+/// first occurrence wins).
 fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
     let Effects {
         overlay,
@@ -770,22 +776,27 @@ fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
         txids,
     } = effects;
     for (k, pending) in overlay {
-        let head = heads.get(&k).copied();
+        let head = heads.get(&k);
         match pending {
             Pending::Put {
                 value,
                 version,
                 metadata,
             } => {
-                let old = t
-                    .state
-                    .get(k.as_slice())
-                    .map_err(se("reading state"))?
-                    .map(|g| codec::decode_state(g.value()))
-                    .transpose()?;
-                let (old_metadata, old_head) = match old {
-                    Some((v, h)) => (Some(v.metadata), Some(h)),
-                    None => (None, None),
+                // A key this block wrote history for was read then; only a metadata write
+                // without history needs the stored row now.
+                let (old_metadata, old_head) = match head {
+                    Some(h) => (h.stored_metadata.clone(), None),
+                    None => match t
+                        .state
+                        .get(k.as_slice())
+                        .map_err(se("reading state"))?
+                        .map(|g| codec::decode_state(g.value()))
+                        .transpose()?
+                    {
+                        Some((v, h)) => (Some(v.metadata), Some(h)),
+                        None => (None, None),
+                    },
                 };
                 let new = VersionedValue {
                     value,
@@ -912,22 +923,27 @@ impl ApplyTarget for Batch<'_, '_> {
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()> {
         let k = codec::state_key(namespace, key);
         let current = match self.heads.get(&k) {
-            Some(h) => Some(*h),
+            Some(h) => Some(h.clone()),
             None => self.stored_head(&k)?,
         };
-        if current.is_some_and(|h| h.version == version) {
+        if current.as_ref().is_some_and(|h| h.version == version) {
             // The same transaction wrote the key twice: one history entry.
             return Ok(());
         }
         self.log.push((
             codec::history_log_key(namespace, key, version),
-            current.map(|h| h.version),
+            current.as_ref().map(|h| h.version),
         ));
+        let (was_deleted, stored_metadata) = match current {
+            Some(h) => (h.was_deleted, h.stored_metadata),
+            None => (false, None),
+        };
         self.heads.insert(
             k,
             Head {
                 version,
-                was_deleted: current.is_some_and(|h| h.was_deleted),
+                was_deleted,
+                stored_metadata,
             },
         );
         Ok(())
