@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ChannelConfig;
 use crate::error::{ChannelError, Result};
-use crate::hash;
 
 /// `ChannelHeader.version` Fabric writes in config envelopes (`msgVersion`).
 pub const CONFIG_MESSAGE_VERSION: i32 = 1;
@@ -73,7 +72,7 @@ pub fn genesis_block(config: &ChannelConfig, timestamp: Timestamp) -> Vec<u8> {
     wc::encode_block(&wc::BlockParts {
         number: 0,
         previous_hash: Vec::new(),
-        data_hash: hash::data_hash(&data).to_vec(),
+        data_hash: cambium_wire::hash::block_data_hash(&data).to_vec(),
         data,
         metadata,
     })
@@ -143,7 +142,7 @@ pub fn inspect_config_block(bytes: &[u8]) -> Result<(ChannelConfig, ConfigBlockI
             ),
         });
     }
-    if block.data_hash != hash::data_hash(&block.data) {
+    if block.data_hash != cambium_wire::hash::block_data_hash(&block.data) {
         return Err(ChannelError::NotConfigBlock {
             problem: format!(
                 "block {}'s data hash does not match its data; the file is corrupt or was altered",
@@ -162,7 +161,11 @@ pub fn inspect_config_block(bytes: &[u8]) -> Result<(ChannelConfig, ConfigBlockI
     };
     let info = ConfigBlockInfo {
         number: block.number,
-        header_hash: hash::header_hash(block.number, &block.previous_hash, &block.data_hash),
+        header_hash: cambium_wire::hash::block_header_hash(
+            block.number,
+            &block.previous_hash,
+            &block.data_hash,
+        ),
         tx_id,
         timestamp,
         last_config,

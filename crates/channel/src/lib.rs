@@ -32,7 +32,6 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod genesis;
-mod hash;
 pub mod inspect;
 pub mod spec;
 pub mod yaml;

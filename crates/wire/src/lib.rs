@@ -149,6 +149,7 @@ pub mod block;
 pub mod config;
 pub mod convert;
 pub mod error;
+pub mod hash;
 pub mod status;
 pub mod tx;
 
