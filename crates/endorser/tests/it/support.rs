@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use cambium_channel::yaml::{self, LoadOptions};
-use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
-use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+use cambium_channel::ChannelConfig;
+use cambium_cryptogen::{GeneratedNetwork, Role};
 use cambium_endorser::{Endorser, EndorserChannel, ProposalResponse, StaticRegistry};
 use cambium_ledger::{Block, BlockWriter, Ledger, SnapshotSource, StoredBlock};
 use cambium_msp::policy::parse;
 use cambium_msp::{load_signing_identity, SigningIdentity};
 use cambium_primitives::{Endorsement, Timestamp};
+use cambium_testing::DevNetwork;
 use cambium_validator::{
     validate_block, BlockValidation, EndorsementPolicy, PolicyTable, ValidationOptions,
 };
@@ -28,7 +28,7 @@ pub(crate) const CHANNEL: &str = "mychannel";
 
 /// Identities and the channel, generated once per test binary.
 pub(crate) struct Net {
-    _dir: tempfile::TempDir,
+    _dev: DevNetwork,
     pub(crate) config: Arc<ChannelConfig>,
     pub(crate) org1_peer: Arc<SigningIdentity>,
     pub(crate) org2_peer: Arc<SigningIdentity>,
@@ -73,45 +73,24 @@ fn contract_wasm(name: &str) -> Vec<u8> {
 }
 
 fn build_net() -> Net {
-    let crypto = CryptoConfig::default_network();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let net = generate(
-        &crypto,
-        &dir.path().join("crypto"),
-        GenerateOptions::default(),
-    )
-    .expect("crypto");
-    let other = generate(
-        &crypto,
-        &dir.path().join("other"),
-        GenerateOptions::default(),
-    )
-    .expect("crypto");
-    let yaml_path = dir.path().join("channel.yaml");
-    std::fs::write(&yaml_path, DEFAULT_CHANNEL_YAML).expect("channel YAML written");
-    let spec = yaml::load(
-        &yaml_path,
-        &LoadOptions {
-            channel_id: Some(CHANNEL.to_owned()),
-            profile: None,
-        },
-    )
-    .expect("sample channel YAML loads");
-    let config = ChannelConfig::from_spec(&spec).expect("channel config builds");
+    let dev = DevNetwork::new(CHANNEL);
+    let net = &dev.crypto;
+    let other = cambium_testing::default_crypto(&dev.dir.path().join("other"));
+    let config = dev.channel.clone();
     let vm = Arc::new(Vm::new(VmConfig::default()).expect("engine"));
     let install = |name: &str| Arc::new(vm.install(&contract_wasm(name)).expect("installs"));
     Net {
         config: Arc::new(config),
-        org1_peer: Arc::new(identity(&net, "Org1MSP", "Org1MSP", Role::Peer)),
-        org2_peer: Arc::new(identity(&net, "Org2MSP", "Org2MSP", Role::Peer)),
-        org1_client: identity(&net, "Org1MSP", "Org1MSP", Role::Client),
-        org2_client: identity(&net, "Org2MSP", "Org2MSP", Role::Client),
+        org1_peer: Arc::new(identity(net, "Org1MSP", "Org1MSP", Role::Peer)),
+        org2_peer: Arc::new(identity(net, "Org2MSP", "Org2MSP", Role::Peer)),
+        org1_client: identity(net, "Org1MSP", "Org1MSP", Role::Client),
+        org2_client: identity(net, "Org2MSP", "Org2MSP", Role::Client),
         unknown_msp_client: identity(&other, "Org1MSP", "Org9MSP", Role::Client),
         foreign_client: identity(&other, "Org1MSP", "Org1MSP", Role::Client),
         kv: install("kv"),
         asset_transfer: install("asset-transfer"),
         vm,
-        _dir: dir,
+        _dev: dev,
     }
 }
 

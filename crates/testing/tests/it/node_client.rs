@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cambium_cryptogen::{CryptoConfig, GenerateOptions, GeneratedNetwork};
+use cambium_cryptogen::GeneratedNetwork;
 use cambium_msp::{load_signing_identity, MspConfig, MspManager};
 use cambium_primitives::{HeaderType, Timestamp};
 use cambium_testing::workspace_root;
@@ -42,12 +42,7 @@ fn now() -> i64 {
 }
 
 fn network(dir: &Path) -> GeneratedNetwork {
-    cambium_cryptogen::generate(
-        &CryptoConfig::default_network(),
-        dir,
-        GenerateOptions::default(),
-    )
-    .expect("crypto material generates")
+    cambium_testing::default_crypto(dir)
 }
 
 fn channel_msps(net: &GeneratedNetwork) -> MspManager {

@@ -4,9 +4,8 @@
 
 use std::sync::OnceLock;
 
-use cambium_channel::yaml::{self, LoadOptions};
-use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
-use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+use cambium_channel::ChannelConfig;
+use cambium_cryptogen::{GeneratedNetwork, Role};
 use cambium_ledger::{Block, BlockWriter, MemLedger, SnapshotSource};
 use cambium_msp::policy::{parse, parse_implicit_meta, Policy, PolicyGroup};
 use cambium_msp::{load_signing_identity, MspConfig, MspManager, SigningIdentity};
@@ -14,6 +13,7 @@ use cambium_primitives::{
     ChaincodeResponse, Endorsement, KvRead, KvWrite, NsRwSet, RangeQueryInfo, RangeQueryReads,
     Timestamp, TxRwSet, Version,
 };
+use cambium_testing::DevNetwork;
 use cambium_validator::{
     validate_block, BlockValidation, ChannelContext, EndorsementPolicy, PolicyTable, StaticChannel,
     ValidationOptions, DEFAULT_ENDORSEMENT_POLICY,
@@ -31,7 +31,7 @@ pub(crate) const CHANNEL: &str = "mychannel";
 /// Everything a test needs, generated once per test binary.
 pub(crate) struct Net {
     /// Keeps the generated files alive.
-    _dirs: Vec<tempfile::TempDir>,
+    _dev: DevNetwork,
     pub(crate) channel: StaticChannel,
     /// The same channel as `cambium-channel` builds it from the shipped sample YAML.
     pub(crate) config: ChannelConfig,
@@ -92,28 +92,10 @@ fn signature_policy(text: &str) -> Policy {
 }
 
 fn build_net() -> Net {
-    let config = CryptoConfig::default_network();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let net = generate(
-        &config,
-        &dir.path().join("crypto"),
-        GenerateOptions::default(),
-    )
-    .expect("crypto");
-    // The shipped sample channel YAML expects the default network in `crypto/` next to it.
-    let yaml_path = dir.path().join("channel.yaml");
-    std::fs::write(&yaml_path, DEFAULT_CHANNEL_YAML).expect("channel YAML written");
-    let spec = yaml::load(
-        &yaml_path,
-        &LoadOptions {
-            channel_id: Some(CHANNEL.to_owned()),
-            profile: None,
-        },
-    )
-    .expect("sample channel YAML loads");
-    let channel_config = ChannelConfig::from_spec(&spec).expect("channel config builds");
-    let other_dir = tempfile::tempdir().expect("temp dir");
-    let other = generate(&config, other_dir.path(), GenerateOptions::default()).expect("crypto");
+    let dev = DevNetwork::new(CHANNEL);
+    let other = cambium_testing::default_crypto(&dev.dir.path().join("other"));
+    let channel_config = dev.channel.clone();
+    let net = &dev.crypto;
 
     let configs: Vec<MspConfig> = ["Org1MSP", "Org2MSP", "OrdererMSP"]
         .iter()
@@ -154,20 +136,20 @@ fn build_net() -> Net {
             "anyorg",
             EndorsementPolicy::ChannelPolicy("/Channel/Application/AnyEndorsement".to_owned()),
         );
-    let org1_peer = identity(&net, "Org1MSP", Role::Peer);
+    let org1_peer = identity(net, "Org1MSP", Role::Peer);
     let identity_time = org1_peer.certificate().not_before() + 3600;
     Net {
         channel,
         config: channel_config,
         policies,
-        org2_peer: identity(&net, "Org2MSP", Role::Peer),
-        org1_client: identity(&net, "Org1MSP", Role::Client),
-        org2_client: identity(&net, "Org2MSP", Role::Client),
-        expired_client: expired_client(&net, identity_time),
+        org2_peer: identity(net, "Org2MSP", Role::Peer),
+        org1_client: identity(net, "Org1MSP", Role::Client),
+        org2_client: identity(net, "Org2MSP", Role::Client),
+        expired_client: expired_client(net, identity_time),
         foreign_client: identity(&other, "Org1MSP", Role::Client),
         org1_peer,
         identity_time,
-        _dirs: vec![dir, other_dir],
+        _dev: dev,
     }
 }
 
