@@ -1,27 +1,8 @@
 //! Tests of `cambium channel …`: genesis from the sample YAML, inspect, errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn cambium(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambium"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::support::{cambium, path_arg as arg, stderr, stdout};
 
 /// A folder with the default network's crypto material and the sample channel YAML.
 fn network() -> tempfile::TempDir {

@@ -4,13 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cambium(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambium"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
+use crate::support::cambium;
 
 fn ok(output: &Output) -> String {
     assert!(

@@ -1,29 +1,10 @@
 //! Tests of `cambium crypto …`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use cambium_cryptogen::CryptoConfig;
 
-fn cambium(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambium"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn path_arg(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::support::{cambium, path_arg, stderr, stdout};
 
 #[test]
 fn default_config_prints_the_built_in_network() {

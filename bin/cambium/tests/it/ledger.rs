@@ -1,19 +1,12 @@
 //! Tests of `cambium ledger …`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use cambium_ledger::composite::composite_key;
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
 use cambium_ledger::{BlockWriter, KeyWrite, Ledger, TxValidationCode};
 
-fn cambium(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambium"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
+use crate::support::cambium;
 
 /// Runs `cambium ledger inspect DIR ARGS…`, expecting success; returns stdout.
 fn inspect_ok(dir: &Path, args: &[&str]) -> String {

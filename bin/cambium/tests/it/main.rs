@@ -5,3 +5,4 @@ mod contract;
 mod crypto;
 mod ledger;
 mod orderer;
+mod support;

@@ -3,23 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cambium_orderer::client::{self, HeaderType, Seek};
 
-fn cambium(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambium"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap()
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::support::{cambium, path_arg as arg};
 
 /// Kills the orderer processes when the test ends, pass or fail.
 struct Processes(Vec<Child>);
