@@ -18,37 +18,28 @@ pub(crate) struct TxHeader {
 
 /// Decodes `common.Block` bytes into plain data.
 pub(crate) fn decode_block(bytes: &[u8]) -> Result<Block> {
-    let block = common::Block::decode(bytes).map_err(|e| LedgerError::Decode {
+    let parts = cambium_wire::config::decode_block(bytes).map_err(|e| LedgerError::Decode {
         what: "common.Block",
         message: e.to_string(),
     })?;
-    let header = block.header.unwrap_or_default();
     Ok(Block {
-        number: header.number,
-        previous_hash: header.previous_hash,
-        data_hash: header.data_hash,
-        data: block.data.map(|d| d.data).unwrap_or_default(),
-        metadata: block.metadata.map(|m| m.metadata).unwrap_or_default(),
+        number: parts.number,
+        previous_hash: parts.previous_hash,
+        data_hash: parts.data_hash,
+        data: parts.data,
+        metadata: parts.metadata,
     })
 }
 
-/// Encodes plain block data as `common.Block` bytes. The envelopes and metadata slots are
-/// opaque bytes fields, so they are carried exactly as given.
+/// Encodes plain block data as `common.Block` bytes, carrying envelopes and metadata as given.
 pub(crate) fn encode_block(block: &Block) -> Vec<u8> {
-    common::Block {
-        header: Some(common::BlockHeader {
-            number: block.number,
-            previous_hash: block.previous_hash.clone(),
-            data_hash: block.data_hash.clone(),
-        }),
-        data: Some(common::BlockData {
-            data: block.data.clone(),
-        }),
-        metadata: Some(common::BlockMetadata {
-            metadata: block.metadata.clone(),
-        }),
-    }
-    .encode_to_vec()
+    cambium_wire::config::encode_block_fields(
+        block.number,
+        &block.previous_hash,
+        &block.data_hash,
+        &block.data,
+        &block.metadata,
+    )
 }
 
 /// The transaction ID and timestamp of an envelope, or `None` if it does not decode that far

@@ -794,17 +794,35 @@ pub struct BlockParts {
 
 /// The bytes of `common.Block` for `block`.
 pub fn encode_block(block: &BlockParts) -> Vec<u8> {
+    encode_block_fields(
+        block.number,
+        &block.previous_hash,
+        &block.data_hash,
+        &block.data,
+        &block.metadata,
+    )
+}
+
+/// The bytes of `common.Block` from its fields, for callers with their own block type. The
+/// envelopes and metadata slots are opaque bytes, carried exactly as given.
+pub fn encode_block_fields(
+    number: u64,
+    previous_hash: &[u8],
+    data_hash: &[u8],
+    data: &[Vec<u8>],
+    metadata: &[Vec<u8>],
+) -> Vec<u8> {
     common::Block {
         header: Some(common::BlockHeader {
-            number: block.number,
-            previous_hash: block.previous_hash.clone(),
-            data_hash: block.data_hash.clone(),
+            number,
+            previous_hash: previous_hash.to_vec(),
+            data_hash: data_hash.to_vec(),
         }),
         data: Some(common::BlockData {
-            data: block.data.clone(),
+            data: data.to_vec(),
         }),
         metadata: Some(common::BlockMetadata {
-            metadata: block.metadata.clone(),
+            metadata: metadata.to_vec(),
         }),
     }
     .encode_to_vec()
