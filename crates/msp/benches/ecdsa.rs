@@ -86,8 +86,8 @@ fn bench_p256(c: &mut Criterion) {
 fn bench_cambium(c: &mut Criterion) {
     use cambium_msp::policy::{evaluate_signed_data, parse, SignedData};
     use cambium_msp::{
-        verify_signature, MspConfig, MspManager, NodeOusConfig, OuIdentifierConfig, PrivateKey,
-        SigningIdentity,
+        verify_signature, verify_uncached, MspConfig, MspManager, NodeOusConfig,
+        OuIdentifierConfig, PrivateKey, SigningIdentity,
     };
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -97,6 +97,10 @@ fn bench_cambium(c: &mut Criterion) {
     let mut group = c.benchmark_group("cambium");
     group.bench_function("sign_low_s", |b| b.iter(|| key.sign(&msg).expect("sign")));
     group.bench_function("verify_strict", |b| {
+        b.iter(|| verify_uncached(key.public_key(), &msg, &sig).expect("verify"))
+    });
+    // The same check answered by the process-wide memo of verified signatures.
+    group.bench_function("verify_memo_hit", |b| {
         b.iter(|| verify_signature(key.public_key(), &msg, &sig).expect("verify"))
     });
 

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod msp;
 pub mod policy;
 pub mod signer;
+pub(crate) mod verified;
 pub mod verify;
 
 pub use error::{MspError, Result};
@@ -21,4 +22,4 @@ pub use msp::{
     load_signing_identity, Msp, MspConfig, MspManager, NodeOusConfig, OuIdentifierConfig,
 };
 pub use signer::PrivateKey;
-pub use verify::{verify_signature, Curve};
+pub use verify::{verify_signature, verify_uncached, Curve};

@@ -130,7 +130,21 @@ pub fn normalize_low_s(curve: Curve, sig: &[u8]) -> Result<Vec<u8>> {
 /// `public_key` is the uncompressed SEC1 point (`04 ‖ X ‖ Y`) of a P-256 or P-384 key, as
 /// carried in a certificate's `SubjectPublicKeyInfo`. (Fabric hashes with SHA-256 whatever the
 /// curve, following the MSP's `SignatureHashFamily: SHA2`.)
+///
+/// Successful verifications are remembered in a bounded process-wide memo (see
+/// [`crate::verified`]), so checking the same signature again is nearly free.
 pub fn verify_signature(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
+    let memo_key = crate::verified::key(public_key, message, signature);
+    if crate::verified::contains(&memo_key) {
+        return Ok(());
+    }
+    verify_uncached(public_key, message, signature)?;
+    crate::verified::insert(memo_key);
+    Ok(())
+}
+
+/// [`verify_signature`] without the memo: always does the curve arithmetic.
+pub fn verify_uncached(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<()> {
     let curve = Curve::of_public_key(public_key).ok_or_else(|| MspError::UnsupportedAlgorithm {
         what: "the signer's public key".to_owned(),
         found: format!(
@@ -252,6 +266,31 @@ fn read_integer(curve: Curve, input: &[u8]) -> std::result::Result<(Vec<u8>, &[u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memo_never_accepts_what_verification_rejects() {
+        let (key, _) = crate::PrivateKey::generate().unwrap();
+        let msg = b"memoized message".to_vec();
+        let sig = key.sign(&msg).unwrap();
+        // Signing recorded the triple; the memoized check agrees with the real one.
+        verify_signature(key.public_key(), &msg, &sig).unwrap();
+        verify_uncached(key.public_key(), &msg, &sig).unwrap();
+        // Another message, the high-S twin and a flipped byte are all still checked for real.
+        assert!(verify_signature(key.public_key(), b"other message", &sig).is_err());
+        let mut raw = parse_der_signature(Curve::P256, &sig).unwrap();
+        raw.s = sub_from_order(Curve::P256, &raw.s);
+        let high = encode_der_signature(&raw);
+        assert!(matches!(
+            verify_signature(key.public_key(), &msg, &high),
+            Err(MspError::HighS)
+        ));
+        let mut flipped = sig.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(verify_signature(key.public_key(), &msg, &flipped).is_err());
+        let (other, _) = crate::PrivateKey::generate().unwrap();
+        assert!(verify_signature(other.public_key(), &msg, &sig).is_err());
+    }
 
     fn sig_with(r: &[u8], s: &[u8]) -> Vec<u8> {
         encode_der_signature(&RawSignature {
