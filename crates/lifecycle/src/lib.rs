@@ -1,0 +1,53 @@
+//! Fabric v2's contract lifecycle (`_lifecycle`) as plain, deterministic rules.
+//!
+//! - [`Definition`]: what a channel agrees for a contract name (sequence, version, endorsement
+//!   policy, plugins, init-required; collections must be empty), and [`ApplicationPolicy`],
+//!   the endorsement policy it carries.
+//! - [`state`]: the layout of the public `_lifecycle` namespace, following Fabric's key names
+//!   (`namespaces/metadata/<name>`, `namespaces/fields/<name>/<Field>`), plus Cambium's public
+//!   per-org approval keys (`approvals/<MSPID>/<name>#<sequence>`, see [`state`] for why they
+//!   are public), and the small state traits the rules run over ([`StateGet`],
+//!   [`Simulation`]), with [`LedgerSimulation`] recording reads and writes over a ledger
+//!   snapshot.
+//! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
+//!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
+//!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
+//!   `QueryInstalledChaincode(s)`, `GetInstalledChaincodePackage` over a [`PackageStore`]),
+//!   their ACLs ([`scc::acl`]) and their responses (200, 404, 500 as Fabric).
+//!
+//! This crate never runs contract code and does not depend on `cambium-vm`: the validator
+//! reads committed definitions through it.
+
+pub mod definition;
+pub mod error;
+pub mod package;
+pub mod scc;
+pub mod state;
+
+pub use definition::{ApplicationPolicy, Approval, Definition, PackageSource};
+pub use error::{LifecycleError, Result};
+pub use package::{InstalledPackage, PackageStore};
+pub use scc::{Acl, ChannelContext};
+pub use state::{
+    approval_key, approval_org, committed_definition, committed_definitions, org_approval,
+    CommittedState, LedgerSimulation, Simulation, StateGet,
+};
+
+/// The namespace (and system contract name) of the lifecycle.
+pub const NAMESPACE: &str = "_lifecycle";
+
+/// The channel policy a definition's endorsement policy defaults to.
+pub const DEFAULT_ENDORSEMENT_POLICY: &str = "/Channel/Application/Endorsement";
+
+/// The channel policy that commits of definitions (writes to `_lifecycle` other than
+/// approvals) must satisfy.
+pub const LIFECYCLE_ENDORSEMENT_POLICY: &str = "/Channel/Application/LifecycleEndorsement";
+
+/// The endorsement plugin a definition names when it names none.
+pub const DEFAULT_ENDORSEMENT_PLUGIN: &str = "escc";
+
+/// The validation plugin a definition names when it names none.
+pub const DEFAULT_VALIDATION_PLUGIN: &str = "vscc";
+
+/// The version string system contracts put in `ChaincodeAction.chaincode_id`.
+pub const SYSTEM_CHAINCODE_VERSION: &str = "syscc";

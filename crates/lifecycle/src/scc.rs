@@ -1,0 +1,529 @@
+//! The `_lifecycle` system contract's functions, their ACLs and their responses.
+//!
+//! A call has exactly two arguments: the function name and the protobuf bytes of
+//! `<Function>Args`; success answers the bytes of `<Function>Result` with status 200, an
+//! undefined namespace or a missing package 404, anything else 500, with the message
+//! `failed to invoke backing implementation of '<Function>': <what was wrong and what to do>`.
+//!
+//! # Rules (Fabric v2)
+//!
+//! - **Approve** (`ApproveChaincodeDefinitionForMyOrg`): the creator's org must be the peer's
+//!   org. The sequence must be the committed one plus one, or the committed one itself, in
+//!   which case the parameters must equal the committed definition (an org joining late
+//!   approves what is already in force, possibly with its own package). The approval is
+//!   written under the org's approval key. Approving with a package ID requires the package
+//!   to be installed on the endorsing peer; approving without one (`unavailable`) is allowed.
+//! - **Commit** (`CommitChaincodeDefinition`): the sequence must be the committed one plus
+//!   one. Every channel org's approval key for `<name>#<sequence>` is read (so the reads are in
+//!   the read/write set and MVCC invalidates the commit if an approval changes), and the
+//!   endorsing peer's own org must have approved exactly these parameters. Whether enough
+//!   orgs stand behind the commit is decided at validation: the commit's endorsements must
+//!   satisfy `/Channel/Application/LifecycleEndorsement`.
+//! - **Readiness** (`CheckCommitReadiness`): the commit's checks without writing: which orgs
+//!   approved these exact parameters, and for the others that approved something different,
+//!   which fields differ.
+//! - **Queries**: `QueryApprovedChaincodeDefinition` (this org's approval; sequence 0 means
+//!   the next sequence if approved, else the committed one), `QueryChaincodeDefinition` (with
+//!   the approvals of the committed definition), `QueryChaincodeDefinitions`.
+//! - **Peer-local**: `InstallChaincode`, `QueryInstalledChaincode`,
+//!   `QueryInstalledChaincodes`, `GetInstalledChaincodePackage` over a [`PackageStore`].
+
+use std::collections::BTreeMap;
+
+use cambium_primitives::ChaincodeResponse;
+use cambium_wire::lifecycle::{self as pb};
+use cambium_wire::Message;
+
+use crate::definition::{Approval, Definition, PackageSource};
+use crate::error::{LifecycleError, Result};
+use crate::package::PackageStore;
+use crate::state::{
+    approval_key, committed_definition, committed_definitions, committed_sequence, org_approval,
+    write_definition, Simulation, StateGet,
+};
+
+/// `InstallChaincode`.
+pub const INSTALL: &str = "InstallChaincode";
+/// `QueryInstalledChaincode`.
+pub const QUERY_INSTALLED: &str = "QueryInstalledChaincode";
+/// `QueryInstalledChaincodes`.
+pub const QUERY_INSTALLED_ALL: &str = "QueryInstalledChaincodes";
+/// `GetInstalledChaincodePackage`.
+pub const GET_PACKAGE: &str = "GetInstalledChaincodePackage";
+/// `ApproveChaincodeDefinitionForMyOrg`.
+pub const APPROVE: &str = "ApproveChaincodeDefinitionForMyOrg";
+/// `CheckCommitReadiness`.
+pub const CHECK_READINESS: &str = "CheckCommitReadiness";
+/// `CommitChaincodeDefinition`.
+pub const COMMIT: &str = "CommitChaincodeDefinition";
+/// `QueryApprovedChaincodeDefinition`.
+pub const QUERY_APPROVED: &str = "QueryApprovedChaincodeDefinition";
+/// `QueryChaincodeDefinition`.
+pub const QUERY_DEFINITION: &str = "QueryChaincodeDefinition";
+/// `QueryChaincodeDefinitions`.
+pub const QUERY_DEFINITIONS: &str = "QueryChaincodeDefinitions";
+
+/// Who may call a function (Fabric's default ACLs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acl {
+    /// An admin of the peer's own (local) MSP.
+    LocalAdmins,
+    /// The channel's `/Channel/Application/Writers` policy.
+    ChannelWriters,
+}
+
+/// The channel policy behind [`Acl::ChannelWriters`].
+pub const WRITERS_POLICY: &str = "/Channel/Application/Writers";
+
+/// The ACL of `function`, or `None` for a function `_lifecycle` does not have.
+pub fn acl(function: &str) -> Option<Acl> {
+    match function {
+        INSTALL | QUERY_INSTALLED | QUERY_INSTALLED_ALL | GET_PACKAGE | APPROVE
+        | QUERY_APPROVED => Some(Acl::LocalAdmins),
+        COMMIT | CHECK_READINESS | QUERY_DEFINITION | QUERY_DEFINITIONS => {
+            Some(Acl::ChannelWriters)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `function` works on the peer alone (no channel needed): the install functions.
+pub fn is_peer_local(function: &str) -> bool {
+    matches!(
+        function,
+        INSTALL | QUERY_INSTALLED | QUERY_INSTALLED_ALL | GET_PACKAGE
+    )
+}
+
+/// Splits a call's arguments into the function name and its `Args` bytes.
+pub fn split_args(args: &[Vec<u8>]) -> Result<(&str, &[u8])> {
+    let [function, input] = args else {
+        return Err(LifecycleError::BadArguments(format!(
+            "lifecycle scc must be invoked with two arguments (the function name and its Args protobuf), not {}",
+            args.len()
+        )));
+    };
+    let function = std::str::from_utf8(function)
+        .map_err(|_| LifecycleError::BadArguments("the function name is not UTF-8".to_owned()))?;
+    Ok((function, input))
+}
+
+/// The response to a call of `function` that ended with `result`.
+pub fn respond(function: &str, result: Result<Vec<u8>>) -> ChaincodeResponse {
+    match result {
+        Ok(payload) => ChaincodeResponse::ok(payload),
+        Err(e) => ChaincodeResponse {
+            status: e.status(),
+            message: format!("failed to invoke backing implementation of '{function}': {e}"),
+            payload: Vec::new(),
+        },
+    }
+}
+
+/// The chaincodes on each channel that use a package: channel → `(name, version)`.
+pub type References = BTreeMap<String, Vec<(String, String)>>;
+
+/// Finds, for a package ID, the committed chaincodes using it on each joined channel.
+pub type ReferenceLookup<'a> = &'a dyn Fn(&str) -> Result<References>;
+
+/// What a channel call knows besides state: the channel, its orgs, the peer and the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelContext<'a> {
+    /// The channel ID.
+    pub channel_id: &'a str,
+    /// The MSP IDs of the channel's application orgs.
+    pub orgs: &'a [String],
+    /// The MSP ID of the endorsing peer.
+    pub peer_msp_id: &'a str,
+    /// The MSP ID of the proposal's creator (ACLs were checked before the call).
+    pub creator_msp_id: &'a str,
+}
+
+fn decode<M: Message + Default>(bytes: &[u8], function: &str) -> Result<M> {
+    M::decode(bytes).map_err(|e| {
+        LifecycleError::BadArguments(format!(
+            "failed to decode input arg to '{function}': {e}; send the {function}Args protobuf"
+        ))
+    })
+}
+
+/// Runs a peer-local function (install and the install queries).
+pub fn invoke_local(
+    packages: &dyn PackageStore,
+    references: ReferenceLookup<'_>,
+    function: &str,
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    match function {
+        INSTALL => {
+            let args: pb::InstallChaincodeArgs = decode(input, function)?;
+            let installed = packages.install(&args.chaincode_install_package)?;
+            Ok(pb::InstallChaincodeResult {
+                package_id: installed.package_id,
+                label: installed.label,
+            }
+            .encode_to_vec())
+        }
+        QUERY_INSTALLED => {
+            let args: pb::QueryInstalledChaincodeArgs = decode(input, function)?;
+            let installed =
+                packages
+                    .get(&args.package_id)?
+                    .ok_or_else(|| LifecycleError::PackageNotFound {
+                        package_id: args.package_id.clone(),
+                    })?;
+            let references = references(&installed.package_id)?
+                .into_iter()
+                .map(|(channel, chaincodes)| {
+                    let chaincodes =
+                        chaincodes
+                            .into_iter()
+                            .map(|(name, version)| {
+                                pb::query_installed_chaincode_result::Chaincode { name, version }
+                            })
+                            .collect();
+                    (
+                        channel,
+                        pb::query_installed_chaincode_result::References { chaincodes },
+                    )
+                })
+                .collect();
+            Ok(pb::QueryInstalledChaincodeResult {
+                package_id: installed.package_id,
+                label: installed.label,
+                references,
+            }
+            .encode_to_vec())
+        }
+        QUERY_INSTALLED_ALL => {
+            let _: pb::QueryInstalledChaincodesArgs = decode(input, function)?;
+            let mut installed_chaincodes = Vec::new();
+            for installed in packages.installed()? {
+                let references = references(&installed.package_id)?
+                    .into_iter()
+                    .map(|(channel, chaincodes)| {
+                        let chaincodes = chaincodes
+                            .into_iter()
+                            .map(|(name, version)| {
+                                pb::query_installed_chaincodes_result::Chaincode { name, version }
+                            })
+                            .collect();
+                        (
+                            channel,
+                            pb::query_installed_chaincodes_result::References { chaincodes },
+                        )
+                    })
+                    .collect();
+                installed_chaincodes.push(
+                    pb::query_installed_chaincodes_result::InstalledChaincode {
+                        package_id: installed.package_id,
+                        label: installed.label,
+                        references,
+                    },
+                );
+            }
+            Ok(pb::QueryInstalledChaincodesResult {
+                installed_chaincodes,
+            }
+            .encode_to_vec())
+        }
+        GET_PACKAGE => {
+            let args: pb::GetInstalledChaincodePackageArgs = decode(input, function)?;
+            let bytes = packages.package_bytes(&args.package_id)?.ok_or_else(|| {
+                LifecycleError::PackageNotFound {
+                    package_id: args.package_id.clone(),
+                }
+            })?;
+            Ok(pb::GetInstalledChaincodePackageResult {
+                chaincode_install_package: bytes,
+            }
+            .encode_to_vec())
+        }
+        other => Err(unknown_function(other)),
+    }
+}
+
+fn unknown_function(function: &str) -> LifecycleError {
+    LifecycleError::BadArguments(format!(
+        "unknown function '{function}'; _lifecycle offers InstallChaincode, QueryInstalledChaincode, QueryInstalledChaincodes, GetInstalledChaincodePackage, ApproveChaincodeDefinitionForMyOrg, CheckCommitReadiness, CommitChaincodeDefinition, QueryApprovedChaincodeDefinition, QueryChaincodeDefinition and QueryChaincodeDefinitions"
+    ))
+}
+
+/// Runs any `_lifecycle` function on a channel, reading and writing through `sim`.
+pub fn invoke_channel(
+    ctx: &ChannelContext<'_>,
+    sim: &mut dyn Simulation,
+    packages: &dyn PackageStore,
+    references: ReferenceLookup<'_>,
+    function: &str,
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    match function {
+        APPROVE => {
+            let args: pb::ApproveChaincodeDefinitionForMyOrgArgs = decode(input, function)?;
+            approve(ctx, sim, packages, &args)?;
+            Ok(pb::ApproveChaincodeDefinitionForMyOrgResult {}.encode_to_vec())
+        }
+        COMMIT => {
+            let args: pb::CommitChaincodeDefinitionArgs = decode(input, function)?;
+            let definition = Definition::from_args(
+                &args.name,
+                args.sequence,
+                &args.version,
+                &args.endorsement_plugin,
+                &args.validation_plugin,
+                &args.validation_parameter,
+                args.collections.as_ref(),
+                args.init_required,
+            )?;
+            commit(ctx, sim, &args.name, &definition)?;
+            Ok(pb::CommitChaincodeDefinitionResult {}.encode_to_vec())
+        }
+        CHECK_READINESS => {
+            let args: pb::CheckCommitReadinessArgs = decode(input, function)?;
+            let definition = Definition::from_args(
+                &args.name,
+                args.sequence,
+                &args.version,
+                &args.endorsement_plugin,
+                &args.validation_plugin,
+                &args.validation_parameter,
+                args.collections.as_ref(),
+                args.init_required,
+            )?;
+            check_next_sequence(sim, &args.name, definition.sequence)?;
+            let status = approval_status(ctx, sim, &args.name, &definition)?;
+            Ok(pb::CheckCommitReadinessResult {
+                approvals: status.approved.clone(),
+                mismatches: status
+                    .mismatches
+                    .into_iter()
+                    .map(|(org, items)| {
+                        (org, pb::check_commit_readiness_result::Mismatches { items })
+                    })
+                    .collect(),
+            }
+            .encode_to_vec())
+        }
+        QUERY_APPROVED => {
+            let args: pb::QueryApprovedChaincodeDefinitionArgs = decode(input, function)?;
+            let approval = query_approved(ctx, sim, &args.name, args.sequence)?;
+            Ok(approval.to_wire().encode_to_vec())
+        }
+        QUERY_DEFINITION => {
+            let args: pb::QueryChaincodeDefinitionArgs = decode(input, function)?;
+            let definition = committed_definition(sim, &args.name)?.ok_or_else(|| {
+                LifecycleError::Undefined {
+                    name: args.name.clone(),
+                }
+            })?;
+            let status = approval_status(ctx, sim, &args.name, &definition)?;
+            Ok(pb::QueryChaincodeDefinitionResult {
+                sequence: definition.sequence,
+                version: definition.version,
+                endorsement_plugin: definition.endorsement_plugin,
+                validation_plugin: definition.validation_plugin,
+                validation_parameter: definition.validation_parameter,
+                collections: None,
+                init_required: definition.init_required,
+                approvals: status.approved,
+            }
+            .encode_to_vec())
+        }
+        QUERY_DEFINITIONS => {
+            let _: pb::QueryChaincodeDefinitionsArgs = decode(input, function)?;
+            let chaincode_definitions = committed_definitions(sim)?
+                .into_iter()
+                .map(
+                    |(name, d)| pb::query_chaincode_definitions_result::ChaincodeDefinition {
+                        name,
+                        sequence: d.sequence,
+                        version: d.version,
+                        endorsement_plugin: d.endorsement_plugin,
+                        validation_plugin: d.validation_plugin,
+                        validation_parameter: d.validation_parameter,
+                        collections: None,
+                        init_required: d.init_required,
+                    },
+                )
+                .collect();
+            Ok(pb::QueryChaincodeDefinitionsResult {
+                chaincode_definitions,
+            }
+            .encode_to_vec())
+        }
+        other if is_peer_local(other) => invoke_local(packages, references, other, input),
+        other => Err(unknown_function(other)),
+    }
+}
+
+fn approve(
+    ctx: &ChannelContext<'_>,
+    sim: &mut dyn Simulation,
+    packages: &dyn PackageStore,
+    args: &pb::ApproveChaincodeDefinitionForMyOrgArgs,
+) -> Result<()> {
+    if ctx.creator_msp_id != ctx.peer_msp_id {
+        return Err(LifecycleError::Refused(format!(
+            "cannot approve for another org: the creator belongs to {} but this peer belongs to {}; send {}'s approval to a peer of {}",
+            ctx.creator_msp_id, ctx.peer_msp_id, ctx.creator_msp_id, ctx.creator_msp_id
+        )));
+    }
+    let name = &args.name;
+    let definition = Definition::from_args(
+        name,
+        args.sequence,
+        &args.version,
+        &args.endorsement_plugin,
+        &args.validation_plugin,
+        &args.validation_parameter,
+        args.collections.as_ref(),
+        args.init_required,
+    )?;
+    let source = PackageSource::from_wire(args.source.as_ref());
+    if let Some(id) = source.package_id() {
+        if packages.get(id)?.is_none() {
+            return Err(LifecycleError::PackageNotFound {
+                package_id: id.to_owned(),
+            });
+        }
+    }
+    let committed = committed_sequence(sim, name)?;
+    let sequence = definition.sequence;
+    if sequence == committed {
+        let current = committed_definition(sim, name)?
+            .ok_or_else(|| LifecycleError::Undefined { name: name.clone() })?;
+        let mismatches = current.mismatches(&definition);
+        if !mismatches.is_empty() {
+            return Err(LifecycleError::Refused(format!(
+                "attempted to redefine the current committed sequence ({committed}) for namespace {name} with different parameters: {}; to change the definition, approve sequence {}",
+                mismatches.join(", "),
+                committed + 1
+            )));
+        }
+    } else if sequence != committed + 1 {
+        return Err(LifecycleError::Sequence {
+            requested: sequence,
+            expected: committed + 1,
+            hint: if committed == 0 {
+                format!("'{name}' has no committed definition yet; approve sequence 1")
+            } else {
+                format!(
+                    "'{name}' is committed at sequence {committed}; approve sequence {} for a new definition, or {committed} to approve the current one",
+                    committed + 1
+                )
+            },
+        });
+    }
+    sim.put(
+        &approval_key(ctx.peer_msp_id, name, sequence),
+        Approval { definition, source }.encode(),
+    );
+    Ok(())
+}
+
+fn check_next_sequence(sim: &mut dyn Simulation, name: &str, sequence: i64) -> Result<()> {
+    let committed = committed_sequence(sim, name)?;
+    if sequence == committed + 1 {
+        return Ok(());
+    }
+    Err(LifecycleError::Sequence {
+        requested: sequence,
+        expected: committed + 1,
+        hint: if sequence == committed {
+            format!("sequence {committed} of '{name}' is already committed; approve and commit sequence {} to change it", committed + 1)
+        } else {
+            format!("commit sequence {} of '{name}'", committed + 1)
+        },
+    })
+}
+
+fn commit(
+    ctx: &ChannelContext<'_>,
+    sim: &mut dyn Simulation,
+    name: &str,
+    definition: &Definition,
+) -> Result<()> {
+    check_next_sequence(sim, name, definition.sequence)?;
+    let status = approval_status(ctx, sim, name, definition)?;
+    if !status
+        .approved
+        .get(ctx.peer_msp_id)
+        .copied()
+        .unwrap_or(false)
+    {
+        let approved: Vec<&str> = status
+            .approved
+            .iter()
+            .filter(|(_, ok)| **ok)
+            .map(|(org, _)| org.as_str())
+            .collect();
+        return Err(LifecycleError::Refused(format!(
+            "chaincode definition not agreed to by this org ({}); {} must approve sequence {} of '{name}' with these exact parameters before its peers endorse the commit (approved so far: {})",
+            ctx.peer_msp_id,
+            ctx.peer_msp_id,
+            definition.sequence,
+            if approved.is_empty() { "none".to_owned() } else { approved.join(", ") }
+        )));
+    }
+    write_definition(sim, name, definition);
+    Ok(())
+}
+
+/// Which orgs approved a definition, and where the others' approvals differ.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalStatus {
+    /// Every channel org → whether it approved exactly this definition.
+    pub approved: BTreeMap<String, bool>,
+    /// Orgs that approved this sequence with other parameters → the fields that differ.
+    pub mismatches: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads every channel org's approval of `name` at `definition.sequence` and compares it.
+pub fn approval_status(
+    ctx: &ChannelContext<'_>,
+    state: &mut dyn StateGet,
+    name: &str,
+    definition: &Definition,
+) -> Result<ApprovalStatus> {
+    let mut status = ApprovalStatus::default();
+    for org in ctx.orgs {
+        let mismatches = org_approval(state, org, name, definition.sequence)?
+            .map(|a| a.definition.mismatches(definition));
+        let approved = mismatches.as_ref().is_some_and(Vec::is_empty);
+        let mismatches = mismatches.unwrap_or_default();
+        status.approved.insert(org.clone(), approved);
+        if !mismatches.is_empty() {
+            status.mismatches.insert(org.clone(), mismatches);
+        }
+    }
+    Ok(status)
+}
+
+fn query_approved(
+    ctx: &ChannelContext<'_>,
+    sim: &mut dyn Simulation,
+    name: &str,
+    sequence: i64,
+) -> Result<Approval> {
+    let org = ctx.peer_msp_id;
+    let sequence = if sequence > 0 {
+        sequence
+    } else {
+        let committed = committed_sequence(sim, name)?;
+        if org_approval(sim, org, name, committed + 1)?.is_some() {
+            committed + 1
+        } else {
+            committed
+        }
+    };
+    org_approval(sim, org, name, sequence)?.ok_or_else(|| {
+        LifecycleError::Refused(format!(
+            "could not fetch approved chaincode definition (name: '{name}', sequence: '{sequence}') on channel '{}': {org} has not approved it; approve it with ApproveChaincodeDefinitionForMyOrg",
+            ctx.channel_id
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests;
