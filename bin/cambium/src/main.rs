@@ -19,6 +19,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the development network (one orderer, Org1's and Org2's peers, channel
+    /// `mychannel`) in this process: created on the first start, resumed afterwards.
+    Up(cmd::up::UpArgs),
     /// Generate and inspect crypto material (CAs, MSP folders, TLS certificates).
     #[command(subcommand)]
     Crypto(cmd::crypto::CryptoCommand),
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(c) => cmd::up::run(c),
         Command::Crypto(c) => cmd::crypto::run(c),
         Command::Ledger(c) => cmd::ledger::run(c),
         Command::Contract(c) => cmd::contract::run(c),

@@ -6,3 +6,4 @@ pub(crate) mod contract;
 pub(crate) mod crypto;
 pub(crate) mod ledger;
 pub(crate) mod orderer;
+pub(crate) mod up;

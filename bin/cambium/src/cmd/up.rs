@@ -1,0 +1,120 @@
+//! `cambium up`: start (or resume) the development network in this process.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cambium_node::{DevNetwork, Ports, UpOptions};
+use clap::Args;
+
+/// The default data directory of `cambium up` and of the commands that find its network.
+pub(crate) const DEFAULT_DATA_DIR: &str = "cambium-data";
+
+/// How long `up` waits for the network to accept transactions.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Where the network keeps its keys, ledgers and connection profile; created on the first
+    /// start, resumed afterwards.
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Lay out the ports from here: orderer BASE, Org1's peer BASE+1, Org2's peer BASE+2,
+    /// admin BASE+3. 0 picks free ports. Only on the first start.
+    #[arg(long)]
+    base_port: Option<u16>,
+    /// The orderer's port (default 7050).
+    #[arg(long)]
+    orderer_port: Option<u16>,
+    /// The orderer's channel participation API port (default 7053).
+    #[arg(long)]
+    admin_port: Option<u16>,
+    /// Org1's peer port (default 7051).
+    #[arg(long)]
+    org1_peer_port: Option<u16>,
+    /// Org2's peer port (default 9051).
+    #[arg(long)]
+    org2_peer_port: Option<u16>,
+}
+
+impl UpArgs {
+    fn ports(&self) -> anyhow::Result<Option<Ports>> {
+        let flags = [
+            self.orderer_port,
+            self.admin_port,
+            self.org1_peer_port,
+            self.org2_peer_port,
+        ];
+        if self.base_port.is_none() && flags.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let mut ports = match self.base_port {
+            Some(base) => Ports::from_base(base)?,
+            None => Ports::default(),
+        };
+        ports.orderer = self.orderer_port.unwrap_or(ports.orderer);
+        ports.admin = self.admin_port.unwrap_or(ports.admin);
+        ports.org1_peer = self.org1_peer_port.unwrap_or(ports.org1_peer);
+        ports.org2_peer = self.org2_peer_port.unwrap_or(ports.org2_peer);
+        Ok(Some(ports))
+    }
+}
+
+pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
+    init_logging();
+    let options = UpOptions {
+        data_dir: args.data_dir.clone(),
+        ports: args.ports()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let network = DevNetwork::start(&options).await?;
+        print!("{}", network.summary());
+        let ready = tokio::select! {
+            r = network.wait_ready(READY_TIMEOUT) => r,
+            () = shutdown_signal() => {
+                network.stop().await;
+                return Ok(());
+            }
+        };
+        if let Err(e) = ready {
+            network.stop().await;
+            return Err(e.into());
+        }
+        tracing::info!("ready: the network accepts transactions (Ctrl-C stops it)");
+        println!("ready");
+        shutdown_signal().await;
+        tracing::info!("stopping");
+        network.stop().await;
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Logs to standard error at `info` (or as `RUST_LOG` says).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

@@ -1,0 +1,578 @@
+//! Contract administration over Fabric's `_lifecycle` protocol, as Fabric's `peer lifecycle
+//! chaincode` commands do it: install and query-installed as channel-less proposals to one
+//! peer; approve and commit endorsed by peers, broadcast to the orderer and awaited on the
+//! peer's `DeliverFiltered` until they are VALID; the queries as proposals on the channel.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use cambium_msp::SigningIdentity;
+use cambium_wire::lifecycle as lc;
+use cambium_wire::peer::{self, application_policy};
+use cambium_wire::Message;
+use serde::Serialize;
+use tonic::transport::Channel;
+
+use crate::client::{self, CommitWatcher};
+use crate::connect::{connect, ClientTls};
+use crate::error::{NodeError, Result};
+use crate::profile::ConnectionProfile;
+
+/// The system contract that manages contract definitions.
+pub const LIFECYCLE: &str = "_lifecycle";
+
+/// How long approve and commit wait for their transaction to commit.
+pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An organisation admin acting on a network: who signs, and which profile says where the
+/// nodes are.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    /// The network.
+    pub profile: ConnectionProfile,
+    /// The organisation's key in the profile (`Org1`).
+    pub org: String,
+    /// The admin's signing identity.
+    pub signer: Arc<SigningIdentity>,
+    /// The admin's TLS client certificate, for nodes that want mutual TLS.
+    pub client_tls: Option<ClientTls>,
+    /// The channel to act on.
+    pub channel_id: String,
+}
+
+/// A contract definition as approved and committed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Definition {
+    /// The contract's name on the channel.
+    pub name: String,
+    /// Its version label.
+    pub version: String,
+    /// The definition's sequence (1 for the first, +1 for each change).
+    pub sequence: i64,
+    /// `ApplicationPolicy` bytes; empty means the channel's default endorsement policy.
+    #[serde(skip)]
+    pub validation_parameter: Vec<u8>,
+    /// Whether `Init` must be invoked once before other calls.
+    pub init_required: bool,
+}
+
+impl Definition {
+    /// A definition with the channel's default endorsement policy.
+    pub fn new(name: &str, version: &str, sequence: i64) -> Definition {
+        Definition {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            sequence,
+            ..Definition::default()
+        }
+    }
+
+    /// Sets a signature policy such as `AND('Org1MSP.peer','Org2MSP.peer')`.
+    pub fn with_signature_policy(mut self, policy: &str) -> Result<Definition> {
+        let envelope = cambium_msp::policy::parse(policy)
+            .map_err(|e| NodeError::Rejected(format!("--signature-policy {policy:?}: {e}")))?;
+        let bytes = cambium_wire::encode_signature_policy_envelope(&envelope);
+        let message = cambium_wire::common::SignaturePolicyEnvelope::decode(bytes.as_slice())
+            .map_err(|e| NodeError::Rejected(format!("encoding the policy: {e}")))?;
+        self.validation_parameter = peer::ApplicationPolicy {
+            r#type: Some(application_policy::Type::SignaturePolicy(message)),
+        }
+        .encode_to_vec();
+        Ok(self)
+    }
+
+    /// Refers to a channel policy such as `/Channel/Application/Endorsement`.
+    pub fn with_channel_config_policy(mut self, path: &str) -> Definition {
+        self.validation_parameter = peer::ApplicationPolicy {
+            r#type: Some(application_policy::Type::ChannelConfigPolicyReference(
+                path.to_owned(),
+            )),
+        }
+        .encode_to_vec();
+        self
+    }
+}
+
+/// An installed package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Installed {
+    /// `label:sha256`.
+    pub package_id: String,
+    /// The package's label.
+    pub label: String,
+    /// Per channel, the `name:version` of definitions that use it.
+    pub references: BTreeMap<String, Vec<String>>,
+}
+
+/// A transaction that committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Committed {
+    /// The transaction ID.
+    pub tx_id: String,
+    /// The block it committed in.
+    pub block: u64,
+}
+
+/// An organisation's approved definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Approved {
+    /// The definition.
+    #[serde(flatten)]
+    pub definition: Definition,
+    /// The package the organisation runs, if any.
+    pub package_id: Option<String>,
+}
+
+/// A committed definition and the organisations that approved it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CommittedDefinition {
+    /// The definition.
+    #[serde(flatten)]
+    pub definition: Definition,
+    /// Approvals by MSP ID (only when one name was queried).
+    pub approvals: BTreeMap<String, bool>,
+}
+
+impl Admin {
+    /// The admin of organisation `org` (`Org1`, `org1` or `Org1MSP`) on the profile's channel
+    /// (or `channel`).
+    pub fn new(profile: ConnectionProfile, org: &str, channel: Option<&str>) -> Result<Admin> {
+        let (key, _) = profile.organization(org)?;
+        let key = key.to_owned();
+        let signer = Arc::new(profile.signing_identity(&key, "Admin")?);
+        let files = profile.client_files(&key, "Admin")?;
+        let client_tls = match (
+            std::fs::read(&files.tls_cert),
+            std::fs::read(&files.tls_key),
+        ) {
+            (Ok(cert), Ok(key)) => Some(ClientTls { cert, key }),
+            _ => None,
+        };
+        let channel_id = match channel {
+            Some(c) => c.to_owned(),
+            None => profile.channel()?.to_owned(),
+        };
+        Ok(Admin {
+            profile,
+            org: key,
+            signer,
+            client_tls,
+            channel_id,
+        })
+    }
+
+    /// The peer to talk to: `peer` if given, else this organisation's first peer.
+    pub fn peer_name(&self, peer: Option<&str>) -> Result<String> {
+        Ok(self.profile.peer_of(&self.org, peer)?.0.to_owned())
+    }
+
+    async fn peer_channel(&self, peer: &str) -> Result<(String, Channel)> {
+        let (_, node) = self.profile.peer(peer)?;
+        let channel = connect(node, self.client_tls.as_ref()).await?;
+        Ok((node.url.clone(), channel))
+    }
+
+    async fn call(
+        &self,
+        peer: &str,
+        channel_id: &str,
+        function: &str,
+        args: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        let proposal = client::signed_proposal(
+            &self.signer,
+            channel_id,
+            LIFECYCLE,
+            vec![function.as_bytes().to_vec(), args],
+        )?;
+        let (url, channel) = self.peer_channel(peer).await?;
+        let response = client::process_proposal(channel, &url, &proposal).await?;
+        client::response_payload(&response, &format!("{peer} ({url})"), function)
+    }
+
+    /// Installs a package on `peer`; returns its package ID and label.
+    pub async fn install(&self, peer: &str, package: &[u8]) -> Result<Installed> {
+        let args = lc::InstallChaincodeArgs {
+            chaincode_install_package: package.to_vec(),
+        };
+        let bytes = self
+            .call(peer, "", "InstallChaincode", args.encode_to_vec())
+            .await?;
+        let result = decode::<lc::InstallChaincodeResult>(&bytes, "InstallChaincodeResult")?;
+        Ok(Installed {
+            package_id: result.package_id,
+            label: result.label,
+            references: BTreeMap::new(),
+        })
+    }
+
+    /// The packages installed on `peer`.
+    pub async fn query_installed(&self, peer: &str) -> Result<Vec<Installed>> {
+        let bytes = self
+            .call(
+                peer,
+                "",
+                "QueryInstalledChaincodes",
+                lc::QueryInstalledChaincodesArgs {}.encode_to_vec(),
+            )
+            .await?;
+        let result =
+            decode::<lc::QueryInstalledChaincodesResult>(&bytes, "QueryInstalledChaincodesResult")?;
+        Ok(result
+            .installed_chaincodes
+            .into_iter()
+            .map(|c| Installed {
+                package_id: c.package_id,
+                label: c.label,
+                references: c
+                    .references
+                    .into_iter()
+                    .map(|(channel, refs)| {
+                        let names = refs
+                            .chaincodes
+                            .into_iter()
+                            .map(|r| format!("{}:{}", r.name, r.version))
+                            .collect();
+                        (channel, names)
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Approves `definition` for this organisation (running `package_id`, or none), endorsed
+    /// by `peer`, and waits until the approval commits VALID.
+    pub async fn approve(
+        &self,
+        peer: &str,
+        definition: &Definition,
+        package_id: Option<&str>,
+    ) -> Result<Committed> {
+        let source = lc::ChaincodeSource {
+            r#type: Some(match package_id {
+                Some(id) => lc::chaincode_source::Type::LocalPackage(lc::chaincode_source::Local {
+                    package_id: id.to_owned(),
+                }),
+                None => {
+                    lc::chaincode_source::Type::Unavailable(lc::chaincode_source::Unavailable {})
+                }
+            }),
+        };
+        let args = lc::ApproveChaincodeDefinitionForMyOrgArgs {
+            sequence: definition.sequence,
+            name: definition.name.clone(),
+            version: definition.version.clone(),
+            endorsement_plugin: String::new(),
+            validation_plugin: String::new(),
+            validation_parameter: definition.validation_parameter.clone(),
+            collections: None,
+            init_required: definition.init_required,
+            source: Some(source),
+        };
+        self.submit(
+            &[peer.to_owned()],
+            peer,
+            "ApproveChaincodeDefinitionForMyOrg",
+            args.encode_to_vec(),
+        )
+        .await
+    }
+
+    /// Which organisations have approved `definition`, asked of `peer`.
+    pub async fn check_commit_readiness(
+        &self,
+        peer: &str,
+        definition: &Definition,
+    ) -> Result<BTreeMap<String, bool>> {
+        let args = lc::CheckCommitReadinessArgs {
+            sequence: definition.sequence,
+            name: definition.name.clone(),
+            version: definition.version.clone(),
+            endorsement_plugin: String::new(),
+            validation_plugin: String::new(),
+            validation_parameter: definition.validation_parameter.clone(),
+            collections: None,
+            init_required: definition.init_required,
+        };
+        let bytes = self
+            .call(
+                peer,
+                &self.channel_id,
+                "CheckCommitReadiness",
+                args.encode_to_vec(),
+            )
+            .await?;
+        Ok(
+            decode::<lc::CheckCommitReadinessResult>(&bytes, "CheckCommitReadinessResult")?
+                .approvals,
+        )
+    }
+
+    /// Commits `definition`, endorsed by every peer in `peers`, and waits (on the first
+    /// peer) until it commits VALID.
+    pub async fn commit(&self, peers: &[String], definition: &Definition) -> Result<Committed> {
+        let args = lc::CommitChaincodeDefinitionArgs {
+            sequence: definition.sequence,
+            name: definition.name.clone(),
+            version: definition.version.clone(),
+            endorsement_plugin: String::new(),
+            validation_plugin: String::new(),
+            validation_parameter: definition.validation_parameter.clone(),
+            collections: None,
+            init_required: definition.init_required,
+        };
+        let watch = peers.first().ok_or_else(|| {
+            NodeError::Rejected("commit needs at least one peer to endorse it".to_owned())
+        })?;
+        self.submit(
+            peers,
+            watch,
+            "CommitChaincodeDefinition",
+            args.encode_to_vec(),
+        )
+        .await
+    }
+
+    /// This organisation's approved definition of `name` at `sequence` (or the latest).
+    pub async fn query_approved(
+        &self,
+        peer: &str,
+        name: &str,
+        sequence: Option<i64>,
+    ) -> Result<Approved> {
+        let args = lc::QueryApprovedChaincodeDefinitionArgs {
+            name: name.to_owned(),
+            sequence: sequence.unwrap_or(0),
+        };
+        let bytes = self
+            .call(
+                peer,
+                &self.channel_id,
+                "QueryApprovedChaincodeDefinition",
+                args.encode_to_vec(),
+            )
+            .await?;
+        let r = decode::<lc::QueryApprovedChaincodeDefinitionResult>(
+            &bytes,
+            "QueryApprovedChaincodeDefinitionResult",
+        )?;
+        let package_id = match r.source.and_then(|s| s.r#type) {
+            Some(lc::chaincode_source::Type::LocalPackage(local)) => Some(local.package_id),
+            _ => None,
+        };
+        Ok(Approved {
+            definition: Definition {
+                name: name.to_owned(),
+                version: r.version,
+                sequence: r.sequence,
+                validation_parameter: r.validation_parameter,
+                init_required: r.init_required,
+            },
+            package_id,
+        })
+    }
+
+    /// The committed definition of `name`, or all committed definitions.
+    pub async fn query_committed(
+        &self,
+        peer: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<CommittedDefinition>> {
+        match name {
+            Some(name) => {
+                let args = lc::QueryChaincodeDefinitionArgs {
+                    name: name.to_owned(),
+                };
+                let bytes = self
+                    .call(
+                        peer,
+                        &self.channel_id,
+                        "QueryChaincodeDefinition",
+                        args.encode_to_vec(),
+                    )
+                    .await?;
+                let r = decode::<lc::QueryChaincodeDefinitionResult>(
+                    &bytes,
+                    "QueryChaincodeDefinitionResult",
+                )?;
+                Ok(vec![CommittedDefinition {
+                    definition: Definition {
+                        name: name.to_owned(),
+                        version: r.version,
+                        sequence: r.sequence,
+                        validation_parameter: r.validation_parameter,
+                        init_required: r.init_required,
+                    },
+                    approvals: r.approvals,
+                }])
+            }
+            None => {
+                let bytes = self
+                    .call(
+                        peer,
+                        &self.channel_id,
+                        "QueryChaincodeDefinitions",
+                        lc::QueryChaincodeDefinitionsArgs {}.encode_to_vec(),
+                    )
+                    .await?;
+                let r = decode::<lc::QueryChaincodeDefinitionsResult>(
+                    &bytes,
+                    "QueryChaincodeDefinitionsResult",
+                )?;
+                Ok(r.chaincode_definitions
+                    .into_iter()
+                    .map(|d| CommittedDefinition {
+                        definition: Definition {
+                            name: d.name,
+                            version: d.version,
+                            sequence: d.sequence,
+                            validation_parameter: d.validation_parameter,
+                            init_required: d.init_required,
+                        },
+                        approvals: BTreeMap::new(),
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// The sequence of `name` committed on the channel, 0 if none.
+    pub async fn committed_sequence(&self, peer: &str, name: &str) -> Result<i64> {
+        match self.query_committed(peer, Some(name)).await {
+            Ok(defs) => Ok(defs.first().map_or(0, |d| d.definition.sequence)),
+            // Fabric answers 404 for a name with no committed definition.
+            Err(NodeError::Rejected(message)) if message.contains("status 404") => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Endorses `function(args)` on every peer in `endorsers`, broadcasts the transaction to
+    /// the orderer and waits on `watch` until it commits; anything but VALID is an error.
+    async fn submit(
+        &self,
+        endorsers: &[String],
+        watch: &str,
+        function: &str,
+        args: Vec<u8>,
+    ) -> Result<Committed> {
+        let proposal = client::signed_proposal(
+            &self.signer,
+            &self.channel_id,
+            LIFECYCLE,
+            vec![function.as_bytes().to_vec(), args],
+        )?;
+        let mut calls = Vec::with_capacity(endorsers.len());
+        for peer in endorsers {
+            let proposal = proposal.clone();
+            let this = self.clone();
+            let peer = peer.clone();
+            calls.push(tokio::spawn(async move {
+                let (url, channel) = this.peer_channel(&peer).await?;
+                let response = client::process_proposal(channel, &url, &proposal).await?;
+                client::response_payload(
+                    &response,
+                    &format!("{peer} ({url})"),
+                    &this_fn(&proposal),
+                )?;
+                Ok::<_, NodeError>((format!("{peer} ({url})"), response))
+            }));
+        }
+        let mut responses = Vec::with_capacity(calls.len());
+        for call in calls {
+            responses.push(
+                call.await
+                    .map_err(|e| NodeError::Rejected(format!("endorsement task failed: {e}")))??,
+            );
+        }
+        let envelope = client::endorsed_envelope(&self.signer, &proposal, &responses)?;
+        let (watch_url, watch_channel) = self.peer_channel(watch).await?;
+        let mut watcher =
+            CommitWatcher::open(watch_channel, &watch_url, &self.signer, &self.channel_id).await?;
+        let (_, orderer) = self.profile.orderer()?;
+        let orderer_channel = connect(orderer, self.client_tls.as_ref()).await?;
+        client::broadcast(orderer_channel, &orderer.url, envelope).await?;
+        let (code, block) = watcher.wait(&proposal.tx_id, COMMIT_TIMEOUT).await?;
+        if code != 0 {
+            return Err(NodeError::Rejected(format!(
+                "{function} transaction {} committed in block {block} as {}; nothing changed",
+                proposal.tx_id,
+                client::validation_code_name(code)
+            )));
+        }
+        Ok(Committed {
+            tx_id: proposal.tx_id,
+            block,
+        })
+    }
+}
+
+/// The lifecycle function a proposal calls, for messages.
+fn this_fn(proposal: &client::SignedProposal) -> String {
+    proposal_function(&proposal.view.payload_without_transient()).unwrap_or_default()
+}
+
+fn proposal_function(payload: &[u8]) -> Option<String> {
+    let cpp = peer::ChaincodeProposalPayload::decode(payload).ok()?;
+    let spec = peer::ChaincodeInvocationSpec::decode(cpp.input.as_slice()).ok()?;
+    let first = spec.chaincode_spec?.input?.args.into_iter().next()?;
+    String::from_utf8(first).ok()
+}
+
+fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M> {
+    M::decode(bytes)
+        .map_err(|e| NodeError::Rejected(format!("the peer's {what} could not be decoded: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_encode_as_application_policies() {
+        let d = Definition::new("basic", "1.0", 1)
+            .with_signature_policy("AND('Org1MSP.peer','Org2MSP.peer')")
+            .unwrap();
+        let policy = peer::ApplicationPolicy::decode(d.validation_parameter.as_slice()).unwrap();
+        assert!(matches!(
+            policy.r#type,
+            Some(application_policy::Type::SignaturePolicy(_))
+        ));
+        let d = Definition::new("basic", "1.0", 1)
+            .with_channel_config_policy("/Channel/Application/Endorsement");
+        let policy = peer::ApplicationPolicy::decode(d.validation_parameter.as_slice()).unwrap();
+        assert_eq!(
+            policy.r#type,
+            Some(application_policy::Type::ChannelConfigPolicyReference(
+                "/Channel/Application/Endorsement".into()
+            ))
+        );
+        let err = Definition::new("basic", "1.0", 1)
+            .with_signature_policy("AND('Org1MSP.peer'")
+            .unwrap_err();
+        assert!(err.to_string().contains("--signature-policy"), "{err}");
+    }
+
+    #[test]
+    fn the_called_function_is_read_back_from_a_proposal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let crypto = cambium_cryptogen::generate(
+            &cambium_cryptogen::CryptoConfig::default_network(),
+            tmp.path(),
+            cambium_cryptogen::GenerateOptions::default(),
+        )
+        .unwrap();
+        let org = crypto.org("Org1MSP").unwrap();
+        let signer = cambium_msp::load_signing_identity(&org.admin().msp_dir, "Org1MSP").unwrap();
+        let p = client::signed_proposal(
+            &signer,
+            "mychannel",
+            LIFECYCLE,
+            vec![b"CommitChaincodeDefinition".to_vec(), vec![1, 2]],
+        )
+        .unwrap();
+        assert_eq!(this_fn(&p), "CommitChaincodeDefinition");
+        assert_eq!(p.view.channel_header.tx_id, p.tx_id);
+    }
+}

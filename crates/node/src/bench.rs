@@ -1,0 +1,452 @@
+//! `cambium bench gateway`: a load generator that talks to a peer's Gateway service exactly as
+//! a Fabric client application does. Each of N concurrent clients loops until the time is up:
+//! a write is Endorse → sign → Submit → CommitStatus (latency measured to the commit), a read
+//! is one Evaluate. The report has throughput, latency percentiles and failures by cause.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cambium_msp::SigningIdentity;
+use cambium_wire::gateway::gateway_client::GatewayClient;
+use cambium_wire::gateway::{
+    CommitStatusRequest, EndorseRequest, EvaluateRequest, SignedCommitStatusRequest, SubmitRequest,
+};
+use cambium_wire::Message;
+use rand::Rng;
+use serde::Serialize;
+use tonic::transport::Channel;
+
+use crate::client::{self, validation_code_name};
+use crate::connect::{connect, status_text, ClientTls, MAX_MESSAGE_BYTES};
+use crate::error::{NodeError, Result};
+use crate::profile::ConnectionProfile;
+
+/// Which keys writes and reads touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyDistribution {
+    /// Every write creates a new key (`CreateAsset`), as Fabric's reference measurement does;
+    /// reads pick one of the keys this client wrote.
+    New,
+    /// Writes update (`UpdateAsset`) and reads read a key drawn uniformly from this many
+    /// keys, created before the run; concurrent updates of one key conflict (MVCC).
+    Uniform(u64),
+}
+
+impl std::str::FromStr for KeyDistribution {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s == "new" {
+            return Ok(KeyDistribution::New);
+        }
+        let n = s
+            .strip_prefix("uniform:")
+            .and_then(|n| n.parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                format!("'{s}' is not a key distribution; use `new` or `uniform:N` (N > 0 keys)")
+            })?;
+        Ok(KeyDistribution::Uniform(n))
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Concurrent clients, each with its own connection.
+    pub clients: usize,
+    /// How long to send new transactions (in-flight ones are awaited).
+    pub duration: Duration,
+    /// Percentage of operations that are reads (Evaluate), 0–100.
+    pub read_percent: u8,
+    /// Key distribution.
+    pub keys: KeyDistribution,
+    /// The contract (deployed asset-transfer) name.
+    pub contract: String,
+    /// The organisation whose user signs and whose gateway peer is used.
+    pub org: String,
+    /// The user, e.g. `User1`.
+    pub user: String,
+    /// The gateway peer; default the organisation's first.
+    pub peer: Option<String>,
+    /// The channel; default the profile's.
+    pub channel: Option<String>,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            clients: 16,
+            duration: Duration::from_secs(10),
+            read_percent: 0,
+            keys: KeyDistribution::New,
+            contract: "basic".to_owned(),
+            org: "Org1".to_owned(),
+            user: "User1".to_owned(),
+            peer: None,
+            channel: None,
+        }
+    }
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Seconds from the first request to the last commit.
+    pub elapsed_s: f64,
+    /// Committed VALID writes per second.
+    pub throughput: f64,
+    /// Median write latency (Endorse to commit status), ms.
+    pub p50_ms: f64,
+    /// 90th percentile write latency, ms.
+    pub p90_ms: f64,
+    /// 99th percentile write latency, ms.
+    pub p99_ms: f64,
+    /// Writes submitted (endorsed and accepted by the orderer, or failed on the way).
+    pub submitted: u64,
+    /// Writes committed VALID.
+    pub valid: u64,
+    /// Writes that failed, at any step.
+    pub failed: u64,
+    /// Failures by cause: a validation code (`MVCC_READ_CONFLICT`) or the step that failed.
+    pub failures: BTreeMap<String, u64>,
+    /// Reads (Evaluate) completed.
+    pub reads: u64,
+    /// Median read latency, ms.
+    pub read_p50_ms: f64,
+    /// Reads per second.
+    pub read_throughput: f64,
+}
+
+/// One client's identity and gateway.
+#[derive(Clone)]
+struct Target {
+    signer: Arc<SigningIdentity>,
+    creator: Vec<u8>,
+    channel_id: String,
+    contract: String,
+    endpoint: String,
+}
+
+/// What one client measured.
+#[derive(Default)]
+struct Tally {
+    write_ms: Vec<f64>,
+    read_ms: Vec<f64>,
+    submitted: u64,
+    failures: BTreeMap<String, u64>,
+}
+
+/// Runs the load against the gateway of `options.org`'s peer in `profile`.
+pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<BenchReport> {
+    if options.clients == 0 {
+        return Err(NodeError::Rejected(
+            "--clients must be at least 1".to_owned(),
+        ));
+    }
+    if options.read_percent > 100 {
+        return Err(NodeError::Rejected(
+            "--read-percent must be 0 to 100".to_owned(),
+        ));
+    }
+    let (org_key, _) = profile.organization(&options.org)?;
+    let org_key = org_key.to_owned();
+    let signer = profile.signing_identity(&org_key, &options.user)?;
+    let files = profile.client_files(&org_key, &options.user)?;
+    let client_tls = match (
+        std::fs::read(&files.tls_cert),
+        std::fs::read(&files.tls_key),
+    ) {
+        (Ok(cert), Ok(key)) => Some(ClientTls { cert, key }),
+        _ => None,
+    };
+    let (_, node) = profile.peer_of(&org_key, options.peer.as_deref())?;
+    let channel_id = match &options.channel {
+        Some(c) => c.clone(),
+        None => profile.channel()?.to_owned(),
+    };
+    let target = Target {
+        creator: cambium_wire::encode_serialized_identity(&signer.serialized()),
+        signer: Arc::new(signer),
+        channel_id,
+        contract: options.contract.clone(),
+        endpoint: node.url.clone(),
+    };
+    let mut channels = Vec::with_capacity(options.clients);
+    for _ in 0..options.clients {
+        channels.push(connect(node, client_tls.as_ref()).await?);
+    }
+    let run_id: u32 = rand::thread_rng().gen();
+    if let KeyDistribution::Uniform(n) = options.keys {
+        create_key_space(&target, &channels, run_id, n).await?;
+    }
+    let started = Instant::now();
+    let deadline = started + options.duration;
+    let mut tasks = Vec::with_capacity(options.clients);
+    for (i, channel) in channels.into_iter().enumerate() {
+        let target = target.clone();
+        let keys = options.keys;
+        let read_percent = options.read_percent;
+        tasks.push(tokio::spawn(async move {
+            client_loop(&target, channel, run_id, i, keys, read_percent, deadline).await
+        }));
+    }
+    let mut all = Tally::default();
+    for task in tasks {
+        let t = task
+            .await
+            .map_err(|e| NodeError::Rejected(format!("a bench client failed: {e}")))?;
+        all.write_ms.extend(t.write_ms);
+        all.read_ms.extend(t.read_ms);
+        all.submitted += t.submitted;
+        for (k, v) in t.failures {
+            *all.failures.entry(k).or_default() += v;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.write_ms.sort_by(f64::total_cmp);
+    all.read_ms.sort_by(f64::total_cmp);
+    let valid = all.write_ms.len() as u64;
+    Ok(BenchReport {
+        clients: options.clients,
+        elapsed_s: elapsed,
+        throughput: valid as f64 / elapsed,
+        p50_ms: percentile(&all.write_ms, 50.0),
+        p90_ms: percentile(&all.write_ms, 90.0),
+        p99_ms: percentile(&all.write_ms, 99.0),
+        submitted: all.submitted,
+        valid,
+        failed: all.failures.values().sum(),
+        failures: all.failures,
+        reads: all.read_ms.len() as u64,
+        read_p50_ms: percentile(&all.read_ms, 50.0),
+        read_throughput: all.read_ms.len() as f64 / elapsed,
+    })
+}
+
+/// The value at percentile `p` of sorted samples (nearest rank), 0 when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn create_key_space(
+    target: &Target,
+    channels: &[Channel],
+    run_id: u32,
+    n: u64,
+) -> Result<()> {
+    let mut next = 0u64;
+    while next < n {
+        let mut batch = Vec::new();
+        for channel in channels {
+            if next >= n {
+                break;
+            }
+            let target = target.clone();
+            let channel = channel.clone();
+            let key = uniform_key(run_id, next);
+            next += 1;
+            batch.push(tokio::spawn(async move {
+                write(&target, channel, asset_args("CreateAsset", &key)).await
+            }));
+        }
+        for task in batch {
+            task.await
+                .map_err(|e| NodeError::Rejected(format!("creating keys: {e}")))?
+                .map_err(|cause| {
+                    NodeError::Rejected(format!(
+                        "creating the key space failed ({cause}); is asset-transfer deployed as '{}'?",
+                        target.contract
+                    ))
+                })?;
+        }
+    }
+    Ok(())
+}
+
+fn uniform_key(run_id: u32, k: u64) -> String {
+    format!("bench-{run_id:08x}-k{k}")
+}
+
+fn asset_args(function: &str, id: &str) -> Vec<Vec<u8>> {
+    [function, id, "blue", "5", "bench", "100"]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect()
+}
+
+async fn client_loop(
+    target: &Target,
+    channel: Channel,
+    run_id: u32,
+    index: usize,
+    keys: KeyDistribution,
+    read_percent: u8,
+    deadline: Instant,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut written: Vec<String> = Vec::new();
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        let (roll, pick) = {
+            let mut rng = rand::thread_rng();
+            (rng.gen_range(0..100u8), rng.gen::<u64>())
+        };
+        let read_key = match keys {
+            KeyDistribution::New if !written.is_empty() => {
+                Some(written[(pick % written.len() as u64) as usize].clone())
+            }
+            KeyDistribution::New => None,
+            KeyDistribution::Uniform(space) => Some(uniform_key(run_id, pick % space)),
+        };
+        if roll < read_percent {
+            if let Some(key) = read_key {
+                let started = Instant::now();
+                match evaluate(target, channel.clone(), &key).await {
+                    Ok(()) => tally.read_ms.push(started.elapsed().as_secs_f64() * 1000.0),
+                    Err(cause) => *tally.failures.entry(format!("read: {cause}")).or_default() += 1,
+                }
+                continue;
+            }
+        }
+        let args = match keys {
+            KeyDistribution::New => {
+                let key = format!("bench-{run_id:08x}-c{index}-{n}");
+                n += 1;
+                let args = asset_args("CreateAsset", &key);
+                written.push(key);
+                args
+            }
+            KeyDistribution::Uniform(space) => {
+                asset_args("UpdateAsset", &uniform_key(run_id, pick % space))
+            }
+        };
+        let started = Instant::now();
+        tally.submitted += 1;
+        match write(target, channel.clone(), args).await {
+            Ok(()) => tally
+                .write_ms
+                .push(started.elapsed().as_secs_f64() * 1000.0),
+            Err(cause) => *tally.failures.entry(cause).or_default() += 1,
+        }
+    }
+    tally
+}
+
+fn gateway(channel: Channel) -> GatewayClient<Channel> {
+    GatewayClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// One write through the gateway; the error is the failure's category.
+async fn write(
+    target: &Target,
+    channel: Channel,
+    args: Vec<Vec<u8>>,
+) -> std::result::Result<(), String> {
+    let proposal =
+        client::signed_proposal(&target.signer, &target.channel_id, &target.contract, args)
+            .map_err(|e| format!("sign: {e}"))?;
+    let mut gw = gateway(channel);
+    let endorsed = gw
+        .endorse(EndorseRequest {
+            transaction_id: proposal.tx_id.clone(),
+            channel_id: target.channel_id.clone(),
+            proposed_transaction: Some(proposal.message.clone()),
+            endorsing_organizations: Vec::new(),
+        })
+        .await
+        .map_err(|s| format!("endorse: {}", status_text(&s)))?
+        .into_inner();
+    let mut envelope = endorsed
+        .prepared_transaction
+        .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
+    envelope.signature = target
+        .signer
+        .sign(&envelope.payload)
+        .map_err(|e| format!("sign: {e}"))?;
+    gw.submit(SubmitRequest {
+        transaction_id: proposal.tx_id.clone(),
+        channel_id: target.channel_id.clone(),
+        prepared_transaction: Some(envelope),
+    })
+    .await
+    .map_err(|s| format!("submit: {:?}", s.code()))?;
+    let request = CommitStatusRequest {
+        transaction_id: proposal.tx_id.clone(),
+        channel_id: target.channel_id.clone(),
+        identity: target.creator.clone(),
+    }
+    .encode_to_vec();
+    let signature = target
+        .signer
+        .sign(&request)
+        .map_err(|e| format!("sign: {e}"))?;
+    let status = gw
+        .commit_status(SignedCommitStatusRequest { request, signature })
+        .await
+        .map_err(|s| format!("commit status: {:?}", s.code()))?
+        .into_inner();
+    if status.result == 0 {
+        Ok(())
+    } else {
+        Err(validation_code_name(status.result))
+    }
+}
+
+async fn evaluate(target: &Target, channel: Channel, key: &str) -> std::result::Result<(), String> {
+    let proposal = client::signed_proposal(
+        &target.signer,
+        &target.channel_id,
+        &target.contract,
+        vec![b"ReadAsset".to_vec(), key.as_bytes().to_vec()],
+    )
+    .map_err(|e| format!("sign: {e}"))?;
+    gateway(channel)
+        .evaluate(EvaluateRequest {
+            transaction_id: proposal.tx_id.clone(),
+            channel_id: target.channel_id.clone(),
+            proposed_transaction: Some(proposal.message),
+            target_organizations: Vec::new(),
+        })
+        .await
+        .map_err(|s| format!("{:?}", s.code()))?;
+    let _ = &target.endpoint;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&samples, 50.0), 50.0);
+        assert_eq!(percentile(&samples, 90.0), 90.0);
+        assert_eq!(percentile(&samples, 99.0), 99.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn key_distributions_parse_or_explain() {
+        assert_eq!("new".parse::<KeyDistribution>(), Ok(KeyDistribution::New));
+        assert_eq!(
+            "uniform:1000".parse::<KeyDistribution>(),
+            Ok(KeyDistribution::Uniform(1000))
+        );
+        let err = "zipf".parse::<KeyDistribution>().unwrap_err();
+        assert!(err.contains("use `new` or `uniform:N`"), "{err}");
+        assert!("uniform:0".parse::<KeyDistribution>().is_err());
+    }
+}

@@ -1,0 +1,282 @@
+//! `cambium contract deploy`: a contract from source, `.wasm` or package to a committed
+//! definition in one step. Package → install on every peer of every organisation in the
+//! profile → approve for each organisation → commit, with the next sequence computed from the
+//! committed definition. Steps that are already done (a package already installed) are
+//! skipped, so a failed deploy can simply be run again.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cambium_vm::package::{package_id, read_package, write_package};
+use serde::Serialize;
+
+use crate::admin::{Admin, Committed, Definition};
+use crate::error::{NodeError, Result};
+use crate::profile::ConnectionProfile;
+
+/// What to deploy and how.
+#[derive(Clone, Debug, Default)]
+pub struct DeployOptions {
+    /// The contract's name on the channel (e.g. `basic`).
+    pub name: String,
+    /// The definition's version; default `1.0`.
+    pub version: Option<String>,
+    /// A signature policy, e.g. `AND('Org1MSP.peer','Org2MSP.peer')`; default the channel's
+    /// endorsement policy.
+    pub signature_policy: Option<String>,
+    /// Whether `Init` must run once first.
+    pub init_required: bool,
+    /// The channel; default the profile's.
+    pub channel: Option<String>,
+}
+
+/// A step of a deploy, for a progress display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Installing (or finding installed) the package on a peer.
+    Install {
+        /// The peer.
+        peer: String,
+        /// Whether it was already installed.
+        already: bool,
+    },
+    /// The next sequence was determined.
+    Sequence(i64),
+    /// An organisation approved.
+    Approved {
+        /// The organisation.
+        org: String,
+    },
+    /// The definition committed.
+    Committed,
+}
+
+/// What a deploy did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeployReport {
+    /// The definition committed.
+    pub definition: Definition,
+    /// The package ID every organisation approved.
+    pub package_id: String,
+    /// Peers the package was installed on now.
+    pub installed: Vec<String>,
+    /// Peers that had it already.
+    pub already_installed: Vec<String>,
+    /// Organisations that approved.
+    pub approved: Vec<String>,
+    /// The commit transaction.
+    pub commit: Committed,
+    /// Wall time from the first install to the commit, ms (packaging not included).
+    pub elapsed_ms: u64,
+}
+
+/// Where a contract comes from: a contract crate folder, a `.wasm` file or a package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A contract crate to build first.
+    Crate(PathBuf),
+    /// A built module.
+    Wasm(PathBuf),
+    /// A package (`.tar.gz`).
+    Package(PathBuf),
+}
+
+impl Source {
+    /// Classifies `path`; fails with a clear message when it does not exist or is none of them.
+    pub fn of(path: &Path) -> Result<Source> {
+        if path.is_dir() {
+            if path.join("Cargo.toml").is_file() {
+                return Ok(Source::Crate(path.to_owned()));
+            }
+            return Err(NodeError::Package(format!(
+                "{} is a folder without Cargo.toml; pass a contract crate, a .wasm file or a package",
+                path.display()
+            )));
+        }
+        if !path.is_file() {
+            return Err(NodeError::Package(format!(
+                "{} does not exist; pass a contract crate folder, a .wasm file or a package .tar.gz",
+                path.display()
+            )));
+        }
+        let mut head = [0u8; 4];
+        let n = std::io::Read::read(
+            &mut std::fs::File::open(path).map_err(|e| NodeError::io("reading", path, e))?,
+            &mut head,
+        )
+        .map_err(|e| NodeError::io("reading", path, e))?;
+        if n == 4 && &head == b"\0asm" {
+            Ok(Source::Wasm(path.to_owned()))
+        } else {
+            Ok(Source::Package(path.to_owned()))
+        }
+    }
+
+    /// The package bytes: built (crates), packaged under `label` (crates and modules) or read.
+    pub fn package(&self, label: &str) -> Result<Vec<u8>> {
+        let wasm_path = match self {
+            Source::Package(path) => {
+                let bytes = std::fs::read(path).map_err(|e| NodeError::io("reading", path, e))?;
+                read_package(&bytes).map_err(|e| {
+                    NodeError::Package(format!("{} is not a contract package: {e}", path.display()))
+                })?;
+                return Ok(bytes);
+            }
+            Source::Wasm(path) => path.clone(),
+            Source::Crate(dir) => cambium_vm::toolchain::build(dir, &dir.join("target"))
+                .map_err(|e| NodeError::Package(format!("building {}: {e}", dir.display())))?,
+        };
+        let wasm =
+            std::fs::read(&wasm_path).map_err(|e| NodeError::io("reading", &wasm_path, e))?;
+        write_package(&wasm, label).map_err(|e| NodeError::Package(e.to_string()))
+    }
+}
+
+/// Deploys `package` as `options.name` on every organisation of `profile`, reporting each
+/// step to `progress`.
+pub async fn deploy(
+    profile: &ConnectionProfile,
+    package: &[u8],
+    options: &DeployOptions,
+    progress: &(dyn Fn(&Step) + Sync),
+) -> Result<DeployReport> {
+    let label = read_package(package)
+        .map_err(|e| NodeError::Package(format!("not a contract package: {e}")))?
+        .metadata
+        .label;
+    let id = package_id(&label, package);
+    let started = Instant::now();
+    let admins = profile
+        .organizations
+        .keys()
+        .map(|org| Admin::new(profile.clone(), org, options.channel.as_deref()))
+        .collect::<Result<Vec<_>>>()?;
+    if admins.is_empty() {
+        return Err(NodeError::Rejected(
+            "the connection profile lists no organizations".to_owned(),
+        ));
+    }
+
+    // Install on every peer of every organisation, concurrently.
+    let mut installs = Vec::new();
+    for admin in &admins {
+        for peer in &profile.organizations[&admin.org].peers {
+            let admin = admin.clone();
+            let peer = peer.clone();
+            let package = package.to_vec();
+            let id = id.clone();
+            installs.push(tokio::spawn(async move {
+                let already = admin
+                    .query_installed(&peer)
+                    .await?
+                    .iter()
+                    .any(|p| p.package_id == id);
+                if !already {
+                    admin.install(&peer, &package).await?;
+                }
+                Ok::<_, NodeError>((peer, already))
+            }));
+        }
+    }
+    let mut installed = Vec::new();
+    let mut already_installed = Vec::new();
+    for task in installs {
+        let (peer, already) = join(task).await?;
+        progress(&Step::Install {
+            peer: peer.clone(),
+            already,
+        });
+        if already {
+            already_installed.push(peer);
+        } else {
+            installed.push(peer);
+        }
+    }
+
+    let first = &admins[0];
+    let first_peer = first.peer_name(None)?;
+    let sequence = first.committed_sequence(&first_peer, &options.name).await? + 1;
+    progress(&Step::Sequence(sequence));
+    let mut definition = Definition::new(
+        &options.name,
+        options.version.as_deref().unwrap_or("1.0"),
+        sequence,
+    );
+    definition.init_required = options.init_required;
+    if let Some(policy) = &options.signature_policy {
+        definition = definition.with_signature_policy(policy)?;
+    }
+
+    // Approve for every organisation, concurrently.
+    let mut approvals = Vec::new();
+    for admin in &admins {
+        let admin = admin.clone();
+        let definition = definition.clone();
+        let id = id.clone();
+        approvals.push(tokio::spawn(async move {
+            let peer = admin.peer_name(None)?;
+            admin.approve(&peer, &definition, Some(&id)).await?;
+            Ok::<_, NodeError>(admin.org.clone())
+        }));
+    }
+    let mut approved = Vec::new();
+    for task in approvals {
+        let org = join(task).await?;
+        progress(&Step::Approved { org: org.clone() });
+        approved.push(org);
+    }
+
+    let endorsers = admins
+        .iter()
+        .map(|a| a.peer_name(None))
+        .collect::<Result<Vec<_>>>()?;
+    let commit = first.commit(&endorsers, &definition).await?;
+    progress(&Step::Committed);
+    Ok(DeployReport {
+        definition,
+        package_id: id,
+        installed,
+        already_installed,
+        approved,
+        commit,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+async fn join<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    task.await
+        .map_err(|e| NodeError::Rejected(format!("a deploy step stopped unexpectedly: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_classified_or_refused_with_a_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("nope");
+        let err = Source::of(&missing).unwrap_err().to_string();
+        assert!(err.contains("does not exist"), "{err}");
+        let err = Source::of(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("without Cargo.toml"), "{err}");
+
+        let wasm = tmp.path().join("c.wasm");
+        std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
+        assert_eq!(Source::of(&wasm).unwrap(), Source::Wasm(wasm.clone()));
+        let pkg = tmp.path().join("c.tar.gz");
+        std::fs::write(&pkg, write_package(b"\0asm\x01\0\0\0", "c_1").unwrap()).unwrap();
+        assert_eq!(Source::of(&pkg).unwrap(), Source::Package(pkg.clone()));
+        let bytes = Source::of(&pkg).unwrap().package("ignored").unwrap();
+        assert_eq!(read_package(&bytes).unwrap().metadata.label, "c_1");
+
+        let junk = tmp.path().join("junk.tar.gz");
+        std::fs::write(&junk, b"not a package").unwrap();
+        let err = Source::of(&junk)
+            .unwrap()
+            .package("x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a contract package"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! Cambium's development network and the client tools that act on a network.
+//!
+//! - [`network`]: the data directory of `cambium up` (crypto material, channel, state file),
+//!   created on the first start and reopened on later ones.
+//! - [`ports`]: the loopback ports, their defaults and the check that they are free.
+//! - [`profile`]: Fabric's common connection profile, written into the data directory and
+//!   read by every command that acts on a network.
+//! - [`up`]: the running network of `cambium up` (orderer and peers in this process).
+//! - [`admin`]: contract administration over Fabric's `_lifecycle` (install, approve, commit,
+//!   queries); [`client`]: the Fabric client wire steps they and the load generator share.
+//! - [`deploy`]: `cambium contract deploy` (package, install everywhere, approve, commit).
+//! - [`bench`]: the gateway load generator of `cambium bench gateway`.
+//! - [`connect`]: gRPC connections (TLS, mutual TLS) to the nodes a profile lists.
+
+pub mod admin;
+pub mod bench;
+pub mod client;
+pub mod connect;
+pub mod deploy;
+pub mod error;
+pub mod network;
+pub mod ports;
+pub mod profile;
+pub mod up;
+
+pub use error::{NodeError, Result};
+pub use network::{Network, NetworkState, CHANNEL_ID};
+pub use ports::Ports;
+pub use profile::ConnectionProfile;
+pub use up::{DevNetwork, UpOptions};
