@@ -1,0 +1,590 @@
+//! Starting and stopping a peer: the signing identity, the endorser, one ledger and committer
+//! per joined channel, and one gRPC server for `protos.Endorser`, `protos.Deliver` and the
+//! Gateway.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use cambium_channel::ChannelConfig;
+use cambium_endorser::{
+    ContractRegistry, Endorser, EndorserChannel, EndorserService, StaticRegistry,
+};
+use cambium_gateway::PeerContext;
+use cambium_ledger::{
+    Block, BlockCommit, BlockReader, BlockWriter, Ledger, SnapshotSource, StateReader, TxOutcome,
+};
+use cambium_msp::SigningIdentity;
+use cambium_primitives::TxValidationCode;
+use cambium_validator::{EndorsementPolicies, PolicyTable};
+use cambium_vm::{Vm, VmConfig};
+use cambium_wire::peer::deliver_server::DeliverServer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::service::RoutesBuilder;
+use tonic::transport::server::TcpIncoming;
+
+use crate::channel::{ChannelState, CommitterStatus};
+use crate::committer;
+use crate::config::PeerConfig;
+use crate::deliver::DeliverService;
+use crate::error::{PeerNodeError, Result};
+use crate::tls;
+
+/// Name of the folder under the data folder that holds one ledger folder per channel.
+pub const LEDGERS_DIR: &str = "ledgers";
+
+/// Where a channel's endorsement policies come from: given the channel and its committed
+/// state at a block, the policies in force. The committer asks for them once per block over
+/// the snapshot it validates against; the Gateway asks through [`PeerContext`].
+///
+/// The `_lifecycle`-backed source (`cambium_validator::LifecyclePolicies`) plugs in here.
+pub trait PolicySource: Send + Sync + 'static {
+    /// The endorsement policies of `channel_id` as `state` records them.
+    fn policies<'a>(
+        &self,
+        channel_id: &str,
+        state: &'a dyn StateReader,
+    ) -> Box<dyn EndorsementPolicies + 'a>;
+}
+
+/// A fixed table: the same policies on every channel, whatever the state.
+impl PolicySource for PolicyTable {
+    fn policies<'a>(
+        &self,
+        _channel_id: &str,
+        _state: &'a dyn StateReader,
+    ) -> Box<dyn EndorsementPolicies + 'a> {
+        Box::new(self.clone())
+    }
+}
+
+/// Which contracts a channel's endorser can run.
+pub trait ContractSource: Send + Sync + 'static {
+    /// The registry of `channel_id`.
+    fn contracts(&self, channel_id: &str) -> Arc<dyn ContractRegistry>;
+}
+
+/// The same fixed contracts on every channel.
+impl ContractSource for StaticRegistry {
+    fn contracts(&self, _channel_id: &str) -> Arc<dyn ContractRegistry> {
+        Arc::new(self.clone())
+    }
+}
+
+impl<F> ContractSource for F
+where
+    F: Fn(&str) -> Arc<dyn ContractRegistry> + Send + Sync + 'static,
+{
+    fn contracts(&self, channel_id: &str) -> Arc<dyn ContractRegistry> {
+        self(channel_id)
+    }
+}
+
+/// Mounts the Gateway service (`gateway.Gateway`) on the peer's server, given the peer as a
+/// [`PeerContext`].
+///
+/// **Hook:** `cambium-gateway` does not export its tonic service yet; once it does, the peer
+/// mounts it by default and this stays as the override.
+pub type GatewayMount = Arc<dyn Fn(Arc<dyn PeerContext>, &mut RoutesBuilder) + Send + Sync>;
+
+/// The parts of a peer that are not configuration: the VM, the contracts, the
+/// endorsement-policy source and the Gateway mount.
+#[derive(Clone)]
+pub struct PeerPlugins {
+    /// The contract VM (one engine per process); `None`: a VM with default settings.
+    pub vm: Option<Arc<Vm>>,
+    /// The contracts each channel's endorser runs.
+    pub contracts: Arc<dyn ContractSource>,
+    /// The endorsement policies the committer validates with.
+    pub policies: Arc<dyn PolicySource>,
+    /// Mounts the Gateway service; `None`: no Gateway on this peer.
+    pub gateway: Option<GatewayMount>,
+}
+
+impl Default for PeerPlugins {
+    /// No contracts, only `_lifecycle`'s policy, no Gateway.
+    fn default() -> Self {
+        PeerPlugins {
+            vm: None,
+            contracts: Arc::new(StaticRegistry::new()),
+            policies: Arc::new(PolicyTable::new()),
+            gateway: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PeerPlugins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerPlugins")
+            .field("vm", &self.vm.is_some())
+            .field("gateway", &self.gateway.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every part of a running peer shares.
+pub(crate) struct Shared {
+    pub(crate) config: PeerConfig,
+    pub(crate) signer: Arc<SigningIdentity>,
+    pub(crate) endorser: Arc<Endorser>,
+    pub(crate) plugins: PeerPlugins,
+    pub(crate) orderer_tls: Option<tls::OrdererTls>,
+    channels: RwLock<BTreeMap<String, Arc<ChannelState>>>,
+    pub(crate) stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    pub(crate) fn channel(&self, id: &str) -> Option<Arc<ChannelState>> {
+        self.channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Hands a channel's new configuration to the endorser (the committer, Deliver and the
+    /// Gateway read it from the channel state).
+    pub(crate) fn apply_config(&self, channel: &ChannelState, config: ChannelConfig) {
+        let config = Arc::new(config);
+        channel.set_config(Arc::unwrap_or_clone(Arc::clone(&config)));
+        self.endorser.add_channel(EndorserChannel {
+            config,
+            ledger: Arc::clone(&channel.ledger) as Arc<dyn cambium_endorser::LedgerSource>,
+            contracts: self.plugins.contracts.contracts(&channel.id),
+        });
+    }
+
+    fn ledger_dir(&self, channel_id: &str) -> PathBuf {
+        self.config.data_dir.join(LEDGERS_DIR).join(channel_id)
+    }
+
+    /// Registers an opened channel and starts its committer.
+    fn open_channel(self: &Arc<Self>, id: &str, ledger: Ledger) -> Result<Arc<ChannelState>> {
+        let ledger = Arc::new(ledger);
+        let snapshot = ledger
+            .snapshot()
+            .map_err(|e| PeerNodeError::ledger(id, e))?;
+        let height = snapshot
+            .height()
+            .map_err(|e| PeerNodeError::ledger(id, e))?;
+        let config = current_config(id, &snapshot, height)?;
+        drop(snapshot);
+        let state = Arc::new(ChannelState::new(id, ledger, config.clone(), height));
+        {
+            let mut channels = self
+                .channels
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if channels.contains_key(id) {
+                return Err(PeerNodeError::AlreadyJoined(id.to_owned()));
+            }
+            channels.insert(id.to_owned(), Arc::clone(&state));
+        }
+        self.apply_config(&state, config);
+        let task = tokio::spawn(committer::run(Arc::clone(self), Arc::clone(&state)));
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(task);
+        tracing::info!(channel = id, height, "channel opened");
+        Ok(state)
+    }
+}
+
+/// The channel configuration in force after the ledger's last block: the config block that
+/// the last block's `LAST_CONFIG` points to, or the genesis block.
+fn current_config(id: &str, snapshot: &impl BlockReader, height: u64) -> Result<ChannelConfig> {
+    let read = |n: u64| -> Result<Vec<u8>> {
+        snapshot
+            .block(n)
+            .map_err(|e| PeerNodeError::ledger(id, e))?
+            .map(|b| b.bytes)
+            .ok_or_else(|| {
+                PeerNodeError::Channel(format!(
+                    "block {n} of channel '{id}' is missing; the ledger is damaged, remove {LEDGERS_DIR}/{id} and join again"
+                ))
+            })
+    };
+    let tip = Block::decode(&read(height - 1)?).map_err(|e| PeerNodeError::ledger(id, e))?;
+    let last_config = if tip.number == 0 {
+        0
+    } else {
+        cambium_orderer::block_signatures(&tip)
+            .map(|s| s.last_config)
+            .unwrap_or(0)
+    };
+    match ChannelConfig::from_config_block(&read(last_config)?) {
+        Ok(config) => Ok(config),
+        Err(e) if last_config != 0 => {
+            tracing::warn!(channel = id, last_config, error = %e, "LAST_CONFIG does not name a config block; using the genesis configuration");
+            ChannelConfig::from_config_block(&read(0)?)
+                .map_err(|e| PeerNodeError::Channel(format!("channel '{id}': {e}")))
+        }
+        Err(e) => Err(PeerNodeError::Channel(format!(
+            "channel '{id}' genesis block: {e}"
+        ))),
+    }
+}
+
+/// A running peer. Cheap to clone; implements [`PeerContext`] for the Gateway.
+#[derive(Clone)]
+pub struct PeerNode {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PeerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerNode")
+            .field("msp_id", &self.shared.config.msp.id)
+            .field("channels", &self.channel_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerNode {
+    /// The channels this peer has joined, in order.
+    pub fn channel_ids(&self) -> Vec<String> {
+        self.shared
+            .channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Every channel's committer status, by channel.
+    pub fn committer_status(&self) -> Vec<CommitterStatus> {
+        self.shared
+            .channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|c| c.status())
+            .collect()
+    }
+
+    /// The ledger of a joined channel.
+    pub fn ledger(&self, channel_id: &str) -> Option<Arc<Ledger>> {
+        self.shared
+            .channel(channel_id)
+            .map(|c| Arc::clone(&c.ledger))
+    }
+
+    /// The peer's signing identity.
+    pub fn signer(&self) -> &Arc<SigningIdentity> {
+        &self.shared.signer
+    }
+
+    /// Joins a channel from its genesis block: creates `<data>/ledgers/<channel>`, commits
+    /// the genesis block as it is and starts pulling blocks from the channel's orderers. The
+    /// ledger folder is what makes the join last: a restart reopens every channel there.
+    pub async fn join_channel(&self, genesis_block: &[u8]) -> Result<String> {
+        let config = ChannelConfig::from_config_block(genesis_block).map_err(|e| {
+            PeerNodeError::Channel(format!(
+                "the block is not a usable genesis block: {e}; pass the channel's block 0"
+            ))
+        })?;
+        let block = Block::decode(genesis_block).map_err(|e| {
+            PeerNodeError::Channel(format!("the genesis block does not decode: {e}"))
+        })?;
+        if block.number != 0 {
+            return Err(PeerNodeError::Channel(format!(
+                "the block is block {} of channel '{}', not its genesis block; pass block 0",
+                block.number,
+                config.channel_id()
+            )));
+        }
+        let id = config.channel_id().to_owned();
+        if self.shared.channel(&id).is_some() {
+            return Err(PeerNodeError::AlreadyJoined(id));
+        }
+        let dir = self.shared.ledger_dir(&id);
+        let shared = Arc::clone(&self.shared);
+        let channel = id.clone();
+        let ledger = tokio::task::spawn_blocking(move || -> Result<Ledger> {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| PeerNodeError::io("creating the ledger folder", &dir, e))?;
+            let ledger = Ledger::open(&dir).map_err(|e| PeerNodeError::ledger(&channel, e))?;
+            let snapshot = ledger.snapshot().map_err(|e| PeerNodeError::ledger(&channel, e))?;
+            match snapshot.block(0).map_err(|e| PeerNodeError::ledger(&channel, e))? {
+                Some(existing) if existing.hash == block.header_hash() => {}
+                Some(_) => {
+                    return Err(PeerNodeError::Channel(format!(
+                        "{} already holds channel '{channel}' with a different genesis block; remove it to join this channel afresh",
+                        dir.display()
+                    )))
+                }
+                None => {
+                    let outcomes = block
+                        .data
+                        .iter()
+                        .map(|_| TxOutcome::valid(Vec::new()))
+                        .collect();
+                    ledger
+                        .commit_block(&BlockCommit { block, outcomes })
+                        .map_err(|e| PeerNodeError::ledger(&channel, e))?;
+                }
+            }
+            drop(snapshot);
+            Ok(ledger)
+        })
+        .await
+        .map_err(|e| PeerNodeError::Channel(format!("joining the channel failed to run: {e}")))??;
+        shared.open_channel(&id, ledger)?;
+        Ok(id)
+    }
+
+    /// Reopens every channel found in the data folder (at start).
+    fn rejoin_channels(&self) -> Result<Vec<String>> {
+        let dir = self.shared.config.data_dir.join(LEDGERS_DIR);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        paths.sort();
+        let mut names = Vec::new();
+        for path in paths {
+            let Some(id) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let ledger = Ledger::open(&path).map_err(|e| PeerNodeError::ledger(&id, e))?;
+            let height = ledger
+                .snapshot()
+                .and_then(|s| s.height())
+                .map_err(|e| PeerNodeError::ledger(&id, e))?;
+            if height == 0 {
+                tracing::warn!(channel = %id, path = %path.display(), "ledger folder without a genesis block; join the channel again");
+                continue;
+            }
+            self.shared.open_channel(&id, ledger)?;
+            names.push(id);
+        }
+        Ok(names)
+    }
+}
+
+/// Starts peers.
+#[derive(Debug)]
+pub struct Peer;
+
+impl Peer {
+    /// Starts a peer with default plugins (no contracts; see [`Peer::start_with`]).
+    pub async fn start(config: PeerConfig) -> Result<PeerHandle> {
+        Peer::start_with(config, PeerPlugins::default()).await
+    }
+
+    /// Starts a peer: loads its identity and TLS material, reopens the channels in its data
+    /// folder, and serves gRPC on `config.listen_address` (port 0 picks a free port).
+    pub async fn start_with(config: PeerConfig, plugins: PeerPlugins) -> Result<PeerHandle> {
+        config.check()?;
+        let signer = cambium_msp::load_signing_identity(&config.msp.dir, &config.msp.id).map_err(
+            |source| PeerNodeError::Identity {
+                dir: config.msp.dir.clone(),
+                source,
+            },
+        )?;
+        let signer = Arc::new(signer);
+        let server_tls = tls::server_config(&config.tls)?;
+        let orderer_tls = tls::orderer_tls(&config)?;
+        let vm = match &plugins.vm {
+            Some(vm) => Arc::clone(vm),
+            None => Arc::new(
+                Vm::new(VmConfig::default()).map_err(|e| PeerNodeError::Vm(e.to_string()))?,
+            ),
+        };
+        let endorser = Arc::new(Endorser::new(vm, Arc::clone(&signer)));
+        std::fs::create_dir_all(config.data_dir.join(LEDGERS_DIR)).map_err(|e| {
+            PeerNodeError::io(
+                "creating the data folder",
+                config.data_dir.join(LEDGERS_DIR),
+                e,
+            )
+        })?;
+        let listen: SocketAddr = config.listen_address.parse().map_err(|e| {
+            PeerNodeError::Config(format!("listenAddress '{}': {e}", config.listen_address))
+        })?;
+        let incoming = TcpIncoming::bind(listen).map_err(|e| {
+            PeerNodeError::Network(format!(
+                "cannot listen on {listen}: {e}; is another process using the port?"
+            ))
+        })?;
+        let local_addr = incoming
+            .local_addr()
+            .map_err(|e| PeerNodeError::Network(format!("reading the bound address: {e}")))?;
+        let max = config.limits.max_message_bytes;
+        let shared = Arc::new(Shared {
+            config,
+            signer,
+            endorser: Arc::clone(&endorser),
+            plugins,
+            orderer_tls,
+            channels: RwLock::new(BTreeMap::new()),
+            stop: watch::Sender::new(false),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let node = PeerNode {
+            shared: Arc::clone(&shared),
+        };
+        let channels = node.rejoin_channels()?;
+
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(
+            EndorserService::new(endorser)
+                .into_server()
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        );
+        routes.add_service(
+            DeliverServer::new(DeliverService::new(Arc::clone(&shared)))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        );
+        mount_gateway(&node, &mut routes);
+
+        let mut builder = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            // Caliper's clients ping every 2 minutes even without calls; answer, never refuse.
+            .http2_keepalive_interval(Some(Duration::from_secs(60)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+        if let Some(tls) = server_tls {
+            builder = builder.tls_config(tls).map_err(|e| {
+                PeerNodeError::Config(format!("the TLS settings are not usable: {e}"))
+            })?;
+        }
+        let mut stop_rx = shared.stop.subscribe();
+        let server = tokio::spawn(
+            builder
+                .add_routes(routes.routes())
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                }),
+        );
+        let external = shared
+            .config
+            .external_address
+            .clone()
+            .unwrap_or_else(|| local_addr.to_string());
+        tracing::info!(address = %local_addr, external = %external, channels = ?channels, msp = %shared.config.msp.id, "peer started");
+        Ok(PeerHandle {
+            node,
+            local_addr,
+            external_address: external,
+            server: Some(server),
+        })
+    }
+}
+
+/// Mounts the Gateway service on the peer's routes.
+///
+/// Hook until `cambium-gateway` exports its tonic service: today only a
+/// [`PeerPlugins::gateway`] mount adds it.
+fn mount_gateway(node: &PeerNode, routes: &mut RoutesBuilder) {
+    if let Some(mount) = &node.shared.plugins.gateway {
+        let context: Arc<dyn PeerContext> = Arc::new(node.clone());
+        mount(context, routes);
+    }
+}
+
+/// A started peer: its address, channel join and shutdown.
+pub struct PeerHandle {
+    node: PeerNode,
+    local_addr: SocketAddr,
+    external_address: String,
+    server: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
+}
+
+impl std::fmt::Debug for PeerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerHandle")
+            .field("local_addr", &self.local_addr)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerHandle {
+    /// The address the gRPC server is bound to (the real port when the config said 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address others reach this peer at (`externalAddress`, else the bound address).
+    pub fn external_address(&self) -> &str {
+        &self.external_address
+    }
+
+    /// The running peer, e.g. as the Gateway's [`PeerContext`].
+    pub fn node(&self) -> &PeerNode {
+        &self.node
+    }
+
+    /// See [`PeerNode::join_channel`].
+    pub async fn join_channel(&self, genesis_block: &[u8]) -> Result<String> {
+        self.node.join_channel(genesis_block).await
+    }
+
+    /// Stops serving, stops every committer and ends every subscription; the data stays.
+    pub async fn shutdown(mut self) {
+        let shared = &self.node.shared;
+        shared.stop.send_replace(true);
+        let channels: Vec<Arc<ChannelState>> = shared
+            .channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for channel in &channels {
+            channel.close();
+        }
+        let tasks = std::mem::take(
+            &mut *shared
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for mut task in tasks {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+        for channel in channels {
+            if let Err(e) = channel.ledger.sync() {
+                tracing::warn!(channel = %channel.id, error = %e, "syncing the ledger at shutdown failed");
+            }
+        }
+        tracing::info!(address = %self.local_addr, "peer stopped");
+    }
+}
+
+/// Ledger folder of `channel_id` under a peer data folder.
+pub fn ledger_dir(data_dir: &Path, channel_id: &str) -> PathBuf {
+    data_dir.join(LEDGERS_DIR).join(channel_id)
+}
+
+/// The validation codes of a committed block's transactions with their IDs, for waiters.
+pub(crate) fn tx_codes(results: &[cambium_validator::TxResult]) -> Vec<(String, TxValidationCode)> {
+    results
+        .iter()
+        .filter_map(|t| t.tx_id.clone().map(|id| (id, t.code)))
+        .collect()
+}

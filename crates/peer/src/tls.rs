@@ -1,0 +1,119 @@
+//! TLS material: the server side of the peer's listener and the client side of its orderer
+//! connections (mutual TLS with the peer's own TLS certificate).
+
+use std::path::Path;
+
+use cambium_channel::ChannelConfig;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+use crate::config::{PeerConfig, TlsSection};
+use crate::error::{PeerNodeError, Result};
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| PeerNodeError::ReadFile {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn pem_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>> {
+    let bytes = read(what, path)?;
+    if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(PeerNodeError::Config(format!(
+            "{} holds no PEM certificate ({what}); give the CA's PEM file",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The peer's TLS certificate and key, when TLS is on.
+fn identity(tls: &TlsSection) -> Result<Option<Identity>> {
+    if !tls.enabled {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&tls.cert, &tls.key) else {
+        return Err(PeerNodeError::Config(
+            "tls.enabled is true but tls.cert or tls.key is missing".to_owned(),
+        ));
+    };
+    Ok(Some(Identity::from_pem(
+        pem_certificates("the TLS certificate", cert)?,
+        read("the TLS private key", key)?,
+    )))
+}
+
+/// The listener's TLS settings, or `None` without TLS. tonic negotiates ALPN `h2`, which
+/// Node gRPC clients require.
+pub(crate) fn server_config(tls: &TlsSection) -> Result<Option<ServerTlsConfig>> {
+    let Some(identity) = identity(tls)? else {
+        return Ok(None);
+    };
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if !tls.client_root_cas.is_empty() {
+        let mut bundle = Vec::new();
+        for path in &tls.client_root_cas {
+            bundle.extend(pem_certificates("a client root CA", path)?);
+            bundle.push(b'\n');
+        }
+        config = config
+            .client_ca_root(Certificate::from_pem(bundle))
+            .client_auth_optional(!tls.client_auth_required);
+    }
+    Ok(Some(config))
+}
+
+/// What the committer needs to reach orderers over TLS.
+#[derive(Clone, Debug)]
+pub(crate) struct OrdererTls {
+    /// The peer's client certificate and key.
+    identity: Identity,
+    /// CA certificates from `orderer.tlsRootCas`; empty: the channel's orderer TLS CAs.
+    roots: Vec<Certificate>,
+}
+
+/// The orderer-side TLS settings, or `None` without TLS.
+pub(crate) fn orderer_tls(config: &PeerConfig) -> Result<Option<OrdererTls>> {
+    if !config.orderer.tls.unwrap_or(config.tls.enabled) {
+        return Ok(None);
+    }
+    let Some(identity) = identity(&config.tls)? else {
+        return Err(PeerNodeError::Config(
+            "orderer.tls is true but the peer has no TLS certificate; set tls.enabled, tls.cert and tls.key".to_owned(),
+        ));
+    };
+    let roots = config
+        .orderer
+        .tls_root_cas
+        .iter()
+        .map(|p| pem_certificates("an orderer TLS root CA", p).map(Certificate::from_pem))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(OrdererTls { identity, roots }))
+}
+
+impl OrdererTls {
+    /// The client TLS settings for `channel`'s orderers: the configured roots, else the TLS
+    /// root and intermediate CAs of the channel's orderer organisations.
+    pub(crate) fn client_config(&self, channel: &ChannelConfig) -> ClientTlsConfig {
+        let roots = if self.roots.is_empty() {
+            let orderer_msps: Vec<String> = channel
+                .orderer_orgs()
+                .into_iter()
+                .map(|o| o.msp_id)
+                .collect();
+            channel
+                .msp_configs()
+                .iter()
+                .filter(|m| orderer_msps.contains(&m.name))
+                .flat_map(|m| m.tls_root_certs.iter().chain(&m.tls_intermediate_certs))
+                .map(Certificate::from_pem)
+                .collect()
+        } else {
+            self.roots.clone()
+        };
+        ClientTlsConfig::new()
+            .ca_certificates(roots)
+            .identity(self.identity.clone())
+    }
+}

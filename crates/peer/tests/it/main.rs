@@ -1,0 +1,9 @@
+//! Integration tests of the peer: an in-process orderer (`cambium-orderer`) and one or two
+//! peers on loopback, the kv contract compiled to wasm and endorsed through the real
+//! endorser over gRPC, blocks pulled, verified, validated and committed by the committer.
+
+mod commit;
+mod deliver;
+mod orderer_signature;
+mod support;
+mod tls;
