@@ -47,11 +47,15 @@ use std::sync::{Arc, RwLock};
 
 use cambium_channel::ChannelConfig;
 use cambium_ledger::{BlockReader, SnapshotSource, StateReader};
+use cambium_lifecycle::scc::{self as lifecycle_scc, Acl};
+use cambium_lifecycle::{LedgerSimulation, LifecycleError};
 use cambium_msp::policy::SignedData;
+use cambium_msp::Identity;
 use cambium_msp::{Certificate, SigningIdentity};
 use cambium_primitives::chaincode::{STATUS_ERROR, STATUS_ERROR_THRESHOLD};
 use cambium_primitives::{
-    ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, SerializedIdentity, TxRwSet,
+    ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, KvRead, KvWrite, NsRwSet,
+    SerializedIdentity, TxRwSet,
 };
 use cambium_vm::{Call, Creator, Env, Timestamp, Vm};
 use cambium_wire::tx::{
@@ -61,8 +65,9 @@ use cambium_wire::tx::{
 use cambium_wire::{encode_chaincode_event, encode_serialized_identity, encode_tx_rwset};
 
 use crate::error::{EndorserError, Result};
+use crate::lifecycle::PeerLifecycle;
 use crate::qscc::{self, SYSTEM_CHAINCODE_VERSION};
-use crate::registry::{ContractRegistry, RegistryResolver};
+use crate::registry::{ContractRegistry, LookupError, RegistryResolver};
 use crate::state::{to_tx_rwset, LedgerState};
 
 /// The channel policy Fabric's default ACL maps `peer/Propose` to.
@@ -148,6 +153,7 @@ pub struct Endorser {
     signer: Arc<SigningIdentity>,
     endorser_bytes: Vec<u8>,
     channels: RwLock<BTreeMap<String, EndorserChannel>>,
+    lifecycle: RwLock<Option<PeerLifecycle>>,
 }
 
 impl std::fmt::Debug for Endorser {
@@ -183,7 +189,24 @@ impl Endorser {
             signer,
             endorser_bytes,
             channels: RwLock::new(BTreeMap::new()),
+            lifecycle: RwLock::new(None),
         }
+    }
+
+    /// Serves `_lifecycle` with this peer's local MSP and package store. Without it,
+    /// `_lifecycle` proposals are refused.
+    pub fn set_lifecycle(&self, lifecycle: PeerLifecycle) {
+        *self
+            .lifecycle
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lifecycle);
+    }
+
+    fn lifecycle(&self) -> Option<PeerLifecycle> {
+        self.lifecycle
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Joins (or updates) the channel `channel.config.channel_id()`.
@@ -258,6 +281,9 @@ impl Endorser {
         now: i64,
     ) -> std::result::Result<ProposalResponse, Refusal> {
         let channel_id = view.channel_header.channel_id.as_str();
+        if channel_id.is_empty() && view.chaincode_name.as_deref() == Some(LIFECYCLE) {
+            return self.channel_less_lifecycle(view, now);
+        }
         let Some(channel) = self.channel(channel_id) else {
             return Err(Refusal::refused(format!(
                 "channel '{channel_id}' not found"
@@ -295,6 +321,10 @@ impl Endorser {
             let (response, version) = (self.query(view, &signed, now), SYSTEM_CHAINCODE_VERSION);
             return self.respond(view, response, &TxRwSet::default(), None, version);
         }
+        if view.chaincode_name.as_deref() == Some(LIFECYCLE) {
+            // `_lifecycle` checks its own ACL per function, like every system chaincode.
+            return self.lifecycle_call(view, &channel, snapshot.as_ref(), &creator, now);
+        }
         channel
             .config
             .evaluate(PROPOSE_POLICY, &[signed], now)
@@ -316,10 +346,28 @@ impl Endorser {
     ) -> std::result::Result<ProposalResponse, Refusal> {
         let channel_id = view.channel_header.channel_id.as_str();
         let name = view.chaincode_name.clone().unwrap_or_default();
-        let Some(installed) = channel.contracts.contract(&name) else {
-            return Err(Refusal::refused(format!(
-                "error in simulation: make sure the chaincode {name} has been successfully defined on channel {channel_id} and try again: chaincode definition for '{name}' not found"
-            )));
+        let installed = match channel.contracts.contract(&name, snapshot.as_ref()) {
+            Ok(installed) => installed,
+            Err(LookupError::NotDefined) => {
+                return Err(Refusal::refused(format!(
+                    "error in simulation: make sure the chaincode {name} has been successfully defined on channel {channel_id} and try again: chaincode definition for '{name}' not found"
+                )))
+            }
+            Err(LookupError::NotInstalled(reason)) | Err(LookupError::Failed(reason)) => {
+                return Err(Refusal::refused(format!(
+                    "error in simulation: make sure the chaincode {name} has been successfully defined on channel {channel_id} and try again: {reason}"
+                )))
+            }
+        };
+        let init = if installed.init_required {
+            Some(check_init(
+                view,
+                snapshot.as_ref(),
+                &name,
+                &installed.version,
+            )?)
+        } else {
+            None
         };
         let tx_id = view.channel_header.tx_id.clone();
         let timestamp = view
@@ -344,8 +392,11 @@ impl Endorser {
             transient: view.transient.clone(),
         };
         let env = Env::with_contracts(
-            Arc::new(LedgerState::from_arc(snapshot)),
-            Arc::new(RegistryResolver(Arc::clone(&channel.contracts))),
+            Arc::new(LedgerState::from_arc(Arc::clone(&snapshot))),
+            Arc::new(RegistryResolver {
+                registry: Arc::clone(&channel.contracts),
+                snapshot,
+            }),
         );
         let outcome = self
             .vm
@@ -358,18 +409,186 @@ impl Endorser {
             payload: outcome.response.payload,
         };
         let event = outcome.event.map(|event| ChaincodeEvent {
-            chaincode_id: name,
+            chaincode_id: name.clone(),
             tx_id,
             event_name: event.name,
             payload: event.payload,
         });
-        self.respond(
-            view,
+        let mut rwset = to_tx_rwset(&outcome.rwset);
+        if let Some(init) = init {
+            init.record(&mut rwset, &name, &installed.version);
+        }
+        self.respond(view, response, &rwset, event.as_ref(), &installed.version)
+    }
+
+    /// A channel-less `_lifecycle` proposal (the peer CLI's install and installed-package
+    /// queries): checked against the local MSP and answered with a `Response` only.
+    fn channel_less_lifecycle(
+        &self,
+        view: &ProposalView,
+        now: i64,
+    ) -> std::result::Result<ProposalResponse, Refusal> {
+        let Some(lifecycle) = self.lifecycle() else {
+            return Err(no_lifecycle());
+        };
+        let msp = Arc::clone(&lifecycle.local_msp);
+        let (_, identity) = validate_header(view, |creator| {
+            let denied = |reason: String| {
+                format!(
+                    "access denied: channel [] creator org [{}]: {reason}",
+                    creator.msp_id
+                )
+            };
+            let identity = msp
+                .validate(creator, now)
+                .map_err(|e| denied(e.to_string()))?;
+            identity
+                .verify(&view.proposal_bytes, &view.signature)
+                .map_err(|e| denied(e.to_string()))?;
+            Ok(identity)
+        })
+        .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))?;
+        let response = match lifecycle_scc::split_args(&view.args) {
+            Err(e) => lifecycle_scc::respond(LIFECYCLE, Err(e)),
+            Ok((function, _)) if !lifecycle_scc::is_peer_local(function) => {
+                ChaincodeResponse::error(format!(
+                    "function '{function}' of _lifecycle needs a channel; send the proposal on the channel it is for"
+                ))
+            }
+            Ok((function, input)) => match require_admin(&lifecycle, &identity, function) {
+                Err(message) => ChaincodeResponse::error(message),
+                Ok(()) => lifecycle_scc::respond(
+                    function,
+                    lifecycle_scc::invoke_local(
+                        lifecycle.packages.as_ref(),
+                        &|id| self.package_references(id),
+                        function,
+                        input,
+                    ),
+                ),
+            },
+        };
+        Ok(ProposalResponse {
             response,
-            &to_tx_rwset(&outcome.rwset),
-            event.as_ref(),
-            &installed.version,
-        )
+            payload: Vec::new(),
+            endorsement: None,
+        })
+    }
+
+    /// A `_lifecycle` proposal on a channel: its ACL, then the function over a simulation of
+    /// the snapshot; the read/write set goes into the proposal response like a contract's.
+    fn lifecycle_call(
+        &self,
+        view: &ProposalView,
+        channel: &EndorserChannel,
+        snapshot: &dyn LedgerView,
+        creator: &SerializedIdentity,
+        now: i64,
+    ) -> std::result::Result<ProposalResponse, Refusal> {
+        let Some(lifecycle) = self.lifecycle() else {
+            return Err(no_lifecycle());
+        };
+        let channel_id = channel.config.channel_id();
+        let peer_msp = self.signer.msp_id();
+        let mut rwset = TxRwSet::default();
+        let response = match lifecycle_scc::split_args(&view.args) {
+            Err(e) => lifecycle_scc::respond(LIFECYCLE, Err(e)),
+            Ok((function, input)) => {
+                // Approving for another org is refused by the rule itself, with its own message.
+                let cross_org_approval =
+                    function == lifecycle_scc::APPROVE && creator.msp_id != peer_msp;
+                let acl = match lifecycle_scc::acl(function) {
+                    _ if cross_org_approval => Ok(()),
+                    None => Ok(()),
+                    Some(Acl::LocalAdmins) => local_msp_identity(&lifecycle, creator, now)
+                        .and_then(|identity| require_admin(&lifecycle, &identity, function)),
+                    Some(Acl::ChannelWriters) => {
+                        let signed = SignedData {
+                            data: view.proposal_bytes.clone(),
+                            identity: creator.clone(),
+                            signature: view.signature.clone(),
+                        };
+                        channel
+                            .config
+                            .evaluate(lifecycle_scc::WRITERS_POLICY, &[signed], now)
+                            .map_err(|e| {
+                                format!(
+                                    "Failed to authorize invocation due to failed ACL check: failed evaluating policy {} for _lifecycle/{function} on channel {channel_id}: {e}; sign with an identity of a channel member that satisfies Writers",
+                                    lifecycle_scc::WRITERS_POLICY
+                                )
+                            })
+                    }
+                };
+                match acl {
+                    Err(message) => ChaincodeResponse::error(message),
+                    Ok(()) => {
+                        let mut orgs: Vec<String> = channel
+                            .config
+                            .application_orgs()
+                            .into_iter()
+                            .map(|o| o.msp_id)
+                            .collect();
+                        orgs.sort();
+                        orgs.dedup();
+                        let ctx = lifecycle_scc::ChannelContext {
+                            channel_id,
+                            orgs: &orgs,
+                            peer_msp_id: peer_msp,
+                            creator_msp_id: &creator.msp_id,
+                        };
+                        let mut sim = LedgerSimulation::new(snapshot);
+                        let result = lifecycle_scc::invoke_channel(
+                            &ctx,
+                            &mut sim,
+                            lifecycle.packages.as_ref(),
+                            &|id| self.package_references(id),
+                            function,
+                            input,
+                        );
+                        if result.is_ok() && !sim.is_empty() {
+                            rwset.ns.push(sim.into_ns_rwset());
+                        }
+                        lifecycle_scc::respond(function, result)
+                    }
+                }
+            }
+        };
+        self.respond(view, response, &rwset, None, SYSTEM_CHAINCODE_VERSION)
+    }
+
+    /// The contracts on each joined channel whose committed definition this peer's org runs
+    /// with `package_id`.
+    fn package_references(
+        &self,
+        package_id: &str,
+    ) -> cambium_lifecycle::Result<lifecycle_scc::References> {
+        let channels: Vec<(String, EndorserChannel)> = self
+            .channels
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
+        let msp = self.signer.msp_id();
+        let mut out = lifecycle_scc::References::new();
+        for (id, channel) in channels {
+            let snapshot = channel.ledger.snapshot_view().map_err(|e| {
+                LifecycleError::Storage(format!("cannot read the ledger of channel '{id}': {e}"))
+            })?;
+            let mut sim = LedgerSimulation::new(snapshot.as_ref());
+            let mut found = Vec::new();
+            for (name, definition) in cambium_lifecycle::committed_definitions(&mut sim)? {
+                let approval =
+                    cambium_lifecycle::org_approval(&mut sim, msp, &name, definition.sequence)?;
+                if approval.is_some_and(|a| a.source.package_id() == Some(package_id)) {
+                    found.push((name, definition.version));
+                }
+            }
+            if !found.is_empty() {
+                out.insert(id, found);
+            }
+        }
+        Ok(out)
     }
 
     /// Runs a `qscc` query against the ledger of the channel it names, after its ACL.
@@ -506,6 +725,41 @@ fn validate(
     config: &ChannelConfig,
     now: i64,
 ) -> std::result::Result<SerializedIdentity, String> {
+    let channel_id = config.channel_id();
+    validate_header(view, |creator| {
+        let denied = |reason: String| {
+            format!(
+                "access denied: channel [{channel_id}] creator org [{}]: {reason}",
+                creator.msp_id
+            )
+        };
+        let identity = config
+            .msp_manager()
+            .validate(creator, now)
+            .map_err(|e| denied(e.to_string()))?;
+        identity
+            .verify(&view.proposal_bytes, &view.signature)
+            .map_err(|e| denied(e.to_string()))?;
+        Ok(identity)
+    })
+    .map(|(creator, _)| creator)
+    .map_err(|e| {
+        if e.starts_with("access denied: channel [] creator org unknown") {
+            format!(
+                "access denied: channel [{channel_id}] creator org unknown, creator is malformed"
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// The header checks of Fabric's `Validate`, then `check_creator` (the creator valid in an
+/// MSP and the signer of the proposal); returns the creator.
+fn validate_header(
+    view: &ProposalView,
+    check_creator: impl FnOnce(&SerializedIdentity) -> std::result::Result<Identity, String>,
+) -> std::result::Result<(SerializedIdentity, Identity), String> {
     let header = &view.channel_header;
     if header.header_type != HeaderType::EndorserTransaction.as_i32() {
         let name = header
@@ -534,24 +788,120 @@ fn validate(
     if view.signature.is_empty() {
         return Err("empty signature bytes".to_owned());
     }
-    let channel_id = config.channel_id();
     let Some(creator) = view.creator.clone() else {
-        return Err(format!(
-            "access denied: channel [{channel_id}] creator org unknown, creator is malformed"
-        ));
+        return Err(
+            "access denied: channel [] creator org unknown, creator is malformed".to_owned(),
+        );
     };
-    let denied = |reason: String| {
+    let identity = check_creator(&creator)?;
+    Ok((creator, identity))
+}
+
+/// The name of the lifecycle system chaincode.
+const LIFECYCLE: &str = cambium_lifecycle::NAMESPACE;
+
+fn no_lifecycle() -> Refusal {
+    Refusal::refused(
+        "this peer does not serve _lifecycle: it has no package store; start the peer with a lifecycle configuration",
+    )
+}
+
+/// The creator as an identity of the peer's local MSP.
+fn local_msp_identity(
+    lifecycle: &PeerLifecycle,
+    creator: &SerializedIdentity,
+    now: i64,
+) -> std::result::Result<Identity, String> {
+    let msp = lifecycle.local_msp.id();
+    lifecycle.local_msp.validate(creator, now).map_err(|e| {
         format!(
-            "access denied: channel [{channel_id}] creator org [{}]: {reason}",
+            "Failed to authorize invocation due to failed ACL check: the creator (an identity of {}) is not valid in this peer's local MSP {msp}: {e}; sign with an admin identity of {msp}",
             creator.msp_id
         )
-    };
-    let identity = config
-        .msp_manager()
-        .validate(&creator, now)
-        .map_err(|e| denied(e.to_string()))?;
-    identity
-        .verify(&view.proposal_bytes, &view.signature)
-        .map_err(|e| denied(e.to_string()))?;
-    Ok(creator)
+    })
+}
+
+fn require_admin(
+    lifecycle: &PeerLifecycle,
+    identity: &Identity,
+    function: &str,
+) -> std::result::Result<(), String> {
+    let msp = lifecycle.local_msp.id();
+    if identity.is_admin() {
+        Ok(())
+    } else {
+        Err(format!(
+            "Failed to authorize invocation due to failed ACL check: _lifecycle/{function} requires an admin of this peer's local MSP {msp}, and the creator is not an admin; sign with an admin identity of {msp}"
+        ))
+    }
+}
+
+/// The key under which Fabric records that a contract's init ran, in the contract's own
+/// namespace: `\0` + U+10FFFF + `initialized`. Its value is the definition's version.
+pub const INITIALIZED_KEY: &str = "\u{0}\u{10FFFF}initialized";
+
+/// What the init check read, to add to the simulation's read/write set.
+struct InitCheck {
+    read: Option<cambium_primitives::Version>,
+    is_init: bool,
+}
+
+impl InitCheck {
+    fn record(self, rwset: &mut TxRwSet, namespace: &str, version: &str) {
+        let index = match rwset.ns.iter().position(|ns| ns.namespace == namespace) {
+            Some(i) => i,
+            None => {
+                rwset.ns.push(NsRwSet::new(namespace));
+                rwset.ns.len() - 1
+            }
+        };
+        let ns = &mut rwset.ns[index];
+        if !ns.reads.iter().any(|r| r.key == INITIALIZED_KEY) {
+            ns.reads.push(KvRead {
+                key: INITIALIZED_KEY.to_owned(),
+                version: self.read,
+            });
+        }
+        if self.is_init {
+            ns.writes.retain(|w| w.key != INITIALIZED_KEY);
+            ns.writes.push(KvWrite {
+                key: INITIALIZED_KEY.to_owned(),
+                is_delete: false,
+                value: version.as_bytes().to_vec(),
+            });
+        }
+        rwset.sort();
+    }
+}
+
+/// Fabric's init rule for a definition with `init_required`: the first invoke must be the
+/// init call (`ChaincodeInput.is_init`), and the init call runs once per version.
+fn check_init(
+    view: &ProposalView,
+    snapshot: &dyn LedgerView,
+    name: &str,
+    version: &str,
+) -> std::result::Result<InitCheck, Refusal> {
+    let current = snapshot.get_state(name, INITIALIZED_KEY).map_err(|e| {
+        Refusal::refused(format!(
+            "error in simulation: cannot read the init marker of '{name}': {e}"
+        ))
+    })?;
+    let initialized = current
+        .as_ref()
+        .is_some_and(|v| v.value == version.as_bytes());
+    if view.is_init && initialized {
+        return Err(Refusal::refused(format!(
+            "error in simulation: chaincode '{name}' is already initialized but called as init; invoke it without --isInit"
+        )));
+    }
+    if !view.is_init && !initialized {
+        return Err(Refusal::refused(format!(
+            "error in simulation: chaincode '{name}' has not been initialized for this version, must call as init first (invoke with --isInit)"
+        )));
+    }
+    Ok(InitCheck {
+        read: current.map(|v| v.version),
+        is_init: view.is_init,
+    })
 }

@@ -10,12 +10,18 @@
 //! - [`to_tx_rwset`] converts the VM's read/write set into the ledger's sorted
 //!   [`cambium_primitives::TxRwSet`], so endorsers produce byte-identical payloads.
 //! - [`qscc`]: Fabric's query system chaincode (chain info, blocks, processed transactions).
+//! - `_lifecycle` (see [`lifecycle`] and `cambium-lifecycle`): proposals to `_lifecycle` run
+//!   the lifecycle rules inside the same simulation (their read/write set goes into the
+//!   proposal response like a contract's); channel-less install and installed-package queries
+//!   get a `Response` only. [`DirPackageStore`] holds installed, compiled packages and
+//!   [`LifecycleRegistry`] resolves contracts from committed definitions.
 //! - [`EndorserService`] serves the `protos.Endorser` gRPC service.
 //!
 //! **The endorser never writes state**: simulation results leave only as signed bytes.
 
 pub mod endorser;
 pub mod error;
+pub mod lifecycle;
 pub mod qscc;
 pub mod registry;
 pub mod service;
@@ -25,6 +31,7 @@ pub use endorser::{
     Endorser, EndorserChannel, LedgerSource, LedgerView, ProposalResponse, PROPOSE_POLICY,
 };
 pub use error::{EndorserError, Result};
-pub use registry::{ContractRegistry, InstalledContract, StaticRegistry};
+pub use lifecycle::{DirPackageStore, LifecycleRegistry, PeerLifecycle};
+pub use registry::{ContractRegistry, InstalledContract, LookupError, StaticRegistry};
 pub use service::{error_status, EndorserService};
 pub use state::{to_tx_rwset, LedgerState};

@@ -1,11 +1,14 @@
 //! Which contracts a channel can run: the [`ContractRegistry`] seam and a map-backed
-//! [`StaticRegistry`]. The `_lifecycle`-backed registry (committed definitions plus installed
-//! packages) implements the same trait.
+//! [`StaticRegistry`]. The `_lifecycle`-backed [`crate::LifecycleRegistry`] (committed
+//! definitions plus installed packages) implements the same trait, reading the definition
+//! from the same ledger snapshot the simulation runs on.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use cambium_vm::{Contract, ContractResolver};
+
+use crate::endorser::LedgerView;
 
 /// A contract ready to run on a channel: the definition's version string (it goes into
 /// `ChaincodeAction.chaincode_id.version`) and the installed module.
@@ -16,12 +19,31 @@ pub struct InstalledContract {
     pub version: String,
     /// The installed, compiled module.
     pub contract: Arc<Contract>,
+    /// Whether the definition requires the init call (`ChaincodeInput.is_init`) before any
+    /// other invoke.
+    pub init_required: bool,
+}
+
+/// Why a registry has no runnable contract under a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupError {
+    /// No definition of that name is committed on the channel.
+    NotDefined,
+    /// The name is defined but this peer cannot run it; the message says why and what to do.
+    NotInstalled(String),
+    /// Reading the definition failed.
+    Failed(String),
 }
 
 /// Looks up the contract a proposal names.
 pub trait ContractRegistry: Send + Sync {
-    /// The contract defined and installed under `name`, or `None`.
-    fn contract(&self, name: &str) -> Option<InstalledContract>;
+    /// The contract defined and installed under `name`, as of `snapshot` (the ledger view the
+    /// simulation reads, so the definition and the state agree).
+    fn contract(
+        &self,
+        name: &str,
+        snapshot: &dyn LedgerView,
+    ) -> Result<InstalledContract, LookupError>;
 }
 
 /// A [`ContractRegistry`] held in a `BTreeMap`, for tests, tools and fixed deployments.
@@ -49,6 +71,7 @@ impl StaticRegistry {
             InstalledContract {
                 version: version.to_owned(),
                 contract,
+                init_required: false,
             },
         );
     }
@@ -60,16 +83,30 @@ impl StaticRegistry {
 }
 
 impl ContractRegistry for StaticRegistry {
-    fn contract(&self, name: &str) -> Option<InstalledContract> {
-        self.contracts.get(name).cloned()
+    fn contract(
+        &self,
+        name: &str,
+        _snapshot: &dyn LedgerView,
+    ) -> Result<InstalledContract, LookupError> {
+        self.contracts
+            .get(name)
+            .cloned()
+            .ok_or(LookupError::NotDefined)
     }
 }
 
-/// Lets contracts call each other (`invoke_contract`) through a registry.
-pub(crate) struct RegistryResolver(pub(crate) Arc<dyn ContractRegistry>);
+/// Lets contracts call each other (`invoke_contract`) through a registry, at the snapshot of
+/// the calling simulation.
+pub(crate) struct RegistryResolver {
+    pub(crate) registry: Arc<dyn ContractRegistry>,
+    pub(crate) snapshot: Arc<dyn LedgerView>,
+}
 
 impl ContractResolver for RegistryResolver {
     fn resolve(&self, name: &str) -> Option<Arc<Contract>> {
-        self.0.contract(name).map(|c| c.contract)
+        self.registry
+            .contract(name, self.snapshot.as_ref())
+            .ok()
+            .map(|c| c.contract)
     }
 }

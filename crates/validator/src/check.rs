@@ -12,7 +12,9 @@ use cambium_primitives::{HeaderType, TxRwSet, TxValidationCode as Code};
 use cambium_wire::tx::{parse_envelope, parse_transaction, EndorsedActionView, EnvelopeView};
 use cambium_wire::{decode_serialized_identity, WireError};
 
-use crate::context::{ChannelContext, EndorsementPolicies, EndorsementPolicy};
+use crate::context::{
+    write_policies, ChannelContext, EndorsementPolicies, EndorsementPolicy, WritePolicy,
+};
 use crate::error::{Result, ValidatorError};
 
 /// System namespaces that no transaction may write (Fabric's non-invokable system
@@ -390,19 +392,36 @@ fn check_action(
             ),
         )));
     }
-    let mut namespaces: Vec<&str> = rwset
+    let mut written: Vec<(&str, Vec<&str>)> = rwset
         .ns
         .iter()
         .filter(|ns| ns.has_writes())
-        .map(|ns| ns.namespace.as_str())
+        .map(|ns| {
+            let keys = ns
+                .writes
+                .iter()
+                .map(|w| w.key.as_str())
+                .chain(ns.metadata_writes.iter().map(|w| w.key.as_str()))
+                .collect();
+            (ns.namespace.as_str(), keys)
+        })
         .collect();
-    if namespaces.is_empty() {
-        namespaces.push(&chaincode);
+    if written.is_empty() {
+        written.push((&chaincode, Vec::new()));
     }
     let signers = verify_endorsements(env.channel.msps(), action, env.identity_time);
-    for namespace in namespaces {
-        if let Err(rejection) = check_policy(env, index, namespace, &signers)? {
-            return Ok(Err(rejection));
+    for (namespace, keys) in written {
+        let lookup_failed = |e: crate::context::PolicySourceError| ValidatorError::PolicyLookup {
+            block: env.block,
+            index,
+            namespace: namespace.to_owned(),
+            problem: e.message,
+        };
+        let policies = write_policies(env.policies, namespace, &keys).map_err(lookup_failed)?;
+        for policy in policies {
+            if let Err(rejection) = check_policy(env, namespace, policy, &signers) {
+                return Ok(Err(rejection));
+            }
         }
     }
     Ok(Ok(rwset))
@@ -436,29 +455,21 @@ fn verify_endorsements(
 
 fn check_policy(
     env: &CheckEnv<'_>,
-    index: usize,
     namespace: &str,
+    policy: WritePolicy,
     signers: &VerifiedSignatures,
-) -> Result<std::result::Result<(), Rejection>> {
-    let policy =
-        env.policies
-            .endorsement_policy(namespace)
-            .map_err(|e| ValidatorError::PolicyLookup {
-                block: env.block,
-                index,
-                namespace: namespace.to_owned(),
-                problem: e.message,
-            })?;
-    let failure = |reason: String| Ok(Err(reject(Code::EndorsementPolicyFailure, reason)));
-    let Some(policy) = policy else {
+) -> std::result::Result<(), Rejection> {
+    let failure = |reason: String| Err(reject(Code::EndorsementPolicyFailure, reason));
+    let scope = policy.scope;
+    let Some(policy) = policy.policy else {
         return failure(format!(
-            "no contract named '{namespace}' is defined on this channel, so nothing may write to it"
+            "no contract named '{namespace}' is defined on this channel, so nothing may write to it; commit a definition for '{namespace}' first"
         ));
     };
     match policy {
         EndorsementPolicy::Signature(envelope) => {
             match evaluate(&envelope, signers, env.channel.msps()) {
-                Ok(ev) if ev.satisfied => Ok(Ok(())),
+                Ok(ev) if ev.satisfied => Ok(()),
                 Ok(ev) => {
                     let missing: Vec<String> = ev
                         .unsatisfied
@@ -466,21 +477,23 @@ fn check_policy(
                         .map(|p| cambium_msp::policy::DisplayPrincipal(p).to_string())
                         .collect();
                     failure(format!(
-                        "the endorsement policy {} of '{namespace}' is not satisfied: missing {}; {} endorsement(s) ignored",
+                        "the endorsement policy {} of {scope} is not satisfied: missing {}; {} endorsement(s) ignored; collect endorsements that satisfy it",
                         cambium_msp::policy::format(&envelope),
                         if missing.is_empty() { "signatures".to_owned() } else { missing.join(", ") },
                         signers.rejected.len()
                     ))
                 }
                 Err(e) => failure(format!(
-                    "the endorsement policy of '{namespace}' is malformed: {e}"
+                    "the endorsement policy of {scope} is malformed: {e}"
                 )),
             }
         }
         EndorsementPolicy::ChannelPolicy(path) => match env.channel.evaluate_policy(&path, signers)
         {
-            Ok(()) => Ok(Ok(())),
-            Err(e) => failure(format!("the endorsement policy of '{namespace}': {e}")),
+            Ok(()) => Ok(()),
+            Err(e) => failure(format!(
+                "the endorsement policy {path} of {scope} is not satisfied: {e}; collect endorsements that satisfy it"
+            )),
         },
     }
 }

@@ -4,8 +4,9 @@
 //!   implemented for the channel's configuration ([`ChannelConfig`]) and, for tests and tools,
 //!   by [`StaticChannel`] from an [`MspManager`] and a [`PolicyGroup`].
 //! - [`EndorsementPolicies`]: the endorsement policy of each namespace, from the committed
-//!   contract definitions. [`PolicyTable`] is a `BTreeMap`-backed implementation; the
-//!   lifecycle crate will provide the one backed by `_lifecycle` state.
+//!   contract definitions. [`PolicyTable`] is a `BTreeMap`-backed implementation and
+//!   [`LifecyclePolicies`] the one backed by committed `_lifecycle` state. [`write_policies`]
+//!   makes the lookup key-aware where `_lifecycle` needs it (approval keys).
 //! - [`CommittedLedger`]: the committed state and transaction-ID index, implemented for
 //!   every ledger snapshot ([`StateReader`] + [`BlockReader`]).
 
@@ -152,6 +153,152 @@ pub trait EndorsementPolicies: Sync {
     ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError>;
 }
 
+/// One policy that a transaction's writes to a namespace must satisfy, and what it covers
+/// (for messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WritePolicy {
+    /// What the policy guards, e.g. `'basic'` or `the approval of Org1MSP in '_lifecycle'`.
+    pub scope: String,
+    /// The policy, or `None` if no contract of that name is defined.
+    pub policy: Option<EndorsementPolicy>,
+}
+
+/// The policy guarding an org's approval keys in `_lifecycle`: a peer of that org must
+/// endorse, the equivalent of Fabric's implicit-collection endorsement policy.
+pub fn approval_policy(msp_id: &str) -> std::result::Result<EndorsementPolicy, PolicySourceError> {
+    cambium_msp::policy::parse(&format!("OR('{msp_id}.peer')"))
+        .map(EndorsementPolicy::Signature)
+        .map_err(|e| PolicySourceError {
+            message: format!(
+                "the approval key names MSP ID '{msp_id}', which cannot form a policy: {e}"
+            ),
+        })
+}
+
+/// The policies writes of `keys` to `namespace` must satisfy: for `_lifecycle`, each org
+/// whose approval keys (`approvals/<MSPID>/…`) are written must endorse through one of its
+/// peers, and the other keys need the namespace's policy; elsewhere the namespace's policy.
+pub fn write_policies(
+    policies: &dyn EndorsementPolicies,
+    namespace: &str,
+    keys: &[&str],
+) -> std::result::Result<Vec<WritePolicy>, PolicySourceError> {
+    let namespace_policy = || -> std::result::Result<WritePolicy, PolicySourceError> {
+        Ok(WritePolicy {
+            scope: format!("'{namespace}'"),
+            policy: policies.endorsement_policy(namespace)?,
+        })
+    };
+    if namespace != LIFECYCLE_NAMESPACE {
+        return Ok(vec![namespace_policy()?]);
+    }
+    let mut orgs = std::collections::BTreeSet::new();
+    let mut other_keys = keys.is_empty();
+    for key in keys {
+        match cambium_lifecycle::approval_org(key) {
+            Some(org) => {
+                orgs.insert(org);
+            }
+            None => other_keys = true,
+        }
+    }
+    let mut out = Vec::new();
+    for org in orgs {
+        out.push(WritePolicy {
+            scope: format!("the approval of {org} in '{LIFECYCLE_NAMESPACE}'"),
+            policy: Some(approval_policy(org)?),
+        });
+    }
+    if other_keys {
+        out.push(namespace_policy()?);
+    }
+    Ok(out)
+}
+
+/// Endorsement policies from committed `_lifecycle` state, read at the start of the block
+/// being validated: a contract's policy is its committed definition's validation parameter
+/// (a signature policy, or a channel policy reference), `_lifecycle` itself answers
+/// [`LIFECYCLE_ENDORSEMENT_POLICY`], and a name without a committed definition has none.
+/// Lookups are cached per namespace for the block, so each definition is decoded once.
+pub struct LifecyclePolicies<'a> {
+    state: &'a (dyn StateReader + Sync),
+    cache: std::sync::Mutex<BTreeMap<String, Option<EndorsementPolicy>>>,
+}
+
+impl std::fmt::Debug for LifecyclePolicies<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LifecyclePolicies").finish_non_exhaustive()
+    }
+}
+
+impl<'a> LifecyclePolicies<'a> {
+    /// Policies read from `state`, the committed state before the block.
+    pub fn new(state: &'a (dyn StateReader + Sync)) -> LifecyclePolicies<'a> {
+        LifecyclePolicies {
+            state,
+            cache: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lookup(
+        &self,
+        namespace: &str,
+    ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError> {
+        let source = |e: cambium_lifecycle::LifecycleError| PolicySourceError {
+            message: e.to_string(),
+        };
+        let mut state = cambium_lifecycle::CommittedState(self.state);
+        let Some(definition) =
+            cambium_lifecycle::committed_definition(&mut state, namespace).map_err(source)?
+        else {
+            return Ok(None);
+        };
+        let policy = definition
+            .endorsement_policy()
+            .map_err(|e| PolicySourceError {
+                message: format!(
+                "the committed definition of '{namespace}' has an unusable endorsement policy: {e}"
+            ),
+            })?;
+        Ok(Some(match policy {
+            cambium_lifecycle::ApplicationPolicy::Signature(env) => {
+                EndorsementPolicy::Signature(env)
+            }
+            cambium_lifecycle::ApplicationPolicy::ChannelReference(path) => {
+                EndorsementPolicy::ChannelPolicy(path)
+            }
+        }))
+    }
+}
+
+impl EndorsementPolicies for LifecyclePolicies<'_> {
+    fn endorsement_policy(
+        &self,
+        namespace: &str,
+    ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError> {
+        if namespace == LIFECYCLE_NAMESPACE {
+            return Ok(Some(EndorsementPolicy::ChannelPolicy(
+                LIFECYCLE_ENDORSEMENT_POLICY.to_owned(),
+            )));
+        }
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(namespace)
+            .cloned();
+        if let Some(policy) = cached {
+            return Ok(policy);
+        }
+        let policy = self.lookup(namespace)?;
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(namespace.to_owned(), policy.clone());
+        Ok(policy)
+    }
+}
+
 /// Endorsement policies from a `BTreeMap`, with `_lifecycle` bound to
 /// [`LIFECYCLE_ENDORSEMENT_POLICY`] unless set explicitly.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -240,6 +387,44 @@ mod tests {
                 DEFAULT_ENDORSEMENT_POLICY.to_owned()
             ))
         );
+    }
+
+    #[test]
+    fn lifecycle_approval_keys_need_their_own_org() {
+        let table = PolicyTable::new();
+        let policies = write_policies(
+            &table,
+            LIFECYCLE_NAMESPACE,
+            &["approvals/Org2MSP/basic#1", "approvals/Org1MSP/basic#1"],
+        )
+        .unwrap();
+        assert_eq!(policies.len(), 2);
+        assert_eq!(policies[0].scope, "the approval of Org1MSP in '_lifecycle'");
+        assert_eq!(
+            policies[0].policy,
+            Some(approval_policy("Org1MSP").unwrap())
+        );
+        assert_eq!(
+            policies[1].policy,
+            Some(approval_policy("Org2MSP").unwrap())
+        );
+        // A definition write next to an approval needs the lifecycle policy as well.
+        let policies = write_policies(
+            &table,
+            LIFECYCLE_NAMESPACE,
+            &["approvals/Org1MSP/basic#1", "namespaces/metadata/basic"],
+        )
+        .unwrap();
+        assert_eq!(
+            policies.last().unwrap().policy,
+            Some(EndorsementPolicy::ChannelPolicy(
+                LIFECYCLE_ENDORSEMENT_POLICY.to_owned()
+            ))
+        );
+        // Elsewhere the key does not matter.
+        let policies = write_policies(&table, "basic", &["approvals/Org1MSP/x"]).unwrap();
+        assert_eq!(policies.len(), 1);
+        assert_eq!(policies[0].policy, None);
     }
 
     #[test]

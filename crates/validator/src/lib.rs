@@ -43,6 +43,11 @@
 //!   `ENDORSEMENT_POLICY_FAILURE`. A transaction that writes nothing is checked against the
 //!   policy of the chaincode it invokes. Writes to `lscc`, `qscc` or `cscc`:
 //!   `ILLEGAL_WRITESET`. Key-level (state-based) endorsement policies are not evaluated yet.
+//! - `_lifecycle`: a write to an org's approval key (`approvals/<MSPID>/…`) must be endorsed
+//!   by a peer of that org (Fabric keeps approvals in the org's implicit collection, whose
+//!   endorsement policy is the org itself); any other `_lifecycle` write (a committed
+//!   definition) needs `/Channel/Application/LifecycleEndorsement`. With
+//!   [`LifecyclePolicies`], contract policies come from the committed definitions.
 //! - Range queries recorded as Merkle summaries are `PHANTOM_READ_CONFLICT` (Cambium's
 //!   endorser records raw reads); private-data collections are not validated.
 //! - CONFIG transactions are checked structurally: headers, the creator's signature (the
@@ -62,9 +67,9 @@ mod mvcc;
 mod validate;
 
 pub use context::{
-    ChannelContext, CommittedLedger, EndorsementPolicies, EndorsementPolicy, PolicySourceError,
-    PolicyTable, StaticChannel, DEFAULT_ENDORSEMENT_POLICY, LIFECYCLE_ENDORSEMENT_POLICY,
-    LIFECYCLE_NAMESPACE,
+    approval_policy, write_policies, ChannelContext, CommittedLedger, EndorsementPolicies,
+    EndorsementPolicy, LifecyclePolicies, PolicySourceError, PolicyTable, StaticChannel,
+    WritePolicy, DEFAULT_ENDORSEMENT_POLICY, LIFECYCLE_ENDORSEMENT_POLICY, LIFECYCLE_NAMESPACE,
 };
 pub use error::{Result, ValidatorError};
 pub use validate::{validate_block, BlockValidation, TxResult, ValidationOptions};

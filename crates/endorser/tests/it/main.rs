@@ -4,6 +4,7 @@
 
 mod endorse;
 mod grpc;
+mod lifecycle;
 mod qscc;
 mod refusals;
 mod support;

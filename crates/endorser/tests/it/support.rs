@@ -10,7 +10,7 @@ use cambium_cryptogen::{GeneratedNetwork, Role};
 use cambium_endorser::{Endorser, EndorserChannel, ProposalResponse, StaticRegistry};
 use cambium_ledger::{Block, BlockWriter, Ledger, SnapshotSource, StoredBlock};
 use cambium_msp::policy::parse;
-use cambium_msp::{load_signing_identity, SigningIdentity};
+use cambium_msp::{load_signing_identity, Msp, MspConfig, SigningIdentity};
 use cambium_primitives::{Endorsement, Timestamp};
 use cambium_testing::DevNetwork;
 use cambium_validator::{
@@ -41,6 +41,21 @@ pub(crate) struct Net {
     pub(crate) kv: Arc<Contract>,
     pub(crate) asset_transfer: Arc<Contract>,
     pub(crate) vm: Arc<Vm>,
+    /// The admins of the two organisations.
+    pub(crate) org1_admin: SigningIdentity,
+    pub(crate) org2_admin: SigningIdentity,
+    /// The local MSPs of the two organisations' peers.
+    pub(crate) org1_msp: Arc<Msp>,
+    pub(crate) org2_msp: Arc<Msp>,
+    /// The example contracts' modules.
+    pub(crate) kv_wasm: Vec<u8>,
+    pub(crate) asset_transfer_wasm: Vec<u8>,
+}
+
+fn local_msp(net: &GeneratedNetwork, msp_id: &str) -> Arc<Msp> {
+    let org = net.org(msp_id).expect("org generated");
+    let config = MspConfig::from_dir(&org.msp_dir, msp_id).expect("MSP folder loads");
+    Arc::new(Msp::new(&config).expect("MSP builds"))
 }
 
 fn identity(net: &GeneratedNetwork, org: &str, msp_id: &str, role: Role) -> SigningIdentity {
@@ -78,8 +93,14 @@ fn build_net() -> Net {
     let other = cambium_testing::default_crypto(&dev.dir.path().join("other"));
     let config = dev.channel.clone();
     let vm = Arc::new(Vm::new(VmConfig::default()).expect("engine"));
-    let install = |name: &str| Arc::new(vm.install(&contract_wasm(name)).expect("installs"));
+    let kv_wasm = contract_wasm("kv");
+    let asset_transfer_wasm = contract_wasm("asset-transfer");
+    let install = |wasm: &[u8]| Arc::new(vm.install(wasm).expect("installs"));
     Net {
+        org1_admin: identity(net, "Org1MSP", "Org1MSP", Role::Admin),
+        org2_admin: identity(net, "Org2MSP", "Org2MSP", Role::Admin),
+        org1_msp: local_msp(net, "Org1MSP"),
+        org2_msp: local_msp(net, "Org2MSP"),
         config: Arc::new(config),
         org1_peer: Arc::new(identity(net, "Org1MSP", "Org1MSP", Role::Peer)),
         org2_peer: Arc::new(identity(net, "Org2MSP", "Org2MSP", Role::Peer)),
@@ -87,8 +108,10 @@ fn build_net() -> Net {
         org2_client: identity(net, "Org2MSP", "Org2MSP", Role::Client),
         unknown_msp_client: identity(&other, "Org1MSP", "Org9MSP", Role::Client),
         foreign_client: identity(&other, "Org1MSP", "Org1MSP", Role::Client),
-        kv: install("kv"),
-        asset_transfer: install("asset-transfer"),
+        kv: install(&kv_wasm),
+        asset_transfer: install(&asset_transfer_wasm),
+        kv_wasm,
+        asset_transfer_wasm,
         vm,
         _dev: dev,
     }

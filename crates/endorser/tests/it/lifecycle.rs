@@ -1,0 +1,994 @@
+//! `_lifecycle` end to end: two organisations, each with its own peer (endorser, ledger on
+//! disk, package directory), proposals signed by real admins and clients, blocks built from
+//! the endorsed transactions, validated on each peer with `validate_block` and
+//! `LifecyclePolicies` over that peer's committed state, and committed to both ledgers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use cambium_endorser::{
+    DirPackageStore, Endorser, EndorserChannel, LifecycleRegistry, PeerLifecycle, ProposalResponse,
+};
+use cambium_ledger::{Block, BlockReader, BlockWriter, Ledger, SnapshotSource};
+use cambium_lifecycle::PackageStore;
+use cambium_msp::SigningIdentity;
+use cambium_primitives::{Timestamp, TxValidationCode as Code};
+use cambium_validator::{validate_block, LifecyclePolicies, ValidationOptions};
+use cambium_vm::package::write_package;
+use cambium_vm::Vm;
+use cambium_wire::lifecycle as lc;
+use cambium_wire::tx::{build_proposal, endorsement_message, signed_proposal_bytes, ProposalParts};
+use cambium_wire::{encode_serialized_identity, peer, Message};
+
+use crate::support::{net, transaction, CHANNEL};
+
+const LIFECYCLE: &str = "_lifecycle";
+
+static NONCE: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh 24-byte nonce, so every proposal has its own transaction ID.
+fn nonce() -> Vec<u8> {
+    let n = NONCE.fetch_add(1, Ordering::SeqCst);
+    let mut nonce = vec![0x5a; 24];
+    nonce[..8].copy_from_slice(&n.to_be_bytes());
+    nonce
+}
+
+/// When certificates are checked: an hour into their validity.
+fn now() -> i64 {
+    net().org1_client.certificate().not_before() + 3600
+}
+
+/// Sets `ChaincodeInput.is_init` in a proposal (the peer CLI's `--isInit`).
+fn mark_init(proposal_bytes: &[u8]) -> Vec<u8> {
+    let mut proposal = peer::Proposal::decode(proposal_bytes).expect("proposal");
+    let mut payload =
+        peer::ChaincodeProposalPayload::decode(proposal.payload.as_slice()).expect("payload");
+    let mut spec = peer::ChaincodeInvocationSpec::decode(payload.input.as_slice()).expect("spec");
+    spec.chaincode_spec
+        .as_mut()
+        .and_then(|s| s.input.as_mut())
+        .expect("input")
+        .is_init = true;
+    payload.input = spec.encode_to_vec();
+    proposal.payload = payload.encode_to_vec();
+    proposal.encode_to_vec()
+}
+
+fn signed_proposal(
+    signer: &SigningIdentity,
+    channel: &str,
+    chaincode: &str,
+    args: Vec<Vec<u8>>,
+    is_init: bool,
+) -> Vec<u8> {
+    let parts = ProposalParts {
+        channel_id: channel.to_owned(),
+        chaincode_name: chaincode.to_owned(),
+        args,
+        transient: Default::default(),
+        creator: encode_serialized_identity(&signer.serialized()),
+        nonce: nonce(),
+        timestamp: Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        },
+    };
+    let mut proposal_bytes = build_proposal(&parts).proposal_bytes;
+    if is_init {
+        proposal_bytes = mark_init(&proposal_bytes);
+    }
+    let signature = signer.sign(&proposal_bytes).expect("sign");
+    signed_proposal_bytes(&proposal_bytes, &signature)
+}
+
+/// One organisation's peer.
+struct OrgPeer {
+    endorser: Endorser,
+    ledger: Arc<Ledger>,
+    store: Arc<DirPackageStore>,
+}
+
+/// Two organisations with a peer each.
+struct Network {
+    dir: tempfile::TempDir,
+    orgs: Vec<OrgPeer>,
+}
+
+/// The parameters of an approve, readiness check or commit.
+#[derive(Clone)]
+struct Def {
+    name: &'static str,
+    sequence: i64,
+    version: &'static str,
+    policy: Vec<u8>,
+    init_required: bool,
+}
+
+impl Def {
+    fn new(name: &'static str, sequence: i64, version: &'static str) -> Def {
+        Def {
+            name,
+            sequence,
+            version,
+            policy: Vec::new(),
+            init_required: false,
+        }
+    }
+
+    fn with_policy(mut self, dsl: &str) -> Def {
+        let env = cambium_msp::policy::parse(dsl).expect("policy parses");
+        self.policy = cambium_lifecycle::ApplicationPolicy::Signature(env).encode();
+        self
+    }
+
+    fn approve(&self, package: Option<&str>) -> Vec<u8> {
+        lc::ApproveChaincodeDefinitionForMyOrgArgs {
+            sequence: self.sequence,
+            name: self.name.into(),
+            version: self.version.into(),
+            validation_parameter: self.policy.clone(),
+            init_required: self.init_required,
+            source: Some(
+                match package {
+                    Some(id) => cambium_lifecycle::PackageSource::Local(id.into()),
+                    None => cambium_lifecycle::PackageSource::Unavailable,
+                }
+                .to_wire(),
+            ),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn commit(&self) -> Vec<u8> {
+        lc::CommitChaincodeDefinitionArgs {
+            sequence: self.sequence,
+            name: self.name.into(),
+            version: self.version.into(),
+            validation_parameter: self.policy.clone(),
+            init_required: self.init_required,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn readiness(&self) -> Vec<u8> {
+        lc::CheckCommitReadinessArgs {
+            sequence: self.sequence,
+            name: self.name.into(),
+            version: self.version.into(),
+            validation_parameter: self.policy.clone(),
+            init_required: self.init_required,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+}
+
+fn package(wasm: &[u8], label: &str) -> Vec<u8> {
+    write_package(wasm, label).expect("package written")
+}
+
+fn peer_of(dir: &std::path::Path, org: usize, vm: Arc<Vm>) -> OrgPeer {
+    let n = net();
+    let (msp_id, signer, local) = if org == 0 {
+        ("Org1MSP", &n.org1_peer, &n.org1_msp)
+    } else {
+        ("Org2MSP", &n.org2_peer, &n.org2_msp)
+    };
+    let home = dir.join(msp_id);
+    let ledger = Arc::new(Ledger::open(home.join("ledger")).expect("ledger opens"));
+    let store =
+        Arc::new(DirPackageStore::open(home.join("packages"), Arc::clone(&vm)).expect("store"));
+    let endorser = Endorser::new(vm, Arc::clone(signer));
+    endorser.add_channel(EndorserChannel {
+        config: Arc::clone(&n.config),
+        ledger: Arc::clone(&ledger) as _,
+        contracts: Arc::new(LifecycleRegistry::new(msp_id, Arc::clone(&store))),
+    });
+    endorser.set_lifecycle(PeerLifecycle {
+        local_msp: Arc::clone(local),
+        packages: Arc::clone(&store) as Arc<dyn PackageStore>,
+    });
+    OrgPeer {
+        endorser,
+        ledger,
+        store,
+    }
+}
+
+impl Network {
+    fn new() -> Network {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let orgs = (0..2)
+            .map(|i| peer_of(dir.path(), i, Arc::clone(&net().vm)))
+            .collect();
+        Network { dir, orgs }
+    }
+
+    fn admin(&self, org: usize) -> &'static SigningIdentity {
+        if org == 0 {
+            &net().org1_admin
+        } else {
+            &net().org2_admin
+        }
+    }
+
+    fn client(&self, org: usize) -> &'static SigningIdentity {
+        if org == 0 {
+            &net().org1_client
+        } else {
+            &net().org2_client
+        }
+    }
+
+    /// Sends a proposal to org `org`'s peer.
+    fn send(&self, org: usize, proposal: &[u8]) -> ProposalResponse {
+        self.orgs[org]
+            .endorser
+            .process_proposal_at(proposal, now())
+            .expect("processed")
+    }
+
+    /// A channel-less `_lifecycle` call by `signer` to org `org`'s peer.
+    fn local(
+        &self,
+        org: usize,
+        signer: &SigningIdentity,
+        function: &str,
+        args: Vec<u8>,
+    ) -> ProposalResponse {
+        let proposal = signed_proposal(
+            signer,
+            "",
+            LIFECYCLE,
+            vec![function.as_bytes().to_vec(), args],
+            false,
+        );
+        self.send(org, &proposal)
+    }
+
+    /// Installs `package` on org `org`'s peer as its admin; returns the package ID.
+    fn install(&self, org: usize, package: &[u8]) -> String {
+        let args = lc::InstallChaincodeArgs {
+            chaincode_install_package: package.to_vec(),
+        };
+        let response = self.local(
+            org,
+            self.admin(org),
+            "InstallChaincode",
+            args.encode_to_vec(),
+        );
+        assert_eq!(
+            response.response.status, 200,
+            "{}",
+            response.response.message
+        );
+        assert!(response.payload.is_empty() && response.endorsement.is_none());
+        lc::InstallChaincodeResult::decode(response.response.payload.as_slice())
+            .expect("install result")
+            .package_id
+    }
+
+    /// A `_lifecycle` call on the channel by `signer`, sent to the peers `orgs`; returns the
+    /// proposal and the responses.
+    fn lifecycle(
+        &self,
+        orgs: &[usize],
+        signer: &SigningIdentity,
+        function: &str,
+        args: Vec<u8>,
+    ) -> (Vec<u8>, Vec<ProposalResponse>) {
+        let proposal = signed_proposal(
+            signer,
+            CHANNEL,
+            LIFECYCLE,
+            vec![function.as_bytes().to_vec(), args],
+            false,
+        );
+        let responses = orgs.iter().map(|o| self.send(*o, &proposal)).collect();
+        (proposal, responses)
+    }
+
+    /// An endorsed transaction from `responses`, signed by `signer`.
+    fn envelope(
+        signer: &SigningIdentity,
+        proposal: &[u8],
+        responses: &[ProposalResponse],
+    ) -> Vec<u8> {
+        for r in responses {
+            assert_eq!(r.response.status, 200, "{}", r.response.message);
+        }
+        let refs: Vec<&ProposalResponse> = responses.iter().collect();
+        transaction(signer, proposal, &refs)
+    }
+
+    /// Org `org`'s admin approves `def` with `package` on its own peer; returns the
+    /// transaction.
+    fn approve_tx(&self, org: usize, def: &Def, package: Option<&str>) -> Vec<u8> {
+        let admin = self.admin(org);
+        let (proposal, responses) = self.lifecycle(
+            &[org],
+            admin,
+            "ApproveChaincodeDefinitionForMyOrg",
+            def.approve(package),
+        );
+        Self::envelope(admin, &proposal, &responses)
+    }
+
+    /// Approves and commits the approval in its own block.
+    fn approve(&self, org: usize, def: &Def, package: Option<&str>) {
+        let tx = self.approve_tx(org, def, package);
+        assert_eq!(self.submit(vec![tx]), [Code::Valid]);
+    }
+
+    /// Commits `def`, endorsed by the peers of `orgs`; returns the transaction's code.
+    fn commit(&self, orgs: &[usize], def: &Def) -> Code {
+        let admin = self.admin(0);
+        let (proposal, responses) =
+            self.lifecycle(orgs, admin, "CommitChaincodeDefinition", def.commit());
+        let tx = Self::envelope(admin, &proposal, &responses);
+        self.submit(vec![tx])[0]
+    }
+
+    /// Invokes `name` endorsed by both peers and commits it; returns the code and the
+    /// response payload.
+    fn invoke(&self, name: &str, args: &[&str], is_init: bool) -> (Code, Vec<u8>) {
+        let client = self.client(0);
+        let proposal = signed_proposal(
+            client,
+            CHANNEL,
+            name,
+            args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            is_init,
+        );
+        let responses: Vec<ProposalResponse> = (0..2).map(|o| self.send(o, &proposal)).collect();
+        let tx = Self::envelope(client, &proposal, &responses);
+        let payload = responses[0].response.payload.clone();
+        (self.submit(vec![tx])[0], payload)
+    }
+
+    /// Validates a block of `envelopes` on each peer against its own committed state and
+    /// commits it there; both peers must agree on every code.
+    fn submit(&self, envelopes: Vec<Vec<u8>>) -> Vec<Code> {
+        let mut agreed: Option<Vec<Code>> = None;
+        for org in &self.orgs {
+            let snapshot = org.ledger.snapshot().expect("snapshot");
+            let number = snapshot.height().expect("height");
+            let previous = match number.checked_sub(1) {
+                None => Vec::new(),
+                Some(last) => snapshot
+                    .block(last)
+                    .expect("read")
+                    .expect("previous block")
+                    .hash
+                    .to_vec(),
+            };
+            let block = Block::new(number, previous, envelopes.clone());
+            let policies = LifecyclePolicies::new(&snapshot);
+            let validation = validate_block(
+                &block,
+                net().config.as_ref(),
+                &policies,
+                &snapshot,
+                &ValidationOptions::at(now()),
+            )
+            .expect("block validates");
+            for tx in &validation.transactions {
+                if let Some(reason) = &tx.reason {
+                    eprintln!("tx {}: {:?}: {reason}", tx.index, tx.code);
+                }
+            }
+            let codes = validation.codes();
+            if let Some(previous) = &agreed {
+                assert_eq!(previous, &codes, "the peers disagree");
+            }
+            agreed = Some(codes);
+            org.ledger
+                .commit_block(&validation.into_commit(block))
+                .expect("block commits");
+        }
+        agreed.expect("two peers")
+    }
+
+    /// The last validation reason for a single-transaction block of `envelope` (not
+    /// committed).
+    fn reason(&self, envelope: Vec<u8>) -> (Code, String) {
+        let org = &self.orgs[0];
+        let snapshot = org.ledger.snapshot().expect("snapshot");
+        let number = snapshot.height().expect("height");
+        let previous = snapshot
+            .block(number - 1)
+            .expect("read")
+            .expect("previous block")
+            .hash
+            .to_vec();
+        let block = Block::new(number, previous, vec![envelope]);
+        let policies = LifecyclePolicies::new(&snapshot);
+        let validation = validate_block(
+            &block,
+            net().config.as_ref(),
+            &policies,
+            &snapshot,
+            &ValidationOptions::at(now()),
+        )
+        .expect("block validates");
+        let tx = &validation.transactions[0];
+        (tx.code, tx.reason.clone().unwrap_or_default())
+    }
+
+    fn query<M: Message + Default>(&self, org: usize, function: &str, args: Vec<u8>) -> M {
+        let (_, responses) = self.lifecycle(&[org], self.client(org), function, args);
+        let r = &responses[0];
+        assert_eq!(r.response.status, 200, "{}", r.response.message);
+        M::decode(r.response.payload.as_slice()).expect("result decodes")
+    }
+
+    fn query_admin<M: Message + Default>(&self, org: usize, function: &str, args: Vec<u8>) -> M {
+        let (_, responses) = self.lifecycle(&[org], self.admin(org), function, args);
+        let r = &responses[0];
+        assert_eq!(r.response.status, 200, "{}", r.response.message);
+        M::decode(r.response.payload.as_slice()).expect("result decodes")
+    }
+}
+
+fn deployed_kv() -> (Network, String) {
+    let network = Network::new();
+    let pkg = package(&net().kv_wasm, "kv_1");
+    let id1 = network.install(0, &pkg);
+    let id2 = network.install(1, &pkg);
+    assert_eq!(id1, id2);
+    let def = Def::new("kv", 1, "1.0");
+    network.approve(0, &def, Some(&id1));
+    network.approve(1, &def, Some(&id2));
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+    (network, id1)
+}
+
+#[test]
+fn install_approve_commit_and_invoke() {
+    let network = Network::new();
+    let pkg = package(&net().asset_transfer_wasm, "basic_1.0");
+    let id = network.install(0, &pkg);
+    assert!(
+        id.starts_with("basic_1.0:") && id.len() == "basic_1.0:".len() + 64,
+        "{id}"
+    );
+    assert_eq!(network.install(1, &pkg), id);
+
+    // Installed-package queries, channel-less, as the peer CLI sends them.
+    let r = network.local(
+        0,
+        network.admin(0),
+        "QueryInstalledChaincodes",
+        lc::QueryInstalledChaincodesArgs {}.encode_to_vec(),
+    );
+    let all = lc::QueryInstalledChaincodesResult::decode(r.response.payload.as_slice()).unwrap();
+    assert_eq!(all.installed_chaincodes.len(), 1);
+    assert_eq!(all.installed_chaincodes[0].label, "basic_1.0");
+    let r = network.local(
+        0,
+        network.admin(0),
+        "GetInstalledChaincodePackage",
+        lc::GetInstalledChaincodePackageArgs {
+            package_id: id.clone(),
+        }
+        .encode_to_vec(),
+    );
+    let got =
+        lc::GetInstalledChaincodePackageResult::decode(r.response.payload.as_slice()).unwrap();
+    assert_eq!(got.chaincode_install_package, pkg);
+    let r = network.local(
+        0,
+        network.admin(0),
+        "QueryInstalledChaincode",
+        lc::QueryInstalledChaincodeArgs {
+            package_id: "missing:00".into(),
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!(r.response.status, 404, "{}", r.response.message);
+
+    // Not defined yet: invoking fails in simulation.
+    let early = signed_proposal(
+        network.client(0),
+        CHANNEL,
+        "basic",
+        vec![b"ReadAsset".to_vec(), b"a".to_vec()],
+        false,
+    );
+    let r = network.send(0, &early);
+    assert!(
+        r.response
+            .message
+            .contains("chaincode definition for 'basic' not found"),
+        "{}",
+        r.response.message
+    );
+
+    let def = Def::new("basic", 1, "1.0").with_policy("AND('Org1MSP.peer', 'Org2MSP.peer')");
+    network.approve(0, &def, Some(&id));
+    let ready: lc::CheckCommitReadinessResult =
+        network.query(0, "CheckCommitReadiness", def.readiness());
+    assert_eq!(ready.approvals.get("Org1MSP"), Some(&true));
+    assert_eq!(ready.approvals.get("Org2MSP"), Some(&false));
+    network.approve(1, &def, Some(&id));
+    let ready: lc::CheckCommitReadinessResult =
+        network.query(1, "CheckCommitReadiness", def.readiness());
+    assert!(ready.approvals.values().all(|a| *a), "{ready:?}");
+
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+    let committed: lc::QueryChaincodeDefinitionResult = network.query(
+        1,
+        "QueryChaincodeDefinition",
+        lc::QueryChaincodeDefinitionArgs {
+            name: "basic".into(),
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!((committed.sequence, committed.version.as_str()), (1, "1.0"));
+    assert_eq!(committed.validation_parameter, def.policy);
+    assert!(committed.approvals.values().all(|a| *a));
+    let all: lc::QueryChaincodeDefinitionsResult = network.query(
+        0,
+        "QueryChaincodeDefinitions",
+        lc::QueryChaincodeDefinitionsArgs {}.encode_to_vec(),
+    );
+    assert_eq!(all.chaincode_definitions.len(), 1);
+    let approved: lc::QueryApprovedChaincodeDefinitionResult = network.query_admin(
+        1,
+        "QueryApprovedChaincodeDefinition",
+        lc::QueryApprovedChaincodeDefinitionArgs {
+            name: "basic".into(),
+            sequence: 1,
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!(
+        cambium_lifecycle::PackageSource::from_wire(approved.source.as_ref()),
+        cambium_lifecycle::PackageSource::Local(id.clone())
+    );
+
+    let (code, _) = network.invoke(
+        "basic",
+        &["CreateAsset", "asset1", "blue", "5", "Tom", "300"],
+        false,
+    );
+    assert_eq!(code, Code::Valid);
+    let (code, payload) = network.invoke("basic", &["ReadAsset", "asset1"], false);
+    assert_eq!(code, Code::Valid);
+    assert!(String::from_utf8_lossy(&payload).contains("asset1"));
+
+    // The package now shows the chaincode that uses it.
+    let r = network.local(
+        1,
+        network.admin(1),
+        "QueryInstalledChaincode",
+        lc::QueryInstalledChaincodeArgs {
+            package_id: id.clone(),
+        }
+        .encode_to_vec(),
+    );
+    let q = lc::QueryInstalledChaincodeResult::decode(r.response.payload.as_slice()).unwrap();
+    let refs = &q.references[CHANNEL].chaincodes;
+    assert_eq!(
+        (refs[0].name.as_str(), refs[0].version.as_str()),
+        ("basic", "1.0")
+    );
+
+    // A restarted peer loads its packages again (from the VM's compiled cache when it has one).
+    let dir = network.dir.path().join("Org1MSP").join("packages");
+    let reopened = DirPackageStore::open(&dir, Arc::clone(&net().vm)).expect("reopens");
+    assert_eq!(reopened.installed().unwrap().len(), 1);
+    assert!(reopened.contract(&id).is_some());
+    assert!(network.orgs[0].store.contract(&id).is_some());
+}
+
+#[test]
+fn bad_inputs_are_refused_with_fabric_codes_and_what_to_do() {
+    let (network, id) = deployed_kv();
+    let pkg = package(&net().asset_transfer_wasm, "basic_1");
+
+    // A non-admin installing.
+    let r = network.local(
+        0,
+        network.client(0),
+        "InstallChaincode",
+        lc::InstallChaincodeArgs {
+            chaincode_install_package: pkg.clone(),
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!(r.response.status, 500);
+    assert!(
+        r.response
+            .message
+            .contains("requires an admin of this peer's local MSP Org1MSP"),
+        "{}",
+        r.response.message
+    );
+    // An admin of another org installing on this peer.
+    let r = network.local(
+        0,
+        network.admin(1),
+        "InstallChaincode",
+        lc::InstallChaincodeArgs {
+            chaincode_install_package: pkg.clone(),
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!(r.response.status, 500, "{}", r.response.message);
+    // Installing something that is not a package.
+    let r = network.local(
+        0,
+        network.admin(0),
+        "InstallChaincode",
+        lc::InstallChaincodeArgs {
+            chaincode_install_package: b"not a package".to_vec(),
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!(r.response.status, 500);
+    assert!(
+        r.response.message.contains("failed to install chaincode"),
+        "{}",
+        r.response.message
+    );
+
+    // Approving for another org: Org2's admin at Org1's peer.
+    let def2 = Def::new("kv", 2, "2.0");
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.admin(1),
+        "ApproveChaincodeDefinitionForMyOrg",
+        def2.approve(Some(&id)),
+    );
+    let r = &responses[0];
+    assert_eq!(r.response.status, 500);
+    assert!(r.endorsement.is_none());
+    assert!(
+        r.response
+            .message
+            .contains("cannot approve for another org"),
+        "{}",
+        r.response.message
+    );
+    // A client (not an admin) approving.
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.client(0),
+        "ApproveChaincodeDefinitionForMyOrg",
+        def2.approve(Some(&id)),
+    );
+    assert!(
+        responses[0].response.message.contains("requires an admin"),
+        "{}",
+        responses[0].response.message
+    );
+
+    // Approving and committing a sequence that skips one.
+    let def3 = Def::new("kv", 3, "3.0");
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.admin(0),
+        "ApproveChaincodeDefinitionForMyOrg",
+        def3.approve(Some(&id)),
+    );
+    assert_eq!(
+        responses[0].response.message,
+        "failed to invoke backing implementation of 'ApproveChaincodeDefinitionForMyOrg': requested sequence is 3, but new definition must be sequence 2; 'kv' is committed at sequence 1; approve sequence 2 for a new definition, or 1 to approve the current one"
+    );
+    let (_, responses) = network.lifecycle(
+        &[0, 1],
+        network.admin(0),
+        "CommitChaincodeDefinition",
+        def3.commit(),
+    );
+    for r in &responses {
+        assert_eq!(r.response.status, 500);
+        assert!(r.response.message.contains("requested sequence is 3, but new definition must be sequence 2; commit sequence 2 of 'kv'"), "{}", r.response.message);
+    }
+
+    // Committing without enough approvals: only Org1 approved sequence 2, so Org2's peer
+    // refuses to endorse, and Org1's endorsement alone does not satisfy LifecycleEndorsement.
+    network.approve(0, &def2, Some(&id));
+    let (proposal, responses) = network.lifecycle(
+        &[0, 1],
+        network.admin(0),
+        "CommitChaincodeDefinition",
+        def2.commit(),
+    );
+    assert_eq!(
+        responses[0].response.status, 200,
+        "{}",
+        responses[0].response.message
+    );
+    assert_eq!(responses[1].response.status, 500);
+    assert!(
+        responses[1]
+            .response
+            .message
+            .contains("chaincode definition not agreed to by this org (Org2MSP)"),
+        "{}",
+        responses[1].response.message
+    );
+    let only_org1 = Network::envelope(network.admin(0), &proposal, &responses[..1]);
+    let (code, reason) = network.reason(only_org1.clone());
+    assert_eq!(code, Code::EndorsementPolicyFailure);
+    assert!(
+        reason.contains("/Channel/Application/LifecycleEndorsement"),
+        "{reason}"
+    );
+    assert_eq!(
+        network.submit(vec![only_org1]),
+        [Code::EndorsementPolicyFailure]
+    );
+
+    // An invoke endorsed by one org where the definition's policy needs both.
+    let proposal = signed_proposal(
+        network.client(0),
+        CHANNEL,
+        "kv",
+        vec![b"put".to_vec(), b"k".to_vec(), b"v".to_vec()],
+        false,
+    );
+    let response = network.send(0, &proposal);
+    let tx = Network::envelope(network.client(0), &proposal, &[response]);
+    let (code, reason) = network.reason(tx);
+    assert_eq!(code, Code::EndorsementPolicyFailure);
+    assert!(
+        reason.contains("/Channel/Application/Endorsement"),
+        "{reason}"
+    );
+
+    // An approval endorsed by the wrong org's peer: Org2's peer refuses to approve for Org1,
+    // but even if it signed Org1's approval (a colluding peer), the validator requires the
+    // approving org's own peer.
+    let (proposal, responses) = network.lifecycle(
+        &[0],
+        network.admin(0),
+        "ApproveChaincodeDefinitionForMyOrg",
+        Def::new("kv", 2, "2.1").approve(Some(&id)),
+    );
+    let org2_peer = &net().org2_peer;
+    let endorser = encode_serialized_identity(&org2_peer.serialized());
+    let mut forged = responses[0].clone();
+    forged.endorsement = Some(cambium_primitives::Endorsement {
+        signature: org2_peer
+            .sign(&endorsement_message(&forged.payload, &endorser))
+            .expect("sign"),
+        endorser,
+    });
+    let tx = Network::envelope(network.admin(0), &proposal, &[forged]);
+    let (code, reason) = network.reason(tx);
+    assert_eq!(code, Code::EndorsementPolicyFailure);
+    assert!(reason.contains("the approval of Org1MSP"), "{reason}");
+    assert!(reason.contains("Org1MSP.peer"), "{reason}");
+
+    // Collections are refused with a clear message.
+    let mut with_collections = lc::ApproveChaincodeDefinitionForMyOrgArgs::decode(
+        Def::new("kv", 2, "2.0").approve(None).as_slice(),
+    )
+    .unwrap();
+    with_collections.collections = Some(peer::CollectionConfigPackage {
+        config: vec![Default::default()],
+    });
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.admin(0),
+        "ApproveChaincodeDefinitionForMyOrg",
+        with_collections.encode_to_vec(),
+    );
+    assert!(
+        responses[0]
+            .response
+            .message
+            .contains("private data collections"),
+        "{}",
+        responses[0].response.message
+    );
+
+    // Querying an undefined name is a 404.
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.client(0),
+        "QueryChaincodeDefinition",
+        lc::QueryChaincodeDefinitionArgs {
+            name: "nope".into(),
+        }
+        .encode_to_vec(),
+    );
+    assert_eq!(responses[0].response.status, 404);
+    assert!(responses[0].payload.is_empty() && responses[0].endorsement.is_none());
+}
+
+#[test]
+fn policy_only_upgrade_and_an_org_that_installs_late() {
+    let network = Network::new();
+    let pkg = package(&net().kv_wasm, "kv_1");
+    let id = network.install(0, &pkg);
+    // Org2 approves without installing anything.
+    let def = Def::new("kv", 1, "1.0");
+    network.approve(0, &def, Some(&id));
+    network.approve(1, &def, None);
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+    // Org2's peer cannot run the contract yet, and says why.
+    let proposal = signed_proposal(
+        network.client(0),
+        CHANNEL,
+        "kv",
+        vec![b"put".to_vec(), b"a".to_vec(), b"1".to_vec()],
+        false,
+    );
+    let r = network.send(1, &proposal);
+    assert!(
+        r.response
+            .message
+            .contains("approved sequence 1 without a package"),
+        "{}",
+        r.response.message
+    );
+    // It installs, then approves the committed sequence again with its package: allowed,
+    // because the parameters equal the committed definition.
+    assert_eq!(network.install(1, &pkg), id);
+    network.approve(1, &def, Some(&id));
+    assert_eq!(
+        network.invoke("kv", &["put", "a", "1"], false).0,
+        Code::Valid
+    );
+    // Re-approving the committed sequence with other parameters is refused.
+    let (_, responses) = network.lifecycle(
+        &[1],
+        network.admin(1),
+        "ApproveChaincodeDefinitionForMyOrg",
+        Def::new("kv", 1, "1.1").approve(Some(&id)),
+    );
+    assert!(
+        responses[0]
+            .response
+            .message
+            .contains("attempted to redefine the current committed sequence (1)"),
+        "{}",
+        responses[0].response.message
+    );
+
+    // A policy-only upgrade: sequence 2, same package, any one org may endorse.
+    let def2 = Def::new("kv", 2, "1.0").with_policy("OR('Org1MSP.peer', 'Org2MSP.peer')");
+    network.approve(0, &def2, Some(&id));
+    network.approve(1, &def2, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def2), Code::Valid);
+    let proposal = signed_proposal(
+        network.client(1),
+        CHANNEL,
+        "kv",
+        vec![b"put".to_vec(), b"b".to_vec(), b"2".to_vec()],
+        false,
+    );
+    let response = network.send(1, &proposal);
+    let tx = Network::envelope(network.client(1), &proposal, &[response]);
+    assert_eq!(network.submit(vec![tx]), [Code::Valid]);
+    let (code, payload) = network.invoke("kv", &["get", "b"], false);
+    assert_eq!(code, Code::Valid);
+    assert_eq!(payload, b"2");
+}
+
+#[test]
+fn different_packages_per_org_and_one_package_under_two_names() {
+    let network = Network::new();
+    // The same module packaged under two labels: two package IDs.
+    let id1 = network.install(0, &package(&net().kv_wasm, "kv_org1"));
+    let id2 = network.install(1, &package(&net().kv_wasm, "kv_org2"));
+    assert_ne!(id1, id2);
+    let def = Def::new("kv", 1, "1.0");
+    network.approve(0, &def, Some(&id1));
+    network.approve(1, &def, Some(&id2));
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+    assert_eq!(
+        network.invoke("kv", &["put", "x", "1"], false).0,
+        Code::Valid
+    );
+
+    // One package under a second name, with its own definition.
+    let other = Def::new("kv-copy", 1, "7");
+    network.approve(0, &other, Some(&id1));
+    network.approve(1, &other, Some(&id2));
+    assert_eq!(network.commit(&[0, 1], &other), Code::Valid);
+    assert_eq!(
+        network.invoke("kv-copy", &["put", "x", "2"], false).0,
+        Code::Valid
+    );
+    // Each name has its own namespace.
+    assert_eq!(network.invoke("kv", &["get", "x"], false).1, b"1");
+    assert_eq!(network.invoke("kv-copy", &["get", "x"], false).1, b"2");
+    let r = network.local(
+        0,
+        network.admin(0),
+        "QueryInstalledChaincode",
+        lc::QueryInstalledChaincodeArgs {
+            package_id: id1.clone(),
+        }
+        .encode_to_vec(),
+    );
+    let q = lc::QueryInstalledChaincodeResult::decode(r.response.payload.as_slice()).unwrap();
+    let names: Vec<&str> = q.references[CHANNEL]
+        .chaincodes
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["kv", "kv-copy"]);
+}
+
+#[test]
+fn init_required_runs_the_init_call_once() {
+    let network = Network::new();
+    let id = network.install(0, &package(&net().kv_wasm, "kv_1"));
+    assert_eq!(network.install(1, &package(&net().kv_wasm, "kv_1")), id);
+    let mut def = Def::new("kv", 1, "1.0");
+    def.init_required = true;
+    network.approve(0, &def, Some(&id));
+    network.approve(1, &def, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+
+    let plain = signed_proposal(
+        network.client(0),
+        CHANNEL,
+        "kv",
+        vec![b"put".to_vec(), b"a".to_vec(), b"1".to_vec()],
+        false,
+    );
+    let r = network.send(0, &plain);
+    assert_eq!(r.response.status, 500);
+    assert!(
+        r.response
+            .message
+            .contains("has not been initialized for this version, must call as init first"),
+        "{}",
+        r.response.message
+    );
+    assert_eq!(
+        network.invoke("kv", &["put", "init", "done"], true).0,
+        Code::Valid
+    );
+    let again = signed_proposal(
+        network.client(0),
+        CHANNEL,
+        "kv",
+        vec![b"put".to_vec(), b"a".to_vec(), b"1".to_vec()],
+        true,
+    );
+    let r = network.send(0, &again);
+    assert!(
+        r.response
+            .message
+            .contains("is already initialized but called as init"),
+        "{}",
+        r.response.message
+    );
+    assert_eq!(
+        network.invoke("kv", &["put", "a", "1"], false).0,
+        Code::Valid
+    );
+
+    // Two init calls endorsed from the same state: the second conflicts at commit.
+    let network = Network::new();
+    let id = network.install(0, &package(&net().kv_wasm, "kv_1"));
+    network.install(1, &package(&net().kv_wasm, "kv_1"));
+    network.approve(0, &def, Some(&id));
+    network.approve(1, &def, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+    let txs: Vec<Vec<u8>> = (0..2)
+        .map(|i| {
+            let p = signed_proposal(
+                network.client(0),
+                CHANNEL,
+                "kv",
+                vec![b"put".to_vec(), format!("k{i}").into_bytes(), b"v".to_vec()],
+                true,
+            );
+            let responses: Vec<ProposalResponse> = (0..2).map(|o| network.send(o, &p)).collect();
+            Network::envelope(network.client(0), &p, &responses)
+        })
+        .collect();
+    assert_eq!(network.submit(txs), [Code::Valid, Code::MvccReadConflict]);
+}
