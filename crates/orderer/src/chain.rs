@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::block::assemble_block;
-use crate::cluster::{ClusterNetwork, Connections};
+use crate::cluster::{ChannelTrust, ClusterNetwork, Connections};
 use crate::cutter::BlockCutter;
 use crate::error::{OrdererError, Result};
 use crate::raft::{
@@ -67,6 +67,8 @@ pub(crate) struct Chain {
     pub(crate) height: watch::Receiver<u64>,
     pub(crate) node_id: u64,
     pub(crate) dir: PathBuf,
+    /// Mutual TLS towards and from the channel's other orderers; `None` without TLS.
+    pub(crate) trust: Option<Arc<ChannelTrust>>,
     submit: mpsc::Sender<Submission>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -103,12 +105,15 @@ impl Chain {
                 settings.channel_id
             )));
         }
+        let trust = connections
+            .trust(&settings.orderer_tls_roots)
+            .map_err(OrdererError::Config)?;
         let (height_tx, height_rx) = watch::channel(ledger.height()?);
         let db = open_store(&dir.join("raft.redb"))?;
         let raft = ChannelRaft::new(
             node_id,
             raft_config(&settings.channel_id)?,
-            ClusterNetwork::new(&settings.channel_id, connections),
+            ClusterNetwork::new(&settings.channel_id, connections, trust.clone()),
             LogStore::new(db.clone()),
             ChainStateMachine::new(db, ledger.clone(), height_tx),
         )
@@ -153,6 +158,7 @@ impl Chain {
             height: height_rx,
             node_id,
             dir: dir.to_path_buf(),
+            trust,
             submit,
             tasks,
         })

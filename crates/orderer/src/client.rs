@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cambium_ledger::Block;
 use cambium_msp::SigningIdentity;
 use cambium_primitives::{SeekInfo, SeekPosition, Timestamp};
+use cambium_tls::ClientTlsConfig;
 use cambium_wire::common::{self, Status};
 use cambium_wire::orderer::atomic_broadcast_client::AtomicBroadcastClient;
 use cambium_wire::orderer::deliver_response;
@@ -51,23 +52,58 @@ pub fn signed_envelope(
     Ok(cambium_wire::tx::envelope_bytes(&payload, &signature))
 }
 
-/// A connected AtomicBroadcast client.
+/// Client TLS settings trusting the CA certificates in `ca_files` (PEM files or folders such
+/// as an organisation's `msp/tlscacerts`), presenting `identity` (certificate and key files,
+/// e.g. a user's `tls/client.crt` and `tls/client.key`) for mutual TLS when given.
+pub fn tls_config(
+    ca_files: &[std::path::PathBuf],
+    identity: Option<(&std::path::Path, &std::path::Path)>,
+) -> Result<ClientTlsConfig> {
+    let tls_err = |e: cambium_tls::TlsError| OrdererError::Config(format!("client TLS: {e}"));
+    let roots = cambium_tls::TlsRoots::load(ca_files).map_err(tls_err)?;
+    let identity = identity
+        .map(|(cert, key)| cambium_tls::TlsIdentity::load(cert, key))
+        .transpose()
+        .map_err(tls_err)?;
+    cambium_tls::client_tls_config(&roots, identity.as_ref(), None).map_err(tls_err)
+}
+
+/// A connected AtomicBroadcast client over plaintext gRPC.
 pub async fn connect(addr: &str) -> Result<AtomicBroadcastClient<Channel>> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| OrdererError::Network(format!("bad address '{addr}': {e}")))?
+    connect_tls(addr, None).await
+}
+
+/// A connected AtomicBroadcast client, over TLS when `tls` is given (build it with
+/// [`cambium_tls::client_tls_config`]: the orderers' TLS CA, and a client identity for mutual
+/// TLS).
+pub async fn connect_tls(
+    addr: &str,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<AtomicBroadcastClient<Channel>> {
+    let channel = cambium_tls::endpoint(addr, tls)
+        .map_err(|e| OrdererError::Network(e.to_string()))?
         .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
         .connect()
         .await
-        .map_err(|e| OrdererError::Network(format!("connecting to {addr}: {e}")))?;
+        .map_err(|e| OrdererError::Network(format!("connecting to {addr}: {}", error_chain(&e))))?;
     Ok(AtomicBroadcastClient::new(channel)
         .max_decoding_message_size(256 * 1024 * 1024)
         .max_encoding_message_size(256 * 1024 * 1024))
 }
 
-/// Broadcasts `envelopes` on one stream; returns each reply's status and info, in order.
+/// Broadcasts `envelopes` on one plaintext stream; returns each reply's status and info, in
+/// order.
 pub async fn broadcast(addr: &str, envelopes: &[Vec<u8>]) -> Result<Vec<(i32, String)>> {
-    let mut client = connect(addr).await?;
+    broadcast_tls(addr, None, envelopes).await
+}
+
+/// [`broadcast`], over TLS when `tls` is given.
+pub async fn broadcast_tls(
+    addr: &str,
+    tls: Option<&ClientTlsConfig>,
+    envelopes: &[Vec<u8>],
+) -> Result<Vec<(i32, String)>> {
+    let mut client = connect_tls(addr, tls).await?;
     let messages = envelopes
         .iter()
         .map(|e| common::Envelope::decode(e.as_slice()))
@@ -89,10 +125,22 @@ pub async fn broadcast(addr: &str, envelopes: &[Vec<u8>]) -> Result<Vec<(i32, St
     Ok(out)
 }
 
-/// Delivers blocks `[start, stop]` of `channel` as `signer`; returns the blocks and the final
-/// status code.
+/// Delivers blocks `[start, stop]` of `channel` as `signer` over plaintext gRPC; returns the
+/// blocks and the final status code.
 pub async fn deliver(
     addr: &str,
+    signer: &SigningIdentity,
+    channel: &str,
+    start: SeekPosition,
+    stop: SeekPosition,
+) -> Result<(Vec<Block>, i32)> {
+    deliver_tls(addr, None, signer, channel, start, stop).await
+}
+
+/// [`deliver`], over TLS when `tls` is given.
+pub async fn deliver_tls(
+    addr: &str,
+    tls: Option<&ClientTlsConfig>,
     signer: &SigningIdentity,
     channel: &str,
     start: SeekPosition,
@@ -102,7 +150,7 @@ pub async fn deliver(
     let request = signed_envelope(signer, channel, HeaderType::DeliverSeekInfo, &seek)?;
     let request = common::Envelope::decode(request.as_slice())
         .map_err(|e| OrdererError::Network(e.to_string()))?;
-    let mut client = connect(addr).await?;
+    let mut client = connect_tls(addr, tls).await?;
     let mut stream = client
         .deliver(tokio_stream::iter([request]))
         .await
@@ -125,6 +173,19 @@ pub async fn deliver(
             None => {}
         }
     }
+}
+
+/// An error with its sources, so a TLS failure shows the certificate problem rather than
+/// only "transport error".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Whether a reply status is `SUCCESS`.

@@ -4,8 +4,15 @@
 //! bodies are bincode-encoded [`ClusterRequest`] and [`ClusterReply`]. Fabric's own
 //! `orderer.Cluster/Step` stream carries one-way etcd-raft messages and has no reply message
 //! for consensus traffic, while openraft's RPCs are request/response (the AppendEntries reply
-//! drives replication), so a unary call is the natural fit; the service shares the orderer's
-//! gRPC listener, so TLS for it comes with the listener's.
+//! drives replication), so a unary call is the natural fit.
+//!
+//! The service shares the orderer's gRPC listener, so TLS for it comes with the listener's.
+//! With TLS on, orderer-to-orderer traffic is mutual TLS: the calling orderer presents its TLS
+//! certificate and trusts only the TLS CAs of the channel's orderer organisations for the
+//! server's; the receiving orderer accepts a Raft RPC for a channel only if the caller's
+//! certificate chains to those same CAs ([`RaftRouter::authorize`]). The listener's handshake
+//! trusts a wider set (clients of every organisation may Broadcast and Deliver), so the
+//! per-channel check happens after the handshake, on the certificate the handshake verified.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -14,6 +21,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut};
+use cambium_tls::{CertificateDer, ClientTlsConfig, PeerVerifier, TlsIdentity, TlsRoots};
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -22,8 +30,9 @@ use openraft::raft::{
 };
 use openraft::{AnyError, BasicNode};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Status;
 
 use crate::raft::{ChannelRaft, TypeConfig};
@@ -70,14 +79,30 @@ pub enum ClusterReply {
 pub trait RaftRouter: Send + Sync + 'static {
     /// The channel's Raft node, if this orderer serves it.
     fn raft(&self, channel: &str) -> Option<ChannelRaft>;
+
+    /// Whether a caller that presented `peer_certs` (leaf first; `None` on a plaintext
+    /// connection) may send Raft RPCs for `channel`; the error says why not.
+    fn authorize(
+        &self,
+        channel: &str,
+        peer_certs: Option<&[CertificateDer<'static>]>,
+    ) -> Result<(), String>;
 }
 
 /// Handles one encoded request on the receiving side.
-async fn handle(router: &dyn RaftRouter, body: &[u8]) -> ClusterReply {
+async fn handle(
+    router: &dyn RaftRouter,
+    body: &[u8],
+    peer_certs: Option<&[CertificateDer<'static>]>,
+) -> ClusterReply {
     let request: ClusterRequest = match bincode::deserialize(body) {
         Ok(r) => r,
         Err(e) => return ClusterReply::Error(format!("undecodable cluster request: {e}")),
     };
+    if let Err(why) = router.authorize(&request.channel, peer_certs) {
+        tracing::warn!(channel = %request.channel, "refused a Raft RPC: {why}");
+        return ClusterReply::Error(format!("refused for channel '{}': {why}", request.channel));
+    }
     let Some(raft) = router.raft(&request.channel) else {
         return ClusterReply::Error(format!(
             "this orderer does not serve channel '{}'",
@@ -163,7 +188,13 @@ impl tonic::server::UnaryService<Vec<u8>> for RaftMethod {
     fn call(&mut self, request: tonic::Request<Vec<u8>>) -> Self::Future {
         let router = self.0.clone();
         Box::pin(async move {
-            let reply = handle(router.as_ref(), request.get_ref()).await;
+            let certs = request.peer_certs();
+            let reply = handle(
+                router.as_ref(),
+                request.get_ref(),
+                certs.as_deref().map(Vec::as_slice),
+            )
+            .await;
             let bytes = bincode::serialize(&reply)
                 .map_err(|e| Status::internal(format!("encoding the raft reply: {e}")))?;
             Ok(tonic::Response::new(bytes))
@@ -207,25 +238,104 @@ impl tonic::server::NamedService for ClusterServer {
     const NAME: &'static str = SERVICE_NAME;
 }
 
+/// An orderer's TLS material for connections to other orderers (mutual TLS).
+#[derive(Clone, Debug)]
+pub struct ClusterTls {
+    /// The certificate and key this orderer presents to the others.
+    pub identity: TlsIdentity,
+    /// CAs to trust for a channel whose configuration names no orderer TLS CAs (channels
+    /// built from a config block always name them).
+    pub fallback_roots: TlsRoots,
+}
+
+/// Whom one channel's group trusts on the cluster transport: the TLS CAs of the channel's
+/// orderer organisations, as a client (checking the other orderer's server certificate) and as
+/// a server (checking the caller's client certificate).
+#[derive(Clone, Debug)]
+pub struct ChannelTrust {
+    /// Fingerprint of the trusted CAs; connections are shared between channels trusting the
+    /// same CAs.
+    key: [u8; 32],
+    client: ClientTlsConfig,
+    verifier: PeerVerifier,
+}
+
+impl ChannelTrust {
+    /// Accepts a caller's certificate chain if it leads to the channel's orderer TLS CAs.
+    pub fn verify(&self, peer_certs: Option<&[CertificateDer<'static>]>) -> Result<(), String> {
+        let certs = peer_certs.ok_or(
+            "the caller presented no TLS client certificate; orderers of this channel talk mutual TLS",
+        )?;
+        self.verifier.verify(certs).map_err(|e| {
+            format!("{e} (only the TLS CAs of the channel's orderer organisations are trusted)")
+        })
+    }
+}
+
+/// A cached connection: the orderer's address and the fingerprint of the CAs trusted for it.
+type ConnectionKey = (String, Option<[u8; 32]>);
+
 /// Connections to the other orderers, shared by the Raft groups of all channels.
 #[derive(Clone, Default)]
 pub struct Connections {
-    channels: Arc<Mutex<BTreeMap<String, Channel>>>,
+    channels: Arc<Mutex<BTreeMap<ConnectionKey, Channel>>>,
+    tls: Option<Arc<ClusterTls>>,
 }
 
 impl Connections {
-    /// A lazily connected gRPC channel to `addr` (`host:port`), reused across calls.
-    pub fn get(&self, addr: &str) -> Result<Channel, String> {
+    /// Connections that use mutual TLS with `tls`, or plaintext when `None`.
+    pub fn new(tls: Option<ClusterTls>) -> Self {
+        Connections {
+            channels: Arc::default(),
+            tls: tls.map(Arc::new),
+        }
+    }
+
+    /// Whether connections use TLS.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The trust of a channel whose orderer organisations' TLS CAs are `orderer_roots` (the
+    /// fallback roots if empty); `None` without TLS.
+    pub fn trust(&self, orderer_roots: &TlsRoots) -> Result<Option<Arc<ChannelTrust>>, String> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        let roots = if orderer_roots.is_empty() {
+            &tls.fallback_roots
+        } else {
+            orderer_roots
+        };
+        let mut hash = Sha256::new();
+        for der in roots.der() {
+            hash.update((der.len() as u64).to_be_bytes());
+            hash.update(der);
+        }
+        let client = cambium_tls::client_tls_config(roots, Some(&tls.identity), None)
+            .map_err(|e| format!("orderer-to-orderer TLS: {e}"))?;
+        let verifier =
+            PeerVerifier::new(roots).map_err(|e| format!("orderer-to-orderer TLS: {e}"))?;
+        Ok(Some(Arc::new(ChannelTrust {
+            key: hash.finalize().into(),
+            client,
+            verifier,
+        })))
+    }
+
+    /// A lazily connected gRPC channel to `addr` (`host:port`), reused across calls; over
+    /// mutual TLS with `trust` when given.
+    pub fn get(&self, addr: &str, trust: Option<&ChannelTrust>) -> Result<Channel, String> {
+        let key = (addr.to_string(), trust.map(|t| t.key));
         let mut map = self.channels.lock().expect("connections lock");
-        if let Some(ch) = map.get(addr) {
+        if let Some(ch) = map.get(&key) {
             return Ok(ch.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| format!("bad orderer address '{addr}': {e}"))?
-            .connect_timeout(Duration::from_millis(500))
-            .tcp_nodelay(true);
+        let endpoint = cambium_tls::endpoint(addr, trust.map(|t| &t.client))
+            .map_err(|e| format!("orderer address '{addr}': {e}"))?
+            .connect_timeout(Duration::from_millis(500));
         let ch = endpoint.connect_lazy();
-        map.insert(addr.to_string(), ch.clone());
+        map.insert(key, ch.clone());
         Ok(ch)
     }
 }
@@ -235,14 +345,16 @@ impl Connections {
 pub struct ClusterNetwork {
     channel: String,
     connections: Connections,
+    trust: Option<Arc<ChannelTrust>>,
 }
 
 impl ClusterNetwork {
-    /// The network of `channel`'s group over `connections`.
-    pub fn new(channel: &str, connections: Connections) -> Self {
+    /// The network of `channel`'s group over `connections`, with mutual TLS as `trust` says.
+    pub fn new(channel: &str, connections: Connections, trust: Option<Arc<ChannelTrust>>) -> Self {
         ClusterNetwork {
             channel: channel.to_string(),
             connections,
+            trust,
         }
     }
 }
@@ -252,6 +364,7 @@ pub struct ClusterClient {
     channel: String,
     addr: String,
     connections: Connections,
+    trust: Option<Arc<ChannelTrust>>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for ClusterNetwork {
@@ -261,6 +374,7 @@ impl RaftNetworkFactory<TypeConfig> for ClusterNetwork {
             channel: self.channel.clone(),
             addr: node.addr.clone(),
             connections: self.connections.clone(),
+            trust: self.trust.clone(),
         }
     }
 }
@@ -280,40 +394,63 @@ impl ClusterClient {
         .map_err(|e| CallError::Network(e.to_string()))?;
         let channel = self
             .connections
-            .get(&self.addr)
+            .get(&self.addr, self.trust.as_deref())
             .map_err(CallError::Unreachable)?;
-        let mut grpc = tonic::client::Grpc::new(channel)
-            .max_decoding_message_size(256 * 1024 * 1024)
-            .max_encoding_message_size(256 * 1024 * 1024);
-        let call = async {
-            grpc.ready()
-                .await
-                .map_err(|e| CallError::Unreachable(format!("{}: {e}", self.addr)))?;
-            let reply = grpc
-                .unary(
-                    tonic::Request::new(body),
-                    http::uri::PathAndQuery::from_static(RAFT_METHOD),
-                    BytesCodec,
-                )
-                .await
-                .map_err(|s| match s.code() {
-                    tonic::Code::Unavailable => {
-                        CallError::Unreachable(format!("{}: {}", self.addr, s.message()))
-                    }
-                    _ => CallError::Network(format!("{}: {}", self.addr, s.message())),
-                })?;
-            bincode::deserialize::<ClusterReply>(reply.get_ref()).map_err(|e| {
-                CallError::Network(format!("undecodable reply from {}: {e}", self.addr))
-            })
-        };
-        match tokio::time::timeout(timeout, call).await {
-            Ok(Ok(ClusterReply::Error(e))) => Err(CallError::Remote(e)),
-            Ok(r) => r,
-            Err(_) => Err(CallError::Network(format!(
-                "{} did not answer within {timeout:?}",
-                self.addr
-            ))),
-        }
+        call_raw(channel, &self.addr, body, timeout).await
+    }
+}
+
+/// Sends one encoded [`ClusterRequest`] on `channel` and decodes the reply (a refusal by the
+/// receiver is an error carrying its reason).
+pub async fn send(
+    channel: Channel,
+    addr: &str,
+    request: &ClusterRequest,
+    timeout: Duration,
+) -> Result<ClusterReply, String> {
+    let body = bincode::serialize(request).map_err(|e| e.to_string())?;
+    call_raw(channel, addr, body, timeout)
+        .await
+        .map_err(|e| match e {
+            CallError::Unreachable(m) | CallError::Network(m) | CallError::Remote(m) => m,
+        })
+}
+
+async fn call_raw(
+    channel: Channel,
+    addr: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<ClusterReply, CallError> {
+    let mut grpc = tonic::client::Grpc::new(channel)
+        .max_decoding_message_size(256 * 1024 * 1024)
+        .max_encoding_message_size(256 * 1024 * 1024);
+    let call = async {
+        grpc.ready()
+            .await
+            .map_err(|e| CallError::Unreachable(format!("{addr}: {e}")))?;
+        let reply = grpc
+            .unary(
+                tonic::Request::new(body),
+                http::uri::PathAndQuery::from_static(RAFT_METHOD),
+                BytesCodec,
+            )
+            .await
+            .map_err(|s| match s.code() {
+                tonic::Code::Unavailable => {
+                    CallError::Unreachable(format!("{addr}: {}", s.message()))
+                }
+                _ => CallError::Network(format!("{addr}: {}", s.message())),
+            })?;
+        bincode::deserialize::<ClusterReply>(reply.get_ref())
+            .map_err(|e| CallError::Network(format!("undecodable reply from {addr}: {e}")))
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(ClusterReply::Error(e))) => Err(CallError::Remote(e)),
+        Ok(r) => r,
+        Err(_) => Err(CallError::Network(format!(
+            "{addr} did not answer within {timeout:?}"
+        ))),
     }
 }
 

@@ -10,11 +10,23 @@
 //!   dir: crypto/ordererOrganizations/example.com/orderers/orderer0.example.com/msp
 //!   id: OrdererMSP
 //! tls:
-//!   enabled: false
+//!   enabled: true
+//!   cert: crypto/ordererOrganizations/example.com/orderers/orderer0.example.com/tls/server.crt
+//!   key: crypto/ordererOrganizations/example.com/orderers/orderer0.example.com/tls/server.key
+//!   rootCAs:                          # client CAs accepted at the handshake (files or folders)
+//!     - crypto/ordererOrganizations/example.com/msp/tlscacerts
+//!     - crypto/peerOrganizations/org1.example.com/msp/tlscacerts
+//!   clientAuthRequired: false         # true: every client must present a certificate
 //! ```
 //!
 //! Relative paths are resolved against the config file's folder. On start the node reopens
 //! every channel it joined before (each channel folder keeps its genesis block).
+//!
+//! With TLS on, Broadcast, Deliver and the Raft transport share the TLS listener; orderers talk
+//! to each other with mutual TLS and trust only the TLS CAs of each channel's orderer
+//! organisations (from the channel configuration), whatever `rootCAs` lists. The channel
+//! participation API on `adminListenAddress` stays plain HTTP: bind it to a loopback or
+//! otherwise protected address.
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +35,9 @@ use tokio::net::TcpListener;
 
 use crate::admin;
 use crate::error::{OrdererError, Result};
-use crate::node::{NodeConfig, OrdererNode, CHANNELS_DIR};
+use cambium_tls::{TlsIdentity, TlsRoots};
+
+use crate::node::{NodeConfig, NodeTls, OrdererNode, CHANNELS_DIR};
 use crate::settings::ChannelSettings;
 
 /// File name of the genesis block kept in each channel folder.
@@ -39,20 +53,51 @@ pub struct MspSection {
     pub id: String,
 }
 
-/// TLS material. Only `enabled: false` is supported so far.
+/// TLS material of the gRPC listener.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TlsSection {
     /// Whether the gRPC listener uses TLS.
     #[serde(default)]
     pub enabled: bool,
-    /// Server certificate (PEM).
+    /// Server certificate (PEM), also presented to other orderers.
     pub cert: Option<PathBuf>,
     /// Server key (PEM).
     pub key: Option<PathBuf>,
-    /// Trusted CA certificates (PEM).
-    #[serde(default)]
+    /// CA certificates (PEM files, or folders of them) whose client certificates the listener
+    /// accepts: the TLS CAs of every organisation whose clients or orderers connect.
+    #[serde(default, rename = "rootCAs", alias = "rootCas")]
     pub root_cas: Vec<PathBuf>,
+    /// Refuse clients that present no certificate.
+    #[serde(default)]
+    pub client_auth_required: bool,
+}
+
+impl TlsSection {
+    /// Loads the node's TLS settings, or `None` when TLS is off. Errors name the file and the
+    /// setting to fix.
+    pub fn load(&self) -> Result<Option<NodeTls>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let tls_err =
+            |e: cambium_tls::TlsError| OrdererError::Config(format!("orderer.yaml tls: {e}"));
+        let (Some(cert), Some(key)) = (&self.cert, &self.key) else {
+            return Err(OrdererError::Config(
+                "orderer.yaml tls: enabled is true but cert or key is missing; set tls.cert and tls.key to the node's TLS certificate and key (e.g. tls/server.crt, tls/server.key)".into(),
+            ));
+        };
+        if self.root_cas.is_empty() {
+            return Err(OrdererError::Config(
+                "orderer.yaml tls: rootCAs is empty; list the TLS CA certificates of the organisations whose orderers and clients connect (e.g. each org's msp/tlscacerts)".into(),
+            ));
+        }
+        Ok(Some(NodeTls {
+            identity: TlsIdentity::load(cert, key).map_err(tls_err)?,
+            client_roots: TlsRoots::load(&self.root_cas).map_err(tls_err)?,
+            client_auth_required: self.client_auth_required,
+        }))
+    }
 }
 
 /// `orderer.yaml`.
@@ -81,11 +126,10 @@ impl OrdererConfig {
             .map_err(|e| OrdererError::Config(format!("orderer.yaml: {e}")))?;
         config.data_dir = base.join(&config.data_dir);
         config.msp.dir = base.join(&config.msp.dir);
-        if config.tls.enabled {
-            return Err(OrdererError::Config(
-                "tls.enabled: true is not supported yet; set it to false (TLS arrives with mutual TLS between nodes)".into(),
-            ));
-        }
+        let tls = &mut config.tls;
+        tls.cert = tls.cert.as_ref().map(|p| base.join(p));
+        tls.key = tls.key.as_ref().map(|p| base.join(p));
+        tls.root_cas = tls.root_cas.iter().map(|p| base.join(p)).collect();
         Ok(config)
     }
 
@@ -139,6 +183,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let signer = cambium_msp::load_signing_identity(&config.msp.dir, &config.msp.id)?;
+    let tls = config.tls.load()?;
     let listener = TcpListener::bind(&config.listen_address)
         .await
         .map_err(|e| {
@@ -155,7 +200,7 @@ pub async fn run(
                 config.admin_listen_address
             ))
         })?;
-    let node = OrdererNode::new(
+    let node = OrdererNode::with_tls(
         NodeConfig {
             data_dir: config.data_dir.clone(),
             advertised_address: config
@@ -164,14 +209,20 @@ pub async fn run(
                 .unwrap_or_else(|| config.listen_address.clone()),
         },
         signer,
+        tls,
     );
     let server = node.serve(listener)?;
     let rejoined = rejoin_channels(&node).await?;
     let admin = admin::serve(node.clone(), admin_listener);
     tracing::info!(grpc = %server.local_addr, channels = ?rejoined, "orderer started");
     println!(
-        "orderer listening on {} (admin {}), channels: [{}]",
+        "orderer listening on {} ({}; admin {} plain HTTP), channels: [{}]",
         config.listen_address,
+        if node.tls().is_some() {
+            "TLS"
+        } else {
+            "plaintext"
+        },
         config.admin_listen_address,
         rejoined.join(", ")
     );
@@ -196,4 +247,55 @@ pub fn run_blocking(config: OrdererConfig) -> Result<()> {
             _ = term.recv() => {}
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YAML: &str = "listenAddress: 127.0.0.1:7050\nadminListenAddress: 127.0.0.1:7053\ndataDir: data\nmsp:\n  dir: msp\n  id: OrdererMSP\n";
+
+    fn load_err(tls: &str) -> String {
+        let config = OrdererConfig::from_yaml(&format!("{YAML}{tls}"), Path::new("/base")).unwrap();
+        config.tls.load().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn tls_section_resolves_paths_and_names_what_is_missing() {
+        let config = OrdererConfig::from_yaml(
+            &format!("{YAML}tls:\n  enabled: true\n  cert: tls/server.crt\n  key: tls/server.key\n  rootCAs: [tls/ca.crt, /abs/cas]\n  clientAuthRequired: true\n"),
+            Path::new("/base"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.tls.cert.as_deref(),
+            Some(Path::new("/base/tls/server.crt"))
+        );
+        assert_eq!(
+            config.tls.key.as_deref(),
+            Some(Path::new("/base/tls/server.key"))
+        );
+        assert_eq!(
+            config.tls.root_cas,
+            [PathBuf::from("/base/tls/ca.crt"), PathBuf::from("/abs/cas")]
+        );
+        assert!(config.tls.client_auth_required);
+        // The files do not exist: the error names the certificate file.
+        assert!(config
+            .tls
+            .load()
+            .unwrap_err()
+            .to_string()
+            .contains("/base/tls/server.crt"));
+
+        assert!(load_err("tls:\n  enabled: true\n  rootCAs: [ca.crt]\n")
+            .contains("set tls.cert and tls.key"));
+        assert!(
+            load_err("tls:\n  enabled: true\n  cert: c\n  key: k\n").contains("rootCAs is empty")
+        );
+        let off =
+            OrdererConfig::from_yaml(&format!("{YAML}tls:\n  enabled: false\n"), Path::new("/b"))
+                .unwrap();
+        assert!(off.tls.load().unwrap().is_none());
+    }
 }

@@ -30,6 +30,6 @@ pub use block::{assemble_block, block_signatures, sign_block, BlockSignatures};
 pub use config::{OrdererConfig, GENESIS_FILE};
 pub use cutter::{BatchConfig, BlockCutter};
 pub use error::{OrdererError, Result};
-pub use node::{ChannelInfo, NodeConfig, OrdererNode, Server};
+pub use node::{ChannelInfo, NodeConfig, NodeTls, OrdererNode, Server};
 pub use settings::{ChannelSettings, Consenter, READERS, WRITERS};
 pub use status::Rejection;

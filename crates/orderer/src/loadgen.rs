@@ -2,6 +2,9 @@
 //! orderers on loopback, fresh crypto material, and concurrent broadcasters that each keep a
 //! window of signed envelopes in flight on one Broadcast stream. Latency is measured per
 //! envelope from sending it to its `SUCCESS` reply (which comes only after its block commits).
+//!
+//! With [`LoadOptions::tls`] (the default) every gRPC connection is TLS with the generated
+//! certificates: broadcasters use server-only TLS as Caliper does, orderers talk mutual TLS.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -17,10 +20,12 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::client::{connect, signed_envelope};
+use cambium_tls::{client_tls_config, ClientTlsConfig, TlsIdentity, TlsRoots};
+
+use crate::client::{connect_tls, signed_envelope};
 use crate::cutter::BatchConfig;
 use crate::error::{OrdererError, Result};
-use crate::node::{NodeConfig, OrdererNode};
+use crate::node::{NodeConfig, NodeTls, OrdererNode};
 use crate::settings::{ChannelSettings, Consenter};
 
 const CHANNEL: &str = "benchchannel";
@@ -42,6 +47,8 @@ pub struct LoadOptions {
     pub batch_timeout: Duration,
     /// The channel's MaxMessageCount.
     pub max_message_count: u32,
+    /// Serve and connect over TLS.
+    pub tls: bool,
 }
 
 impl Default for LoadOptions {
@@ -55,6 +62,7 @@ impl Default for LoadOptions {
             window: 32,
             batch_timeout: Duration::from_millis(5),
             max_message_count: 500,
+            tls: true,
         }
     }
 }
@@ -78,6 +86,8 @@ pub struct LoadReport {
     pub p99_ms: f64,
     /// Blocks cut.
     pub blocks: u64,
+    /// Whether the run used TLS.
+    pub tls: bool,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -158,7 +168,11 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
             })
             .collect(),
         last_config: 0,
+        orderer_tls_roots: TlsRoots::load(std::slice::from_ref(&orderer_org.tls_ca.cert))
+            .map_err(tls_err)?,
     };
+    // Handshakes accept client certificates of every organisation's TLS CA.
+    let all_tls_cas = TlsRoots::from_msp_configs(&configs).map_err(tls_err)?;
     let admin = load_signing_identity(&orderer_org.nodes[0].msp_dir, "OrdererMSP")?;
     let genesis_env = signed_envelope(&admin, CHANNEL, HeaderType::Config, b"bench genesis")?;
     let genesis = cambium_ledger::Block::new(0, Vec::new(), vec![genesis_env]).encode();
@@ -166,12 +180,23 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
     let mut servers = Vec::new();
     for (i, (listener, addr)) in listeners.into_iter().enumerate() {
         let signer = load_signing_identity(&orderer_org.nodes[i].msp_dir, "OrdererMSP")?;
-        let node = OrdererNode::new(
+        let tls = if options.tls {
+            let id = &orderer_org.nodes[i];
+            Some(NodeTls {
+                identity: TlsIdentity::load(&id.tls_cert, &id.tls_key).map_err(tls_err)?,
+                client_roots: all_tls_cas.clone(),
+                client_auth_required: false,
+            })
+        } else {
+            None
+        };
+        let node = OrdererNode::with_tls(
             NodeConfig {
                 data_dir: dir.path().join(format!("orderer{i}")),
                 advertised_address: addr.clone(),
             },
             signer,
+            tls,
         );
         servers.push(node.serve(listener)?);
         node.join_channel(&genesis, settings.clone()).await?;
@@ -210,14 +235,20 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         }
         batches.push(envs);
     }
+    let client_tls = if options.tls {
+        Some(client_tls_config(&settings.orderer_tls_roots, None, None).map_err(tls_err)?)
+    } else {
+        None
+    };
     let start_height = nodes[0].0.channel(CHANNEL)?.height;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for envs in batches {
         let addr = leader_addr.clone();
         let window = options.window;
+        let tls = client_tls.clone();
         tasks.push(tokio::spawn(async move {
-            broadcaster(&addr, envs, window).await
+            broadcaster(&addr, tls.as_ref(), envs, window).await
         }));
     }
     let mut latencies = Vec::new();
@@ -247,17 +278,23 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         p90_ms: percentile(&latencies, 0.90),
         p99_ms: percentile(&latencies, 0.99),
         blocks,
+        tls: options.tls,
     })
+}
+
+fn tls_err(e: cambium_tls::TlsError) -> OrdererError {
+    OrdererError::Config(format!("bench TLS material: {e}"))
 }
 
 /// One broadcaster: a stream with `window` envelopes in flight; returns latencies (ms) of
 /// successes and the number of refusals.
 async fn broadcaster(
     addr: &str,
+    tls: Option<&ClientTlsConfig>,
     envelopes: Vec<common::Envelope>,
     window: usize,
 ) -> Result<(Vec<f64>, usize)> {
-    let mut client = connect(addr).await?;
+    let mut client = connect_tls(addr, tls).await?;
     let (tx, rx) = mpsc::channel(window.max(1));
     let sent: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
     let permits = Arc::new(Semaphore::new(window.max(1)));

@@ -1,5 +1,5 @@
 //! An orderer node: the channels it serves, its gRPC endpoint (AtomicBroadcast and the Raft
-//! transport on one listener) and channel participation (join, list, remove).
+//! transport on one listener, plaintext or TLS) and channel participation (join, list, remove).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,8 +13,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use cambium_tls::{CertificateDer, ClientAuth, TlsIdentity, TlsRoots};
+
 use crate::chain::Chain;
-use crate::cluster::{ClusterServer, Connections, RaftRouter};
+use crate::cluster::{ClusterServer, ClusterTls, Connections, RaftRouter};
 use crate::error::{OrdererError, Result};
 use crate::raft::ChannelRaft;
 use crate::service::AtomicBroadcastService;
@@ -31,6 +33,21 @@ pub struct NodeConfig {
     /// The `host:port` other orderers and clients reach this node at; matched against each
     /// channel's consenter list to find this node's Raft ID.
     pub advertised_address: String,
+}
+
+/// TLS settings of an orderer node's gRPC endpoint.
+#[derive(Clone, Debug)]
+pub struct NodeTls {
+    /// The server certificate and key; also the client certificate this orderer presents to
+    /// other orderers (cryptogen's node TLS certificates allow both uses).
+    pub identity: TlsIdentity,
+    /// CAs whose client certificates the listener accepts at the handshake: the TLS CAs of
+    /// every organisation whose clients or orderers connect. Must not be empty, since other
+    /// orderers always present a certificate.
+    pub client_roots: TlsRoots,
+    /// Refuse clients without a certificate (Fabric's `clientAuthRequired`). When false,
+    /// clients may use server-only TLS; orderer-to-orderer traffic is mutual TLS regardless.
+    pub client_auth_required: bool,
 }
 
 /// A channel as channel participation lists it.
@@ -51,6 +68,7 @@ pub(crate) struct NodeInner {
     pub(crate) signer: Arc<SigningIdentity>,
     pub(crate) channels: RwLock<BTreeMap<String, Arc<Chain>>>,
     pub(crate) connections: Connections,
+    pub(crate) tls: Option<NodeTls>,
 }
 
 impl NodeInner {
@@ -66,6 +84,21 @@ impl NodeInner {
 impl RaftRouter for NodeInner {
     fn raft(&self, channel: &str) -> Option<ChannelRaft> {
         self.chain(channel).map(|c| c.raft.clone())
+    }
+
+    fn authorize(
+        &self,
+        channel: &str,
+        peer_certs: Option<&[CertificateDer<'static>]>,
+    ) -> std::result::Result<(), String> {
+        let Some(chain) = self.chain(channel) else {
+            // The RPC handler answers that the channel is not served.
+            return Ok(());
+        };
+        match &chain.trust {
+            Some(trust) => trust.verify(peer_certs),
+            None => Ok(()),
+        }
     }
 }
 
@@ -95,16 +128,32 @@ impl Server {
 }
 
 impl OrdererNode {
-    /// A node with no channels yet, signing blocks with `signer`.
+    /// A node with no channels yet, signing blocks with `signer`, serving plaintext gRPC.
     pub fn new(config: NodeConfig, signer: SigningIdentity) -> Self {
+        Self::with_tls(config, signer, None)
+    }
+
+    /// A node with no channels yet, signing blocks with `signer`, serving gRPC over TLS when
+    /// `tls` is given (then orderer-to-orderer traffic is mutual TLS).
+    pub fn with_tls(config: NodeConfig, signer: SigningIdentity, tls: Option<NodeTls>) -> Self {
+        let connections = Connections::new(tls.as_ref().map(|t| ClusterTls {
+            identity: t.identity.clone(),
+            fallback_roots: t.client_roots.clone(),
+        }));
         OrdererNode {
             inner: Arc::new(NodeInner {
                 config,
                 signer: Arc::new(signer),
                 channels: RwLock::new(BTreeMap::new()),
-                connections: Connections::default(),
+                connections,
+                tls,
             }),
         }
+    }
+
+    /// The node's TLS settings, if it serves TLS.
+    pub fn tls(&self) -> Option<&NodeTls> {
+        self.inner.tls.as_ref()
     }
 
     /// The node's static settings.
@@ -232,8 +281,25 @@ impl OrdererNode {
         Ok(chain.ledger.block(number)?.map(|b| b.bytes))
     }
 
-    /// Serves AtomicBroadcast and the Raft transport on `listener` until [`Server::stop`].
+    /// Serves AtomicBroadcast and the Raft transport on `listener` until [`Server::stop`],
+    /// over TLS if the node has TLS settings.
     pub fn serve(&self, listener: TcpListener) -> Result<Server> {
+        let tls = match &self.inner.tls {
+            None => None,
+            Some(tls) => {
+                let auth = if tls.client_auth_required {
+                    ClientAuth::Required(tls.client_roots.clone())
+                } else {
+                    ClientAuth::Optional(tls.client_roots.clone())
+                };
+                Some(
+                    cambium_tls::server_tls_config(&tls.identity, &auth)
+                        .map_err(|e| OrdererError::Config(format!("orderer TLS: {e}")))?,
+                )
+            }
+        };
+        let mut builder = cambium_tls::server_builder(tls)
+            .map_err(|e| OrdererError::Config(format!("orderer TLS: {e}")))?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| OrdererError::Network(format!("reading the listener address: {e}")))?;
@@ -246,8 +312,7 @@ impl OrdererNode {
         let (stop, stopped) = oneshot::channel::<()>();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let task = tokio::spawn(
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
+            builder
                 .add_service(broadcast)
                 .add_service(cluster)
                 .serve_with_incoming_shutdown(incoming, async {

@@ -25,6 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 
 use crate::chain::{Chain, LEADER_WAIT};
+use crate::cluster::ChannelTrust;
 use crate::node::NodeInner;
 use crate::settings::{READERS, WRITERS};
 use crate::status::Rejection;
@@ -138,9 +139,9 @@ impl NodeInner {
             ))
         })?;
         let node = self.clone();
-        Ok(tokio::spawn(
-            async move { node.forward(&addr, bytes).await },
-        ))
+        Ok(tokio::spawn(async move {
+            node.forward(&addr, chain.trust.as_deref(), bytes).await
+        }))
     }
 
     async fn wait_for_leader(&self, chain: &Chain) -> Result<u64, Rejection> {
@@ -168,8 +169,16 @@ impl NodeInner {
     }
 
     /// Sends an envelope to the leader's Broadcast and relays its answer.
-    async fn forward(&self, addr: &str, bytes: Vec<u8>) -> Result<(), Rejection> {
-        let channel = self.connections.get(addr).map_err(Rejection::unavailable)?;
+    async fn forward(
+        &self,
+        addr: &str,
+        trust: Option<&ChannelTrust>,
+        bytes: Vec<u8>,
+    ) -> Result<(), Rejection> {
+        let channel = self
+            .connections
+            .get(addr, trust)
+            .map_err(Rejection::unavailable)?;
         let mut client = AtomicBroadcastClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use cambium_msp::policy::{PolicyGroup, SignedData};
 use cambium_msp::MspManager;
+use cambium_tls::TlsRoots;
 
 use crate::cutter::BatchConfig;
 
@@ -41,6 +42,9 @@ pub struct ChannelSettings {
     pub consenters: Vec<Consenter>,
     /// Number of the last config block (0 for a channel created from its genesis block).
     pub last_config: u64,
+    /// The TLS root and intermediate CAs of the channel's orderer organisations: with TLS on,
+    /// the only CAs orderers of this channel trust for each other's certificates.
+    pub orderer_tls_roots: TlsRoots,
 }
 
 impl ChannelSettings {
@@ -51,6 +55,18 @@ impl ChannelSettings {
         let config = cambium_channel::ChannelConfig::from_config_block(block)
             .map_err(|e| format!("the block is not a usable config block: {e}"))?;
         let size = config.batch_size();
+        let orderer_msps: Vec<String> = config
+            .orderer_orgs()
+            .into_iter()
+            .map(|o| o.msp_id)
+            .collect();
+        let orderer_tls_roots = TlsRoots::from_msp_configs(
+            config
+                .msp_configs()
+                .iter()
+                .filter(|m| orderer_msps.contains(&m.name)),
+        )
+        .map_err(|e| format!("the orderer organisations' TLS CAs are unusable: {e}"))?;
         let settings = ChannelSettings {
             channel_id: config.channel_id().to_string(),
             batch: BatchConfig {
@@ -71,6 +87,7 @@ impl ChannelSettings {
                 })
                 .collect(),
             last_config: 0,
+            orderer_tls_roots,
         };
         settings.validate()?;
         Ok(settings)

@@ -21,13 +21,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{PrivateKeyDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, Endpoint, Identity};
 
 pub use error::{Result, TlsError};
+/// A DER certificate as rustls and tonic (`Request::peer_certs`) hand them out.
+pub use rustls::pki_types::CertificateDer;
+/// tonic's TLS settings types, re-exported so callers need not name tonic's paths.
+pub use tonic::transport::{ClientTlsConfig, ServerTlsConfig};
 
 /// Largest gRPC message a Cambium service accepts or sends (100 MiB, as Fabric's default).
 pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;

@@ -3,3 +3,4 @@
 mod cluster;
 mod net;
 mod single;
+mod tls;

@@ -8,8 +8,11 @@ use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwor
 use cambium_ledger::Block;
 use cambium_msp::policy::{parse, Policy, PolicyGroup};
 use cambium_msp::{load_signing_identity, MspConfig, MspManager, SigningIdentity};
-use cambium_orderer::{BatchConfig, ChannelSettings, Consenter, NodeConfig, OrdererNode, Server};
+use cambium_orderer::{
+    BatchConfig, ChannelSettings, Consenter, NodeConfig, NodeTls, OrdererNode, Server,
+};
 use cambium_primitives::{HeaderType, SeekInfo, SeekPosition, Timestamp};
+use cambium_tls::{TlsIdentity, TlsRoots};
 use cambium_wire::orderer::atomic_broadcast_client::AtomicBroadcastClient;
 use cambium_wire::orderer::{deliver_response, BroadcastResponse};
 use cambium_wire::{common, Message};
@@ -127,7 +130,42 @@ impl TestNet {
                 })
                 .collect(),
             last_config: 0,
+            orderer_tls_roots: TlsRoots::new(),
         }
+    }
+
+    /// The TLS CA of the orderer organisation.
+    pub(crate) fn orderer_tls_roots(&self) -> TlsRoots {
+        let org = self.crypto.org("OrdererMSP").unwrap();
+        TlsRoots::load(std::slice::from_ref(&org.tls_ca.cert)).unwrap()
+    }
+
+    /// The TLS CAs of every organisation (orderer, Org1, Org2).
+    pub(crate) fn all_tls_roots(&self) -> TlsRoots {
+        let configs: Vec<MspConfig> = self
+            .crypto
+            .orgs
+            .iter()
+            .map(|o| MspConfig::from_dir(&o.msp_dir, &o.msp_id).unwrap())
+            .collect();
+        TlsRoots::from_msp_configs(&configs).unwrap()
+    }
+
+    /// Orderer `index`'s TLS settings: its node certificate, every organisation's TLS CA
+    /// accepted at the handshake.
+    pub(crate) fn node_tls(&self, index: usize) -> NodeTls {
+        let node = &self.crypto.org("OrdererMSP").unwrap().nodes[index];
+        NodeTls {
+            identity: TlsIdentity::load(&node.tls_cert, &node.tls_key).unwrap(),
+            client_roots: self.all_tls_roots(),
+            client_auth_required: false,
+        }
+    }
+
+    /// The TLS identity of the first node of `msp` (a peer's for peer organisations).
+    pub(crate) fn node_tls_identity(&self, msp: &str, index: usize) -> TlsIdentity {
+        let node = &self.crypto.org(msp).unwrap().nodes[index];
+        TlsIdentity::load(&node.tls_cert, &node.tls_key).unwrap()
     }
 
     /// The channel's genesis block: one CONFIG envelope signed by orderer0.
@@ -290,12 +328,25 @@ pub(crate) async fn start(
     addr: &str,
     settings: ChannelSettings,
 ) -> Running {
-    let node = OrdererNode::new(
+    start_with_tls(net, index, listener, addr, settings, None).await
+}
+
+/// [`start`] with TLS settings.
+pub(crate) async fn start_with_tls(
+    net: &TestNet,
+    index: usize,
+    listener: TcpListener,
+    addr: &str,
+    settings: ChannelSettings,
+    tls: Option<NodeTls>,
+) -> Running {
+    let node = OrdererNode::with_tls(
         NodeConfig {
             data_dir: net.data_dir(index),
             advertised_address: addr.to_string(),
         },
         net.orderer_identity(index),
+        tls,
     );
     let server = node.serve(listener).unwrap();
     node.join_channel(&net.genesis(), settings).await.unwrap();

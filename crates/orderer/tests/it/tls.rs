@@ -1,0 +1,164 @@
+//! Orderers over TLS: three in-process orderers with mutual TLS between them, clients with
+//! server-only TLS, and Raft RPCs from certificates outside the orderer organisations refused.
+
+use std::time::Duration;
+
+use cambium_orderer::client::{broadcast_tls, deliver_tls};
+use cambium_orderer::cluster::{self, ClusterReply, ClusterRequest, RaftRpc};
+use cambium_primitives::SeekPosition;
+use cambium_tls::{client_tls_config, ClientTlsConfig, TlsIdentity};
+use cambium_wire::common::Status;
+use openraft::raft::VoteRequest;
+use openraft::Vote;
+
+use crate::cluster::wait_leader;
+use crate::net::{listeners, start_with_tls, tx, Running, TestNet, CHANNEL};
+
+async fn tls_cluster(net: &TestNet) -> (Vec<Option<Running>>, Vec<String>) {
+    let bound = listeners(3).await;
+    let addrs: Vec<String> = bound.iter().map(|(_, a)| a.clone()).collect();
+    let mut settings = net.settings(&addrs, Duration::from_millis(10));
+    settings.orderer_tls_roots = net.orderer_tls_roots();
+    let mut nodes = Vec::new();
+    for (i, (listener, addr)) in bound.into_iter().enumerate() {
+        let tls = Some(net.node_tls(i));
+        nodes.push(Some(
+            start_with_tls(net, i, listener, &addr, settings.clone(), tls).await,
+        ));
+    }
+    (nodes, addrs)
+}
+
+/// Server-only TLS trusting the orderer organisation's TLS CA, as a client application uses.
+fn client_tls(net: &TestNet) -> ClientTlsConfig {
+    client_tls_config(&net.orderer_tls_roots(), None, None).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_orderers_over_mutual_tls_order_and_agree() {
+    let net = TestNet::new();
+    let (nodes, addrs) = tls_cluster(&net).await;
+    let leader = wait_leader(&nodes, Duration::from_secs(5))
+        .await
+        .expect("a leader is elected over mutual TLS");
+    let follower = (leader + 1) % 3;
+    let tls = client_tls(&net);
+    let user = net.org1_user();
+
+    // Through the leader, and through a follower that forwards over mutual TLS.
+    for addr in [&addrs[leader], &addrs[follower]] {
+        let envelopes: Vec<Vec<u8>> = (0..5).map(|_| tx(&user, CHANNEL, 256)).collect();
+        let replies = broadcast_tls(addr, Some(&tls), &envelopes).await.unwrap();
+        assert_eq!(replies.len(), 5);
+        for (status, info) in replies {
+            assert_eq!(status, Status::Success as i32, "{info}");
+        }
+    }
+
+    // Deliver over TLS sees the ten transactions (the leader acknowledges after applying).
+    let (blocks, status) = deliver_tls(
+        &addrs[leader],
+        Some(&tls),
+        &user,
+        CHANNEL,
+        SeekPosition::Oldest,
+        SeekPosition::Newest,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, Status::Success as i32);
+    let txs: usize = blocks.iter().skip(1).map(|b| b.data.len()).sum();
+    assert_eq!(txs, 10);
+
+    // Every orderer holds the same chain.
+    let tip = blocks.len() as u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let chains: Vec<_> = nodes
+            .iter()
+            .flatten()
+            .map(|n| n.node.block_hashes(CHANNEL, 0).unwrap())
+            .collect();
+        if chains
+            .iter()
+            .all(|c| c.len() as u64 == tip && *c == chains[0])
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "orderers disagree: {:?}",
+            chains.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A plaintext client cannot use the TLS listener.
+    assert!(
+        cambium_orderer::client::broadcast(&addrs[leader], &[tx(&user, CHANNEL, 16)])
+            .await
+            .is_err()
+    );
+
+    for n in nodes.into_iter().flatten() {
+        n.server.stop().await;
+        n.node.shutdown().await;
+    }
+}
+
+/// Sends a harmless Vote (term 0, never granted) presenting `identity`.
+async fn vote_as(
+    net: &TestNet,
+    addr: &str,
+    identity: Option<&TlsIdentity>,
+) -> Result<ClusterReply, String> {
+    let tls = client_tls_config(&net.orderer_tls_roots(), identity, None).unwrap();
+    let channel = cambium_tls::endpoint(addr, Some(&tls))
+        .unwrap()
+        .connect()
+        .await
+        .map_err(|e| format!("handshake: {e:?}"))?;
+    let request = ClusterRequest {
+        channel: CHANNEL.into(),
+        rpc: RaftRpc::Vote(VoteRequest::new(Vote::new(0, 99), None)),
+    };
+    cluster::send(channel, addr, &request, Duration::from_secs(5)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raft_rpcs_from_outside_the_orderer_organisations_are_refused() {
+    let net = TestNet::new();
+    let (nodes, addrs) = tls_cluster(&net).await;
+    wait_leader(&nodes, Duration::from_secs(5))
+        .await
+        .expect("a leader is elected");
+    let target = &addrs[0];
+
+    // Another orderer of the channel's orderer organisation is heard.
+    let orderer = net.node_tls_identity("OrdererMSP", 1);
+    let reply = vote_as(&net, target, Some(&orderer)).await.unwrap();
+    assert!(matches!(reply, ClusterReply::Vote(_)), "{reply:?}");
+
+    // A peer's certificate passes the handshake (Org1's TLS CA is trusted for clients) but
+    // is not from an orderer organisation: refused.
+    let peer = net.node_tls_identity("Org1MSP", 0);
+    let err = vote_as(&net, target, Some(&peer)).await.unwrap_err();
+    assert!(err.contains("not issued by a trusted CA"), "{err}");
+    assert!(err.contains("orderer organisations"), "{err}");
+
+    // No client certificate at all: refused.
+    let err = vote_as(&net, target, None).await.unwrap_err();
+    assert!(err.contains("no TLS client certificate"), "{err}");
+
+    // A certificate from an unrelated network's orderer CA fails the handshake (with TLS 1.3
+    // the client learns it on its first call), before any Raft code sees the request.
+    let foreign = TestNet::new();
+    let intruder = foreign.node_tls_identity("OrdererMSP", 1);
+    let err = vote_as(&net, target, Some(&intruder)).await.unwrap_err();
+    assert!(!err.contains("refused for channel"), "{err}");
+
+    for n in nodes.into_iter().flatten() {
+        n.server.stop().await;
+        n.node.shutdown().await;
+    }
+}
