@@ -6,6 +6,30 @@
 //! The gateway does not own a ledger or an endorser: the peer that hosts it implements
 //! [`PeerContext`], which gives the gateway the local endorser, the channel configuration,
 //! committed contract definitions and the stream of committed blocks.
+//!
+//! - [`GatewayService`] (in [`service`]) serves the RPCs; build it with [`GatewayService::new`]
+//!   and [`GatewayOptions`], then add [`GatewayService::into_server`] to a tonic server.
+//! - [`plan`] turns a contract's endorsement policy into a smallest set of endorsing
+//!   organisations.
+//! - Endorsers of other organisations are the channel configuration's anchor peers, and
+//!   orderers its orderer endpoints, dialled with each organisation's TLS root CAs from the
+//!   channel configuration (plus [`TlsClientOptions::root_cas_pem`]).
+
+mod broadcast;
+mod connect;
+mod endorse;
+pub mod error;
+mod events;
+pub mod options;
+pub mod plan;
+pub mod service;
+
+pub use connect::MAX_MESSAGE_SIZE;
+pub use endorse::PEER_FAILURE_PREFIXES;
+pub use error::{GatewayError, Result};
+pub use events::EventStream;
+pub use options::{ClientIdentity, GatewayOptions, TlsClientOptions};
+pub use service::{GatewayService, READERS_POLICY};
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -82,4 +106,44 @@ pub trait PeerContext: Send + Sync + 'static {
 
     /// The number of blocks committed on `channel_id`.
     fn height(&self, channel_id: &str) -> Result<u64, PeerError>;
+
+    /// The number of the block holding the committed transaction `tx_id` on `channel_id`, or
+    /// `None` if it is not committed. `ChaincodeEvents` uses it for `after_transaction_id`.
+    ///
+    /// The default reads the committed blocks from the first; a peer with a transaction index
+    /// should override it.
+    fn transaction_block(
+        &self,
+        channel_id: &str,
+        tx_id: &str,
+    ) -> BoxFuture<'static, Result<Option<u64>, PeerError>> {
+        let scan = self
+            .height(channel_id)
+            .and_then(|height| Ok((height, self.committed_blocks(channel_id, 0)?)));
+        let tx_id = tx_id.to_owned();
+        Box::pin(async move {
+            let (height, mut blocks) = scan?;
+            let mut seen = 0;
+            while seen < height {
+                let next = std::future::poll_fn(|cx| blocks.as_mut().poll_next(cx)).await;
+                let Some(stored) = next else { break };
+                let stored = stored?;
+                seen = stored.number + 1;
+                let block = <cambium_wire::common::Block as cambium_wire::Message>::decode(
+                    stored.bytes.as_slice(),
+                )
+                .map_err(|e| {
+                    PeerError::Ledger(format!("block {} does not decode: {e}", stored.number))
+                })?;
+                let found = cambium_wire::block::block_transactions(&block)
+                    .map_err(|e| PeerError::Ledger(e.to_string()))?
+                    .iter()
+                    .any(|t| t.tx_id == tx_id);
+                if found {
+                    return Ok(Some(stored.number));
+                }
+            }
+            Ok(None)
+        })
+    }
 }
