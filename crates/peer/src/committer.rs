@@ -310,7 +310,7 @@ fn commit_block(
         .ledger
         .snapshot()
         .map_err(|e| format!("reading the ledger: {e}"))?;
-    let policies = shared.plugins.policies.policies(&channel.id, &snapshot);
+    let policies = shared.policies.policies(&channel.id, &snapshot);
     let options = ValidationOptions::at(at).with_threads(shared.config.limits.validator_threads);
     let validation = validate_block(
         &block,

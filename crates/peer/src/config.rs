@@ -6,6 +6,7 @@
 //! msp:
 //!   dir: crypto/peerOrganizations/org1.example.com/peers/peer0.org1.example.com/msp
 //!   id: Org1MSP
+//! packagesDir: data/peer0.org1/packages  # optional; default <dataDir>/packages
 //! listenAddress: 0.0.0.0:7051        # port 0 picks a free port
 //! externalAddress: peer0.org1.example.com:7051
 //! tls:
@@ -118,6 +119,9 @@ pub struct PeerConfig {
     pub data_dir: PathBuf,
     /// The peer's signing identity.
     pub msp: MspSection,
+    /// Where installed contract packages live; default `<dataDir>/packages`.
+    #[serde(default)]
+    pub packages_dir: Option<PathBuf>,
     /// `host:port` the gRPC server binds (port 0: any free port).
     pub listen_address: String,
     /// `host:port` others reach this peer at; defaults to the bound address.
@@ -143,6 +147,7 @@ impl PeerConfig {
                 dir: msp_dir.into(),
                 id: msp_id.to_owned(),
             },
+            packages_dir: None,
             listen_address: "127.0.0.1:0".to_owned(),
             external_address: None,
             tls: TlsSection::default(),
@@ -182,6 +187,9 @@ impl PeerConfig {
         };
         fix(&mut self.data_dir);
         fix(&mut self.msp.dir);
+        if let Some(p) = self.packages_dir.as_mut() {
+            fix(p);
+        }
         if let Some(p) = self.tls.cert.as_mut() {
             fix(p);
         }

@@ -42,7 +42,7 @@ impl PeerContext for PeerNode {
             .ledger
             .snapshot()
             .map_err(|e| PeerError::Ledger(e.to_string()))?;
-        let policies = self.shared.plugins.policies.policies(channel_id, &snapshot);
+        let policies = self.shared.policies.policies(channel_id, &snapshot);
         policies
             .endorsement_policy(contract)
             .map_err(|e| PeerError::Ledger(e.message))

@@ -33,6 +33,6 @@ pub use channel::{CommitterState, CommitterStatus};
 pub use config::{Limits, MspSection, OrdererSection, PeerConfig, TlsSection};
 pub use error::{PeerNodeError, Result};
 pub use node::{
-    ledger_dir, ContractSource, GatewayMount, Peer, PeerHandle, PeerNode, PeerPlugins,
-    PolicySource, LEDGERS_DIR,
+    ledger_dir, ContractSource, GatewayMount, LifecyclePolicySource, Peer, PeerHandle, PeerNode,
+    PeerPlugins, PolicySource, LEDGERS_DIR, PACKAGES_DIR, VM_CACHE_DIR,
 };

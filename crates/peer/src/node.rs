@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use cambium_channel::ChannelConfig;
 use cambium_endorser::{
-    ContractRegistry, Endorser, EndorserChannel, EndorserService, StaticRegistry,
+    ContractRegistry, DirPackageStore, Endorser, EndorserChannel, EndorserService,
+    LifecycleRegistry, PeerLifecycle, StaticRegistry,
 };
 use cambium_gateway::PeerContext;
 use cambium_ledger::{
@@ -18,7 +19,7 @@ use cambium_ledger::{
 };
 use cambium_msp::SigningIdentity;
 use cambium_primitives::TxValidationCode;
-use cambium_validator::{EndorsementPolicies, PolicyTable};
+use cambium_validator::{EndorsementPolicies, LifecyclePolicies, PolicyTable};
 use cambium_vm::{Vm, VmConfig};
 use cambium_wire::peer::deliver_server::DeliverServer;
 use tokio::sync::watch;
@@ -35,18 +36,20 @@ use crate::tls;
 
 /// Name of the folder under the data folder that holds one ledger folder per channel.
 pub const LEDGERS_DIR: &str = "ledgers";
+/// Name of the folder under the data folder that holds installed packages (by default).
+pub const PACKAGES_DIR: &str = "packages";
+/// Name of the folder under the data folder where compiled contract modules are cached.
+pub const VM_CACHE_DIR: &str = "vm-cache";
 
 /// Where a channel's endorsement policies come from: given the channel and its committed
 /// state at a block, the policies in force. The committer asks for them once per block over
 /// the snapshot it validates against; the Gateway asks through [`PeerContext`].
-///
-/// The `_lifecycle`-backed source (`cambium_validator::LifecyclePolicies`) plugs in here.
 pub trait PolicySource: Send + Sync + 'static {
     /// The endorsement policies of `channel_id` as `state` records them.
     fn policies<'a>(
         &self,
         channel_id: &str,
-        state: &'a dyn StateReader,
+        state: &'a (dyn StateReader + Sync),
     ) -> Box<dyn EndorsementPolicies + 'a>;
 }
 
@@ -55,9 +58,24 @@ impl PolicySource for PolicyTable {
     fn policies<'a>(
         &self,
         _channel_id: &str,
-        _state: &'a dyn StateReader,
+        _state: &'a (dyn StateReader + Sync),
     ) -> Box<dyn EndorsementPolicies + 'a> {
         Box::new(self.clone())
+    }
+}
+
+/// The policies of the contract definitions committed through `_lifecycle`
+/// ([`LifecyclePolicies`]): the peer's default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LifecyclePolicySource;
+
+impl PolicySource for LifecyclePolicySource {
+    fn policies<'a>(
+        &self,
+        _channel_id: &str,
+        state: &'a (dyn StateReader + Sync),
+    ) -> Box<dyn EndorsementPolicies + 'a> {
+        Box::new(LifecyclePolicies::new(state))
     }
 }
 
@@ -91,37 +109,31 @@ where
 pub type GatewayMount = Arc<dyn Fn(Arc<dyn PeerContext>, &mut RoutesBuilder) + Send + Sync>;
 
 /// The parts of a peer that are not configuration: the VM, the contracts, the
-/// endorsement-policy source and the Gateway mount.
-#[derive(Clone)]
+/// endorsement-policy source and the Gateway mount. The default runs contracts as
+/// `_lifecycle` defines them.
+#[derive(Clone, Default)]
 pub struct PeerPlugins {
-    /// The contract VM (one engine per process); `None`: a VM with default settings.
+    /// The contract VM (one engine per process); `None`: a VM with default settings that
+    /// caches compiled modules in `<data>/vm-cache`.
     pub vm: Option<Arc<Vm>>,
-    /// The contracts each channel's endorser runs.
-    pub contracts: Arc<dyn ContractSource>,
-    /// The endorsement policies the committer validates with.
-    pub policies: Arc<dyn PolicySource>,
+    /// The contracts each channel's endorser runs; `None`: the committed `_lifecycle`
+    /// definitions with this org's approved packages ([`LifecycleRegistry`]).
+    pub contracts: Option<Arc<dyn ContractSource>>,
+    /// The endorsement policies the committer validates with; `None`:
+    /// [`LifecyclePolicySource`].
+    pub policies: Option<Arc<dyn PolicySource>>,
     /// Mounts the Gateway service; `None`: no Gateway on this peer.
     pub gateway: Option<GatewayMount>,
-}
-
-impl Default for PeerPlugins {
-    /// No contracts, only `_lifecycle`'s policy, no Gateway.
-    fn default() -> Self {
-        PeerPlugins {
-            vm: None,
-            contracts: Arc::new(StaticRegistry::new()),
-            policies: Arc::new(PolicyTable::new()),
-            gateway: None,
-        }
-    }
 }
 
 impl std::fmt::Debug for PeerPlugins {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerPlugins")
             .field("vm", &self.vm.is_some())
+            .field("contracts", &self.contracts.is_some())
+            .field("policies", &self.policies.is_some())
             .field("gateway", &self.gateway.is_some())
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -130,7 +142,11 @@ pub(crate) struct Shared {
     pub(crate) config: PeerConfig,
     pub(crate) signer: Arc<SigningIdentity>,
     pub(crate) endorser: Arc<Endorser>,
-    pub(crate) plugins: PeerPlugins,
+    pub(crate) contracts: Arc<dyn ContractSource>,
+    pub(crate) policies: Arc<dyn PolicySource>,
+    pub(crate) gateway: Option<GatewayMount>,
+    /// The installed packages `_lifecycle` installs into.
+    pub(crate) packages: Arc<DirPackageStore>,
     pub(crate) orderer_tls: Option<tls::OrdererTls>,
     channels: RwLock<BTreeMap<String, Arc<ChannelState>>>,
     pub(crate) stop: watch::Sender<bool>,
@@ -154,7 +170,7 @@ impl Shared {
         self.endorser.add_channel(EndorserChannel {
             config,
             ledger: Arc::clone(&channel.ledger) as Arc<dyn cambium_endorser::LedgerSource>,
-            contracts: self.plugins.contracts.contracts(&channel.id),
+            contracts: self.contracts.contracts(&channel.id),
         });
     }
 
@@ -280,6 +296,11 @@ impl PeerNode {
         &self.shared.signer
     }
 
+    /// The packages installed on this peer (what `_lifecycle` install writes).
+    pub fn packages(&self) -> &Arc<DirPackageStore> {
+        &self.shared.packages
+    }
+
     /// Joins a channel from its genesis block: creates `<data>/ledgers/<channel>`, commits
     /// the genesis block as it is and starts pulling blocks from the channel's orderers. The
     /// ledger folder is what makes the join last: a restart reopens every channel there.
@@ -396,11 +417,51 @@ impl Peer {
         let orderer_tls = tls::orderer_tls(&config)?;
         let vm = match &plugins.vm {
             Some(vm) => Arc::clone(vm),
-            None => Arc::new(
-                Vm::new(VmConfig::default()).map_err(|e| PeerNodeError::Vm(e.to_string()))?,
-            ),
+            None => {
+                let vm_config = VmConfig {
+                    cache_dir: Some(config.data_dir.join(VM_CACHE_DIR)),
+                    ..VmConfig::default()
+                };
+                Arc::new(Vm::new(vm_config).map_err(|e| PeerNodeError::Vm(e.to_string()))?)
+            }
         };
+        let packages_dir = config
+            .packages_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join(PACKAGES_DIR));
+        let packages = Arc::new(
+            DirPackageStore::open(&packages_dir, Arc::clone(&vm)).map_err(|e| {
+                PeerNodeError::Config(format!(
+                    "the package folder {}: {e}",
+                    packages_dir.display()
+                ))
+            })?,
+        );
+        let local_msp = cambium_msp::MspConfig::from_dir(&config.msp.dir, &config.msp.id)
+            .and_then(|c| cambium_msp::Msp::new(&c))
+            .map_err(|source| PeerNodeError::Identity {
+                dir: config.msp.dir.clone(),
+                source,
+            })?;
         let endorser = Arc::new(Endorser::new(vm, Arc::clone(&signer)));
+        endorser.set_lifecycle(PeerLifecycle {
+            local_msp: Arc::new(local_msp),
+            packages: Arc::clone(&packages) as Arc<dyn cambium_lifecycle::PackageStore>,
+        });
+        let contracts: Arc<dyn ContractSource> = match &plugins.contracts {
+            Some(c) => Arc::clone(c),
+            None => {
+                let registry: Arc<dyn ContractRegistry> = Arc::new(LifecycleRegistry::new(
+                    &config.msp.id,
+                    Arc::clone(&packages),
+                ));
+                Arc::new(move |_: &str| Arc::clone(&registry))
+            }
+        };
+        let policies: Arc<dyn PolicySource> = plugins
+            .policies
+            .clone()
+            .unwrap_or_else(|| Arc::new(LifecyclePolicySource));
         std::fs::create_dir_all(config.data_dir.join(LEDGERS_DIR)).map_err(|e| {
             PeerNodeError::io(
                 "creating the data folder",
@@ -424,7 +485,10 @@ impl Peer {
             config,
             signer,
             endorser: Arc::clone(&endorser),
-            plugins,
+            contracts,
+            policies,
+            gateway: plugins.gateway.clone(),
+            packages,
             orderer_tls,
             channels: RwLock::new(BTreeMap::new()),
             stop: watch::Sender::new(false),
@@ -487,7 +551,7 @@ impl Peer {
 /// Hook until `cambium-gateway` exports its tonic service: today only a
 /// [`PeerPlugins::gateway`] mount adds it.
 fn mount_gateway(node: &PeerNode, routes: &mut RoutesBuilder) {
-    if let Some(mount) = &node.shared.plugins.gateway {
+    if let Some(mount) = &node.shared.gateway {
         let context: Arc<dyn PeerContext> = Arc::new(node.clone());
         mount(context, routes);
     }

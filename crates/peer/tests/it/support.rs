@@ -72,8 +72,14 @@ pub(crate) fn plugins() -> PeerPlugins {
     let both = parse("AND('Org1MSP.peer', 'Org2MSP.peer')").expect("policy parses");
     PeerPlugins {
         vm: Some(Arc::clone(&c.vm)),
-        contracts: Arc::new(StaticRegistry::new().with("kv", "1.0", Arc::clone(&c.kv))),
-        policies: Arc::new(PolicyTable::new().with("kv", EndorsementPolicy::Signature(both))),
+        contracts: Some(Arc::new(StaticRegistry::new().with(
+            "kv",
+            "1.0",
+            Arc::clone(&c.kv),
+        ))),
+        policies: Some(Arc::new(
+            PolicyTable::new().with("kv", EndorsementPolicy::Signature(both)),
+        )),
         gateway: None,
     }
 }
