@@ -64,6 +64,7 @@ use cambium_wire::tx::{
 };
 use cambium_wire::{encode_chaincode_event, encode_serialized_identity, encode_tx_rwset};
 
+use crate::cscc;
 use crate::error::{EndorserError, Result};
 use crate::lifecycle::PeerLifecycle;
 use crate::qscc::{self, SYSTEM_CHAINCODE_VERSION};
@@ -284,6 +285,9 @@ impl Endorser {
         if channel_id.is_empty() && view.chaincode_name.as_deref() == Some(LIFECYCLE) {
             return self.channel_less_lifecycle(view, now);
         }
+        if channel_id.is_empty() && view.chaincode_name.as_deref() == Some(cscc::CSCC) {
+            return self.channel_less_cscc(view, now);
+        }
         let Some(channel) = self.channel(channel_id) else {
             return Err(Refusal::refused(format!(
                 "channel '{channel_id}' not found"
@@ -320,6 +324,17 @@ impl Endorser {
             // System chaincodes skip peer/Propose; qscc checks its own ACL per function.
             let (response, version) = (self.query(view, &signed, now), SYSTEM_CHAINCODE_VERSION);
             return self.respond(view, response, &TxRwSet::default(), None, version);
+        }
+        if view.chaincode_name.as_deref() == Some(cscc::CSCC) {
+            let member = self.local_member(&creator, now);
+            let response = self.cscc_call(view, &signed, member, now);
+            return self.respond(
+                view,
+                response,
+                &TxRwSet::default(),
+                None,
+                SYSTEM_CHAINCODE_VERSION,
+            );
         }
         if view.chaincode_name.as_deref() == Some(LIFECYCLE) {
             // `_lifecycle` checks its own ACL per function, like every system chaincode.
@@ -432,7 +447,7 @@ impl Endorser {
             return Err(no_lifecycle());
         };
         let msp = Arc::clone(&lifecycle.local_msp);
-        let (_, identity) = validate_header(view, |creator| {
+        let (_, identity) = validate_header(view, false, |creator| {
             let denied = |reason: String| {
                 format!(
                     "access denied: channel [] creator org [{}]: {reason}",
@@ -473,6 +488,124 @@ impl Endorser {
             payload: Vec::new(),
             endorsement: None,
         })
+    }
+
+    /// Whether `creator` is a member of the peer's local MSP (`Err` says why not).
+    fn local_member(
+        &self,
+        creator: &SerializedIdentity,
+        now: i64,
+    ) -> std::result::Result<(), String> {
+        let lifecycle = self.lifecycle().ok_or_else(|| {
+            "this peer has no local MSP configured; start the peer with its MSP folder".to_owned()
+        })?;
+        let msp = lifecycle.local_msp.id();
+        lifecycle
+            .local_msp
+            .validate(creator, now)
+            .map(drop)
+            .map_err(|e| {
+                format!(
+                    "the creator (an identity of {}) is not a member of this peer's local MSP {msp}: {e}",
+                    creator.msp_id
+                )
+            })
+    }
+
+    /// A channel-less `cscc` proposal (`GetChannels`, `GetConfigBlock`): answered with a
+    /// `Response` only.
+    fn channel_less_cscc(
+        &self,
+        view: &ProposalView,
+        now: i64,
+    ) -> std::result::Result<ProposalResponse, Refusal> {
+        let Some(lifecycle) = self.lifecycle() else {
+            return Err(no_lifecycle());
+        };
+        let msp = Arc::clone(&lifecycle.local_msp);
+        let (creator, _) = validate_header(view, true, |creator| {
+            let denied = |reason: String| {
+                format!(
+                    "access denied: channel [] creator org [{}]: {reason}",
+                    creator.msp_id
+                )
+            };
+            let identity = msp
+                .validate(creator, now)
+                .map_err(|e| denied(e.to_string()))?;
+            identity
+                .verify(&view.proposal_bytes, &view.signature)
+                .map_err(|e| denied(e.to_string()))?;
+            Ok(identity)
+        })
+        .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))?;
+        let signed = SignedData {
+            data: view.proposal_bytes.clone(),
+            identity: creator,
+            signature: view.signature.clone(),
+        };
+        Ok(ProposalResponse {
+            response: self.cscc_call(view, &signed, Ok(()), now),
+            payload: Vec::new(),
+            endorsement: None,
+        })
+    }
+
+    /// Runs a `cscc` query after its ACL; `member` says whether the creator is a member of
+    /// the local MSP.
+    fn cscc_call(
+        &self,
+        view: &ProposalView,
+        signed: &SignedData,
+        member: std::result::Result<(), String>,
+        now: i64,
+    ) -> ChaincodeResponse {
+        let function = view
+            .args
+            .first()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .unwrap_or_default();
+        match function.as_str() {
+            cscc::GET_CHANNELS => match member {
+                Ok(()) => cscc::channels(&self.channel_ids()),
+                Err(e) => ChaincodeResponse::error(format!(
+                    "access denied for [GetChannels]: {e}; sign with an identity of this peer's organisation"
+                )),
+            },
+            cscc::GET_CONFIG_BLOCK => {
+                let Some(target) = view.args.get(1).and_then(|a| std::str::from_utf8(a).ok())
+                else {
+                    return ChaincodeResponse::error(
+                        "Incorrect number of arguments; GetConfigBlock takes the channel name",
+                    );
+                };
+                let Some(channel) = self.channel(target) else {
+                    return ChaincodeResponse::error(format!(
+                        "Unknown chain ID, {target}; this peer has joined {:?}",
+                        self.channel_ids()
+                    ));
+                };
+                if let Err(e) = channel.config.evaluate(
+                    cscc::GET_CONFIG_BLOCK_POLICY,
+                    std::slice::from_ref(signed),
+                    now,
+                ) {
+                    return ChaincodeResponse::error(format!(
+                        "access denied for [GetConfigBlock][{target}]: [failed evaluating policy {}: {e}]",
+                        cscc::GET_CONFIG_BLOCK_POLICY
+                    ));
+                }
+                match channel.ledger.snapshot_view() {
+                    Ok(snapshot) => cscc::config_block(snapshot.as_ref(), target),
+                    Err(e) => ChaincodeResponse::error(format!(
+                        "cannot read the ledger of channel '{target}': {e}"
+                    )),
+                }
+            }
+            other => ChaincodeResponse::error(format!(
+                "Requested function {other} not found; cscc offers GetChannels and GetConfigBlock (Cambium peers join channels through their configuration)"
+            )),
+        }
     }
 
     /// A `_lifecycle` proposal on a channel: its ACL, then the function over a simulation of
@@ -726,7 +859,8 @@ fn validate(
     now: i64,
 ) -> std::result::Result<SerializedIdentity, String> {
     let channel_id = config.channel_id();
-    validate_header(view, |creator| {
+    let is_cscc = view.chaincode_name.as_deref() == Some(cscc::CSCC);
+    validate_header(view, is_cscc, |creator| {
         let denied = |reason: String| {
             format!(
                 "access denied: channel [{channel_id}] creator org [{}]: {reason}",
@@ -758,10 +892,12 @@ fn validate(
 /// MSP and the signer of the proposal); returns the creator.
 fn validate_header(
     view: &ProposalView,
+    allow_config: bool,
     check_creator: impl FnOnce(&SerializedIdentity) -> std::result::Result<Identity, String>,
 ) -> std::result::Result<(SerializedIdentity, Identity), String> {
     let header = &view.channel_header;
-    if header.header_type != HeaderType::EndorserTransaction.as_i32() {
+    let config_ok = allow_config && header.header_type == HeaderType::Config.as_i32();
+    if header.header_type != HeaderType::EndorserTransaction.as_i32() && !config_ok {
         let name = header
             .known_header_type()
             .map_or_else(|| header.header_type.to_string(), |t| t.name().to_owned());

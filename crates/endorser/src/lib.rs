@@ -10,6 +10,7 @@
 //! - [`to_tx_rwset`] converts the VM's read/write set into the ledger's sorted
 //!   [`cambium_primitives::TxRwSet`], so endorsers produce byte-identical payloads.
 //! - [`qscc`]: Fabric's query system chaincode (chain info, blocks, processed transactions).
+//! - [`cscc`]: Fabric's configuration system chaincode (`GetChannels`, `GetConfigBlock`).
 //! - `_lifecycle` (see [`lifecycle`] and `cambium-lifecycle`): proposals to `_lifecycle` run
 //!   the lifecycle rules inside the same simulation (their read/write set goes into the
 //!   proposal response like a contract's); channel-less install and installed-package queries
@@ -19,6 +20,7 @@
 //!
 //! **The endorser never writes state**: simulation results leave only as signed bytes.
 
+pub mod cscc;
 pub mod endorser;
 pub mod error;
 pub mod lifecycle;

@@ -219,59 +219,56 @@ pub fn write_policies(
 /// being validated: a contract's policy is its committed definition's validation parameter
 /// (a signature policy, or a channel policy reference), `_lifecycle` itself answers
 /// [`LIFECYCLE_ENDORSEMENT_POLICY`], and a name without a committed definition has none.
-/// Lookups are cached per namespace for the block, so each definition is decoded once.
-pub struct LifecyclePolicies<'a> {
-    state: &'a (dyn StateReader + Sync),
-    cache: std::sync::Mutex<BTreeMap<String, Option<EndorsementPolicy>>>,
+///
+/// [`LifecyclePolicies::new`] reads every committed definition once (one range scan of the
+/// definitions' metadata keys plus their fields), so the value owns no reference to the
+/// state and lookups during validation touch no storage. A read failure is reported by every
+/// lookup, which stops the block's validation ([`crate::ValidatorError::PolicyLookup`]).
+#[derive(Clone, Debug)]
+pub struct LifecyclePolicies {
+    policies: std::result::Result<BTreeMap<String, EndorsementPolicy>, PolicySourceError>,
 }
 
-impl std::fmt::Debug for LifecyclePolicies<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LifecyclePolicies").finish_non_exhaustive()
-    }
-}
-
-impl<'a> LifecyclePolicies<'a> {
-    /// Policies read from `state`, the committed state before the block.
-    pub fn new(state: &'a (dyn StateReader + Sync)) -> LifecyclePolicies<'a> {
+impl LifecyclePolicies {
+    /// The policies committed in `state` (the committed state before the block).
+    pub fn new(state: &dyn StateReader) -> LifecyclePolicies {
         LifecyclePolicies {
-            state,
-            cache: std::sync::Mutex::new(BTreeMap::new()),
+            policies: load_policies(state),
         }
     }
+}
 
-    fn lookup(
-        &self,
-        namespace: &str,
-    ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError> {
-        let source = |e: cambium_lifecycle::LifecycleError| PolicySourceError {
-            message: e.to_string(),
-        };
-        let mut state = cambium_lifecycle::CommittedState(self.state);
-        let Some(definition) =
-            cambium_lifecycle::committed_definition(&mut state, namespace).map_err(source)?
-        else {
-            return Ok(None);
-        };
+fn load_policies(
+    state: &dyn StateReader,
+) -> std::result::Result<BTreeMap<String, EndorsementPolicy>, PolicySourceError> {
+    let mut reads = cambium_lifecycle::LedgerSimulation::new(state);
+    let definitions =
+        cambium_lifecycle::committed_definitions(&mut reads).map_err(|e| PolicySourceError {
+            message: format!("reading the committed contract definitions failed: {e}"),
+        })?;
+    let mut policies = BTreeMap::new();
+    for (name, definition) in definitions {
         let policy = definition
             .endorsement_policy()
             .map_err(|e| PolicySourceError {
                 message: format!(
-                "the committed definition of '{namespace}' has an unusable endorsement policy: {e}"
-            ),
+                    "the committed definition of '{name}' has an unusable endorsement policy: {e}"
+                ),
             })?;
-        Ok(Some(match policy {
+        let policy = match policy {
             cambium_lifecycle::ApplicationPolicy::Signature(env) => {
                 EndorsementPolicy::Signature(env)
             }
             cambium_lifecycle::ApplicationPolicy::ChannelReference(path) => {
                 EndorsementPolicy::ChannelPolicy(path)
             }
-        }))
+        };
+        policies.insert(name, policy);
     }
+    Ok(policies)
 }
 
-impl EndorsementPolicies for LifecyclePolicies<'_> {
+impl EndorsementPolicies for LifecyclePolicies {
     fn endorsement_policy(
         &self,
         namespace: &str,
@@ -281,21 +278,10 @@ impl EndorsementPolicies for LifecyclePolicies<'_> {
                 LIFECYCLE_ENDORSEMENT_POLICY.to_owned(),
             )));
         }
-        let cached = self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(namespace)
-            .cloned();
-        if let Some(policy) = cached {
-            return Ok(policy);
+        match &self.policies {
+            Ok(policies) => Ok(policies.get(namespace).cloned()),
+            Err(e) => Err(e.clone()),
         }
-        let policy = self.lookup(namespace)?;
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(namespace.to_owned(), policy.clone());
-        Ok(policy)
     }
 }
 

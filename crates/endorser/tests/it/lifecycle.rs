@@ -992,3 +992,98 @@ fn init_required_runs_the_init_call_once() {
         .collect();
     assert_eq!(network.submit(txs), [Code::Valid, Code::MvccReadConflict]);
 }
+
+#[test]
+fn cscc_lists_channels_and_returns_the_latest_config_block() {
+    let network = Network::new();
+    let genesis = cambium_channel::genesis_block(
+        &net().config,
+        Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        },
+    );
+    for org in &network.orgs {
+        org.ledger
+            .commit_block(&cambium_ledger::BlockCommit {
+                block: Block::decode(&genesis).expect("genesis decodes"),
+                outcomes: vec![cambium_ledger::TxOutcome::valid(Vec::new())],
+            })
+            .expect("genesis commits");
+    }
+    // Transactions after the config block do not change which block is the config block.
+    let (network, _) = {
+        let id = network.install(0, &package(&net().kv_wasm, "kv_1"));
+        network.install(1, &package(&net().kv_wasm, "kv_1"));
+        let def = Def::new("kv", 1, "1.0");
+        network.approve(0, &def, Some(&id));
+        network.approve(1, &def, Some(&id));
+        assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+        (network, id)
+    };
+
+    let channels = signed_proposal(
+        network.client(0),
+        "",
+        "cscc",
+        vec![b"GetChannels".to_vec()],
+        false,
+    );
+    let r = network.send(0, &channels);
+    assert_eq!(r.response.status, 200, "{}", r.response.message);
+    assert!(r.payload.is_empty() && r.endorsement.is_none());
+    let list = peer::ChannelQueryResponse::decode(r.response.payload.as_slice()).unwrap();
+    assert_eq!(list.channels.len(), 1);
+    assert_eq!(list.channels[0].channel_id, CHANNEL);
+    // A client of another org is not a member of this peer's MSP.
+    let r = network.send(1, &channels);
+    assert_eq!(r.response.status, 500);
+    assert!(
+        r.response.message.contains("error validating proposal"),
+        "{}",
+        r.response.message
+    );
+
+    let config = signed_proposal(
+        network.client(1),
+        "",
+        "cscc",
+        vec![b"GetConfigBlock".to_vec(), CHANNEL.as_bytes().to_vec()],
+        false,
+    );
+    let r = network.send(1, &config);
+    assert_eq!(r.response.status, 200, "{}", r.response.message);
+    let block = Block::decode(&r.response.payload).expect("a block");
+    assert_eq!(block.number, 0);
+    assert_eq!(
+        cambium_channel::ChannelConfig::from_config_block(&r.response.payload)
+            .expect("a config block")
+            .channel_id(),
+        CHANNEL
+    );
+    let unknown = signed_proposal(
+        network.client(1),
+        "",
+        "cscc",
+        vec![b"GetConfigBlock".to_vec(), b"nochannel".to_vec()],
+        false,
+    );
+    let r = network.send(1, &unknown);
+    assert!(
+        r.response.message.contains("Unknown chain ID, nochannel"),
+        "{}",
+        r.response.message
+    );
+    let other = signed_proposal(
+        network.client(1),
+        "",
+        "cscc",
+        vec![b"JoinChain".to_vec()],
+        false,
+    );
+    assert!(network
+        .send(1, &other)
+        .response
+        .message
+        .contains("not found"));
+}
