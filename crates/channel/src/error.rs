@@ -75,6 +75,12 @@ pub enum ChannelError {
     /// A policy evaluated through the config failed or does not exist.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A config update cannot be computed or is not authorized.
+    #[error("config update rejected: {problem}")]
+    Update {
+        /// What was wrong and what to do.
+        problem: String,
+    },
 }
 
 impl ChannelError {

@@ -34,6 +34,7 @@ pub mod error;
 pub mod genesis;
 pub mod inspect;
 pub mod spec;
+pub mod update;
 pub mod yaml;
 
 /// The timestamp type genesis blocks take.
@@ -46,6 +47,7 @@ pub use config::{ChannelConfig, OrdererEndpoint, OrgInfo};
 pub use error::{ChannelError, Result};
 pub use genesis::{genesis_block, inspect_config_block, ConfigBlockInfo};
 pub use spec::{ApplicationSpec, ChannelSpec, OrdererSpec, OrgSpec};
+pub use update::{compute_update, sign_update};
 
 /// The sample channel YAML for `cambium crypto generate`'s default network, expecting the
 /// crypto material in `crypto/` next to it (`cambium crypto generate --out crypto`).

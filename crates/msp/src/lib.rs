@@ -21,5 +21,5 @@ pub use identity::{check_well_formed, Certificate, Identity, OuIdentifier, Signi
 pub use msp::{
     load_signing_identity, Msp, MspConfig, MspManager, NodeOusConfig, OuIdentifierConfig,
 };
-pub use signer::PrivateKey;
+pub use signer::{random_bytes, PrivateKey};
 pub use verify::{verify_signature, verify_uncached, Curve};

@@ -119,6 +119,14 @@ impl PrivateKey {
     }
 }
 
+/// `len` bytes from the operating system's secure random source: nonces for signature
+/// headers and transaction IDs.
+pub fn random_bytes(len: usize) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; len];
+    ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut out).map_err(|_| MspError::Rng)?;
+    Ok(out)
+}
+
 /// Decodes a PEM private key into PKCS#8 DER, wrapping SEC1 keys.
 fn pem_to_pkcs8(pem: &[u8], what: &str) -> Result<Vec<u8>> {
     let block = crate::identity::decode_pem(pem, what, "PRIVATE KEY")?;

@@ -147,6 +147,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub mod block;
 pub mod config;
+pub mod config_update;
 pub mod convert;
 pub mod error;
 pub mod hash;

@@ -3,4 +3,5 @@
 mod genesis;
 mod policy;
 mod support;
+mod update;
 mod yaml;
