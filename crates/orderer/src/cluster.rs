@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut};
 use cambium_tls::{CertificateDer, ClientTlsConfig, PeerVerifier, TlsIdentity, TlsRoots};
@@ -258,7 +258,16 @@ pub struct ChannelTrust {
     key: [u8; 32],
     client: ClientTlsConfig,
     verifier: PeerVerifier,
+    /// Leaf certificates verified recently, with when: every AppendEntries carries the
+    /// caller's chain, and re-verifying it each time would cost a signature check per RPC.
+    verified: Arc<Mutex<BTreeMap<Vec<u8>, Instant>>>,
 }
+
+/// How long a verified orderer certificate is trusted before it is checked again (so an
+/// expired certificate is noticed).
+const VERIFIED_FOR: Duration = Duration::from_secs(60);
+/// Most verified certificates remembered per channel.
+const VERIFIED_CACHE_SIZE: usize = 64;
 
 impl ChannelTrust {
     /// Accepts a caller's certificate chain if it leads to the channel's orderer TLS CAs.
@@ -266,9 +275,29 @@ impl ChannelTrust {
         let certs = peer_certs.ok_or(
             "the caller presented no TLS client certificate; orderers of this channel talk mutual TLS",
         )?;
+        let leaf = certs
+            .first()
+            .map(|c| c.as_ref().to_vec())
+            .unwrap_or_default();
+        let fresh = |at: &Instant| at.elapsed() < VERIFIED_FOR;
+        if self
+            .verified
+            .lock()
+            .expect("verified lock")
+            .get(&leaf)
+            .is_some_and(fresh)
+        {
+            return Ok(());
+        }
         self.verifier.verify(certs).map_err(|e| {
             format!("{e} (only the TLS CAs of the channel's orderer organisations are trusted)")
-        })
+        })?;
+        let mut verified = self.verified.lock().expect("verified lock");
+        if verified.len() >= VERIFIED_CACHE_SIZE {
+            verified.clear();
+        }
+        verified.insert(leaf, Instant::now());
+        Ok(())
     }
 }
 
@@ -320,6 +349,7 @@ impl Connections {
             key: hash.finalize().into(),
             client,
             verifier,
+            verified: Arc::default(),
         })))
     }
 

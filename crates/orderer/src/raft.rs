@@ -120,8 +120,18 @@ fn read_meta<T: for<'de> Deserialize<'de>>(
     value.map(|v| dec(v.value())).transpose()
 }
 
-fn write_meta(db: &Database, pairs: &[(&str, Vec<u8>)]) -> std::result::Result<(), String> {
-    let txn = db.begin_write().map_err(|e| e.to_string())?;
+/// Writes metadata pairs; `durable` fsyncs them before returning, otherwise they become durable
+/// with the next durable commit (for marks that are safe to lose in a crash).
+fn write_meta(
+    db: &Database,
+    pairs: &[(&str, Vec<u8>)],
+    durable: bool,
+) -> std::result::Result<(), String> {
+    let mut txn = db.begin_write().map_err(|e| e.to_string())?;
+    if !durable {
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| e.to_string())?;
+    }
     {
         let mut table = txn.open_table(META).map_err(|e| e.to_string())?;
         for (k, v) in pairs {
@@ -237,7 +247,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<u64>) -> std::result::Result<(), StErr> {
-        write_meta(&self.db, &[(VOTE_KEY, enc(vote))])
+        write_meta(&self.db, &[(VOTE_KEY, enc(vote))], true)
             .map_err(|e| io_err(StorageIOError::write_vote, e))
     }
 
@@ -249,7 +259,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         &mut self,
         committed: Option<LogId<u64>>,
     ) -> std::result::Result<(), StErr> {
-        write_meta(&self.db, &[(COMMITTED_KEY, enc(&committed))])
+        // openraft treats the committed mark as a hint it may lose (it is re-learned from the
+        // leader), so it need not cost an fsync per block.
+        write_meta(&self.db, &[(COMMITTED_KEY, enc(&committed))], false)
             .map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 
@@ -451,7 +463,10 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
             pairs.push((MEMBERSHIP_KEY, enc(m)));
         }
         if last.is_some() {
-            write_meta(&self.db, &pairs)
+            // The applied mark may lag after a crash: blocks are durable in the block store
+            // and re-applying one that is already there is recognised by its hash (see
+            // `apply_block`). Membership changes are rare and kept durable.
+            write_meta(&self.db, &pairs, membership.is_some())
                 .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
         }
         Ok(responses)
@@ -497,6 +512,7 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
                 (APPLIED_KEY, enc(&meta.last_log_id)),
                 (MEMBERSHIP_KEY, enc(&meta.last_membership)),
             ],
+            true,
         )
         .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
         self.current = Some((meta.clone(), data));
