@@ -19,6 +19,10 @@
 //!   endpoints: [127.0.0.1:7050]      # optional; else each channel's orderer endpoints
 //!   tlsRootCas: []                   # optional; else the orderer orgs' TLS CAs in the channel
 //!   tls: true                        # optional; defaults to tls.enabled
+//! gateway:                           # optional; Fabric's defaults
+//!   enabled: true
+//!   endorsementTimeoutMs: 30000
+//!   concurrencyLimit: 500
 //! limits:
 //!   maxMessageBytes: 104857600
 //!   timeWindowSecs: 900
@@ -85,6 +89,35 @@ pub struct OrdererSection {
     pub tls: Option<bool>,
 }
 
+/// The Gateway service (`gateway.Gateway`) this peer hosts.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct GatewaySection {
+    /// Whether the peer serves the Gateway (Fabric's `peer.gateway.enabled`, default on).
+    pub enabled: bool,
+    /// How long collecting endorsements may take, in milliseconds (Fabric: 30 s).
+    pub endorsement_timeout_ms: u64,
+    /// How long one Broadcast may take before the next orderer is tried, in milliseconds.
+    pub broadcast_timeout_ms: u64,
+    /// How long dialling another peer or an orderer may take, in milliseconds.
+    pub dial_timeout_ms: u64,
+    /// Gateway calls running at once; one more fails at once (Fabric: 500).
+    pub concurrency_limit: usize,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        let fabric = cambium_gateway::GatewayOptions::default();
+        GatewaySection {
+            enabled: true,
+            endorsement_timeout_ms: fabric.endorsement_timeout.as_millis() as u64,
+            broadcast_timeout_ms: fabric.broadcast_timeout.as_millis() as u64,
+            dial_timeout_ms: fabric.dial_timeout.as_millis() as u64,
+            concurrency_limit: fabric.concurrency_limit,
+        }
+    }
+}
+
 /// Limits.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -133,6 +166,9 @@ pub struct PeerConfig {
     /// Orderer endpoint and TLS overrides.
     #[serde(default)]
     pub orderer: OrdererSection,
+    /// The Gateway service.
+    #[serde(default)]
+    pub gateway: GatewaySection,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
@@ -152,6 +188,7 @@ impl PeerConfig {
             external_address: None,
             tls: TlsSection::default(),
             orderer: OrdererSection::default(),
+            gateway: GatewaySection::default(),
             limits: Limits::default(),
         }
     }
@@ -229,6 +266,11 @@ impl PeerConfig {
                     "orderer endpoint '{endpoint}' has no port; write it as host:port"
                 )));
             }
+        }
+        if self.gateway.enabled && self.gateway.concurrency_limit == 0 {
+            return Err(PeerNodeError::Config(
+                "gateway.concurrencyLimit is 0, so every Gateway call would fail; set it (Fabric uses 500) or disable the gateway".to_owned(),
+            ));
         }
         if self.limits.max_message_bytes < 1024 * 1024 {
             return Err(PeerNodeError::Config(format!(

@@ -6,8 +6,11 @@
 //!   from a genesis block (persisted: a restart reopens every channel under
 //!   `<data>/ledgers/`), and [`PeerHandle::shutdown`].
 //! - One gRPC server (TLS when configured, ALPN `h2`) serves `protos.Endorser`
-//!   ([`cambium_endorser::EndorserService`]), `protos.Deliver` ([`deliver`]) and, through
-//!   [`PeerPlugins::gateway`], `gateway.Gateway`.
+//!   ([`cambium_endorser::EndorserService`]), `protos.Deliver` ([`deliver`]) and
+//!   `gateway.Gateway` ([`cambium_gateway::GatewayService`], or a [`PeerPlugins::gateway`]
+//!   mount).
+//! - Contracts and endorsement policies come from `_lifecycle` by default (packages in
+//!   `<data>/packages`); [`PeerPlugins`] can replace both (tests use a fixed registry).
 //! - Per channel, a [`committer`] pulls blocks over Deliver with failover, checks the
 //!   orderer signature against `/Channel/Orderer/BlockValidation`, validates with
 //!   [`cambium_validator::validate_block`] (endorsement policies from a [`PolicySource`]),
@@ -30,7 +33,7 @@ mod node;
 mod tls;
 
 pub use channel::{CommitterState, CommitterStatus};
-pub use config::{Limits, MspSection, OrdererSection, PeerConfig, TlsSection};
+pub use config::{GatewaySection, Limits, MspSection, OrdererSection, PeerConfig, TlsSection};
 pub use error::{PeerNodeError, Result};
 pub use node::{
     ledger_dir, ContractSource, GatewayMount, LifecyclePolicySource, Peer, PeerHandle, PeerNode,

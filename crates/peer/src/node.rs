@@ -101,11 +101,8 @@ where
     }
 }
 
-/// Mounts the Gateway service (`gateway.Gateway`) on the peer's server, given the peer as a
-/// [`PeerContext`].
-///
-/// **Hook:** `cambium-gateway` does not export its tonic service yet; once it does, the peer
-/// mounts it by default and this stays as the override.
+/// Mounts a Gateway service on the peer's server instead of the built-in one, given the peer
+/// as a [`PeerContext`] (for example a gateway with custom options).
 pub type GatewayMount = Arc<dyn Fn(Arc<dyn PeerContext>, &mut RoutesBuilder) + Send + Sync>;
 
 /// The parts of a peer that are not configuration: the VM, the contracts, the
@@ -122,7 +119,8 @@ pub struct PeerPlugins {
     /// The endorsement policies the committer validates with; `None`:
     /// [`LifecyclePolicySource`].
     pub policies: Option<Arc<dyn PolicySource>>,
-    /// Mounts the Gateway service; `None`: no Gateway on this peer.
+    /// Mounts the Gateway service; `None`: [`cambium_gateway::GatewayService`] with the
+    /// `gateway` section of the configuration (unless it is disabled there).
     pub gateway: Option<GatewayMount>,
 }
 
@@ -511,7 +509,17 @@ impl Peer {
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         );
-        mount_gateway(&node, &mut routes);
+        let external = shared
+            .config
+            .external_address
+            .clone()
+            .unwrap_or_else(|| local_addr.to_string());
+        mount_gateway(
+            &node,
+            &mut routes,
+            &external,
+            tls::gateway_client(&shared.config)?,
+        );
 
         let mut builder = tonic::transport::Server::builder()
             .tcp_nodelay(true)
@@ -531,11 +539,6 @@ impl Peer {
                     let _ = stop_rx.wait_for(|s| *s).await;
                 }),
         );
-        let external = shared
-            .config
-            .external_address
-            .clone()
-            .unwrap_or_else(|| local_addr.to_string());
         tracing::info!(address = %local_addr, external = %external, channels = ?channels, msp = %shared.config.msp.id, "peer started");
         Ok(PeerHandle {
             node,
@@ -546,15 +549,33 @@ impl Peer {
     }
 }
 
-/// Mounts the Gateway service on the peer's routes.
-///
-/// Hook until `cambium-gateway` exports its tonic service: today only a
-/// [`PeerPlugins::gateway`] mount adds it.
-fn mount_gateway(node: &PeerNode, routes: &mut RoutesBuilder) {
+/// Mounts the Gateway service on the peer's routes: the plugin's mount if there is one,
+/// else [`cambium_gateway::GatewayService`] configured from the `gateway` section.
+fn mount_gateway(
+    node: &PeerNode,
+    routes: &mut RoutesBuilder,
+    external_address: &str,
+    tls: Option<cambium_gateway::TlsClientOptions>,
+) {
+    let context: Arc<dyn PeerContext> = Arc::new(node.clone());
     if let Some(mount) = &node.shared.gateway {
-        let context: Arc<dyn PeerContext> = Arc::new(node.clone());
         mount(context, routes);
+        return;
     }
+    let section = &node.shared.config.gateway;
+    if !section.enabled {
+        return;
+    }
+    let options = cambium_gateway::GatewayOptions {
+        endorsement_timeout: Duration::from_millis(section.endorsement_timeout_ms),
+        broadcast_timeout: Duration::from_millis(section.broadcast_timeout_ms),
+        dial_timeout: Duration::from_millis(section.dial_timeout_ms),
+        concurrency_limit: section.concurrency_limit,
+        local_address: external_address.to_owned(),
+        tls,
+        ..cambium_gateway::GatewayOptions::default()
+    };
+    routes.add_service(cambium_gateway::GatewayService::new(context, options).into_server());
 }
 
 /// A started peer: its address, channel join and shutdown.

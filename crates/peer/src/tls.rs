@@ -117,3 +117,32 @@ impl OrdererTls {
             .identity(self.identity.clone())
     }
 }
+
+/// TLS for the Gateway's outgoing connections: the peer's TLS certificate as its client
+/// identity and the configured orderer roots as extra trust (the channel's TLS CAs are always
+/// trusted), or `None` without TLS.
+pub(crate) fn gateway_client(
+    config: &PeerConfig,
+) -> Result<Option<cambium_gateway::TlsClientOptions>> {
+    if !config.tls.enabled {
+        return Ok(None);
+    }
+    let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
+        return Err(PeerNodeError::Config(
+            "tls.enabled is true but tls.cert or tls.key is missing".to_owned(),
+        ));
+    };
+    let root_cas_pem = config
+        .orderer
+        .tls_root_cas
+        .iter()
+        .map(|p| pem_certificates("an orderer TLS root CA", p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(cambium_gateway::TlsClientOptions {
+        root_cas_pem,
+        client_identity: Some(cambium_gateway::ClientIdentity {
+            cert_pem: pem_certificates("the TLS certificate", cert)?,
+            key_pem: read("the TLS private key", key)?,
+        }),
+    }))
+}

@@ -4,6 +4,7 @@
 
 mod commit;
 mod deliver;
+mod gateway;
 mod orderer_signature;
 mod support;
 mod tls;
