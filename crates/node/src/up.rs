@@ -5,12 +5,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cambium_orderer::node::NodeTls;
 use cambium_orderer::{config as orderer_config, NodeConfig, OrdererNode, Server};
+use cambium_peer::{CommitterState, Peer, PeerConfig, PeerHandle, TlsSection};
+use cambium_tls::{TlsIdentity, TlsRoots};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::error::{NodeError, Result};
-use crate::network::{describe_ports, Network};
+use crate::network::{describe_ports, Network, PeerSpec};
 use crate::ports::{endpoint, socket, Ports};
 use crate::profile::ConnectionProfile;
 
@@ -31,6 +34,7 @@ pub struct DevNetwork {
     orderer: OrdererNode,
     orderer_server: Server,
     admin: JoinHandle<()>,
+    peers: Vec<(String, PeerHandle)>,
 }
 
 impl std::fmt::Debug for DevNetwork {
@@ -47,7 +51,7 @@ impl DevNetwork {
     /// that its ports are free, and starts the orderer and the peers. Returns once every node
     /// listens; [`DevNetwork::wait_ready`] waits until transactions are accepted.
     pub async fn start(options: &UpOptions) -> Result<DevNetwork> {
-        let (network, created) = Network::open_or_create(&options.data_dir, options.ports, false)?;
+        let (network, created) = Network::open_or_create(&options.data_dir, options.ports, true)?;
         let ports = network.state.ports;
         ports.check_free()?;
         let orderer_org = network.orderer_org();
@@ -56,12 +60,32 @@ impl DevNetwork {
         })?;
         let signer =
             cambium_msp::load_signing_identity(&orderer_identity.msp_dir, &orderer_org.msp_id)?;
-        let orderer = OrdererNode::new(
+        // Every organisation's TLS CA: who may connect to a node at all (clients may also
+        // come without a certificate; node-to-node connections present theirs).
+        let tls_cas: Vec<PathBuf> = network
+            .crypto
+            .orgs
+            .iter()
+            .map(|o| o.tls_ca.cert.clone())
+            .collect();
+        let tls = if network.state.tls {
+            Some(NodeTls {
+                identity: TlsIdentity::load(&orderer_identity.tls_cert, &orderer_identity.tls_key)
+                    .map_err(|e| NodeError::data_dir(&network.root, format!("orderer TLS: {e}")))?,
+                client_roots: TlsRoots::load(&tls_cas)
+                    .map_err(|e| NodeError::data_dir(&network.root, format!("TLS CAs: {e}")))?,
+                client_auth_required: false,
+            })
+        } else {
+            None
+        };
+        let orderer = OrdererNode::with_tls(
             NodeConfig {
                 data_dir: network.orderer_dir(),
                 advertised_address: endpoint(ports.orderer),
             },
             signer,
+            tls,
         );
         let listener = bind(ports.orderer, "--orderer-port").await?;
         let admin_listener = bind(ports.admin, "--admin-port").await?;
@@ -71,6 +95,23 @@ impl DevNetwork {
             orderer_config::join_from_block(&orderer, &network.genesis_block()?).await?;
         }
         let admin = cambium_orderer::admin::serve(orderer.clone(), admin_listener);
+        let genesis = network.genesis_block()?;
+        let mut peers = Vec::new();
+        for spec in network.peers() {
+            let started = start_peer(&network, &spec, &tls_cas, &genesis).await;
+            match started {
+                Ok(handle) => peers.push((spec.name.clone(), handle)),
+                Err(e) => {
+                    for (_, p) in peers {
+                        p.shutdown().await;
+                    }
+                    admin.abort();
+                    orderer_server.stop().await;
+                    orderer.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
         let profile = ConnectionProfile::for_network(&network)?;
         profile.write(&network.root)?;
         tracing::info!(data_dir = %network.root.display(), created, ports = %describe_ports(&ports), "network started");
@@ -81,6 +122,7 @@ impl DevNetwork {
             orderer,
             orderer_server,
             admin,
+            peers,
         })
     }
 
@@ -90,18 +132,52 @@ impl DevNetwork {
         let started = Instant::now();
         let channel = &self.network.state.channel;
         loop {
-            let info = self.orderer.channel(channel)?;
-            if info.leader.is_some() {
+            let waiting = self.not_ready(channel)?;
+            let Some(waiting) = waiting else {
                 return Ok(());
-            }
+            };
             if started.elapsed() > timeout {
                 return Err(NodeError::Timeout {
-                    what: format!("the orderer to elect a leader for '{channel}'"),
+                    what: waiting,
                     seconds: timeout.as_secs_f64(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// What the network still waits for, or `None` when it accepts transactions.
+    fn not_ready(&self, channel: &str) -> Result<Option<String>> {
+        if self.orderer.channel(channel)?.leader.is_none() {
+            return Ok(Some(format!(
+                "the orderer to elect a leader for '{channel}'"
+            )));
+        }
+        for (name, peer) in &self.peers {
+            let status = peer.node().committer_status();
+            let Some(status) = status.iter().find(|s| s.channel_id == channel) else {
+                return Ok(Some(format!("{name} to join '{channel}'")));
+            };
+            match &status.state {
+                CommitterState::Receiving { .. } => {}
+                CommitterState::Stalled { reason } => {
+                    return Err(NodeError::Rejected(format!(
+                        "{name} cannot commit blocks of '{channel}': {reason}"
+                    )))
+                }
+                other => {
+                    return Ok(Some(format!(
+                        "{name} to receive blocks of '{channel}' from the orderer (now: {other:?})"
+                    )))
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The running peers by name.
+    pub fn peers(&self) -> impl Iterator<Item = (&str, &PeerHandle)> {
+        self.peers.iter().map(|(n, p)| (n.as_str(), p))
     }
 
     /// The network's data directory and state.
@@ -153,6 +229,9 @@ impl DevNetwork {
 
     /// Stops every node; the data stays on disk for the next start.
     pub async fn stop(self) {
+        for (_, peer) in self.peers {
+            peer.shutdown().await;
+        }
         self.admin.abort();
         self.orderer_server.stop().await;
         self.orderer.shutdown().await;
@@ -168,4 +247,58 @@ async fn bind(port: u16, flag: &'static str) -> Result<TcpListener> {
             NodeError::io("listening on", format!("127.0.0.1:{port}"), e)
         }
     })
+}
+
+/// Starts one peer (TLS with the network's CAs, its ledger under the data directory) and joins
+/// it to the channel unless it reopened the channel from its ledger.
+async fn start_peer(
+    network: &Network,
+    spec: &PeerSpec,
+    tls_cas: &[PathBuf],
+    genesis: &[u8],
+) -> Result<PeerHandle> {
+    let org = network.crypto.org(&spec.msp_id).ok_or_else(|| {
+        NodeError::data_dir(
+            &network.root,
+            format!("no crypto material for {}", spec.msp_id),
+        )
+    })?;
+    let node = org
+        .nodes
+        .iter()
+        .find(|n| n.name == spec.name)
+        .ok_or_else(|| {
+            NodeError::data_dir(
+                &network.root,
+                format!("no crypto material for {}", spec.name),
+            )
+        })?;
+    let mut config = PeerConfig::new(network.peer_dir(&spec.name), &node.msp_dir, &spec.msp_id);
+    config.listen_address = endpoint(spec.port);
+    config.external_address = Some(endpoint(spec.port));
+    if network.state.tls {
+        config.tls = TlsSection {
+            enabled: true,
+            cert: Some(node.tls_cert.clone()),
+            key: Some(node.tls_key.clone()),
+            client_root_cas: tls_cas.to_vec(),
+            client_auth_required: false,
+        };
+    }
+    let peer_err = |e: cambium_peer::PeerNodeError| match e {
+        e if e.to_string().contains("in use") => NodeError::PortInUse {
+            port: spec.port,
+            flag: if spec.org == "Org1" {
+                "--org1-peer-port"
+            } else {
+                "--org2-peer-port"
+            },
+        },
+        e => NodeError::Rejected(format!("{}: {e}", spec.name)),
+    };
+    let handle = Peer::start(config).await.map_err(peer_err)?;
+    if !handle.node().channel_ids().contains(&network.state.channel) {
+        handle.join_channel(genesis).await.map_err(peer_err)?;
+    }
+    Ok(handle)
 }

@@ -1,4 +1,5 @@
-//! `cambium bench …`: measure Cambium's own components on this machine.
+//! `cambium bench …`: measure Cambium's own components on this machine, and a running
+//! network through its gateway.
 
 use std::time::Duration;
 
@@ -32,10 +33,48 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Gateway: concurrent clients submit transactions to a running network's gateway like a
+    /// Fabric application (Endorse, sign, Submit, CommitStatus); prints throughput, latency to
+    /// commit and failures by validation code.
+    Gateway(GatewayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct GatewayArgs {
+    #[command(flatten)]
+    network: super::network::NetworkArgs,
+    /// Concurrent clients; several values run one after another.
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    clients: Vec<usize>,
+    /// Seconds each run sends transactions.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Percentage of operations that are reads (Evaluate of ReadAsset).
+    #[arg(long, default_value_t = 0)]
+    read_percent: u8,
+    /// Keys: `new` (every write creates a key) or `uniform:N` (updates of N keys).
+    #[arg(long, default_value = "new")]
+    keys: cambium_node::bench::KeyDistribution,
+    /// The asset-transfer contract's name on the channel.
+    #[arg(long, default_value = "basic")]
+    contract: String,
+    /// The organisation of the signing user and of the gateway peer.
+    #[arg(long, default_value = "Org1")]
+    org: String,
+    /// The signing user.
+    #[arg(long, default_value = "User1")]
+    user: String,
+    /// The gateway peer (default: the organisation's first peer).
+    #[arg(long)]
+    peer: Option<String>,
+    /// Print one JSON object per run instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
+        BenchCommand::Gateway(args) => gateway(args),
         BenchCommand::Ordering {
             nodes,
             broadcasters,
@@ -85,4 +124,61 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
 
 fn tokio_runtime() -> anyhow::Result<cambium_orderer::client::Runtime> {
     cambium_orderer::client::runtime().context("starting the async runtime")
+}
+
+fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    if !(args.duration > 0.0 && args.duration.is_finite()) {
+        anyhow::bail!("--duration must be a positive number of seconds");
+    }
+    let profile = args.network.load()?;
+    let runtime = super::network::runtime()?;
+    if !args.json {
+        println!(
+            "clients  submitted  valid  failed  throughput/s  p50 ms  p90 ms  p99 ms  reads  read p50 ms"
+        );
+    }
+    let mut failures = std::collections::BTreeMap::new();
+    for clients in &args.clients {
+        let options = cambium_node::bench::BenchOptions {
+            clients: *clients,
+            duration: Duration::from_secs_f64(args.duration),
+            read_percent: args.read_percent,
+            keys: args.keys,
+            contract: args.contract.clone(),
+            org: args.org.clone(),
+            user: args.user.clone(),
+            peer: args.peer.clone(),
+            channel: None,
+        };
+        let report = runtime
+            .block_on(cambium_node::bench::run(&profile, &options))
+            .with_context(|| format!("gateway bench with {clients} client(s)"))?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+            continue;
+        }
+        println!(
+            "{:>7}  {:>9}  {:>5}  {:>6}  {:>12.0}  {:>6.1}  {:>6.1}  {:>6.1}  {:>5}  {:>11.1}",
+            report.clients,
+            report.submitted,
+            report.valid,
+            report.failed,
+            report.throughput,
+            report.p50_ms,
+            report.p90_ms,
+            report.p99_ms,
+            report.reads,
+            report.read_p50_ms
+        );
+        for (cause, n) in report.failures {
+            *failures.entry(cause).or_insert(0u64) += n;
+        }
+    }
+    if !args.json && !failures.is_empty() {
+        println!("\nfailures by cause:");
+        for (cause, n) in failures {
+            println!("  {n:>7}  {cause}");
+        }
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! `cambium contract …`: scaffold, build, package and inspect WebAssembly contracts.
+//! `cambium contract …`: scaffold, build, package and inspect WebAssembly contracts; the
+//! network commands (install, approve, commit, deploy, …) live in [`super::lifecycle`].
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,8 @@ pub(crate) enum ContractCommand {
         /// A package .tar.gz or a .wasm file.
         pkg: PathBuf,
     },
+    #[command(flatten)]
+    Lifecycle(super::lifecycle::LifecycleCommand),
 }
 
 pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
@@ -60,6 +63,7 @@ pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
         }
         ContractCommand::Package { path, label, out } => package(&path, &label, out),
         ContractCommand::Inspect { pkg } => inspect(&pkg),
+        ContractCommand::Lifecycle(c) => super::lifecycle::run(c),
     }
 }
 

@@ -5,5 +5,7 @@ pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;
 pub(crate) mod ledger;
+pub(crate) mod lifecycle;
+pub(crate) mod network;
 pub(crate) mod orderer;
 pub(crate) mod up;

@@ -1,0 +1,171 @@
+//! `cambium up` end to end: start on free ports, deploy asset-transfer, a transaction, restart
+//! with the same state; and the errors a user meets first.
+
+use std::net::TcpListener;
+
+use cambium_node::admin::Admin;
+use cambium_node::deploy::{self, DeployOptions, Source, Step};
+use cambium_node::{ConnectionProfile, DevNetwork, NodeError, Ports, UpOptions};
+
+use crate::support::{asset_transfer_package, query, submit, up};
+
+/// A runtime of its own for each life of the network: dropping it ends every task the nodes
+/// spawned (as the end of a `cambium up` process does), so the next life can open the stores.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn up_deploy_transact_restart_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let package = asset_transfer_package();
+    let (profile, admin_key) = runtime().block_on(first_life(&dir, &package));
+    runtime().block_on(second_life(&dir, &profile, &admin_key));
+}
+
+async fn first_life(dir: &std::path::Path, package: &[u8]) -> (ConnectionProfile, Vec<u8>) {
+    let network = up(dir, Some(Ports::free().unwrap())).await;
+    assert!(network.created());
+    let profile = ConnectionProfile::load(&network.network().profile_json_path()).unwrap();
+    assert!(profile
+        .peers
+        .values()
+        .all(|p| p.url.starts_with("grpcs://")));
+    let admin_key = std::fs::read(&network.network().peer_orgs()[0].admin().key).unwrap();
+
+    let steps = std::sync::Mutex::new(Vec::new());
+    let report = deploy::deploy(
+        &profile,
+        package,
+        &DeployOptions {
+            name: "basic".into(),
+            ..DeployOptions::default()
+        },
+        &|s: &Step| steps.lock().unwrap().push(s.clone()),
+    )
+    .await
+    .expect("deploy succeeds");
+    assert_eq!(report.definition.sequence, 1);
+    assert_eq!(report.installed.len(), 2);
+    assert_eq!(report.approved, ["Org1", "Org2"]);
+    assert!(steps.lock().unwrap().contains(&Step::Committed));
+
+    let (code, _) = submit(
+        &profile,
+        "basic",
+        &["CreateAsset", "asset-it-1", "green", "3", "Ana", "700"],
+    )
+    .await;
+    assert_eq!(code, 0, "CreateAsset commits VALID");
+    let (status, payload) = query(&profile, "basic", &["ReadAsset", "asset-it-1"]).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&payload).contains("Ana"));
+
+    // Deploying again reuses the installed package and moves to the next sequence.
+    let again = deploy::deploy(
+        &profile,
+        package,
+        &DeployOptions {
+            name: "basic".into(),
+            ..DeployOptions::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("a second deploy succeeds");
+    assert_eq!(again.definition.sequence, 2);
+    assert_eq!(again.already_installed.len(), 2);
+
+    network.stop().await;
+    (profile, admin_key)
+}
+
+async fn second_life(dir: &std::path::Path, profile: &ConnectionProfile, admin_key: &[u8]) {
+    let resumed = up(dir, None).await;
+    assert!(!resumed.created());
+    assert_eq!(
+        std::fs::read(&resumed.network().peer_orgs()[0].admin().key).unwrap(),
+        admin_key,
+        "a restart never regenerates keys"
+    );
+    let (status, payload) = query(profile, "basic", &["ReadAsset", "asset-it-1"]).await;
+    assert_eq!(status, 200, "state survives the restart");
+    assert!(String::from_utf8_lossy(&payload).contains("Ana"));
+    let admin = Admin::new(profile.clone(), "Org2", None).unwrap();
+    let peer = admin.peer_name(None).unwrap();
+    assert_eq!(admin.committed_sequence(&peer, "basic").await.unwrap(), 2);
+    let (code, _) = submit(
+        profile,
+        "basic",
+        &["CreateAsset", "asset-it-2", "red", "1", "Bo", "10"],
+    )
+    .await;
+    assert_eq!(code, 0, "the resumed network accepts transactions");
+    resumed.stop().await;
+}
+
+#[tokio::test]
+async fn a_taken_port_is_named_with_the_flag_that_moves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ports = Ports::free().unwrap();
+    let holder = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    ports.org2_peer = holder.local_addr().unwrap().port();
+    let err = DevNetwork::start(&UpOptions {
+        data_dir: tmp.path().join("data"),
+        ports: Some(ports),
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NodeError::PortInUse {
+                flag: "--org2-peer-port",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains(&format!("port {} is in use", ports.org2_peer)));
+}
+
+#[tokio::test]
+async fn a_folder_that_is_not_a_network_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("mine.txt"), "keep").unwrap();
+    let err = DevNetwork::start(&UpOptions {
+        data_dir: tmp.path().to_owned(),
+        ports: Some(Ports::free().unwrap()),
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("is not a Cambium network"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("mine.txt")).unwrap(),
+        "keep"
+    );
+}
+
+#[test]
+fn unknown_org_and_missing_package_say_what_exists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let network = cambium_node::Network::create(tmp.path(), Ports::free().unwrap(), true).unwrap();
+    let profile = ConnectionProfile::for_network(&network).unwrap();
+    let err = Admin::new(profile, "Org3", None).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "organization 'Org3' is not in this network; known: Org1, Org2"
+    );
+    let err = Source::of(&tmp.path().join("missing-contract"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing-contract does not exist"), "{err}");
+}
