@@ -3,6 +3,7 @@
 //! endorser over gRPC, blocks pulled, verified, validated and committed by the committer.
 
 mod commit;
+mod config_update;
 mod deliver;
 mod gateway;
 mod orderer_signature;
