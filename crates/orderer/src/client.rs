@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cambium_ledger::Block;
 use cambium_msp::SigningIdentity;
 use cambium_primitives::{SeekInfo, SeekPosition, Timestamp};
-use cambium_tls::ClientTlsConfig;
+pub use cambium_tls::ClientTlsConfig;
 use cambium_wire::common::{self, Status};
 use cambium_wire::orderer::atomic_broadcast_client::AtomicBroadcastClient;
 use cambium_wire::orderer::deliver_response;

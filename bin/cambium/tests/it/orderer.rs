@@ -1,8 +1,10 @@
 //! Tests of `cambium orderer start`: three orderer processes on loopback form a Raft cluster
-//! from a genesis block joined through the channel participation API.
+//! from a genesis block joined through the channel participation API, in plaintext and with
+//! TLS (mutual TLS between the orderers and, with `clientAuthRequired`, for clients too).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -77,6 +79,37 @@ fn height(admin: u16) -> u64 {
 
 #[test]
 fn three_orderer_processes_order_and_agree() {
+    three_orderer_processes(false);
+}
+
+#[test]
+fn three_orderer_processes_order_and_agree_over_tls() {
+    three_orderer_processes(true);
+}
+
+/// The `tls:` section of an orderer's YAML: the orderer node's TLS certificate, every
+/// organisation's TLS CA for client certificates, clients must present one.
+fn tls_yaml(enabled: bool) -> String {
+    if !enabled {
+        return "tls:\n  enabled: false\n".into();
+    }
+    let node = "crypto/ordererOrganizations/example.com/orderers/orderer.example.com/tls";
+    format!(
+        "tls:\n  enabled: true\n  cert: {node}/server.crt\n  key: {node}/server.key\n  clientAuthRequired: true\n  rootCAs:\n    - crypto/ordererOrganizations/example.com/msp/tlscacerts\n    - crypto/peerOrganizations/org1.example.com/msp/tlscacerts\n    - crypto/peerOrganizations/org2.example.com/msp/tlscacerts\n"
+    )
+}
+
+/// Mutual TLS as Org1's user: its TLS client certificate, trusting the orderers' TLS CA.
+fn user_tls(crypto: &Path) -> client::ClientTlsConfig {
+    let user = crypto.join("peerOrganizations/org1.example.com/users/User1@org1.example.com/tls");
+    client::tls_config(
+        &[crypto.join("ordererOrganizations/example.com/msp/tlscacerts")],
+        Some((&user.join("client.crt"), &user.join("client.key"))),
+    )
+    .unwrap()
+}
+
+fn three_orderer_processes(use_tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let out = cambium(&[
         "crypto",
@@ -129,8 +162,8 @@ fn three_orderer_processes_order_and_agree() {
         std::fs::write(
             &config,
             format!(
-                "listenAddress: 127.0.0.1:{}\nadminListenAddress: 127.0.0.1:{}\ndataDir: data{i}\nmsp:\n  dir: crypto/ordererOrganizations/example.com/orderers/orderer.example.com/msp\n  id: OrdererMSP\ntls:\n  enabled: false\n",
-                grpc[i], admin[i]
+                "listenAddress: 127.0.0.1:{}\nadminListenAddress: 127.0.0.1:{}\ndataDir: data{i}\nmsp:\n  dir: crypto/ordererOrganizations/example.com/orderers/orderer.example.com/msp\n  id: OrdererMSP\n{}",
+                grpc[i], admin[i], tls_yaml(use_tls)
             ),
         )
         .unwrap();
@@ -165,6 +198,29 @@ fn three_orderer_processes_order_and_agree() {
     )
     .unwrap();
     let addr = format!("127.0.0.1:{}", grpc[1]);
+    let client_tls = use_tls.then(|| user_tls(&dir.path().join("crypto")));
+    let client_tls = client_tls.as_ref();
+    if use_tls {
+        // Neither a plaintext client nor one without a client certificate gets through.
+        let envelope = vec![client::signed_envelope(
+            &user,
+            "mychannel",
+            HeaderType::EndorserTransaction,
+            b"x",
+        )
+        .unwrap()];
+        assert!(client::block_on(client::broadcast(&addr, &envelope)).is_err());
+        let anonymous = client::tls_config(
+            &[dir
+                .path()
+                .join("crypto/ordererOrganizations/example.com/msp/tlscacerts")],
+            None,
+        )
+        .unwrap();
+        assert!(
+            client::block_on(client::broadcast_tls(&addr, Some(&anonymous), &envelope)).is_err()
+        );
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let envelopes: Vec<Vec<u8>> = (0..5)
@@ -178,7 +234,8 @@ fn three_orderer_processes_order_and_agree() {
                 .unwrap()
             })
             .collect();
-        let replies = client::block_on(client::broadcast(&addr, &envelopes)).unwrap();
+        let replies =
+            client::block_on(client::broadcast_tls(&addr, client_tls, &envelopes)).unwrap();
         if replies.iter().all(|(s, _)| client::is_success(*s)) {
             break;
         }
@@ -206,8 +263,9 @@ fn three_orderer_processes_order_and_agree() {
     let chains: Vec<Vec<[u8; 32]>> = grpc
         .iter()
         .map(|p| {
-            let (blocks, status) = client::block_on(client::deliver(
+            let (blocks, status) = client::block_on(client::deliver_tls(
                 &format!("127.0.0.1:{p}"),
+                client_tls,
                 &user,
                 "mychannel",
                 Seek::Oldest,
