@@ -202,14 +202,14 @@ pub(crate) trait ApplyTarget {
     ) -> Result<()>;
 }
 
-/// Applies the transactions of a prepared block in order: puts keep metadata, metadata writes
+/// Applies the transactions `txs` of block `number` in order: puts keep metadata, metadata writes
 /// keep the value (and are ignored for a missing key), deletes remove both; puts and deletes
 /// enter the history.
-pub(crate) fn apply(block: &PreparedBlock, target: &mut impl ApplyTarget) -> Result<()> {
-    for (tx_num, tx) in block.txs.iter().enumerate() {
-        let version = Version::new(block.number, tx_num as u64);
+pub(crate) fn apply(number: u64, txs: &[TxRecord], target: &mut impl ApplyTarget) -> Result<()> {
+    for (tx_num, tx) in txs.iter().enumerate() {
+        let version = Version::new(number, tx_num as u64);
         if !tx.tx_id.is_empty() {
-            target.index_tx(&tx.tx_id, block.number, tx_num as u64, tx.code)?;
+            target.index_tx(&tx.tx_id, number, tx_num as u64, tx.code)?;
         }
         for w in &tx.writes {
             match &w.kind {

@@ -75,6 +75,7 @@ mod fabric;
 pub mod hash;
 pub mod inspect;
 mod memory;
+mod overlay;
 mod store;
 pub mod testkit;
 mod traits;

@@ -115,7 +115,7 @@ impl BlockWriter for MemLedger {
         let tip = base.blocks.last().map(|b| b.stored.hash);
         let prepared: PreparedBlock = block::prepare(commit, base.blocks.len() as u64, tip)?;
         let mut next = (*base).clone();
-        block::apply(&prepared, &mut next)?;
+        block::apply(prepared.number, &prepared.txs, &mut next)?;
         let stored = StoredBlock {
             number: prepared.number,
             hash: prepared.hash,

@@ -7,11 +7,20 @@
 //! ```
 //!
 //! A commit (1) appends the block record and `fdatasync`s it — from then on the block is
-//! committed and the call may acknowledge it — then (2) writes state, history, indexes and the
-//! savepoint in one redb transaction. That transaction is atomic; it is synced to disk every
-//! [`LedgerOptions::sync_state_every`] blocks rather than every block, because whatever state a
-//! crash loses is replayed from the block files on open: the savepoint says which blocks the
-//! state already holds, and every block above it is applied again, in order, from its record.
+//! committed and the call may acknowledge it — then (2) applies the block's writes on top of
+//! the current view into an immutable in-memory layer (see [`crate::overlay`]) and publishes
+//! it, so snapshots see the block at once. (3) Every [`LedgerOptions::flush_every_blocks`]
+//! blocks (or [`LedgerOptions::flush_every_bytes`] of overlay), the commit writes the state,
+//! history, indexes and savepoint of all overlay blocks into redb in one transaction and drops
+//! the flushed layers. The block files are the write-ahead log: redb's savepoint says which
+//! blocks the state already holds, and opening applies every block above it again, in order,
+//! from its record — so a crash between flushes loses only the overlay, which the replay
+//! rebuilds. The redb transaction is atomic; it is synced to disk once
+//! [`LedgerOptions::sync_state_every`] blocks have gone in since the last synced one.
+//!
+//! A snapshot clones the published layer list, then starts a redb read transaction and keeps
+//! the layers above the savepoint that transaction sees. Layers are published before redb
+//! gets their blocks and removed only after, so the two always cover one contiguous height.
 //!
 //! History is a chain per key, laid out so that a commit appends instead of touching one
 //! B-tree leaf per written key: the `history_log` table is keyed `block ‖ tx ‖ key` (so a
@@ -30,15 +39,16 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::block::{self, ApplyTarget, Block, BlockCommit, PreparedBlock};
+use crate::block::{self, ApplyTarget, Block, BlockCommit};
 use crate::blockfile::{self, BlockFiles, ScanEnd};
-use crate::codec::{self, BlockLoc};
+use crate::codec::{self, BlockLoc, TxRecord};
 use crate::error::{LedgerError, Result};
 use crate::memory::{delegate_to_snapshot, effective_start};
+use crate::overlay::{Layer, Layers, Merged};
 use crate::traits::{BlockReader, BlockWriter, SnapshotSource, StateReader};
 use crate::types::{
     HistoryEntry, RangePage, StateEntry, StoredBlock, TxLocation, TxValidationCode, Version,
@@ -78,10 +88,18 @@ pub struct LedgerOptions {
     pub verify_on_open: bool,
     /// redb's page cache, in bytes.
     pub cache_bytes: usize,
-    /// Make the state database durable (fsync) every this many blocks; in between, state
-    /// commits are atomic but not synced. Acknowledged blocks are always durable in the block
-    /// files, and opening replays whatever state a crash lost. 1 syncs every block.
+    /// Make the state database durable (fsync) once this many blocks went into it since the
+    /// last synced commit; in between, state commits are atomic but not synced. Acknowledged
+    /// blocks are always durable in the block files, and opening replays whatever state a
+    /// crash lost. 1 syncs every state commit.
     pub sync_state_every: u64,
+    /// Write the overlay (the blocks committed since the last state commit, held in memory)
+    /// into the state database once it holds this many blocks. 1 writes every block's state
+    /// as it commits.
+    pub flush_every_blocks: u64,
+    /// … or once the overlay holds about this many bytes of keys and values, whichever comes
+    /// first.
+    pub flush_every_bytes: usize,
 }
 
 impl Default for LedgerOptions {
@@ -91,6 +109,8 @@ impl Default for LedgerOptions {
             verify_on_open: true,
             cache_bytes: 512 * 1024 * 1024,
             sync_state_every: 16,
+            flush_every_blocks: 16,
+            flush_every_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -100,8 +120,25 @@ struct WriterState {
     height: u64,
     tip: Option<[u8; 32]>,
     poisoned: Option<String>,
-    /// State commits since the last synced one.
+    /// Blocks written into the state database since its last synced commit.
     unsynced: u64,
+    /// [`Layer::bytes`] summed over the published overlay.
+    overlay_bytes: usize,
+    /// Every key the overlay wrote, with its newest value and its row in redb.
+    touched: BTreeMap<Vec<u8>, Touched>,
+}
+
+/// What the writer knows of a key written since the last state flush.
+#[derive(Debug)]
+struct Touched {
+    /// The value after the newest overlay block (`None`: deleted or never set).
+    value: Option<VersionedValue>,
+    /// The key's history head in redb (the start of its stored chain).
+    stored_head: Option<Version>,
+    /// That head is in [`DELETED_HEADS`] (the key has no state row).
+    stored_deleted: bool,
+    /// The newest history version the overlay added.
+    head: Option<Version>,
 }
 
 /// A ledger on disk; see the module docs.
@@ -111,12 +148,22 @@ pub struct Ledger {
     db: redb::Database,
     files: Arc<BlockFiles>,
     writer: Mutex<WriterState>,
+    /// The overlay: every committed block above redb's savepoint, oldest first.
+    layers: RwLock<Layers>,
     sync_every: u64,
+    flush_blocks: usize,
+    flush_bytes: usize,
 }
 
-/// A consistent read-only view of a [`Ledger`] (a redb read transaction).
+/// A consistent read-only view of a [`Ledger`]: a redb read transaction and the overlay
+/// layers above its savepoint.
 pub struct LedgerSnapshot {
     txn: redb::ReadTransaction,
+    /// The savepoint `txn` sees.
+    stored: Option<u64>,
+    layers: Layers,
+    /// Index of the first layer above `stored`.
+    first: usize,
     files: Arc<BlockFiles>,
 }
 
@@ -248,26 +295,39 @@ impl Ledger {
                 tip,
                 poisoned: None,
                 unsynced: 0,
+                overlay_bytes: 0,
+                touched: BTreeMap::new(),
             }),
+            layers: RwLock::new(Arc::new(Vec::new())),
             sync_every: options.sync_state_every.max(1),
+            flush_blocks: usize::try_from(options.flush_every_blocks.max(1)).unwrap_or(usize::MAX),
+            flush_bytes: options.flush_every_bytes.max(1),
         };
         let replay: Vec<Scanned> = scan
             .blocks
             .into_iter()
             .filter(|b| Some(b.number) > savepoint)
             .collect();
-        let last_replayed = replay.last().map(|b| b.number);
-        for b in replay {
-            let payload = b.payload.expect("payloads are kept above the savepoint");
-            let (bytes, section) = blockfile::split_payload(&payload)?;
-            let prepared = PreparedBlock {
-                number: b.number,
-                hash: b.loc.hash,
-                bytes: bytes.to_vec(),
-                txs: codec::decode_tx_records(section)?,
-            };
-            tracing::info!(block = b.number, "replaying block above the savepoint");
-            ledger.write_index(&prepared, b.loc, Some(b.number) == last_replayed)?;
+        // Replay through the overlay, flushing (synced) every overlay's worth and at the end.
+        {
+            let mut writer = ledger.writer.lock().expect("writer lock");
+            let mut layers: Vec<Arc<Layer>> = Vec::new();
+            for b in replay {
+                let payload = b.payload.expect("payloads are kept above the savepoint");
+                let (_, section) = blockfile::split_payload(&payload)?;
+                tracing::info!(block = b.number, "replaying block above the savepoint");
+                let txs = codec::decode_tx_records(section)?;
+                layers.push(Arc::new(ledger.build_layer(
+                    &mut writer,
+                    b.number,
+                    b.loc,
+                    txs,
+                )?));
+                if layers.len() >= ledger.flush_blocks {
+                    ledger.flush_locked(&mut writer, &std::mem::take(&mut layers), None)?;
+                }
+            }
+            ledger.flush_locked(&mut writer, &layers, None)?;
         }
         Ok(ledger)
     }
@@ -278,16 +338,16 @@ impl Ledger {
     pub fn verify_chain(&self) -> Result<u64> {
         let _writer = self.writer.lock().expect("writer lock");
         let scan = scan_blocks(&self.dir.join(BLOCKS_DIR), (0, 0, 0), Some(u64::MAX), false)?;
-        let txn = self.db.begin_read().map_err(se("verifying the chain"))?;
-        let savepoint = read_savepoint(&txn)?;
+        let view = self.snapshot()?;
+        let height = view.height()?;
         for b in &scan.blocks {
-            if Some(b.number) > savepoint {
+            if b.number >= height {
                 return Err(LedgerError::Inconsistent(format!(
-                    "block {} is in the block files above the savepoint {savepoint:?}; reopen the ledger to replay it",
+                    "block {} is in the block files above the ledger height {height}; reopen the ledger to replay it",
                     b.number
                 )));
             }
-            if block_loc(&txn, b.number)? != Some(b.loc) {
+            if view.block_loc(b.number)? != Some(b.loc) {
                 return Err(LedgerError::Inconsistent(format!(
                     "the index entry of block {} does not point at its record",
                     b.number
@@ -297,10 +357,45 @@ impl Ledger {
         Ok(scan.blocks.len() as u64)
     }
 
-    /// Writes state, history, indexes and the savepoint of one block in one redb transaction,
-    /// synced to disk when `sync` is set. Inserts go in key order: the block's effects are
-    /// collected first, which halves redb's work on random keys.
-    fn write_index(&self, prepared: &PreparedBlock, loc: BlockLoc, sync: bool) -> Result<()> {
+    /// Applies block `number` (stored at `loc`, with transaction records `txs`) on top of
+    /// the current state into a new overlay layer, noting each written key's stored row in
+    /// the writer's `touched` map on the way.
+    fn build_layer(
+        &self,
+        writer: &mut WriterState,
+        number: u64,
+        loc: BlockLoc,
+        txs: Vec<TxRecord>,
+    ) -> Result<Layer> {
+        let txn = self.db.begin_read().map_err(se("starting a read"))?;
+        let mut builder = LayerBuilder {
+            touched: &mut writer.touched,
+            state: txn.open_table(STATE).map_err(se("reading state"))?,
+            deleted: txn
+                .open_table(DELETED_HEADS)
+                .map_err(se("reading the history heads"))?,
+            layer: Layer::new(number, loc),
+        };
+        block::apply(number, &txs, &mut builder)?;
+        let mut layer = builder.layer;
+        layer.set_txs(txs);
+        Ok(layer)
+    }
+
+    /// Writes the state, history, indexes and savepoint of the consecutive overlay blocks
+    /// `layers` in one redb transaction, synced to disk when `sync` is set, from the
+    /// writer's `touched` map (which it empties). Inserts go in key order and a key several
+    /// blocks wrote is written once; nothing is read from redb.
+    fn write_layers(
+        &self,
+        touched: BTreeMap<Vec<u8>, Touched>,
+        layers: &[&Layer],
+        sync: bool,
+    ) -> Result<()> {
+        let Some(last) = layers.last().map(|l| l.number) else {
+            return Ok(());
+        };
+        let effects = effects(touched, layers)?;
         let mut txn = self
             .db
             .begin_write()
@@ -325,29 +420,8 @@ impl Ledger {
             let mut txids = txn
                 .open_table(TXIDS)
                 .map_err(se("opening the tx-ID index"))?;
-            let mut batch = Batch {
-                state: &state,
-                deleted: &deleted,
-                overlay: BTreeMap::new(),
-                heads: BTreeMap::new(),
-                log: Vec::new(),
-                new_txids: BTreeMap::new(),
-            };
-            block::apply(prepared, &mut batch)?;
-            let Batch {
-                overlay,
-                heads,
-                log: new_log,
-                new_txids,
-                ..
-            } = batch;
             flush(
-                Effects {
-                    overlay,
-                    heads,
-                    log: new_log,
-                    txids: new_txids,
-                },
+                effects,
                 Tables {
                     state: &mut state,
                     log: &mut log,
@@ -355,32 +429,42 @@ impl Ledger {
                     txids: &mut txids,
                 },
             )?;
-            let mut blocks = txn
+            let mut blocks_table = txn
                 .open_table(BLOCKS)
                 .map_err(se("opening the block index"))?;
-            blocks
-                .insert(prepared.number, loc.encode().as_slice())
-                .map_err(se("indexing the block"))?;
             let mut hashes = txn
                 .open_table(HASHES)
                 .map_err(se("opening the hash index"))?;
-            hashes
-                .insert(prepared.hash.as_slice(), prepared.number)
-                .map_err(se("indexing the block hash"))?;
+            for l in layers {
+                blocks_table
+                    .insert(l.number, l.loc.encode().as_slice())
+                    .map_err(se("indexing the block"))?;
+                hashes
+                    .insert(l.loc.hash.as_slice(), l.number)
+                    .map_err(se("indexing the block hash"))?;
+            }
             let mut meta = txn.open_table(META).map_err(se("opening the meta table"))?;
-            meta.insert(SAVEPOINT, prepared.number)
+            meta.insert(SAVEPOINT, last)
                 .map_err(se("moving the savepoint"))?;
         }
-        txn.commit().map_err(se("committing the block's state"))
+        txn.commit().map_err(se("committing the blocks' state"))
     }
 
-    /// Makes every state commit so far durable (an empty synced redb transaction).
+    /// Writes the overlay into the state database and makes every state commit so far
+    /// durable, so that the next open replays nothing.
     pub fn sync(&self) -> Result<()> {
         let mut writer = self.writer.lock().expect("writer lock");
+        if let Some(why) = &writer.poisoned {
+            return Err(LedgerError::Poisoned(why.clone()));
+        }
         self.sync_locked(&mut writer)
     }
 
     fn sync_locked(&self, writer: &mut WriterState) -> Result<()> {
+        let layers = self.current_layers();
+        if !layers.is_empty() {
+            return self.flush_locked(writer, &layers, None);
+        }
         if writer.unsynced == 0 {
             return Ok(());
         }
@@ -391,11 +475,48 @@ impl Ledger {
         writer.unsynced = 0;
         Ok(())
     }
+
+    /// The published overlay.
+    fn current_layers(&self) -> Layers {
+        self.layers.read().expect("overlay lock").clone()
+    }
+
+    /// Writes the overlay `layers` and then `new` (a block not yet published) into redb in
+    /// one transaction and publishes the empty overlay. Synced when `new` is `None` (an
+    /// explicit sync) or enough blocks went in unsynced. On failure nothing is published and
+    /// the ledger is poisoned: the blocks are durable in the block files, and reopening
+    /// replays them.
+    fn flush_locked(
+        &self,
+        writer: &mut WriterState,
+        layers: &[Arc<Layer>],
+        new: Option<&Layer>,
+    ) -> Result<()> {
+        let all: Vec<&Layer> = layers.iter().map(|l| &**l).chain(new).collect();
+        let (Some(first), Some(last)) = (all.first(), all.last()) else {
+            return Ok(());
+        };
+        let (first, last) = (first.number, last.number);
+        let count = all.len() as u64;
+        let sync = new.is_none() || writer.unsynced + count >= self.sync_every;
+        let touched = std::mem::take(&mut writer.touched);
+        if let Err(e) = self.write_layers(touched, &all, sync) {
+            writer.poisoned = Some(format!(
+                "blocks {first}..={last} are in the block store but writing their state failed: {e}"
+            ));
+            return Err(e);
+        }
+        *self.layers.write().expect("overlay lock") = Arc::new(Vec::new());
+        writer.overlay_bytes = 0;
+        writer.unsynced = if sync { 0 } else { writer.unsynced + count };
+        Ok(())
+    }
 }
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        // Best effort: a lost state commit is replayed from the block files on the next open.
+        // Best effort: the overlay and any lost state commit are replayed from the block files
+        // on the next open.
         if let Ok(mut writer) = self.writer.lock() {
             if writer.poisoned.is_none() {
                 if let Err(e) = self.sync_locked(&mut writer) {
@@ -681,42 +802,25 @@ fn block_loc(txn: &redb::ReadTransaction, number: u64) -> Result<Option<BlockLoc
     v.map(|g| BlockLoc::decode(g.value())).transpose()
 }
 
-/// A key's new state within one block's batch.
+/// A key's final state after the blocks being flushed.
 enum Pending {
-    /// Set to this value; `None` as metadata means "whatever the stored key has".
+    /// Set to this value, version and metadata.
     Put {
         value: Vec<u8>,
         version: Version,
-        metadata: Option<KeyMetadata>,
+        metadata: KeyMetadata,
     },
     Delete,
 }
 
-/// The newest history entry of a key touched by the block being applied.
-#[derive(Clone)]
+/// The newest history entry of a key the flushed blocks wrote.
 struct Head {
     version: Version,
-    /// The head was loaded from [`DELETED_HEADS`], so a put must remove it there.
+    /// The key's stored head is in [`DELETED_HEADS`], so a put must remove it there.
     was_deleted: bool,
-    /// The key's metadata as stored before this block (read together with the head, so the
-    /// flush writes the row without reading it again).
-    stored_metadata: Option<KeyMetadata>,
 }
 
-/// One block's effects, collected in key order before they are written.
-struct Batch<'a, 't> {
-    state: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
-    deleted: &'a redb::Table<'t, &'static [u8], &'static [u8]>,
-    overlay: BTreeMap<Vec<u8>, Pending>,
-    /// History heads of the keys this block wrote, by state key.
-    heads: BTreeMap<Vec<u8>, Head>,
-    /// New history-log entries and the previous version each links to.
-    log: Vec<(Vec<u8>, Option<Version>)>,
-    /// First occurrence within the block; earlier blocks win at flush time.
-    new_txids: BTreeMap<String, Vec<u8>>,
-}
-
-/// What a batch writes.
+/// What a flush writes.
 struct Effects {
     overlay: BTreeMap<Vec<u8>, Pending>,
     heads: BTreeMap<Vec<u8>, Head>,
@@ -732,42 +836,9 @@ struct Tables<'a, 't> {
     txids: &'a mut redb::Table<'t, &'static str, &'static [u8]>,
 }
 
-impl Batch<'_, '_> {
-    fn stored(&self, k: &[u8]) -> Result<Option<VersionedValue>> {
-        let v = self.state.get(k).map_err(se("reading state"))?;
-        v.map(|g| codec::decode_value(g.value())).transpose()
-    }
-
-    /// The key's history head as stored before this block.
-    fn stored_head(&self, k: &[u8]) -> Result<Option<Head>> {
-        if let Some(g) = self.state.get(k).map_err(se("reading state"))? {
-            let (old, version) = codec::decode_state(g.value())?;
-            return Ok(Some(Head {
-                version,
-                was_deleted: false,
-                stored_metadata: Some(old.metadata),
-            }));
-        }
-        let g = self
-            .deleted
-            .get(k)
-            .map_err(se("reading the history heads"))?;
-        g.map(|g| {
-            Ok(Head {
-                version: codec::decode_version(g.value())?,
-                was_deleted: true,
-                stored_metadata: None,
-            })
-        })
-        .transpose()
-    }
-}
-
-/// Writes a batch: state in key order, then the history log (an append: its keys start with
-/// this block's number), then the tx-ID index. A state row carries its key's history head; a
-/// put that keeps metadata takes the old metadata read while applying (only a metadata-only
-/// write reads the row again). A tx ID already indexed by an earlier block is put back (the
-/// first occurrence wins).
+/// Writes a flush: state in key order (each row carrying its key's history head), then the
+/// history log (an append: its keys start with the flushed blocks' numbers), then the tx-ID
+/// index. A tx ID already indexed by an earlier block is put back (the first occurrence wins).
 fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
     let Effects {
         overlay,
@@ -776,46 +847,30 @@ fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
         txids,
     } = effects;
     for (k, pending) in overlay {
-        let head = heads.get(&k);
+        let head = heads.get(&k).ok_or_else(|| {
+            LedgerError::Inconsistent(format!(
+                "state key {} is written without a history entry",
+                block::hex(&k)
+            ))
+        })?;
         match pending {
             Pending::Put {
                 value,
                 version,
                 metadata,
             } => {
-                // A key this block wrote history for was read then; only a metadata write
-                // without history needs the stored row now.
-                let (old_metadata, old_head) = match head {
-                    Some(h) => (h.stored_metadata.clone(), None),
-                    None => match t
-                        .state
-                        .get(k.as_slice())
-                        .map_err(se("reading state"))?
-                        .map(|g| codec::decode_state(g.value()))
-                        .transpose()?
-                    {
-                        Some((v, h)) => (Some(v.metadata), Some(h)),
-                        None => (None, None),
-                    },
-                };
                 let new = VersionedValue {
                     value,
                     version,
-                    metadata: metadata.or(old_metadata).unwrap_or_default(),
+                    metadata,
                 };
-                let head_version = head.map(|h| h.version).or(old_head).ok_or_else(|| {
-                    LedgerError::Inconsistent(format!(
-                        "state key {} is written without a history entry",
-                        block::hex(&k)
-                    ))
-                })?;
                 t.state
                     .insert(
                         k.as_slice(),
-                        codec::encode_state(&new, head_version).as_slice(),
+                        codec::encode_state(&new, head.version).as_slice(),
                     )
                     .map_err(se("writing state"))?;
-                if head.is_some_and(|h| h.was_deleted) {
+                if head.was_deleted {
                     t.deleted
                         .remove(k.as_slice())
                         .map_err(se("writing the history heads"))?;
@@ -823,12 +878,6 @@ fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
             }
             Pending::Delete => {
                 t.state.remove(k.as_slice()).map_err(se("deleting state"))?;
-                let head = head.ok_or_else(|| {
-                    LedgerError::Inconsistent(format!(
-                        "state key {} is deleted without a history entry",
-                        block::hex(&k)
-                    ))
-                })?;
                 t.deleted
                     .insert(k.as_slice(), codec::encode_version(head.version).as_slice())
                     .map_err(se("writing the history heads"))?;
@@ -857,39 +906,67 @@ fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
     Ok(())
 }
 
-impl ApplyTarget for Batch<'_, '_> {
+/// Applies a block into a new [`Layer`], reading older state from the writer's `touched`
+/// map and then redb (which only the writer changes, so it is the state below the overlay).
+struct LayerBuilder<'a> {
+    touched: &'a mut BTreeMap<Vec<u8>, Touched>,
+    state: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    deleted: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    layer: Layer,
+}
+
+impl LayerBuilder<'_> {
+    /// The writer's entry for state key `k`, loaded from redb on first use.
+    fn touch(&mut self, k: &[u8]) -> Result<&mut Touched> {
+        if !self.touched.contains_key(k) {
+            let loaded = match self.state.get(k).map_err(se("reading state"))? {
+                Some(g) => {
+                    let (value, head) = codec::decode_state(g.value())?;
+                    Touched {
+                        value: Some(value),
+                        stored_head: Some(head),
+                        stored_deleted: false,
+                        head: None,
+                    }
+                }
+                None => {
+                    let head = self
+                        .deleted
+                        .get(k)
+                        .map_err(se("reading the history heads"))?
+                        .map(|g| codec::decode_version(g.value()))
+                        .transpose()?;
+                    Touched {
+                        value: None,
+                        stored_head: head,
+                        stored_deleted: head.is_some(),
+                        head: None,
+                    }
+                }
+            };
+            self.touched.insert(k.to_vec(), loaded);
+        }
+        Ok(self.touched.get_mut(k).expect("just loaded"))
+    }
+
+    fn set(&mut self, k: Vec<u8>, value: Option<VersionedValue>) -> Result<()> {
+        self.touch(&k)?.value.clone_from(&value);
+        self.layer.state.insert(k, value);
+        Ok(())
+    }
+}
+
+impl ApplyTarget for LayerBuilder<'_> {
     fn get(&mut self, namespace: &str, key: &str) -> Result<Option<VersionedValue>> {
         let k = codec::state_key(namespace, key);
-        match self.overlay.get(&k) {
-            None => self.stored(&k),
-            Some(Pending::Delete) => Ok(None),
-            Some(Pending::Put {
-                value,
-                version,
-                metadata,
-            }) => {
-                let metadata = match metadata {
-                    Some(m) => m.clone(),
-                    None => self.stored(&k)?.map(|v| v.metadata).unwrap_or_default(),
-                };
-                Ok(Some(VersionedValue {
-                    value: value.clone(),
-                    version: *version,
-                    metadata,
-                }))
-            }
+        if let Some(t) = self.touched.get(&k) {
+            return Ok(t.value.clone());
         }
+        let v = self.state.get(k.as_slice()).map_err(se("reading state"))?;
+        v.map(|g| codec::decode_value(g.value())).transpose()
     }
     fn put(&mut self, namespace: &str, key: &str, value: VersionedValue) -> Result<()> {
-        self.overlay.insert(
-            codec::state_key(namespace, key),
-            Pending::Put {
-                value: value.value,
-                version: value.version,
-                metadata: Some(value.metadata),
-            },
-        );
-        Ok(())
+        self.set(codec::state_key(namespace, key), Some(value))
     }
     fn put_keep_metadata(
         &mut self,
@@ -899,53 +976,31 @@ impl ApplyTarget for Batch<'_, '_> {
         version: Version,
     ) -> Result<()> {
         let k = codec::state_key(namespace, key);
-        // Within the block the key's metadata may already be known.
-        let metadata = match self.overlay.get(&k) {
-            Some(Pending::Delete) => Some(KeyMetadata::new()),
-            Some(Pending::Put { metadata, .. }) => metadata.clone(),
-            None => None,
+        let metadata = match &self.touch(&k)?.value {
+            Some(old) => old.metadata.clone(),
+            None => KeyMetadata::new(),
         };
-        self.overlay.insert(
+        self.set(
             k,
-            Pending::Put {
+            Some(VersionedValue {
                 value,
                 version,
                 metadata,
-            },
-        );
-        Ok(())
+            }),
+        )
     }
     fn delete(&mut self, namespace: &str, key: &str) -> Result<()> {
-        self.overlay
-            .insert(codec::state_key(namespace, key), Pending::Delete);
-        Ok(())
+        self.set(codec::state_key(namespace, key), None)
     }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()> {
         let k = codec::state_key(namespace, key);
-        let current = match self.heads.get(&k) {
-            Some(h) => Some(h.clone()),
-            None => self.stored_head(&k)?,
-        };
-        if current.as_ref().is_some_and(|h| h.version == version) {
+        let t = self.touch(&k)?;
+        if t.head == Some(version) {
             // The same transaction wrote the key twice: one history entry.
             return Ok(());
         }
-        self.log.push((
-            codec::history_log_key(namespace, key, version),
-            current.as_ref().map(|h| h.version),
-        ));
-        let (was_deleted, stored_metadata) = match current {
-            Some(h) => (h.was_deleted, h.stored_metadata),
-            None => (false, None),
-        };
-        self.heads.insert(
-            k,
-            Head {
-                version,
-                was_deleted,
-                stored_metadata,
-            },
-        );
+        t.head = Some(version);
+        self.layer.history.entry(k).or_default().push(version);
         Ok(())
     }
     fn index_tx(
@@ -955,11 +1010,72 @@ impl ApplyTarget for Batch<'_, '_> {
         tx_num: u64,
         code: TxValidationCode,
     ) -> Result<()> {
-        self.new_txids
+        self.layer
+            .txids
             .entry(tx_id.to_string())
-            .or_insert_with(|| codec::encode_tx_loc(block_num, tx_num, code));
+            .or_insert_with(|| TxLocation {
+                tx_id: tx_id.to_string(),
+                block_num,
+                tx_num,
+                code,
+            });
         Ok(())
     }
+}
+
+/// What flushing `layers` writes, from the writer's `touched` map: each key's final value
+/// and history head, the history-log entries linked newest to oldest (the first overlay
+/// entry of a key links to its stored head), and each tx ID's first occurrence.
+fn effects(touched: BTreeMap<Vec<u8>, Touched>, layers: &[&Layer]) -> Result<Effects> {
+    let mut log = Vec::new();
+    let mut last: BTreeMap<&[u8], Version> = BTreeMap::new();
+    let mut txids = BTreeMap::new();
+    for layer in layers {
+        for (k, versions) in &layer.history {
+            let (namespace, key) = codec::split_state_key(k)?;
+            for v in versions {
+                let prev = match last.get(k.as_slice()) {
+                    Some(p) => Some(*p),
+                    None => touched.get(k).and_then(|t| t.stored_head),
+                };
+                log.push((codec::history_log_key(&namespace, &key, *v), prev));
+                last.insert(k, *v);
+            }
+        }
+        for (id, loc) in &layer.txids {
+            txids
+                .entry(id.clone())
+                .or_insert_with(|| codec::encode_tx_loc(loc.block_num, loc.tx_num, loc.code));
+        }
+    }
+    let mut overlay = BTreeMap::new();
+    let mut heads = BTreeMap::new();
+    for (k, t) in touched {
+        if let Some(version) = t.head.or(t.stored_head) {
+            heads.insert(
+                k.clone(),
+                Head {
+                    version,
+                    was_deleted: t.stored_deleted,
+                },
+            );
+        }
+        let pending = match t.value {
+            Some(v) => Pending::Put {
+                value: v.value,
+                version: v.version,
+                metadata: v.metadata,
+            },
+            None => Pending::Delete,
+        };
+        overlay.insert(k, pending);
+    }
+    Ok(Effects {
+        overlay,
+        heads,
+        log,
+        txids,
+    })
 }
 
 impl BlockWriter for Ledger {
@@ -986,19 +1102,33 @@ impl BlockWriter for Ledger {
             len,
             hash: prepared.hash,
         };
-        let sync = writer.unsynced + 1 >= self.sync_every;
-        if let Err(e) = self.write_index(&prepared, loc, sync) {
-            // The block is durable but its state is not: readers stay at the previous block,
-            // and reopening replays the block from its record.
-            writer.poisoned = Some(format!(
-                "block {} is in the block store but its state commit failed: {e}",
-                prepared.number
-            ));
-            return Err(e);
+        // The block is durable. Build its layer over the current view; only this thread
+        // changes the view, so it is the state just below the block.
+        let layers = self.current_layers();
+        let layer = self.build_layer(&mut writer, prepared.number, loc, prepared.txs);
+        let layer = match layer {
+            Ok(layer) => layer,
+            Err(e) => {
+                writer.poisoned = Some(format!(
+                    "block {} is in the block store but applying its writes failed: {e}",
+                    prepared.number
+                ));
+                return Err(e);
+            }
+        };
+        let overlay_bytes = writer.overlay_bytes + layer.bytes;
+        if layers.len() + 1 >= self.flush_blocks || overlay_bytes >= self.flush_bytes {
+            // Readers stay at the previous block if this fails.
+            self.flush_locked(&mut writer, &layers, Some(&layer))?;
+        } else {
+            let mut next = Vec::with_capacity(layers.len() + 1);
+            next.extend(layers.iter().cloned());
+            next.push(Arc::new(layer));
+            *self.layers.write().expect("overlay lock") = Arc::new(next);
+            writer.overlay_bytes = overlay_bytes;
         }
         writer.height += 1;
         writer.tip = Some(prepared.hash);
-        writer.unsynced = if sync { 0 } else { writer.unsynced + 1 };
         Ok(StoredBlock {
             number: prepared.number,
             hash: prepared.hash,
@@ -1011,16 +1141,47 @@ impl SnapshotSource for Ledger {
     type Snapshot = LedgerSnapshot;
 
     fn snapshot(&self) -> Result<LedgerSnapshot> {
+        // The layers first, then the read transaction: layers leave the overlay only after
+        // redb holds their blocks, so these layers reach down to the savepoint `txn` sees
+        // (or redb has moved past all of them, and the view is redb alone).
+        let layers = self.current_layers();
+        let txn = self.db.begin_read().map_err(se("starting a read"))?;
+        let stored = read_savepoint(&txn)?;
+        let first = layers.partition_point(|l| Some(l.number) <= stored);
         Ok(LedgerSnapshot {
-            txn: self.db.begin_read().map_err(se("starting a read"))?,
+            txn,
+            stored,
+            layers,
+            first,
             files: self.files.clone(),
         })
     }
 }
 
 impl LedgerSnapshot {
+    /// The overlay layers this view includes, oldest first.
+    fn overlay(&self) -> &[Arc<Layer>] {
+        &self.layers[self.first..]
+    }
+
+    /// The overlay layer of block `number`, if the block is in the overlay.
+    fn layer(&self, number: u64) -> Option<&Layer> {
+        let overlay = self.overlay();
+        let first = overlay.first()?.number;
+        let i = usize::try_from(number.checked_sub(first)?).ok()?;
+        overlay.get(i).map(|l| &**l)
+    }
+
+    /// Where block `number` is stored.
+    fn block_loc(&self, number: u64) -> Result<Option<BlockLoc>> {
+        match self.overlay().first() {
+            Some(first) if number >= first.number => Ok(self.layer(number).map(|l| l.loc)),
+            _ => block_loc(&self.txn, number),
+        }
+    }
+
     fn read_block(&self, number: u64) -> Result<Option<(StoredBlock, Vec<u8>)>> {
-        let Some(loc) = block_loc(&self.txn, number)? else {
+        let Some(loc) = self.block_loc(number)? else {
             return Ok(None);
         };
         let payload = self.files.read_payload(loc.file, loc.offset, loc.len)?;
@@ -1032,114 +1193,49 @@ impl LedgerSnapshot {
         };
         Ok(Some((stored, payload)))
     }
-}
 
-impl BlockReader for LedgerSnapshot {
-    fn height(&self) -> Result<u64> {
-        Ok(read_savepoint(&self.txn)?.map_or(0, |s| s + 1))
-    }
-
-    fn block(&self, number: u64) -> Result<Option<StoredBlock>> {
-        Ok(self.read_block(number)?.map(|(b, _)| b))
-    }
-
-    fn block_by_hash(&self, hash: &[u8]) -> Result<Option<StoredBlock>> {
-        let hashes = self
-            .txn
-            .open_table(HASHES)
-            .map_err(se("reading the hash index"))?;
-        let n = hashes
-            .get(hash)
-            .map_err(se("reading the hash index"))?
-            .map(|g| g.value());
-        match n {
-            Some(n) => self.block(n),
-            None => Ok(None),
-        }
-    }
-
-    fn transaction(&self, tx_id: &str) -> Result<Option<TxLocation>> {
-        let txids = self
-            .txn
-            .open_table(TXIDS)
-            .map_err(se("reading the tx-ID index"))?;
-        let v = txids.get(tx_id).map_err(se("reading the tx-ID index"))?;
-        let Some(v) = v else { return Ok(None) };
-        let (block_num, tx_num, code) = codec::decode_tx_loc(v.value())?;
-        Ok(Some(TxLocation {
-            tx_id: tx_id.to_string(),
-            block_num,
-            tx_num,
-            code,
-        }))
-    }
-}
-
-impl StateReader for LedgerSnapshot {
-    fn savepoint(&self) -> Result<Option<u64>> {
-        read_savepoint(&self.txn)
-    }
-
-    fn get_state(&self, namespace: &str, key: &str) -> Result<Option<VersionedValue>> {
-        let state = self.txn.open_table(STATE).map_err(se("reading state"))?;
-        let k = codec::state_key(namespace, key);
-        let v = state.get(k.as_slice()).map_err(se("reading state"))?;
-        v.map(|g| codec::decode_value(g.value())).transpose()
-    }
-
-    fn get_state_range(
+    /// The live state entries with raw keys in `(lower, upper)`, overlay merged over redb.
+    fn scan_state(
         &self,
-        namespace: &str,
-        start: &str,
-        end: &str,
-        limit: usize,
-        bookmark: Option<&str>,
-    ) -> Result<RangePage> {
-        codec::check_namespace(namespace)?;
-        let from = effective_start(start, end, bookmark)?;
-        let lower = codec::state_key(namespace, from);
-        let upper = if end.is_empty() {
-            // Every key of the namespace sorts below "namespace\x01".
-            let mut u = namespace.as_bytes().to_vec();
-            u.push(1);
-            u
-        } else {
-            codec::state_key(namespace, end)
-        };
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        f: &mut dyn FnMut(Vec<u8>, VersionedValue) -> Result<bool>,
+    ) -> Result<()> {
         let state = self.txn.open_table(STATE).map_err(se("scanning state"))?;
-        let range = state
-            .range::<&[u8]>((
-                Bound::Included(lower.as_slice()),
-                Bound::Excluded(upper.as_slice()),
-            ))
-            .map_err(se("scanning state"))?;
-        let mut page = RangePage::default();
-        for item in range {
-            let (k, v) = item.map_err(se("scanning state"))?;
-            let (_, key) = codec::split_state_key(k.value())?;
-            if limit != 0 && page.entries.len() == limit {
-                page.bookmark = Some(key);
+        let stored = state
+            .range::<&[u8]>((lower, upper))
+            .map_err(se("scanning state"))?
+            .map(|item| {
+                let (k, v) = item.map_err(se("scanning state"))?;
+                Ok((k.value().to_vec(), codec::decode_value(v.value())?))
+            });
+        for item in Merged::new(self.overlay(), lower, upper, stored) {
+            let (k, v) = item?;
+            if !f(k, v)? {
                 break;
             }
-            page.entries.push(StateEntry {
-                key,
-                value: codec::decode_value(v.value())?,
-            });
         }
-        Ok(page)
+        Ok(())
     }
 
-    fn get_history_for_key(&self, namespace: &str, key: &str) -> Result<Vec<HistoryEntry>> {
-        let k = codec::state_key(namespace, key);
+    /// The stored history of the state key `k` (redb's chain), newest first, appended to
+    /// `out`.
+    fn stored_history(
+        &self,
+        namespace: &str,
+        key: &str,
+        k: &[u8],
+        out: &mut Vec<HistoryEntry>,
+    ) -> Result<()> {
         let state = self.txn.open_table(STATE).map_err(se("reading state"))?;
-        let mut next = match state.get(k.as_slice()).map_err(se("reading state"))? {
+        let mut next = match state.get(k).map_err(se("reading state"))? {
             Some(g) => Some(codec::decode_state(g.value())?.1),
             None => {
                 let deleted = self
                     .txn
                     .open_table(DELETED_HEADS)
                     .map_err(se("reading history"))?;
-                let g = deleted.get(k.as_slice()).map_err(se("reading history"))?;
+                let g = deleted.get(k).map_err(se("reading history"))?;
                 g.map(|g| codec::decode_version(g.value())).transpose()?
             }
         };
@@ -1147,7 +1243,6 @@ impl StateReader for LedgerSnapshot {
             .txn
             .open_table(HISTORY_LOG)
             .map_err(se("reading history"))?;
-        let mut out = Vec::new();
         while let Some(version) = next {
             let link = log
                 .get(codec::history_log_key(namespace, key, version).as_slice())
@@ -1176,16 +1271,144 @@ impl StateReader for LedgerSnapshot {
             })?;
             let (_, section) = blockfile::split_payload(&payload)?;
             let txs = codec::decode_tx_records(section)?;
-            let tx = txs.get(version.tx_num as usize).ok_or_else(|| {
-                LedgerError::Inconsistent(format!("history names missing transaction {version:?}"))
-            })?;
-            out.push(HistoryEntry {
-                version,
-                tx_id: tx.tx_id.clone(),
-                value: block::value_written(tx, namespace, key).flatten(),
-                timestamp: tx.timestamp,
-            });
+            out.push(history_entry(&txs, version, namespace, key)?);
         }
+        Ok(())
+    }
+}
+
+/// The history entry of `(namespace, key)` written at `version` by one of `txs`.
+fn history_entry(
+    txs: &[TxRecord],
+    version: Version,
+    namespace: &str,
+    key: &str,
+) -> Result<HistoryEntry> {
+    let tx = txs.get(version.tx_num as usize).ok_or_else(|| {
+        LedgerError::Inconsistent(format!("history names missing transaction {version:?}"))
+    })?;
+    Ok(HistoryEntry {
+        version,
+        tx_id: tx.tx_id.clone(),
+        value: block::value_written(tx, namespace, key).flatten(),
+        timestamp: tx.timestamp,
+    })
+}
+
+impl BlockReader for LedgerSnapshot {
+    fn height(&self) -> Result<u64> {
+        Ok(self.savepoint()?.map_or(0, |s| s + 1))
+    }
+
+    fn block(&self, number: u64) -> Result<Option<StoredBlock>> {
+        Ok(self.read_block(number)?.map(|(b, _)| b))
+    }
+
+    fn block_by_hash(&self, hash: &[u8]) -> Result<Option<StoredBlock>> {
+        if let Some(l) = self.overlay().iter().find(|l| l.loc.hash == hash) {
+            return self.block(l.number);
+        }
+        let hashes = self
+            .txn
+            .open_table(HASHES)
+            .map_err(se("reading the hash index"))?;
+        let n = hashes
+            .get(hash)
+            .map_err(se("reading the hash index"))?
+            .map(|g| g.value());
+        match n {
+            Some(n) => self.block(n),
+            None => Ok(None),
+        }
+    }
+
+    fn transaction(&self, tx_id: &str) -> Result<Option<TxLocation>> {
+        // The first occurrence wins: stored blocks are older than the overlay's.
+        let txids = self
+            .txn
+            .open_table(TXIDS)
+            .map_err(se("reading the tx-ID index"))?;
+        if let Some(v) = txids.get(tx_id).map_err(se("reading the tx-ID index"))? {
+            let (block_num, tx_num, code) = codec::decode_tx_loc(v.value())?;
+            return Ok(Some(TxLocation {
+                tx_id: tx_id.to_string(),
+                block_num,
+                tx_num,
+                code,
+            }));
+        }
+        Ok(self
+            .overlay()
+            .iter()
+            .find_map(|l| l.txids.get(tx_id))
+            .cloned())
+    }
+}
+
+impl StateReader for LedgerSnapshot {
+    fn savepoint(&self) -> Result<Option<u64>> {
+        Ok(self.overlay().last().map(|l| l.number).or(self.stored))
+    }
+
+    fn get_state(&self, namespace: &str, key: &str) -> Result<Option<VersionedValue>> {
+        let k = codec::state_key(namespace, key);
+        for layer in self.overlay().iter().rev() {
+            if let Some(v) = layer.state.get(&k) {
+                return Ok(v.clone());
+            }
+        }
+        let state = self.txn.open_table(STATE).map_err(se("reading state"))?;
+        let v = state.get(k.as_slice()).map_err(se("reading state"))?;
+        v.map(|g| codec::decode_value(g.value())).transpose()
+    }
+
+    fn get_state_range(
+        &self,
+        namespace: &str,
+        start: &str,
+        end: &str,
+        limit: usize,
+        bookmark: Option<&str>,
+    ) -> Result<RangePage> {
+        codec::check_namespace(namespace)?;
+        let from = effective_start(start, end, bookmark)?;
+        let lower = codec::state_key(namespace, from);
+        let upper = if end.is_empty() {
+            // Every key of the namespace sorts below "namespace\x01".
+            let mut u = namespace.as_bytes().to_vec();
+            u.push(1);
+            u
+        } else {
+            codec::state_key(namespace, end)
+        };
+        let mut page = RangePage::default();
+        self.scan_state(
+            Bound::Included(lower.as_slice()),
+            Bound::Excluded(upper.as_slice()),
+            &mut |k, value| {
+                let (_, key) = codec::split_state_key(&k)?;
+                if limit != 0 && page.entries.len() == limit {
+                    page.bookmark = Some(key);
+                    return Ok(false);
+                }
+                page.entries.push(StateEntry { key, value });
+                Ok(true)
+            },
+        )?;
+        Ok(page)
+    }
+
+    fn get_history_for_key(&self, namespace: &str, key: &str) -> Result<Vec<HistoryEntry>> {
+        let k = codec::state_key(namespace, key);
+        let mut out = Vec::new();
+        for layer in self.overlay().iter().rev() {
+            if let Some(versions) = layer.history.get(&k) {
+                for v in versions.iter().rev() {
+                    out.push(history_entry(&layer.txs, *v, namespace, key)?);
+                }
+            }
+        }
+        self.stored_history(namespace, key, &k, &mut out)?;
         Ok(out)
     }
 
@@ -1193,13 +1416,11 @@ impl StateReader for LedgerSnapshot {
         &self,
         f: &mut dyn FnMut(&str, &str, &VersionedValue) -> Result<()>,
     ) -> Result<()> {
-        let state = self.txn.open_table(STATE).map_err(se("scanning state"))?;
-        for item in state.iter().map_err(se("scanning state"))? {
-            let (k, v) = item.map_err(se("scanning state"))?;
-            let (ns, key) = codec::split_state_key(k.value())?;
-            f(&ns, &key, &codec::decode_value(v.value())?)?;
-        }
-        Ok(())
+        self.scan_state(Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
+            let (ns, key) = codec::split_state_key(&k)?;
+            f(&ns, &key, &v)?;
+            Ok(true)
+        })
     }
 }
 
@@ -1213,15 +1434,173 @@ mod tests {
     use crate::testkit::{ChainBuilder, TestTx};
     use crate::{KeyWrite, MemLedger};
 
+    /// Every block's state goes into redb, synced, as it commits.
     fn options() -> LedgerOptions {
         LedgerOptions {
             sync_state_every: 1,
+            flush_every_blocks: 1,
             ..LedgerOptions::default()
         }
     }
 
     fn tx(id: &str, key: &str, value: &str) -> TestTx {
         TestTx::valid(id, vec![KeyWrite::put("ns", key, value.as_bytes())])
+    }
+
+    /// Flushes every `n` blocks, syncing every flush.
+    fn flush_every(n: u64) -> LedgerOptions {
+        LedgerOptions {
+            flush_every_blocks: n,
+            sync_state_every: 1,
+            ..LedgerOptions::default()
+        }
+    }
+
+    fn stored_savepoint(l: &Ledger) -> Option<u64> {
+        read_savepoint(&l.db.begin_read().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_overlay_is_flushed_every_k_blocks_and_reads_see_it_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), flush_every(3)).unwrap();
+        let mut chain = ChainBuilder::new();
+        let model = MemLedger::new();
+        let blocks = [
+            chain.block(&[tx("t0", "a", "1"), tx("t1", "b", "1")]),
+            chain.block(&[TestTx::valid("t2", vec![KeyWrite::delete("ns", "a")])]),
+            chain.block(&[tx("t3", "c", "3")]),
+            chain.block(&[tx("t4", "b", "4"), tx("t5", "a", "5")]),
+            chain.block(&[tx("t6", "d", "6")]),
+        ];
+        let savepoints = [None, None, Some(2), Some(2), Some(2)];
+        for (b, want) in blocks.iter().zip(savepoints) {
+            let stored = ledger.commit_block(b).unwrap();
+            assert_eq!(stored, model.commit_block(b).unwrap());
+            assert_eq!(
+                stored_savepoint(&ledger),
+                want,
+                "after block {}",
+                stored.number
+            );
+            assert_eq!(ledger.height().unwrap(), stored.number + 1);
+            assert_eq!(
+                ledger.state_digest().unwrap(),
+                model.state_digest().unwrap()
+            );
+            assert_eq!(ledger.block_by_hash(&stored.hash).unwrap(), Some(stored));
+        }
+        // History crosses from the overlay (blocks 3, 4) into redb (blocks 0..=2).
+        let versions: Vec<_> = ledger
+            .get_history_for_key("ns", "a")
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.version, e.tx_id, e.value))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                (Version::new(3, 1), "t5".to_string(), Some(b"5".to_vec())),
+                (Version::new(1, 0), "t2".to_string(), None),
+                (Version::new(0, 0), "t0".to_string(), Some(b"1".to_vec())),
+            ]
+        );
+        let page = ledger.get_state_range("ns", "", "", 0, None).unwrap();
+        let keys: Vec<_> = page.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c", "d"]);
+        assert_eq!(
+            ledger.transaction("t4").unwrap(),
+            model.transaction("t4").unwrap()
+        );
+        assert_eq!(ledger.verify_chain().unwrap(), 5);
+        ledger.sync().unwrap();
+        assert_eq!(
+            stored_savepoint(&ledger),
+            Some(4),
+            "sync writes the overlay"
+        );
+        assert_eq!(
+            ledger.state_digest().unwrap(),
+            model.state_digest().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_view_while_the_overlay_is_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), flush_every(2)).unwrap();
+        let mut chain = ChainBuilder::new();
+        ledger
+            .commit_block(&chain.block(&[tx("t0", "a", "0")]))
+            .unwrap();
+        let before = ledger.snapshot().unwrap();
+        assert_eq!(before.overlay().len(), 1, "block 0 is in the overlay");
+        ledger
+            .commit_block(&chain.block(&[tx("t1", "a", "1")]))
+            .unwrap();
+        assert_eq!(
+            stored_savepoint(&ledger),
+            Some(1),
+            "the second block flushed"
+        );
+        let after = ledger.snapshot().unwrap();
+        assert!(after.overlay().is_empty());
+        assert_eq!(before.height().unwrap(), 1);
+        assert_eq!(before.get_state("ns", "a").unwrap().unwrap().value, b"0");
+        assert_eq!(before.get_history_for_key("ns", "a").unwrap().len(), 1);
+        assert_eq!(before.transaction("t1").unwrap(), None);
+        assert_eq!(before.block(1).unwrap(), None);
+        assert_eq!(after.get_state("ns", "a").unwrap().unwrap().value, b"1");
+        assert_eq!(after.get_history_for_key("ns", "a").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_tx_id_seen_again_in_the_overlay_keeps_its_first_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), flush_every(2)).unwrap();
+        let mut chain = ChainBuilder::new();
+        let dup = |code| TestTx::invalid("dup", code, Vec::new());
+        ledger
+            .commit_block(&chain.block(&[tx("t0", "a", "0")]))
+            .unwrap();
+        ledger
+            .commit_block(&chain.block(&[tx("dup", "a", "1")]))
+            .unwrap();
+        // Blocks 0 and 1 are in redb; block 2 and 3 repeat the ID from the overlay.
+        ledger
+            .commit_block(&chain.block(&[dup(TxValidationCode::DuplicateTxid)]))
+            .unwrap();
+        let first = ledger.transaction("dup").unwrap().unwrap();
+        assert_eq!((first.block_num, first.code), (1, TxValidationCode::Valid));
+        ledger
+            .commit_block(&chain.block(&[dup(TxValidationCode::DuplicateTxid)]))
+            .unwrap();
+        let first = ledger.transaction("dup").unwrap().unwrap();
+        assert_eq!((first.block_num, first.code), (1, TxValidationCode::Valid));
+    }
+
+    #[test]
+    fn the_overlay_is_flushed_once_it_holds_enough_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LedgerOptions {
+            flush_every_blocks: 1000,
+            flush_every_bytes: 10_000,
+            ..LedgerOptions::default()
+        };
+        let ledger = Ledger::open_with(dir.path(), options).unwrap();
+        let mut chain = ChainBuilder::new();
+        let big = "x".repeat(3000);
+        let mut flushed_at = None;
+        for i in 0..4 {
+            ledger
+                .commit_block(&chain.block(&[tx(&format!("t{i}"), &format!("k{i}"), &big)]))
+                .unwrap();
+            if flushed_at.is_none() && stored_savepoint(&ledger).is_some() {
+                flushed_at = Some(i);
+            }
+        }
+        // Each block holds ~6 KB of key and value copies: the second reaches 10 KB.
+        assert_eq!(flushed_at, Some(1));
     }
 
     #[test]

@@ -5,12 +5,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cambium_ledger::testkit::ChainBuilder;
-use cambium_ledger::{BlockReader, BlockWriter, Ledger, MemLedger, SnapshotSource, StateReader};
+use cambium_ledger::{
+    BlockReader, BlockWriter, Ledger, LedgerOptions, MemLedger, SnapshotSource, StateReader,
+};
 
 use crate::gen::{random_block, Rng};
 
 #[test]
 fn snapshots_taken_during_commits_are_consistent() {
+    snapshots_are_consistent(LedgerOptions::default());
+}
+
+/// With state written into redb every block, and every third block (snapshots span flushes
+/// and overlays of every length).
+#[test]
+fn snapshots_are_consistent_across_state_flushes() {
+    for flush_every_blocks in [1, 3] {
+        snapshots_are_consistent(LedgerOptions {
+            flush_every_blocks,
+            ..LedgerOptions::default()
+        });
+    }
+}
+
+fn snapshots_are_consistent(options: LedgerOptions) {
     // The expected state digest at every height, from the in-memory ledger.
     let mut chain = ChainBuilder::new();
     let mut rng = Rng::new(99);
@@ -26,7 +44,7 @@ fn snapshots_taken_during_commits_are_consistent() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(Ledger::open(dir.path()).unwrap());
+    let ledger = Arc::new(Ledger::open_with(dir.path(), options).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
         let (ledger, done, digests) = (ledger.clone(), done.clone(), digests.clone());

@@ -208,9 +208,15 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
-    fn both_ledgers_agree_with_the_model(spec in blocks(), page in 1usize..4) {
+    fn both_ledgers_agree_with_the_model(spec in blocks(), page in 1usize..4, flush in 1u64..5) {
         let dir = tempfile::tempdir().unwrap();
-        let options = LedgerOptions { max_block_file_len: 1024, sync_state_every: 2, ..LedgerOptions::default() };
+        // `flush` 1 reads redb alone; larger values read blocks from the overlay too.
+        let options = LedgerOptions {
+            max_block_file_len: 1024,
+            sync_state_every: 2,
+            flush_every_blocks: flush,
+            ..LedgerOptions::default()
+        };
         let durable = Ledger::open_with(dir.path(), options.clone()).unwrap();
         let memory = MemLedger::new();
         let mut model = Model::default();
