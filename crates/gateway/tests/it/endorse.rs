@@ -216,3 +216,53 @@ async fn endorsement_failures() {
     let err = client.endorse(request(signed, &[])).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_endorsers_over_mutual_tls() {
+    use cambium_gateway::{ClientIdentity, GatewayOptions, TlsClientOptions};
+
+    let m = material();
+    let (cert_pem, key_pem) = m.org1_peer_tls.clone();
+    let tls = |client_identity| GatewayOptions {
+        local_address: "127.0.0.1:1".into(),
+        tls: Some(TlsClientOptions {
+            // Org2's TLS CA comes from the channel configuration alone.
+            root_cas_pem: Vec::new(),
+            client_identity,
+        }),
+        ..GatewayOptions::default()
+    };
+    let net = crate::support::Net::start_with(crate::support::NetOptions {
+        gateway: tls(Some(ClientIdentity { cert_pem, key_pem })),
+        org2_tls: true,
+        ..Default::default()
+    })
+    .await;
+    let mut client = net.client.clone();
+    let (_, signed) = proposal("kv", &["put", "k", "v"]);
+    let envelope = client
+        .endorse(request(signed.clone(), &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        endorsers(&signed, &envelope.prepared_transaction.unwrap()),
+        ["Org1MSP", "Org2MSP"]
+    );
+
+    // Without a client certificate Org2's peer refuses the connection.
+    let net = crate::support::Net::start_with(crate::support::NetOptions {
+        gateway: tls(None),
+        org2_tls: true,
+        ..Default::default()
+    })
+    .await;
+    let mut client = net.client.clone();
+    let (_, signed) = proposal("kv", &["put", "k", "v"]);
+    let err = client.endorse(request(signed, &[])).await.unwrap_err();
+    assert_eq!(err.code(), Code::Aborted, "{err:?}");
+    let details = gateway_error_details(&err).unwrap();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert_eq!(details[0].address, net.org2_addr);
+    assert_eq!(details[0].msp_id, "Org2MSP");
+}

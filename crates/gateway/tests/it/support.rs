@@ -34,7 +34,10 @@ use cambium_wire::tx::{build_proposal, ProposalParts};
 use cambium_wire::{encode_serialized_identity, Message};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::transport::Channel;
+// Accepted sockets need TCP_NODELAY set here: tonic ignores the builder's setting for a
+// caller-supplied listener, and Nagle's algorithm with delayed ACKs stalls each call ~40 ms.
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Certificate, Channel, Identity, ServerTlsConfig};
 
 /// The channel of every test.
 pub(crate) const CHANNEL: &str = "mychannel";
@@ -49,6 +52,12 @@ pub(crate) struct Material {
     pub(crate) org2_client: SigningIdentity,
     pub(crate) orderer: SigningIdentity,
     orderer_msp_dir: PathBuf,
+    /// Org1's peer TLS certificate and key (PEM), for the gateway's mutual TLS.
+    pub(crate) org1_peer_tls: (Vec<u8>, Vec<u8>),
+    /// Org2's peer TLS certificate and key (PEM), for its endorser's TLS server.
+    pub(crate) org2_peer_tls: (Vec<u8>, Vec<u8>),
+    /// Org1's TLS CA certificate (PEM), which Org2's server requires client certificates from.
+    pub(crate) org1_tls_ca: Vec<u8>,
     pub(crate) kv: Arc<Contract>,
     pub(crate) asset_transfer: Arc<Contract>,
     pub(crate) vm: Arc<Vm>,
@@ -63,6 +72,19 @@ fn identity(dev: &DevNetwork, msp_id: &str, role: Role) -> SigningIdentity {
         .find(|i| i.role == role)
         .expect("identity of that role");
     load_signing_identity(&id.msp_dir, msp_id).expect("signing identity loads")
+}
+
+fn peer_tls(dev: &DevNetwork, msp_id: &str) -> (Vec<u8>, Vec<u8>) {
+    let org = dev.crypto.org(msp_id).expect("org generated");
+    let peer = org
+        .nodes
+        .iter()
+        .find(|i| i.role == Role::Peer)
+        .expect("a peer");
+    (
+        std::fs::read(&peer.tls_cert).expect("TLS certificate"),
+        std::fs::read(&peer.tls_key).expect("TLS key"),
+    )
 }
 
 fn target_dir() -> PathBuf {
@@ -106,6 +128,10 @@ pub(crate) fn material() -> &'static Material {
                 .expect("an orderer node")
                 .msp_dir
                 .clone(),
+            org1_peer_tls: peer_tls(&dev, "Org1MSP"),
+            org2_peer_tls: peer_tls(&dev, "Org2MSP"),
+            org1_tls_ca: std::fs::read(&dev.crypto.org("Org1MSP").expect("org1").tls_ca.cert)
+                .expect("TLS CA certificate"),
             kv: install("kv"),
             asset_transfer: install("asset-transfer"),
             vm,
@@ -336,6 +362,8 @@ pub(crate) struct NetOptions {
     pub(crate) gateway: GatewayOptions,
     /// Orderer endpoints to list before the live orderer (e.g. dead ones).
     pub(crate) extra_orderers_first: Vec<String>,
+    /// Whether Org2's endorser serves mutual TLS (requiring Org1's TLS CA).
+    pub(crate) org2_tls: bool,
 }
 
 impl Default for NetOptions {
@@ -346,6 +374,7 @@ impl Default for NetOptions {
                 ..GatewayOptions::default()
             },
             extra_orderers_first: Vec::new(),
+            org2_tls: false,
         }
     }
 }
@@ -389,11 +418,22 @@ impl Net {
         });
         let (org2_listener, org2_addr) = listener().await;
         let (org2_stop, org2_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut org2_server = tonic::transport::Server::builder();
+        if options.org2_tls {
+            let (cert, key) = &m.org2_peer_tls;
+            org2_server = org2_server
+                .tls_config(
+                    ServerTlsConfig::new()
+                        .identity(Identity::from_pem(cert, key))
+                        .client_ca_root(Certificate::from_pem(&m.org1_tls_ca)),
+                )
+                .expect("TLS server settings");
+        }
         tokio::spawn(
-            tonic::transport::Server::builder()
+            org2_server
                 .add_service(EndorserService::new(org2).into_server())
                 .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(org2_listener),
+                    TcpIncoming::from(org2_listener).with_nodelay(Some(true)),
                     async {
                         let _ = org2_stopped.await;
                     },
@@ -466,7 +506,7 @@ impl Net {
             tonic::transport::Server::builder()
                 .add_service(gateway.clone().into_server())
                 .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(gateway_listener),
+                    TcpIncoming::from(gateway_listener).with_nodelay(Some(true)),
                     async {
                         let _ = gateway_stopped.await;
                     },
