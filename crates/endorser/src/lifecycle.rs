@@ -136,13 +136,18 @@ impl DirPackageStore {
 
 impl PackageStore for DirPackageStore {
     fn install(&self, package: &[u8]) -> cambium_lifecycle::Result<InstalledPackage> {
-        let entry = self.prepare(package, PathBuf::new())?;
-        let id = entry.package.package_id.clone();
+        // The duplicate check first: it needs only the label, not a compilation.
+        let label = read_package(package)
+            .map_err(|e| LifecycleError::BadArguments(format!("failed to install chaincode: {e}")))?
+            .metadata
+            .label;
+        let id = package_id(&label, package);
         if self.read().contains_key(&id) {
             return Err(LifecycleError::Refused(format!(
                 "chaincode already successfully installed (package ID '{id}'); approve it with this package ID"
             )));
         }
+        let entry = self.prepare(package, PathBuf::new())?;
         // `label:hash` → `label.hash.tar.gz`, Fabric's file name.
         let file = self
             .dir
