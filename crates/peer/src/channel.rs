@@ -100,11 +100,11 @@ impl ChannelState {
             .clone()
     }
 
-    pub(crate) fn set_config(&self, config: ChannelConfig) {
+    pub(crate) fn set_config(&self, config: Arc<ChannelConfig>) {
         *self
             .config
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
     }
 
     /// Number of committed blocks, as last published.

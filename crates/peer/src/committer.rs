@@ -149,7 +149,11 @@ async fn pull(
         .http2_keep_alive_interval(Duration::from_secs(60))
         .keep_alive_while_idle(true);
     if let Some(tls) = &shared.orderer_tls {
-        endpoint = match endpoint.tls_config(tls.client_config(&config)) {
+        let tls = match tls.client_config(&config) {
+            Ok(t) => t,
+            Err(reason) => return PullEnd::Network(format!("TLS towards {orderer}: {reason}")),
+        };
+        endpoint = match endpoint.tls_config(tls) {
             Ok(e) => e,
             Err(e) => return PullEnd::Network(format!("TLS settings for {orderer}: {e}")),
         };

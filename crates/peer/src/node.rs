@@ -164,7 +164,7 @@ impl Shared {
     /// Gateway read it from the channel state).
     pub(crate) fn apply_config(&self, channel: &ChannelState, config: ChannelConfig) {
         let config = Arc::new(config);
-        channel.set_config(Arc::unwrap_or_clone(Arc::clone(&config)));
+        channel.set_config(Arc::clone(&config));
         self.endorser.add_channel(EndorserChannel {
             config,
             ledger: Arc::clone(&channel.ledger) as Arc<dyn cambium_endorser::LedgerSource>,

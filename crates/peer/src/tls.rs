@@ -65,12 +65,12 @@ pub(crate) fn server_config(tls: &TlsSection) -> Result<Option<ServerTlsConfig>>
 }
 
 /// What the committer needs to reach orderers over TLS.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct OrdererTls {
     /// The peer's client certificate and key.
-    identity: Identity,
+    identity: cambium_tls::TlsIdentity,
     /// CA certificates from `orderer.tlsRootCas`; empty: the channel's orderer TLS CAs.
-    roots: Vec<Certificate>,
+    roots: cambium_tls::TlsRoots,
 }
 
 /// The orderer-side TLS settings, or `None` without TLS.
@@ -78,43 +78,52 @@ pub(crate) fn orderer_tls(config: &PeerConfig) -> Result<Option<OrdererTls>> {
     if !config.orderer.tls.unwrap_or(config.tls.enabled) {
         return Ok(None);
     }
-    let Some(identity) = identity(&config.tls)? else {
+    let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
         return Err(PeerNodeError::Config(
-            "orderer.tls is true but the peer has no TLS certificate; set tls.enabled, tls.cert and tls.key".to_owned(),
+            "orderer connections use TLS but the peer has no TLS certificate; set tls.enabled, tls.cert and tls.key (or orderer.tls: false)".to_owned(),
         ));
     };
-    let roots = config
-        .orderer
-        .tls_root_cas
-        .iter()
-        .map(|p| pem_certificates("an orderer TLS root CA", p).map(Certificate::from_pem))
-        .collect::<Result<Vec<_>>>()?;
+    let tls_error = |e: cambium_tls::TlsError| PeerNodeError::Config(format!("TLS: {e}"));
+    let identity = cambium_tls::TlsIdentity::load(cert, key).map_err(tls_error)?;
+    let roots = if config.orderer.tls_root_cas.is_empty() {
+        cambium_tls::TlsRoots::new()
+    } else {
+        cambium_tls::TlsRoots::load(&config.orderer.tls_root_cas).map_err(tls_error)?
+    };
     Ok(Some(OrdererTls { identity, roots }))
 }
 
 impl OrdererTls {
     /// The client TLS settings for `channel`'s orderers: the configured roots, else the TLS
     /// root and intermediate CAs of the channel's orderer organisations.
-    pub(crate) fn client_config(&self, channel: &ChannelConfig) -> ClientTlsConfig {
+    pub(crate) fn client_config(
+        &self,
+        channel: &ChannelConfig,
+    ) -> std::result::Result<ClientTlsConfig, String> {
         let roots = if self.roots.is_empty() {
             let orderer_msps: Vec<String> = channel
                 .orderer_orgs()
                 .into_iter()
                 .map(|o| o.msp_id)
                 .collect();
-            channel
-                .msp_configs()
-                .iter()
-                .filter(|m| orderer_msps.contains(&m.name))
-                .flat_map(|m| m.tls_root_certs.iter().chain(&m.tls_intermediate_certs))
-                .map(Certificate::from_pem)
-                .collect()
+            cambium_tls::TlsRoots::from_msp_configs(
+                channel
+                    .msp_configs()
+                    .iter()
+                    .filter(|m| orderer_msps.contains(&m.name)),
+            )
+            .map_err(|e| format!("the channel's orderer TLS CAs: {e}"))?
         } else {
             self.roots.clone()
         };
-        ClientTlsConfig::new()
-            .ca_certificates(roots)
-            .identity(self.identity.clone())
+        if roots.is_empty() {
+            return Err(format!(
+                "channel '{}' lists no TLS CA for its orderer organisations; set orderer.tlsRootCas in the peer configuration",
+                channel.channel_id()
+            ));
+        }
+        cambium_tls::client_tls_config(&roots, Some(&self.identity), None)
+            .map_err(|e| format!("client TLS settings: {e}"))
     }
 }
 

@@ -132,6 +132,16 @@ pub(crate) fn signer(dev: &DevNetwork, msp_id: &str, role: Role) -> SigningIdent
 
 /// Starts an orderer for the channel in `genesis`, signing blocks as `signer`.
 pub(crate) async fn start_orderer(dir: &Path, genesis: &[u8], signer: SigningIdentity) -> Orderer {
+    start_orderer_with_tls(dir, genesis, signer, None).await
+}
+
+/// [`start_orderer`] serving TLS when `tls` is given.
+pub(crate) async fn start_orderer_with_tls(
+    dir: &Path,
+    genesis: &[u8],
+    signer: SigningIdentity,
+    tls: Option<cambium_orderer::NodeTls>,
+) -> Orderer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let mut settings = ChannelSettings::from_config_block(genesis).expect("settings");
@@ -140,12 +150,13 @@ pub(crate) async fn start_orderer(dir: &Path, genesis: &[u8], signer: SigningIde
         address: addr.clone(),
     }];
     settings.batch.timeout = Duration::from_millis(50);
-    let node = OrdererNode::new(
+    let node = OrdererNode::with_tls(
         NodeConfig {
             data_dir: dir.to_path_buf(),
             advertised_address: addr.clone(),
         },
         signer,
+        tls,
     );
     let server = node.serve(listener).expect("orderer serves");
     node.join_channel(genesis, settings)

@@ -105,3 +105,58 @@ async fn deliver_over_tls_and_mutual_tls() {
     peer.shutdown().await;
     net.orderer.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committer_pulls_from_a_mutual_tls_orderer_trusting_the_channel_tls_cas() {
+    let net = Net::new().await;
+    let crypto = &net.dev.crypto;
+    let orderer_node = identity_files(&net.dev, "OrdererMSP", Role::Orderer).clone();
+    let orderer_tls_ca = crypto.org("OrdererMSP").unwrap().tls_ca.cert.clone();
+    let org1_tls_ca = crypto.org("Org1MSP").unwrap().tls_ca.cert.clone();
+    let tls = cambium_orderer::NodeTls {
+        identity: cambium_tls::TlsIdentity::load(&orderer_node.tls_cert, &orderer_node.tls_key)
+            .unwrap(),
+        client_roots: cambium_tls::TlsRoots::load(&[org1_tls_ca.clone(), orderer_tls_ca.clone()])
+            .unwrap(),
+        client_auth_required: true,
+    };
+    let orderer = crate::support::start_orderer_with_tls(
+        &net.dev.dir.path().join("tls-orderer"),
+        &net.genesis,
+        crate::support::signer(&net.dev, "OrdererMSP", Role::Orderer),
+        Some(tls),
+    )
+    .await;
+
+    // TLS on; the orderer's TLS CA comes from the channel configuration (no tlsRootCas).
+    let node = identity_files(&net.dev, "Org1MSP", Role::Peer).clone();
+    let mut config = net.peer_config("Org1MSP", "peer-mtls");
+    config.orderer.endpoints = vec![orderer.addr.clone()];
+    config.tls.enabled = true;
+    config.tls.cert = Some(node.tls_cert.clone());
+    config.tls.key = Some(node.tls_key.clone());
+    let peer = Peer::start_with(config, plugins()).await.unwrap();
+    peer.join_channel(&net.genesis).await.unwrap();
+
+    let user = identity_files(&net.dev, "Org1MSP", Role::Client).clone();
+    let client_tls = cambium_orderer::client::tls_config(
+        &[orderer_tls_ca],
+        Some((&user.tls_cert, &user.tls_key)),
+    )
+    .unwrap();
+    let client = net.client("Org1MSP");
+    let junk = signed_envelope(&client, CHANNEL, HeaderType::EndorserTransaction, b"y").unwrap();
+    let tx_id = cambium_wire::tx::parse_envelope(&junk)
+        .unwrap()
+        .channel_header
+        .tx_id;
+    let replies = cambium_orderer::client::broadcast_tls(&orderer.addr, Some(&client_tls), &[junk])
+        .await
+        .unwrap();
+    assert_eq!(replies[0].0, 200, "{}", replies[0].1);
+    assert_eq!(committed(&peer, &tx_id).await.block_number, 1);
+
+    peer.shutdown().await;
+    orderer.stop().await;
+    net.orderer.stop().await;
+}
