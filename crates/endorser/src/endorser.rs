@@ -285,8 +285,14 @@ impl Endorser {
         if channel_id.is_empty() && view.chaincode_name.as_deref() == Some(LIFECYCLE) {
             return self.channel_less_lifecycle(view, now);
         }
-        if channel_id.is_empty() && view.chaincode_name.as_deref() == Some(cscc::CSCC) {
-            return self.channel_less_cscc(view, now);
+        if channel_id.is_empty()
+            && matches!(
+                view.chaincode_name.as_deref(),
+                Some(cscc::CSCC) | Some(qscc::QSCC)
+            )
+            && self.lifecycle().is_some()
+        {
+            return self.channel_less_query(view, now);
         }
         let Some(channel) = self.channel(channel_id) else {
             return Err(Refusal::refused(format!(
@@ -512,9 +518,10 @@ impl Endorser {
             })
     }
 
-    /// A channel-less `cscc` proposal (`GetChannels`, `GetConfigBlock`): answered with a
-    /// `Response` only.
-    fn channel_less_cscc(
+    /// A channel-less `cscc` (`GetChannels`, `GetConfigBlock`) or `qscc` proposal (as
+    /// `peer channel getinfo` sends it): the creator checked against the local MSP, then the
+    /// function's own ACL; answered with a `Response` only.
+    fn channel_less_query(
         &self,
         view: &ProposalView,
         now: i64,
@@ -544,8 +551,13 @@ impl Endorser {
             identity: creator,
             signature: view.signature.clone(),
         };
+        let response = if view.chaincode_name.as_deref() == Some(qscc::QSCC) {
+            self.query(view, &signed, now)
+        } else {
+            self.cscc_call(view, &signed, Ok(()), now)
+        };
         Ok(ProposalResponse {
-            response: self.cscc_call(view, &signed, Ok(()), now),
+            response,
             payload: Vec::new(),
             endorsement: None,
         })

@@ -1074,6 +1074,22 @@ fn cscc_lists_channels_and_returns_the_latest_config_block() {
         "{}",
         r.response.message
     );
+    // `peer channel getinfo` sends qscc channel-less, naming the channel in the arguments.
+    let info = signed_proposal(
+        network.client(0),
+        "",
+        "qscc",
+        vec![b"GetChainInfo".to_vec(), CHANNEL.as_bytes().to_vec()],
+        false,
+    );
+    let r = network.send(0, &info);
+    assert_eq!(r.response.status, 200, "{}", r.response.message);
+    assert!(r.endorsement.is_none());
+    let info = cambium_wire::common::BlockchainInfo::decode(r.response.payload.as_slice()).unwrap();
+    assert_eq!(
+        info.height,
+        network.orgs[0].ledger.snapshot().unwrap().height().unwrap()
+    );
     let other = signed_proposal(
         network.client(1),
         "",
@@ -1086,4 +1102,60 @@ fn cscc_lists_channels_and_returns_the_latest_config_block() {
         .response
         .message
         .contains("not found"));
+}
+
+#[test]
+fn readiness_names_the_fields_an_org_approved_differently() {
+    let network = Network::new();
+    let id = network.install(0, &package(&net().kv_wasm, "kv_1"));
+    let def = Def::new("kv", 1, "1.0");
+    network.approve(0, &def, Some(&id));
+    let mut other = Def::new("kv", 1, "1.1").with_policy("OR('Org2MSP.peer')");
+    other.init_required = true;
+    network.approve(1, &other, None);
+    let ready: lc::CheckCommitReadinessResult =
+        network.query(0, "CheckCommitReadiness", def.readiness());
+    assert_eq!(ready.approvals.get("Org1MSP"), Some(&true));
+    assert_eq!(ready.approvals.get("Org2MSP"), Some(&false));
+    assert_eq!(
+        ready.mismatches["Org2MSP"].items,
+        ["EndorsementInfo", "ValidationInfo"]
+    );
+    assert!(!ready.mismatches.contains_key("Org1MSP"));
+    // The readiness check is a query: it reads the approvals and writes nothing.
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.client(0),
+        "CheckCommitReadiness",
+        def.readiness(),
+    );
+    let prp = cambium_wire::tx::parse_proposal_response_payload(&responses[0].payload).unwrap();
+    let rwset = cambium_wire::decode_tx_rwset(&prp.action.results).unwrap();
+    let ns = &rwset.ns[0];
+    assert_eq!(ns.namespace, "_lifecycle");
+    assert!(ns.writes.is_empty());
+    let read: Vec<&str> = ns.reads.iter().map(|r| r.key.as_str()).collect();
+    assert!(
+        read.contains(&"approvals/Org1MSP/kv#1") && read.contains(&"approvals/Org2MSP/kv#1"),
+        "{read:?}"
+    );
+    assert_eq!(prp.action.chaincode_id.as_ref().unwrap().version, "syscc");
+    // Org2 changes its mind and approves the same definition: now it can be committed.
+    network.approve(1, &def, None);
+    assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
+    // Readiness of the committed sequence is refused: the next one is 2.
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.client(0),
+        "CheckCommitReadiness",
+        def.readiness(),
+    );
+    assert!(
+        responses[0]
+            .response
+            .message
+            .contains("sequence 1 of 'kv' is already committed"),
+        "{}",
+        responses[0].response.message
+    );
 }
