@@ -43,8 +43,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    restore_default_sigpipe();
     let cli = Cli::parse();
+    // Servers must survive a client that goes away mid-stream: with SIGPIPE at its default, a
+    // write to a closed socket would end the whole process silently.
+    if !matches!(cli.command, Command::Up(_) | Command::Orderer(_)) {
+        restore_default_sigpipe();
+    }
     let result = match cli.command {
         Command::Up(c) => cmd::up::run(c),
         Command::Crypto(c) => cmd::crypto::run(c),

@@ -23,6 +23,9 @@ use crate::profile::ConnectionProfile;
 /// The system contract that manages contract definitions.
 pub const LIFECYCLE: &str = "_lifecycle";
 
+/// How long commit waits for its endorsing peers to see the same approvals.
+pub const AGREEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long approve and commit wait for their transaction to commit.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -326,6 +329,7 @@ impl Admin {
         let watch = peers.first().ok_or_else(|| {
             NodeError::Rejected("commit needs at least one peer to endorse it".to_owned())
         })?;
+        self.wait_for_agreement(peers, definition).await?;
         self.submit(
             peers,
             watch,
@@ -333,6 +337,32 @@ impl Admin {
             args.encode_to_vec(),
         )
         .await
+    }
+
+    /// Waits until every peer in `peers` reports the same approvals for `definition`: an
+    /// approval just committed on one peer may not have reached another yet, and peers that
+    /// disagree would endorse different results.
+    async fn wait_for_agreement(&self, peers: &[String], definition: &Definition) -> Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut answers = Vec::with_capacity(peers.len());
+            for peer in peers {
+                answers.push(self.check_commit_readiness(peer, definition).await?);
+            }
+            if answers.windows(2).all(|w| w[0] == w[1]) {
+                return Ok(());
+            }
+            if started.elapsed() > AGREEMENT_TIMEOUT {
+                return Err(NodeError::Rejected(format!(
+                    "the peers {} still see different approvals for '{}' sequence {} after {:.0} s; check that every peer receives blocks",
+                    peers.join(", "),
+                    definition.name,
+                    definition.sequence,
+                    AGREEMENT_TIMEOUT.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// This organisation's approved definition of `name` at `sequence` (or the latest).

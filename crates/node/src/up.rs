@@ -51,9 +51,18 @@ impl DevNetwork {
     /// that its ports are free, and starts the orderer and the peers. Returns once every node
     /// listens; [`DevNetwork::wait_ready`] waits until transactions are accepted.
     pub async fn start(options: &UpOptions) -> Result<DevNetwork> {
+        // Check requested ports before anything is written, recorded ones after reading them.
+        if let Some(ports) = options.ports {
+            ports.check_free()?;
+        }
         let (network, created) = Network::open_or_create(&options.data_dir, options.ports, true)?;
         let ports = network.state.ports;
-        ports.check_free()?;
+        if options.ports.is_none() {
+            ports.check_free()?;
+        }
+        // The profile first: commands can find the network even while it starts.
+        let profile = ConnectionProfile::for_network(&network)?;
+        profile.write(&network.root)?;
         let orderer_org = network.orderer_org();
         let orderer_identity = orderer_org.nodes.first().ok_or_else(|| {
             NodeError::data_dir(&network.root, "the crypto material has no orderer node")
@@ -112,8 +121,6 @@ impl DevNetwork {
                 }
             }
         }
-        let profile = ConnectionProfile::for_network(&network)?;
-        profile.write(&network.root)?;
         tracing::info!(data_dir = %network.root.display(), created, ports = %describe_ports(&ports), "network started");
         Ok(DevNetwork {
             network,

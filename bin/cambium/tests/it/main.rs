@@ -6,3 +6,4 @@ mod crypto;
 mod ledger;
 mod orderer;
 mod support;
+mod up;
