@@ -12,6 +12,8 @@
 //! - [`bench`]: the gateway load generator of `cambium bench gateway`.
 //! - [`connect`]: gRPC connections (TLS, mutual TLS) to the nodes a profile lists.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod bench;
 pub mod client;
