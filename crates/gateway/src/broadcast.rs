@@ -242,11 +242,17 @@ impl Broadcaster {
         target: &OrdererTarget,
         envelope: Envelope,
     ) -> Result<BroadcastResponse, String> {
-        let stream = self.stream(target).await?;
-        let reply = stream.send(envelope)?;
-        match tokio::time::timeout(self.timeout, reply).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => Err("the Broadcast stream closed before replying".to_owned()),
+        // The timeout covers dialling and opening the stream too, so an unreachable orderer
+        // costs at most one broadcast timeout before the next one is tried.
+        let attempt = async {
+            let stream = self.stream(target).await?;
+            let reply = stream.send(envelope)?;
+            reply
+                .await
+                .map_err(|_| "the Broadcast stream closed before replying".to_owned())?
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(outcome) => outcome,
             Err(_) => Err(format!(
                 "no reply within the broadcast timeout of {} ms",
                 self.timeout.as_millis()
