@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
-use cambium_ledger::{BlockWriter, KeyWrite, Ledger, SnapshotSource, StateReader};
+use cambium_ledger::{BlockWriter, KeyWrite, Ledger, LedgerOptions, SnapshotSource, StateReader};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Transactions per block, as the issue asks.
@@ -269,11 +269,10 @@ fn ledger_block(chain: &mut ChainBuilder, rng: &mut Rng) -> cambium_ledger::Bloc
     chain.block(&txs)
 }
 
-fn ledger(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(dir.path()).unwrap();
+/// A ledger in `dir` with keys `0..PRELOAD` written, and the chain to extend it.
+fn preloaded_ledger(dir: &std::path::Path, options: LedgerOptions) -> (Ledger, ChainBuilder) {
+    let ledger = Ledger::open_with(dir, options).unwrap();
     let mut chain = ChainBuilder::new();
-    let mut rng = Rng(7);
     // Preload keys 0..PRELOAD in blocks of 500 transactions with two writes.
     for chunk in 0..PRELOAD / 1000 {
         let txs: Vec<TestTx> = (0..500u64)
@@ -290,17 +289,57 @@ fn ledger(c: &mut Criterion) {
             .collect();
         ledger.commit_block(&chain.block(&txs)).unwrap();
     }
+    (ledger, chain)
+}
+
+fn ledger(c: &mut Criterion) {
+    // The default (overlay flushed in the background every 16 blocks) last, so that the read
+    // benches below run on it; the others are the alternatives it was chosen over.
+    let defaults = LedgerOptions::default();
+    let configs = [
+        (
+            "flush_each_block",
+            LedgerOptions {
+                flush_every_blocks: 1,
+                flush_in_background: false,
+                ..defaults.clone()
+            },
+        ),
+        (
+            "overlay16_at_commit",
+            LedgerOptions {
+                flush_in_background: false,
+                ..defaults.clone()
+            },
+        ),
+        (
+            "overlay32_background",
+            LedgerOptions {
+                flush_every_blocks: 32,
+                ..defaults.clone()
+            },
+        ),
+        ("redb", defaults),
+    ];
     let mut g = c.benchmark_group("ledger_commit_block_500tx");
     g.throughput(Throughput::Elements(writes_per_block()));
     g.sample_size(20);
-    g.bench_function("redb", |b| {
-        b.iter_batched(
-            || ledger_block(&mut chain, &mut rng),
-            |block| ledger.commit_block(&block).unwrap(),
-            BatchSize::PerIteration,
-        )
-    });
+    let mut last = None;
+    for (name, options) in configs {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, mut chain) = preloaded_ledger(dir.path(), options);
+        let mut rng = Rng(7);
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || ledger_block(&mut chain, &mut rng),
+                |block| ledger.commit_block(&block).unwrap(),
+                BatchSize::PerIteration,
+            )
+        });
+        last = Some((ledger, dir));
+    }
     g.finish();
+    let (ledger, _dir) = last.expect("at least one configuration");
 
     let snapshot = ledger.snapshot().unwrap();
     let hot = key(PRELOAD / 2);

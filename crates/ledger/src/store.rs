@@ -100,6 +100,10 @@ pub struct LedgerOptions {
     /// … or once the overlay holds about this many bytes of keys and values, whichever comes
     /// first.
     pub flush_every_bytes: usize,
+    /// Write the overlay into the state database on a background thread while blocks keep
+    /// committing (at most one flush in flight; a commit waits when the next overlay is full
+    /// before the last flush finished). Otherwise the commit that fills the overlay writes it.
+    pub flush_in_background: bool,
 }
 
 impl Default for LedgerOptions {
@@ -111,6 +115,7 @@ impl Default for LedgerOptions {
             sync_state_every: 16,
             flush_every_blocks: 16,
             flush_every_bytes: 16 * 1024 * 1024,
+            flush_in_background: true,
         }
     }
 }
@@ -124,12 +129,37 @@ struct WriterState {
     unsynced: u64,
     /// [`Layer::bytes`] summed over the published overlay.
     overlay_bytes: usize,
-    /// Every key the overlay wrote, with its newest value and its row in redb.
-    touched: BTreeMap<Vec<u8>, Touched>,
+    /// Every key the overlay's pending layers wrote, with its newest value and its row in
+    /// redb (or in the in-flight flush).
+    touched: Touches,
+    /// The layers not handed to a flush yet, oldest first.
+    pending: Vec<Arc<Layer>>,
+    /// The `touched` map of the flush running in the background, until it is reaped.
+    in_flight: Option<Arc<Touches>>,
+    /// The background flush thread, when [`LedgerOptions::flush_in_background`] is set.
+    flusher: Option<Flusher>,
+}
+
+/// Per written key, what the writer knows (see [`Touched`]).
+type Touches = BTreeMap<Vec<u8>, Touched>;
+
+/// The background flush thread and the channels to it.
+#[derive(Debug)]
+struct Flusher {
+    jobs: std::sync::mpsc::SyncSender<FlushJob>,
+    done: std::sync::mpsc::Receiver<Result<()>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Layers for the flush thread to write, with their `touched` map.
+struct FlushJob {
+    touched: Arc<Touches>,
+    layers: Vec<Arc<Layer>>,
+    sync: bool,
 }
 
 /// What the writer knows of a key written since the last state flush.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Touched {
     /// The value after the newest overlay block (`None`: deleted or never set).
     value: Option<VersionedValue>,
@@ -145,11 +175,11 @@ struct Touched {
 #[derive(Debug)]
 pub struct Ledger {
     dir: PathBuf,
-    db: redb::Database,
+    db: Arc<redb::Database>,
     files: Arc<BlockFiles>,
     writer: Mutex<WriterState>,
     /// The overlay: every committed block above redb's savepoint, oldest first.
-    layers: RwLock<Layers>,
+    layers: Arc<RwLock<Layers>>,
     sync_every: u64,
     flush_blocks: usize,
     flush_bytes: usize,
@@ -286,9 +316,10 @@ impl Ledger {
             scan.tail_len,
             options.max_block_file_len,
         )?;
+        let background = options.flush_in_background;
         let ledger = Ledger {
             dir,
-            db,
+            db: Arc::new(db),
             files: Arc::new(files),
             writer: Mutex::new(WriterState {
                 height,
@@ -297,8 +328,11 @@ impl Ledger {
                 unsynced: 0,
                 overlay_bytes: 0,
                 touched: BTreeMap::new(),
+                pending: Vec::new(),
+                in_flight: None,
+                flusher: None,
             }),
-            layers: RwLock::new(Arc::new(Vec::new())),
+            layers: Arc::new(RwLock::new(Arc::new(Vec::new()))),
             sync_every: options.sync_state_every.max(1),
             flush_blocks: usize::try_from(options.flush_every_blocks.max(1)).unwrap_or(usize::MAX),
             flush_bytes: options.flush_every_bytes.max(1),
@@ -311,23 +345,21 @@ impl Ledger {
         // Replay through the overlay, flushing (synced) every overlay's worth and at the end.
         {
             let mut writer = ledger.writer.lock().expect("writer lock");
-            let mut layers: Vec<Arc<Layer>> = Vec::new();
             for b in replay {
                 let payload = b.payload.expect("payloads are kept above the savepoint");
                 let (_, section) = blockfile::split_payload(&payload)?;
                 tracing::info!(block = b.number, "replaying block above the savepoint");
                 let txs = codec::decode_tx_records(section)?;
-                layers.push(Arc::new(ledger.build_layer(
-                    &mut writer,
-                    b.number,
-                    b.loc,
-                    txs,
-                )?));
-                if layers.len() >= ledger.flush_blocks {
-                    ledger.flush_locked(&mut writer, &std::mem::take(&mut layers), None)?;
+                let layer = ledger.build_layer(&mut writer, b.number, b.loc, txs)?;
+                writer.pending.push(Arc::new(layer));
+                if writer.pending.len() >= ledger.flush_blocks {
+                    ledger.flush_locked(&mut writer, None)?;
                 }
             }
-            ledger.flush_locked(&mut writer, &layers, None)?;
+            ledger.flush_locked(&mut writer, None)?;
+            if background {
+                writer.flusher = Some(spawn_flusher(ledger.db.clone(), ledger.layers.clone())?);
+            }
         }
         Ok(ledger)
     }
@@ -370,6 +402,7 @@ impl Ledger {
         let txn = self.db.begin_read().map_err(se("starting a read"))?;
         let mut builder = LayerBuilder {
             touched: &mut writer.touched,
+            in_flight: writer.in_flight.as_deref(),
             state: txn.open_table(STATE).map_err(se("reading state"))?,
             deleted: txn
                 .open_table(DELETED_HEADS)
@@ -380,74 +413,6 @@ impl Ledger {
         let mut layer = builder.layer;
         layer.set_txs(txs);
         Ok(layer)
-    }
-
-    /// Writes the state, history, indexes and savepoint of the consecutive overlay blocks
-    /// `layers` in one redb transaction, synced to disk when `sync` is set, from the
-    /// writer's `touched` map (which it empties). Inserts go in key order and a key several
-    /// blocks wrote is written once; nothing is read from redb.
-    fn write_layers(
-        &self,
-        touched: BTreeMap<Vec<u8>, Touched>,
-        layers: &[&Layer],
-        sync: bool,
-    ) -> Result<()> {
-        let Some(last) = layers.last().map(|l| l.number) else {
-            return Ok(());
-        };
-        let effects = effects(touched, layers)?;
-        let mut txn = self
-            .db
-            .begin_write()
-            .map_err(se("starting the state transaction"))?;
-        let durability = if sync {
-            redb::Durability::Immediate
-        } else {
-            redb::Durability::None
-        };
-        txn.set_durability(durability)
-            .map_err(|e| LedgerError::store("setting durability", e))?;
-        {
-            let mut state = txn
-                .open_table(STATE)
-                .map_err(se("opening the state table"))?;
-            let mut log = txn
-                .open_table(HISTORY_LOG)
-                .map_err(se("opening the history log"))?;
-            let mut deleted = txn
-                .open_table(DELETED_HEADS)
-                .map_err(se("opening the history heads"))?;
-            let mut txids = txn
-                .open_table(TXIDS)
-                .map_err(se("opening the tx-ID index"))?;
-            flush(
-                effects,
-                Tables {
-                    state: &mut state,
-                    log: &mut log,
-                    deleted: &mut deleted,
-                    txids: &mut txids,
-                },
-            )?;
-            let mut blocks_table = txn
-                .open_table(BLOCKS)
-                .map_err(se("opening the block index"))?;
-            let mut hashes = txn
-                .open_table(HASHES)
-                .map_err(se("opening the hash index"))?;
-            for l in layers {
-                blocks_table
-                    .insert(l.number, l.loc.encode().as_slice())
-                    .map_err(se("indexing the block"))?;
-                hashes
-                    .insert(l.loc.hash.as_slice(), l.number)
-                    .map_err(se("indexing the block hash"))?;
-            }
-            let mut meta = txn.open_table(META).map_err(se("opening the meta table"))?;
-            meta.insert(SAVEPOINT, last)
-                .map_err(se("moving the savepoint"))?;
-        }
-        txn.commit().map_err(se("committing the blocks' state"))
     }
 
     /// Writes the overlay into the state database and makes every state commit so far
@@ -461,9 +426,9 @@ impl Ledger {
     }
 
     fn sync_locked(&self, writer: &mut WriterState) -> Result<()> {
-        let layers = self.current_layers();
-        if !layers.is_empty() {
-            return self.flush_locked(writer, &layers, None);
+        self.reap(writer, true)?;
+        if !writer.pending.is_empty() {
+            return self.flush_locked(writer, None);
         }
         if writer.unsynced == 0 {
             return Ok(());
@@ -481,18 +446,14 @@ impl Ledger {
         self.layers.read().expect("overlay lock").clone()
     }
 
-    /// Writes the overlay `layers` and then `new` (a block not yet published) into redb in
-    /// one transaction and publishes the empty overlay. Synced when `new` is `None` (an
-    /// explicit sync) or enough blocks went in unsynced. On failure nothing is published and
-    /// the ledger is poisoned: the blocks are durable in the block files, and reopening
-    /// replays them.
-    fn flush_locked(
-        &self,
-        writer: &mut WriterState,
-        layers: &[Arc<Layer>],
-        new: Option<&Layer>,
-    ) -> Result<()> {
-        let all: Vec<&Layer> = layers.iter().map(|l| &**l).chain(new).collect();
+    /// Writes the pending layers and then `new` (a block not yet published) into redb in one
+    /// transaction on this thread and drops them from the published overlay. Synced when
+    /// `new` is `None` (an explicit sync) or enough blocks went in unsynced. On failure
+    /// nothing is published and the ledger is poisoned: the blocks are durable in the block
+    /// files, and reopening replays them.
+    fn flush_locked(&self, writer: &mut WriterState, new: Option<&Layer>) -> Result<()> {
+        let pending = std::mem::take(&mut writer.pending);
+        let all: Vec<&Layer> = pending.iter().map(|l| &**l).chain(new).collect();
         let (Some(first), Some(last)) = (all.first(), all.last()) else {
             return Ok(());
         };
@@ -500,17 +461,119 @@ impl Ledger {
         let count = all.len() as u64;
         let sync = new.is_none() || writer.unsynced + count >= self.sync_every;
         let touched = std::mem::take(&mut writer.touched);
-        if let Err(e) = self.write_layers(touched, &all, sync) {
+        if let Err(e) = write_layers(&self.db, &touched, &all, sync) {
             writer.poisoned = Some(format!(
                 "blocks {first}..={last} are in the block store but writing their state failed: {e}"
             ));
             return Err(e);
         }
-        *self.layers.write().expect("overlay lock") = Arc::new(Vec::new());
+        drop_flushed(&self.layers, last);
         writer.overlay_bytes = 0;
         writer.unsynced = if sync { 0 } else { writer.unsynced + count };
         Ok(())
     }
+
+    /// Whether the pending layers fill an overlay.
+    fn overlay_full(&self, writer: &WriterState) -> bool {
+        writer.pending.len() >= self.flush_blocks || writer.overlay_bytes >= self.flush_bytes
+    }
+
+    /// Hands the pending layers to the flush thread (none may be in flight).
+    fn hand_off(&self, writer: &mut WriterState) -> Result<()> {
+        debug_assert!(writer.in_flight.is_none());
+        let Some(flusher) = writer.flusher.as_ref() else {
+            return Err(LedgerError::Poisoned(
+                "the state flush thread is gone".into(),
+            ));
+        };
+        let layers = std::mem::take(&mut writer.pending);
+        let count = layers.len() as u64;
+        let sync = writer.unsynced + count >= self.sync_every;
+        let touched = Arc::new(std::mem::take(&mut writer.touched));
+        let job = FlushJob {
+            touched: touched.clone(),
+            layers,
+            sync,
+        };
+        if flusher.jobs.send(job).is_err() {
+            let why = "the state flush thread stopped; reopen the ledger".to_string();
+            writer.poisoned = Some(why.clone());
+            return Err(LedgerError::Poisoned(why));
+        }
+        writer.in_flight = Some(touched);
+        writer.overlay_bytes = 0;
+        writer.unsynced = if sync { 0 } else { writer.unsynced + count };
+        Ok(())
+    }
+
+    /// Collects the result of the flush in flight, waiting for it when `wait` is set. A
+    /// failed flush poisons the ledger.
+    fn reap(&self, writer: &mut WriterState, wait: bool) -> Result<()> {
+        if writer.in_flight.is_none() {
+            return Ok(());
+        }
+        let Some(flusher) = writer.flusher.as_ref() else {
+            return Ok(());
+        };
+        let received = if wait {
+            flusher.done.recv().ok()
+        } else {
+            match flusher.done.try_recv() {
+                Ok(r) => Some(r),
+                Err(std::sync::mpsc::TryRecvError::Empty) => return Ok(()),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+            }
+        };
+        writer.in_flight = None;
+        let result = received.unwrap_or_else(|| {
+            Err(LedgerError::Poisoned(
+                "the state flush thread stopped".into(),
+            ))
+        });
+        if let Err(e) = &result {
+            writer.poisoned = Some(format!(
+                "a background state flush failed (its blocks are in the block store and \
+                 reopening the ledger replays them): {e}"
+            ));
+        }
+        result
+    }
+}
+
+/// Drops the layers of blocks up to `last` from the published overlay (redb holds them).
+fn drop_flushed(layers: &RwLock<Layers>, last: u64) {
+    let mut published = layers.write().expect("overlay lock");
+    let kept: Vec<_> = published
+        .iter()
+        .filter(|l| l.number > last)
+        .cloned()
+        .collect();
+    *published = Arc::new(kept);
+}
+
+/// Starts the background flush thread: it writes each job's layers into redb, drops them
+/// from the published overlay and reports the result.
+fn spawn_flusher(db: Arc<redb::Database>, layers: Arc<RwLock<Layers>>) -> Result<Flusher> {
+    let (jobs, job_rx) = std::sync::mpsc::sync_channel::<FlushJob>(1);
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("ledger-flush".into())
+        .spawn(move || {
+            for job in job_rx {
+                let refs: Vec<&Layer> = job.layers.iter().map(|l| &**l).collect();
+                let result = write_layers(&db, &job.touched, &refs, job.sync);
+                if result.is_ok() {
+                    if let Some(last) = refs.last() {
+                        drop_flushed(&layers, last.number);
+                    }
+                }
+                if done_tx.send(result).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| LedgerError::store("starting the state flush thread", e))?;
+    Ok(Flusher { jobs, done, thread })
 }
 
 impl Drop for Ledger {
@@ -521,6 +584,12 @@ impl Drop for Ledger {
             if writer.poisoned.is_none() {
                 if let Err(e) = self.sync_locked(&mut writer) {
                     tracing::warn!(error = %e, "could not sync the state database on close");
+                }
+            }
+            if let Some(flusher) = writer.flusher.take() {
+                drop(flusher.jobs);
+                if flusher.thread.join().is_err() {
+                    tracing::warn!("the state flush thread panicked");
                 }
             }
         }
@@ -802,6 +871,73 @@ fn block_loc(txn: &redb::ReadTransaction, number: u64) -> Result<Option<BlockLoc
     v.map(|g| BlockLoc::decode(g.value())).transpose()
 }
 
+/// Writes the state, history, indexes and savepoint of the consecutive overlay blocks
+/// `layers` in one redb transaction, synced to disk when `sync` is set, from the
+/// writer's `touched` map. Inserts go in key order and a key several
+/// blocks wrote is written once; nothing is read from redb.
+fn write_layers(
+    db: &redb::Database,
+    touched: &Touches,
+    layers: &[&Layer],
+    sync: bool,
+) -> Result<()> {
+    let Some(last) = layers.last().map(|l| l.number) else {
+        return Ok(());
+    };
+    let effects = effects(touched, layers)?;
+    let mut txn = db
+        .begin_write()
+        .map_err(se("starting the state transaction"))?;
+    let durability = if sync {
+        redb::Durability::Immediate
+    } else {
+        redb::Durability::None
+    };
+    txn.set_durability(durability)
+        .map_err(|e| LedgerError::store("setting durability", e))?;
+    {
+        let mut state = txn
+            .open_table(STATE)
+            .map_err(se("opening the state table"))?;
+        let mut log = txn
+            .open_table(HISTORY_LOG)
+            .map_err(se("opening the history log"))?;
+        let mut deleted = txn
+            .open_table(DELETED_HEADS)
+            .map_err(se("opening the history heads"))?;
+        let mut txids = txn
+            .open_table(TXIDS)
+            .map_err(se("opening the tx-ID index"))?;
+        flush(
+            effects,
+            Tables {
+                state: &mut state,
+                log: &mut log,
+                deleted: &mut deleted,
+                txids: &mut txids,
+            },
+        )?;
+        let mut blocks_table = txn
+            .open_table(BLOCKS)
+            .map_err(se("opening the block index"))?;
+        let mut hashes = txn
+            .open_table(HASHES)
+            .map_err(se("opening the hash index"))?;
+        for l in layers {
+            blocks_table
+                .insert(l.number, l.loc.encode().as_slice())
+                .map_err(se("indexing the block"))?;
+            hashes
+                .insert(l.loc.hash.as_slice(), l.number)
+                .map_err(se("indexing the block hash"))?;
+        }
+        let mut meta = txn.open_table(META).map_err(se("opening the meta table"))?;
+        meta.insert(SAVEPOINT, last)
+            .map_err(se("moving the savepoint"))?;
+    }
+    txn.commit().map_err(se("committing the blocks' state"))
+}
+
 /// A key's final state after the blocks being flushed.
 enum Pending {
     /// Set to this value, version and metadata.
@@ -909,7 +1045,9 @@ fn flush(effects: Effects, t: Tables<'_, '_>) -> Result<()> {
 /// Applies a block into a new [`Layer`], reading older state from the writer's `touched`
 /// map and then redb (which only the writer changes, so it is the state below the overlay).
 struct LayerBuilder<'a> {
-    touched: &'a mut BTreeMap<Vec<u8>, Touched>,
+    touched: &'a mut Touches,
+    /// The keys of the flush in flight: newer than redb.
+    in_flight: Option<&'a Touches>,
     state: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     deleted: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     layer: Layer,
@@ -919,6 +1057,28 @@ impl LayerBuilder<'_> {
     /// The writer's entry for state key `k`, loaded from redb on first use.
     fn touch(&mut self, k: &[u8]) -> Result<&mut Touched> {
         if !self.touched.contains_key(k) {
+            let flushing = self.in_flight.and_then(|f| f.get(k));
+            let loaded = match flushing {
+                // What redb will hold once the flush in flight is written.
+                Some(t) => {
+                    let head = t.head.or(t.stored_head);
+                    Touched {
+                        value: t.value.clone(),
+                        stored_head: head,
+                        stored_deleted: t.value.is_none() && head.is_some(),
+                        head: None,
+                    }
+                }
+                None => self.load(k)?,
+            };
+            self.touched.insert(k.to_vec(), loaded);
+        }
+        Ok(self.touched.get_mut(k).expect("just loaded"))
+    }
+
+    /// The key's row in redb.
+    fn load(&self, k: &[u8]) -> Result<Touched> {
+        {
             let loaded = match self.state.get(k).map_err(se("reading state"))? {
                 Some(g) => {
                     let (value, head) = codec::decode_state(g.value())?;
@@ -944,9 +1104,8 @@ impl LayerBuilder<'_> {
                     }
                 }
             };
-            self.touched.insert(k.to_vec(), loaded);
+            Ok(loaded)
         }
-        Ok(self.touched.get_mut(k).expect("just loaded"))
     }
 
     fn set(&mut self, k: Vec<u8>, value: Option<VersionedValue>) -> Result<()> {
@@ -959,7 +1118,11 @@ impl LayerBuilder<'_> {
 impl ApplyTarget for LayerBuilder<'_> {
     fn get(&mut self, namespace: &str, key: &str) -> Result<Option<VersionedValue>> {
         let k = codec::state_key(namespace, key);
-        if let Some(t) = self.touched.get(&k) {
+        if let Some(t) = self
+            .touched
+            .get(&k)
+            .or_else(|| self.in_flight.and_then(|f| f.get(&k)))
+        {
             return Ok(t.value.clone());
         }
         let v = self.state.get(k.as_slice()).map_err(se("reading state"))?;
@@ -1026,7 +1189,7 @@ impl ApplyTarget for LayerBuilder<'_> {
 /// What flushing `layers` writes, from the writer's `touched` map: each key's final value
 /// and history head, the history-log entries linked newest to oldest (the first overlay
 /// entry of a key links to its stored head), and each tx ID's first occurrence.
-fn effects(touched: BTreeMap<Vec<u8>, Touched>, layers: &[&Layer]) -> Result<Effects> {
+fn effects(touched: &Touches, layers: &[&Layer]) -> Result<Effects> {
     let mut log = Vec::new();
     let mut last: BTreeMap<&[u8], Version> = BTreeMap::new();
     let mut txids = BTreeMap::new();
@@ -1060,15 +1223,15 @@ fn effects(touched: BTreeMap<Vec<u8>, Touched>, layers: &[&Layer]) -> Result<Eff
                 },
             );
         }
-        let pending = match t.value {
+        let pending = match &t.value {
             Some(v) => Pending::Put {
-                value: v.value,
+                value: v.value.clone(),
                 version: v.version,
-                metadata: v.metadata,
+                metadata: v.metadata.clone(),
             },
             None => Pending::Delete,
         };
-        overlay.insert(k, pending);
+        overlay.insert(k.clone(), pending);
     }
     Ok(Effects {
         overlay,
@@ -1083,6 +1246,14 @@ impl BlockWriter for Ledger {
         let mut writer = self.writer.lock().expect("writer lock");
         if let Some(why) = &writer.poisoned {
             return Err(LedgerError::Poisoned(why.clone()));
+        }
+        if writer.flusher.is_some() {
+            // Collect a finished flush; wait for it if the overlay is already full again.
+            let full = self.overlay_full(&writer);
+            self.reap(&mut writer, full)?;
+            if full {
+                self.hand_off(&mut writer)?;
+            }
         }
         let prepared = block::prepare(commit, writer.height, writer.tip)?;
         let record =
@@ -1104,7 +1275,6 @@ impl BlockWriter for Ledger {
         };
         // The block is durable. Build its layer over the current view; only this thread
         // changes the view, so it is the state just below the block.
-        let layers = self.current_layers();
         let layer = self.build_layer(&mut writer, prepared.number, loc, prepared.txs);
         let layer = match layer {
             Ok(layer) => layer,
@@ -1117,18 +1287,32 @@ impl BlockWriter for Ledger {
             }
         };
         let overlay_bytes = writer.overlay_bytes + layer.bytes;
-        if layers.len() + 1 >= self.flush_blocks || overlay_bytes >= self.flush_bytes {
+        let full =
+            writer.pending.len() + 1 >= self.flush_blocks || overlay_bytes >= self.flush_bytes;
+        if full && writer.flusher.is_none() {
             // Readers stay at the previous block if this fails.
-            self.flush_locked(&mut writer, &layers, Some(&layer))?;
+            self.flush_locked(&mut writer, Some(&layer))?;
         } else {
-            let mut next = Vec::with_capacity(layers.len() + 1);
-            next.extend(layers.iter().cloned());
-            next.push(Arc::new(layer));
-            *self.layers.write().expect("overlay lock") = Arc::new(next);
+            let layer = Arc::new(layer);
+            {
+                let mut published = self.layers.write().expect("overlay lock");
+                let mut next = Vec::with_capacity(published.len() + 1);
+                next.extend(published.iter().cloned());
+                next.push(layer.clone());
+                *published = Arc::new(next);
+            }
+            writer.pending.push(layer);
             writer.overlay_bytes = overlay_bytes;
         }
         writer.height += 1;
         writer.tip = Some(prepared.hash);
+        if full && writer.flusher.is_some() && writer.in_flight.is_none() {
+            // The block is committed whatever happens to the flush: a failure to hand it
+            // off poisons the ledger and the next call reports it.
+            if let Err(e) = self.hand_off(&mut writer) {
+                tracing::error!(error = %e, "could not start a state flush");
+            }
+        }
         Ok(StoredBlock {
             number: prepared.number,
             hash: prepared.hash,
@@ -1439,6 +1623,7 @@ mod tests {
         LedgerOptions {
             sync_state_every: 1,
             flush_every_blocks: 1,
+            flush_in_background: false,
             ..LedgerOptions::default()
         }
     }
@@ -1447,11 +1632,12 @@ mod tests {
         TestTx::valid(id, vec![KeyWrite::put("ns", key, value.as_bytes())])
     }
 
-    /// Flushes every `n` blocks, syncing every flush.
+    /// Flushes every `n` blocks as the commit that fills the overlay, syncing every flush.
     fn flush_every(n: u64) -> LedgerOptions {
         LedgerOptions {
             flush_every_blocks: n,
             sync_state_every: 1,
+            flush_in_background: false,
             ..LedgerOptions::default()
         }
     }
@@ -1585,6 +1771,7 @@ mod tests {
         let options = LedgerOptions {
             flush_every_blocks: 1000,
             flush_every_bytes: 10_000,
+            flush_in_background: false,
             ..LedgerOptions::default()
         };
         let ledger = Ledger::open_with(dir.path(), options).unwrap();
@@ -1601,6 +1788,112 @@ mod tests {
         }
         // Each block holds ~6 KB of key and value copies: the second reaches 10 KB.
         assert_eq!(flushed_at, Some(1));
+    }
+
+    #[test]
+    fn background_flushes_keep_reads_whole_and_build_on_the_flush_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LedgerOptions {
+            flush_every_blocks: 2,
+            flush_in_background: true,
+            ..LedgerOptions::default()
+        };
+        let ledger = Ledger::open_with(dir.path(), options).unwrap();
+        let model = MemLedger::new();
+        let mut chain = ChainBuilder::new();
+        let mut meta = KeyMetadata::new();
+        meta.insert("VALIDATION_PARAMETER".into(), b"p".to_vec());
+        // Keys are written, deleted, re-put and given metadata across many flushes, so that
+        // blocks keep reading keys whose newest state is in the flush in flight.
+        for i in 0..40u64 {
+            let k = format!("k{}", i % 5);
+            let writes = match i % 4 {
+                0 => vec![KeyWrite::put("ns", &k, format!("v{i}").as_bytes())],
+                1 => vec![KeyWrite::delete("ns", &k)],
+                2 => vec![KeyWrite::metadata("ns", "k0", meta.clone())],
+                _ => vec![
+                    KeyWrite::put("ns", &k, b"x"),
+                    KeyWrite::put("ns", "k0", format!("w{i}").as_bytes()),
+                ],
+            };
+            let b = chain.block(&[TestTx::valid(format!("t{i}"), writes)]);
+            assert_eq!(
+                ledger.commit_block(&b).unwrap(),
+                model.commit_block(&b).unwrap()
+            );
+            assert_eq!(
+                ledger.state_digest().unwrap(),
+                model.state_digest().unwrap(),
+                "after block {i}"
+            );
+        }
+        for k in 0..5 {
+            let k = format!("k{k}");
+            assert_eq!(
+                ledger.get_history_for_key("ns", &k).unwrap(),
+                model.get_history_for_key("ns", &k).unwrap()
+            );
+        }
+        drop(ledger);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(
+            stored_savepoint(&ledger),
+            Some(39),
+            "closing wrote the overlay"
+        );
+        assert_eq!(
+            ledger.state_digest().unwrap(),
+            model.state_digest().unwrap()
+        );
+        assert_eq!(
+            ledger.get_history_for_key("ns", "k0").unwrap(),
+            model.get_history_for_key("ns", "k0").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_failed_background_flush_stops_commits_and_reopen_replays_the_acknowledged_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let faults = Arc::new(blockfile::Faults::default());
+        let options = LedgerOptions {
+            flush_in_background: true,
+            ..options()
+        };
+        let ledger = Ledger::open_with_faults(dir.path(), options, faults.clone()).unwrap();
+        let mut chain = ChainBuilder::new();
+        let model = MemLedger::new();
+        let b0 = chain.block(&[tx("t0", "a", "1")]);
+        let b1 = chain.block(&[tx("t1", "a", "2")]);
+        ledger.commit_block(&b0).unwrap();
+        model.commit_block(&b0).unwrap();
+        ledger.sync().unwrap();
+        faults.store_sync.store(true, Ordering::SeqCst);
+        // Acknowledged: durable in the block file and visible; its flush fails behind it.
+        ledger.commit_block(&b1).unwrap();
+        model.commit_block(&b1).unwrap();
+        assert_eq!(ledger.height().unwrap(), 2);
+        // Waiting for the flush reports its failure; from then on commits are refused.
+        let err = ledger.sync().unwrap_err();
+        assert!(matches!(err, LedgerError::Store { .. }), "{err}");
+        let again = ledger.commit_block(&chain.block(&[])).unwrap_err();
+        assert!(matches!(again, LedgerError::Poisoned(_)), "{again}");
+        assert_eq!(
+            ledger.height().unwrap(),
+            2,
+            "readers keep the acknowledged blocks"
+        );
+        assert_eq!(
+            ledger.state_digest().unwrap(),
+            model.state_digest().unwrap()
+        );
+        drop(ledger);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.height().unwrap(), 2);
+        assert_eq!(
+            ledger.state_digest().unwrap(),
+            model.state_digest().unwrap()
+        );
+        assert_eq!(ledger.verify_chain().unwrap(), 2);
     }
 
     #[test]
