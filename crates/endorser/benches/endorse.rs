@@ -1,5 +1,7 @@
 //! Criterion bench: `Endorser::process_proposal` of a `kv` put, from signed proposal bytes to a
-//! signed proposal response (pre-checks, MSP validation, ACL, snapshot, VM call, PRP, signing).
+//! signed proposal response (pre-checks, MSP validation, ACL, snapshot, VM call, PRP, signing),
+//! with the contract from a `StaticRegistry` and from a `LifecycleRegistry` (committed
+//! definition and approval read from the snapshot per proposal); and that lookup alone.
 //!
 //! Run with `cargo bench -p cambium-endorser --features bench -- --quick`.
 
@@ -9,8 +11,17 @@ use std::sync::Arc;
 use cambium_channel::yaml::{self, LoadOptions};
 use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
 use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
-use cambium_endorser::{Endorser, EndorserChannel, StaticRegistry};
-use cambium_ledger::Ledger;
+use cambium_endorser::{
+    ContractRegistry, DirPackageStore, Endorser, EndorserChannel, LedgerSource, LifecycleRegistry,
+    StaticRegistry,
+};
+use cambium_ledger::{
+    Block, BlockCommit, BlockWriter, KeyWrite, Ledger, SnapshotSource, TxOutcome,
+};
+use cambium_lifecycle::state::write_definition;
+use cambium_lifecycle::{
+    approval_key, Approval, Definition, LedgerSimulation, PackageSource, PackageStore, NAMESPACE,
+};
 use cambium_msp::{load_signing_identity, SigningIdentity};
 use cambium_primitives::Timestamp;
 use cambium_vm::{Vm, VmConfig};
@@ -49,12 +60,13 @@ fn bench(c: &mut Criterion) {
     let wasm = cambium_vm::toolchain::build(&kv_dir, &target.join("contract-wasm"))
         .expect("kv builds for wasm32");
     let vm = Arc::new(Vm::new(VmConfig::default()).expect("engine"));
-    let kv = Arc::new(
-        vm.install(&std::fs::read(wasm).expect("module"))
-            .expect("kv installs"),
-    );
+    let wasm = std::fs::read(wasm).expect("module");
+    let kv = Arc::new(vm.install(&wasm).expect("kv installs"));
     let ledger = Arc::new(Ledger::open(dir.path().join("ledger")).expect("ledger"));
-    let endorser = Endorser::new(vm, Arc::new(identity(&net, "Org1MSP", Role::Peer)));
+    let endorser = Endorser::new(
+        Arc::clone(&vm),
+        Arc::new(identity(&net, "Org1MSP", Role::Peer)),
+    );
     endorser.add_channel(EndorserChannel {
         config: Arc::clone(&config),
         ledger,
@@ -85,6 +97,65 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("process_proposal kv put", |b| {
         b.iter(|| endorser.process_proposal(&signed).expect("processed"))
+    });
+
+    // The same call with the contract resolved through `_lifecycle`: kv installed, defined at
+    // sequence 1 and approved by Org1 with its package.
+    let store = Arc::new(
+        DirPackageStore::open(dir.path().join("packages"), Arc::clone(&vm)).expect("store"),
+    );
+    let package = cambium_vm::package::write_package(&wasm, "kv_1").expect("package");
+    let package_id = store.install(&package).expect("installs").package_id;
+    let defined = Arc::new(Ledger::open(dir.path().join("defined")).expect("ledger"));
+    let writes = {
+        let snapshot = defined.snapshot().expect("snapshot");
+        let mut sim = LedgerSimulation::new(&snapshot);
+        let definition = Definition::new(1, "1.0");
+        write_definition(&mut sim, "kv", &definition);
+        let approval = Approval {
+            definition,
+            source: PackageSource::Local(package_id),
+        };
+        let mut writes: Vec<KeyWrite> = sim
+            .into_ns_rwset()
+            .writes
+            .into_iter()
+            .map(|w| KeyWrite::put(NAMESPACE, w.key, w.value))
+            .collect();
+        writes.push(KeyWrite::put(
+            NAMESPACE,
+            approval_key("Org1MSP", "kv", 1),
+            approval.encode(),
+        ));
+        writes
+    };
+    defined
+        .commit_block(&BlockCommit {
+            block: Block::new(0, Vec::new(), vec![b"definition".to_vec()]),
+            outcomes: vec![TxOutcome::valid(writes)],
+        })
+        .expect("definition commits");
+    let registry = Arc::new(LifecycleRegistry::new("Org1MSP", Arc::clone(&store)));
+    let lifecycle_endorser = Endorser::new(vm, Arc::new(identity(&net, "Org1MSP", Role::Peer)));
+    lifecycle_endorser.add_channel(EndorserChannel {
+        config: Arc::clone(&config),
+        ledger: Arc::clone(&defined) as Arc<dyn LedgerSource>,
+        contracts: Arc::clone(&registry) as Arc<dyn ContractRegistry>,
+    });
+    assert!(lifecycle_endorser
+        .process_proposal(&signed)
+        .expect("processed")
+        .is_endorsed());
+    c.bench_function("process_proposal kv put (LifecycleRegistry)", |b| {
+        b.iter(|| {
+            lifecycle_endorser
+                .process_proposal(&signed)
+                .expect("processed")
+        })
+    });
+    let snapshot = defined.snapshot_view().expect("snapshot");
+    c.bench_function("LifecycleRegistry::contract", |b| {
+        b.iter(|| registry.contract("kv", snapshot.as_ref()).expect("defined"))
     });
 }
 
