@@ -107,15 +107,21 @@ impl PrivateKey {
 
     /// Signs `message`: ECDSA P-256 over SHA-256(message), DER, low-S.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let sig = self
-            .pair
-            .sign(&self.rng, message)
-            .map_err(|_| MspError::Rng)?;
-        let sig = normalize_low_s(Curve::P256, sig.as_ref())?;
+        let sig = self.sign_unrecorded(message)?;
         // A signature made with this key is valid for it: later checks of it in this
         // process (an endorsement validated by the committing peer) skip the arithmetic.
         crate::verified::insert(crate::verified::key(self.public_key(), message, &sig));
         Ok(sig)
+    }
+
+    /// [`PrivateKey::sign`] without recording the signature in the memo of verified
+    /// signatures.
+    pub fn sign_unrecorded(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let sig = self
+            .pair
+            .sign(&self.rng, message)
+            .map_err(|_| MspError::Rng)?;
+        normalize_low_s(Curve::P256, sig.as_ref())
     }
 }
 
