@@ -7,16 +7,22 @@
 //! ```
 //!
 //! A commit (1) appends the block record and `fdatasync`s it — from then on the block is
-//! committed and the call may acknowledge it — then (2) applies the block's writes on top of
-//! the current view into an immutable in-memory layer (see [`crate::overlay`]) and publishes
-//! it, so snapshots see the block at once. (3) Every [`LedgerOptions::flush_every_blocks`]
-//! blocks (or [`LedgerOptions::flush_every_bytes`] of overlay), the commit writes the state,
-//! history, indexes and savepoint of all overlay blocks into redb in one transaction and drops
-//! the flushed layers. The block files are the write-ahead log: redb's savepoint says which
-//! blocks the state already holds, and opening applies every block above it again, in order,
-//! from its record — so a crash between flushes loses only the overlay, which the replay
-//! rebuilds. The redb transaction is atomic; it is synced to disk once
-//! [`LedgerOptions::sync_state_every`] blocks have gone in since the last synced one.
+//! committed and the call may acknowledge it — then (2) applies the block's writes into an
+//! immutable in-memory layer (see the `overlay` module) and publishes it, so snapshots see the
+//! block at once. Older state for that comes from the writer's own map of keys written since
+//! the last flush (with each key's stored row, read once), then from the flush in flight, then
+//! from redb. (3) Every [`LedgerOptions::flush_every_blocks`] blocks (or
+//! [`LedgerOptions::flush_every_bytes`] of overlay) the pending layers and that map go to the
+//! flush thread (or, without [`LedgerOptions::flush_in_background`], are written by the
+//! commit), which writes the state, history, indexes and savepoint of all of them into redb in
+//! one transaction, reading nothing, and then drops the flushed layers. At most one flush is in
+//! flight; a commit that fills the next overlay first waits for it. The block files are the
+//! write-ahead log: redb's savepoint says which blocks the state already holds, and opening
+//! applies every block above it again, in order, from its record — so a crash between flushes
+//! loses only the overlay, which the replay rebuilds. The redb transaction is atomic; it is
+//! synced to disk once [`LedgerOptions::sync_state_every`] blocks have gone in since the last
+//! synced one. A failed flush poisons the ledger: commits are refused, readers keep every
+//! acknowledged block, and reopening replays them.
 //!
 //! A snapshot clones the published layer list, then starts a redb read transaction and keeps
 //! the layers above the savepoint that transaction sees. Layers are published before redb
