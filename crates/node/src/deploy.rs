@@ -1,8 +1,9 @@
 //! `cambium contract deploy`: a contract from source, `.wasm` or package to a committed
 //! definition in one step. Package → install on every peer of every organisation in the
 //! profile → approve for each organisation → commit, with the next sequence computed from the
-//! committed definition. Steps that are already done (a package already installed) are
-//! skipped, so a failed deploy can simply be run again.
+//! committed definition. Each organisation installs and then approves independently of the
+//! others. Steps that are already done (a package already installed) are skipped, so a failed
+//! deploy can simply be run again.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -157,42 +158,7 @@ pub async fn deploy(
         ));
     }
 
-    // Install on every peer of every organisation, concurrently.
-    let mut installs = Vec::new();
-    for admin in &admins {
-        for peer in &profile.organizations[&admin.org].peers {
-            let admin = admin.clone();
-            let peer = peer.clone();
-            let package = package.to_vec();
-            let id = id.clone();
-            installs.push(tokio::spawn(async move {
-                let already = admin
-                    .query_installed(&peer)
-                    .await?
-                    .iter()
-                    .any(|p| p.package_id == id);
-                if !already {
-                    admin.install(&peer, &package).await?;
-                }
-                Ok::<_, NodeError>((peer, already))
-            }));
-        }
-    }
-    let mut installed = Vec::new();
-    let mut already_installed = Vec::new();
-    for task in installs {
-        let (peer, already) = join(task).await?;
-        progress(&Step::Install {
-            peer: peer.clone(),
-            already,
-        });
-        if already {
-            already_installed.push(peer);
-        } else {
-            installed.push(peer);
-        }
-    }
-
+    // The next sequence, asked while nothing else is in flight.
     let first = &admins[0];
     let first_peer = first.peer_name(None)?;
     let sequence = first.committed_sequence(&first_peer, &options.name).await? + 1;
@@ -207,21 +173,59 @@ pub async fn deploy(
         definition = definition.with_signature_policy(policy)?;
     }
 
-    // Approve for every organisation, concurrently.
-    let mut approvals = Vec::new();
+    // Per organisation, concurrently: install on each of its peers (also concurrently), then
+    // approve. The slowest step is compiling the package on the peers, so no organisation
+    // waits for another's installs.
+    let mut orgs = Vec::new();
     for admin in &admins {
+        let peers = profile.organizations[&admin.org].peers.clone();
         let admin = admin.clone();
-        let definition = definition.clone();
+        let package = package.to_vec();
         let id = id.clone();
-        approvals.push(tokio::spawn(async move {
+        let definition = definition.clone();
+        orgs.push(tokio::spawn(async move {
+            let mut installs = Vec::new();
+            for peer in peers {
+                let admin = admin.clone();
+                let package = package.clone();
+                let id = id.clone();
+                installs.push(tokio::spawn(async move {
+                    let already = admin
+                        .query_installed(&peer)
+                        .await?
+                        .iter()
+                        .any(|p| p.package_id == id);
+                    if !already {
+                        admin.install(&peer, &package).await?;
+                    }
+                    Ok::<_, NodeError>((peer, already))
+                }));
+            }
+            let mut results = Vec::new();
+            for task in installs {
+                results.push(join(task).await?);
+            }
             let peer = admin.peer_name(None)?;
             admin.approve(&peer, &definition, Some(&id)).await?;
-            Ok::<_, NodeError>(admin.org.clone())
+            Ok::<_, NodeError>((admin.org.clone(), results))
         }));
     }
+    let mut installed = Vec::new();
+    let mut already_installed = Vec::new();
     let mut approved = Vec::new();
-    for task in approvals {
-        let org = join(task).await?;
+    for task in orgs {
+        let (org, results) = join(task).await?;
+        for (peer, already) in results {
+            progress(&Step::Install {
+                peer: peer.clone(),
+                already,
+            });
+            if already {
+                already_installed.push(peer);
+            } else {
+                installed.push(peer);
+            }
+        }
         progress(&Step::Approved { org: org.clone() });
         approved.push(org);
     }
@@ -232,6 +236,7 @@ pub async fn deploy(
         .collect::<Result<Vec<_>>>()?;
     let commit = first.commit(&endorsers, &definition).await?;
     progress(&Step::Committed);
+
     Ok(DeployReport {
         definition,
         package_id: id,
