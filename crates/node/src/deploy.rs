@@ -173,9 +173,12 @@ pub async fn deploy(
         definition = definition.with_signature_policy(policy)?;
     }
 
-    // Per organisation, concurrently: install on each of its peers (also concurrently), then
-    // approve. The slowest step is compiling the package on the peers, so no organisation
-    // waits for another's installs.
+    // Per organisation: install on each of its peers (concurrently), then approve.
+    // The first organisation's installs go first and the others start when they are done:
+    // peers that share a compile cache (all of `cambium up`'s do) then compile the module once
+    // instead of each compiling it at the same time on the same cores.
+    let (first_done, first_installed) = tokio::sync::watch::channel(false);
+    let mut first_done = Some(first_done);
     let mut orgs = Vec::new();
     for admin in &admins {
         let peers = profile.organizations[&admin.org].peers.clone();
@@ -183,7 +186,13 @@ pub async fn deploy(
         let package = package.to_vec();
         let id = id.clone();
         let definition = definition.clone();
+        let done = first_done.take();
+        let mut wait = first_installed.clone();
         orgs.push(tokio::spawn(async move {
+            if done.is_none() {
+                // Ends when the first organisation's installs finish (or its task ends).
+                let _ = wait.wait_for(|installed| *installed).await;
+            }
             let mut installs = Vec::new();
             for peer in peers {
                 let admin = admin.clone();
@@ -204,6 +213,9 @@ pub async fn deploy(
             let mut results = Vec::new();
             for task in installs {
                 results.push(join(task).await?);
+            }
+            if let Some(done) = done {
+                let _ = done.send(true);
             }
             let peer = admin.peer_name(None)?;
             admin.approve(&peer, &definition, Some(&id)).await?;

@@ -3,12 +3,16 @@
 //! later ones.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cambium_orderer::node::NodeTls;
 use cambium_orderer::{config as orderer_config, NodeConfig, OrdererNode, Server};
-use cambium_peer::{CommitterState, Peer, PeerConfig, PeerHandle, TlsSection};
+use cambium_peer::{
+    CommitterState, Peer, PeerConfig, PeerHandle, PeerPlugins, TlsSection, VM_CACHE_DIR,
+};
 use cambium_tls::{TlsIdentity, TlsRoots};
+use cambium_vm::{Vm, VmConfig};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -105,9 +109,18 @@ impl DevNetwork {
         }
         let admin = cambium_orderer::admin::serve(orderer.clone(), admin_listener);
         let genesis = network.genesis_block()?;
+        // One contract engine for the process (the house rule), with one compile cache, so a
+        // package installed on both peers is compiled once.
+        let vm = Arc::new(
+            Vm::new(VmConfig {
+                cache_dir: Some(network.root.join(VM_CACHE_DIR)),
+                ..VmConfig::default()
+            })
+            .map_err(|e| NodeError::Rejected(format!("starting the contract engine: {e}")))?,
+        );
         let mut peers = Vec::new();
         for spec in network.peers() {
-            let started = start_peer(&network, &spec, &tls_cas, &genesis).await;
+            let started = start_peer(&network, &spec, &tls_cas, &genesis, &vm).await;
             match started {
                 Ok(handle) => peers.push((spec.name.clone(), handle)),
                 Err(e) => {
@@ -263,6 +276,7 @@ async fn start_peer(
     spec: &PeerSpec,
     tls_cas: &[PathBuf],
     genesis: &[u8],
+    vm: &Arc<Vm>,
 ) -> Result<PeerHandle> {
     let org = network.crypto.org(&spec.msp_id).ok_or_else(|| {
         NodeError::data_dir(
@@ -303,7 +317,11 @@ async fn start_peer(
         },
         e => NodeError::Rejected(format!("{}: {e}", spec.name)),
     };
-    let handle = Peer::start(config).await.map_err(peer_err)?;
+    let plugins = PeerPlugins {
+        vm: Some(Arc::clone(vm)),
+        ..PeerPlugins::default()
+    };
+    let handle = Peer::start_with(config, plugins).await.map_err(peer_err)?;
     if !handle.node().channel_ids().contains(&network.state.channel) {
         handle.join_channel(genesis).await.map_err(peer_err)?;
     }
