@@ -310,7 +310,10 @@ impl OrdererNode {
         .max_encoding_message_size(256 * 1024 * 1024);
         let cluster = ClusterServer::new(self.inner.clone());
         let (stop, stopped) = oneshot::channel::<()>();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Nagle's algorithm would hold small gRPC replies back ~40 ms; `Server::tcp_nodelay`
+        // does not apply to a listener handed in, so set it on the incoming stream.
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let task = tokio::spawn(
             builder
                 .add_service(broadcast)
