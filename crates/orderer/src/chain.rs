@@ -29,6 +29,7 @@ use crate::raft::{
 };
 use crate::settings::ChannelSettings;
 use crate::status::Rejection;
+use crate::update::ChannelState;
 
 /// How often a proposal is re-cut after landing on a stale tip before its envelopes fail.
 const MAX_RETRIES: u32 = 3;
@@ -36,6 +37,9 @@ const MAX_RETRIES: u32 = 3;
 /// An envelope accepted by Broadcast, waiting for its block to commit.
 pub(crate) struct Submission {
     pub(crate) envelope: Vec<u8>,
+    /// A CONFIG_UPDATE envelope: authorized again at cut time and ordered, wrapped in a
+    /// CONFIG envelope, alone in its own block.
+    pub(crate) config_update: bool,
     pub(crate) done: oneshot::Sender<Result<(), Rejection>>,
 }
 
@@ -61,7 +65,8 @@ pub(crate) fn raft_config(channel: &str) -> Result<Arc<Config>> {
 
 /// A joined channel.
 pub(crate) struct Chain {
-    pub(crate) settings: Arc<ChannelSettings>,
+    /// The configuration in force, replaced when a config block is applied.
+    pub(crate) state: watch::Receiver<Arc<ChannelState>>,
     pub(crate) raft: ChannelRaft,
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) height: watch::Receiver<u64>,
@@ -105,17 +110,21 @@ impl Chain {
                 settings.channel_id
             )));
         }
+        let state = load_state(&ledger, genesis, settings)?;
+        let settings = (*state.settings).clone();
         let trust = connections
             .trust(&settings.orderer_tls_roots)
             .map_err(OrdererError::Config)?;
         let (height_tx, height_rx) = watch::channel(ledger.height()?);
+        let (state_tx, state_rx) = watch::channel(Arc::new(state));
+        let state_tx = Arc::new(state_tx);
         let db = open_store(&dir.join("raft.redb"))?;
         let raft = ChannelRaft::new(
             node_id,
             raft_config(&settings.channel_id)?,
             ClusterNetwork::new(&settings.channel_id, connections, trust.clone()),
             LogStore::new(db.clone()),
-            ChainStateMachine::new(db, ledger.clone(), height_tx),
+            ChainStateMachine::new(db, ledger.clone(), height_tx, state_tx),
         )
         .await
         .map_err(|e| OrdererError::Raft(e.to_string()))?;
@@ -134,14 +143,13 @@ impl Chain {
                 tracing::debug!(channel = %settings.channel_id, "raft already initialized: {e}");
             }
         }
-        let settings = Arc::new(settings);
         let (submit, rx) = mpsc::channel(16 * 1024);
         let (feedback_tx, feedback_rx) = mpsc::unbounded_channel();
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let cutter = CutterLoop {
             raft: raft.clone(),
             ledger: ledger.clone(),
-            settings: settings.clone(),
+            state: state_rx.clone(),
             signer,
             node_id,
             tip: None,
@@ -152,7 +160,7 @@ impl Chain {
             tokio::spawn(ack_loop(ack_rx, feedback_tx)),
         ];
         Ok(Chain {
-            settings,
+            state: state_rx,
             raft,
             ledger,
             height: height_rx,
@@ -169,15 +177,30 @@ impl Chain {
     pub(crate) async fn enqueue(
         &self,
         envelope: Vec<u8>,
+        config_update: bool,
     ) -> Result<oneshot::Receiver<Result<(), Rejection>>, Rejection> {
         let (done, rx) = oneshot::channel();
         self.submit
-            .send(Submission { envelope, done })
+            .send(Submission {
+                envelope,
+                config_update,
+                done,
+            })
             .await
             .map_err(|_| {
                 Rejection::unavailable("the channel is shutting down; retry on another orderer")
             })?;
         Ok(rx)
+    }
+
+    /// The settings in force.
+    pub(crate) fn settings(&self) -> Arc<ChannelSettings> {
+        self.state.borrow().settings.clone()
+    }
+
+    /// The configuration in force.
+    pub(crate) fn current(&self) -> Arc<ChannelState> {
+        self.state.borrow().clone()
     }
 
     /// The current Raft leader's node ID, if known.
@@ -187,7 +210,7 @@ impl Chain {
 
     /// The gRPC address of consenter `id`.
     pub(crate) fn address_of(&self, id: u64) -> Option<String> {
-        self.settings
+        self.settings()
             .consenters
             .iter()
             .find(|c| c.id == id)
@@ -200,7 +223,7 @@ impl Chain {
             task.abort();
         }
         if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!(channel = %self.settings.channel_id, "raft shutdown: {e}");
+            tracing::warn!(channel = %self.settings().channel_id, "raft shutdown: {e}");
         }
     }
 }
@@ -223,7 +246,7 @@ struct InFlight {
 struct CutterLoop {
     raft: ChannelRaft,
     ledger: Arc<Ledger>,
-    settings: Arc<ChannelSettings>,
+    state: watch::Receiver<Arc<ChannelState>>,
     signer: Arc<SigningIdentity>,
     node_id: u64,
     /// Next block number and the previous header hash, as this leader has proposed.
@@ -237,10 +260,16 @@ impl CutterLoop {
         mut rx: mpsc::Receiver<Submission>,
         mut feedback: mpsc::UnboundedReceiver<Feedback>,
     ) {
-        let timeout = self.settings.batch.timeout;
-        let mut cutter: BlockCutter<Submission> = BlockCutter::new(self.settings.batch);
+        let mut batch_config = self.state.borrow_and_update().settings.batch;
+        let mut cutter: BlockCutter<Submission> = BlockCutter::new(batch_config);
         let mut deadline: Option<Instant> = None;
         loop {
+            if self.state.has_changed().unwrap_or(false) {
+                // A config block was applied: its batch settings apply from now on.
+                batch_config = self.state.borrow_and_update().settings.batch;
+                cutter.set_config(batch_config);
+            }
+            let timeout = batch_config.timeout;
             let batches: Vec<(Vec<Submission>, u32)> = tokio::select! {
                 biased;
                 fb = feedback.recv() => match fb {
@@ -250,6 +279,16 @@ impl CutterLoop {
                 },
                 sub = rx.recv() => {
                     let Some(sub) = sub else { return };
+                    if sub.config_update {
+                        // A config block is cut alone: the pending batch goes first.
+                        deadline = None;
+                        let pending = cutter.cut();
+                        if !pending.is_empty() {
+                            self.propose(pending, 0).await;
+                        }
+                        self.propose_config(sub).await;
+                        continue;
+                    }
                     let size = sub.envelope.len();
                     let cut = cutter.ordered(sub, size);
                     if !cutter.has_pending() {
@@ -317,7 +356,7 @@ impl CutterLoop {
             number,
             previous,
             envelopes,
-            self.settings.last_config,
+            self.state.borrow().settings.last_config,
             &self.signer,
         ) {
             Ok(b) => b,
@@ -348,6 +387,125 @@ impl CutterLoop {
             }
         }
     }
+}
+
+impl CutterLoop {
+    /// Orders a CONFIG_UPDATE alone in its own block: authorizes it against the config in
+    /// force now (another config may have committed since Broadcast checked it), wraps the
+    /// result in a signed CONFIG envelope, proposes the block (its LAST_CONFIG is itself) and
+    /// waits until it is applied, so no block is cut under the old config after it.
+    async fn propose_config(&mut self, sub: Submission) {
+        let result = self.order_config(&sub.envelope).await;
+        if result.is_err() {
+            self.tip = None;
+        }
+        let _ = sub.done.send(result);
+    }
+
+    async fn order_config(&mut self, update: &[u8]) -> Result<(), Rejection> {
+        if self.raft.metrics().borrow().current_leader != Some(self.node_id) {
+            return Err(Rejection::unavailable(
+                "this orderer lost Raft leadership while ordering; resubmit",
+            ));
+        }
+        let view = cambium_wire::tx::parse_envelope(update)
+            .map_err(|e| Rejection::bad_request(format!("malformed envelope: {e}")))?;
+        let current = self.state.borrow().clone();
+        let config = current.config.clone().ok_or_else(no_config)?;
+        let now = crate::service::now_secs();
+        let next = crate::update::authorize(&config, &view, now)?;
+        let envelope = crate::update::config_envelope(
+            &next,
+            &view,
+            &self.signer,
+            cambium_primitives::Timestamp {
+                seconds: now,
+                nanos: 0,
+            },
+        )?;
+        let (number, previous) = self
+            .current_tip()
+            .map_err(|e| Rejection::internal(format!("reading the chain tip: {e}")))?;
+        let block = assemble_block(number, previous, vec![envelope], number, &self.signer)
+            .map_err(|e| Rejection::internal(format!("signing block {number}: {e}")))?;
+        let hash = block.header_hash().to_vec();
+        let bytes = block.encode();
+        let rx = self
+            .raft
+            .client_write_ff(RaftRequest::Block { number, bytes })
+            .await
+            .map_err(|e| Rejection::unavailable(format!("raft refused the block: {e}")))?;
+        match rx.await {
+            Ok(Ok(response)) => match response.data {
+                RaftResponse::Applied { .. } => {
+                    self.tip = Some((number + 1, hash));
+                    tracing::info!(
+                        channel = %config.channel_id(),
+                        block = number,
+                        sequence = next.sequence(),
+                        "config update ordered"
+                    );
+                    Ok(())
+                }
+                other => Err(Rejection::unavailable(format!(
+                    "the config block could not be appended ({other:?}); resubmit the update"
+                ))),
+            },
+            Ok(Err(e)) => Err(Rejection::unavailable(format!(
+                "the config block was not committed: {e}; resubmit to the current leader"
+            ))),
+            Err(_) => Err(Rejection::unavailable("the Raft node stopped; resubmit")),
+        }
+    }
+}
+
+/// The rejection for a config update on a channel whose config this orderer cannot read.
+pub(crate) fn no_config() -> Rejection {
+    Rejection::bad_request(
+        "this channel was joined with a block the orderer cannot read as a channel config, so          it cannot authorize config updates; join it with a genesis block made by cambium          channel create or configtxgen",
+    )
+}
+
+/// The configuration in force for a chain held in `ledger`: from the block the tip's
+/// LAST_CONFIG names when a config update has committed, else from the genesis block (the
+/// `joined` settings, plus the genesis config when it decodes). The Raft consenters always
+/// come from `joined`.
+fn load_state(ledger: &Ledger, genesis: &[u8], joined: ChannelSettings) -> Result<ChannelState> {
+    let height = ledger.height()?;
+    let last_config = match height {
+        0 | 1 => 0,
+        h => match ledger.block(h - 1)? {
+            Some(stored) => crate::block::block_signatures(&Block::decode(&stored.bytes)?)
+                .map(|s| s.last_config)
+                .unwrap_or(0),
+            None => 0,
+        },
+    };
+    let initial = ChannelState {
+        config: cambium_channel::ChannelConfig::from_config_block(genesis)
+            .ok()
+            .map(Arc::new),
+        settings: Arc::new(joined),
+    };
+    if last_config == 0 {
+        return Ok(initial);
+    }
+    let block = ledger.block(last_config)?.ok_or_else(|| {
+        OrdererError::Config(format!(
+            "the chain's LAST_CONFIG names block {last_config}, which is missing; the block store is damaged, remove the channel and join again"
+        ))
+    })?;
+    let block = Block::decode(&block.bytes)?;
+    let config = crate::update::block_config(&block)
+        .ok_or_else(|| {
+            OrdererError::Config(format!(
+                "the chain's LAST_CONFIG names block {last_config}, which is not a config block"
+            ))
+        })?
+        .map_err(|e| OrdererError::Config(format!("config block {last_config}: {e}")))?;
+    initial
+        .after_config(config, last_config)
+        .map_err(|e| OrdererError::Config(format!("config block {last_config}: {e}")))
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -83,6 +83,12 @@ impl<T> BlockCutter<T> {
         &self.config
     }
 
+    /// Replaces the batch settings (after a config block); pending envelopes stay pending and
+    /// the new limits apply from the next envelope.
+    pub fn set_config(&mut self, config: BatchConfig) {
+        self.config = config;
+    }
+
     /// Adds one envelope of `size` bytes; returns the batches that are complete, oldest first
     /// (zero, one or two). Afterwards [`BlockCutter::has_pending`] says whether a timer is
     /// needed for the rest.

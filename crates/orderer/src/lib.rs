@@ -9,6 +9,7 @@
 //! - [`node`]: an orderer node with its channels and gRPC endpoint.
 //! - [`settings`]: what the orderer needs from a channel configuration.
 //! - [`loadgen`]: the load generator of `cambium bench ordering`.
+//! - [`update`]: channel config updates (CONFIG_UPDATE → a CONFIG block of its own).
 //! - [`admin`]: the channel participation HTTP API; [`config`]: `orderer.yaml` and the runner.
 
 pub mod admin;
@@ -25,6 +26,7 @@ pub mod raft;
 pub mod service;
 pub mod settings;
 pub mod status;
+pub mod update;
 
 pub use block::{assemble_block, block_signatures, sign_block, BlockSignatures};
 pub use config::{OrdererConfig, GENESIS_FILE};
@@ -33,3 +35,4 @@ pub use error::{OrdererError, Result};
 pub use node::{ChannelInfo, NodeConfig, NodeTls, OrdererNode, Server};
 pub use settings::{ChannelSettings, Consenter, READERS, WRITERS};
 pub use status::Rejection;
+pub use update::ChannelState;

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::error::{OrdererError, Result};
+use crate::update::{block_config, ChannelState};
 
 /// A replicated command: one block, cut and signed by the leader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,23 +360,61 @@ struct SnapshotBlocks {
 }
 
 /// The channel's chain as a Raft state machine: applying a block entry appends the block to
-/// the block store.
+/// the block store; applying a config block replaces the channel's [`ChannelState`].
 #[derive(Clone)]
 pub struct ChainStateMachine {
     db: Arc<Database>,
     ledger: Arc<Ledger>,
     height: watch::Sender<u64>,
+    state: Arc<watch::Sender<Arc<ChannelState>>>,
     current: Option<(SnapshotMeta<u64, BasicNode>, Vec<u8>)>,
 }
 
 impl ChainStateMachine {
-    /// The state machine over `ledger`, publishing the chain height on `height`.
-    pub(crate) fn new(db: Arc<Database>, ledger: Arc<Ledger>, height: watch::Sender<u64>) -> Self {
+    /// The state machine over `ledger`, publishing the chain height on `height` and the
+    /// configuration in force on `state`.
+    pub(crate) fn new(
+        db: Arc<Database>,
+        ledger: Arc<Ledger>,
+        height: watch::Sender<u64>,
+        state: Arc<watch::Sender<Arc<ChannelState>>>,
+    ) -> Self {
         ChainStateMachine {
             db,
             ledger,
             height,
+            state,
             current: None,
+        }
+    }
+
+    /// After block `block` is appended: if it is a config block, its config is in force from
+    /// the next block. Every node applies the same blocks, so every node ends in the same
+    /// state; a config the orderer cannot use (never ordered by a Cambium leader, which
+    /// validates first) leaves the state as it was.
+    fn apply_config(&self, block: &Block) {
+        let Some(config) = block_config(block) else {
+            return;
+        };
+        let current = self.state.borrow().clone();
+        let next = config
+            .map_err(|e| e.to_string())
+            .and_then(|c| current.after_config(c, block.number));
+        match next {
+            Ok(next) => {
+                tracing::info!(
+                    channel = %next.settings.channel_id,
+                    block = block.number,
+                    sequence = next.config.as_ref().map_or(0, |c| c.sequence()),
+                    "channel configuration updated"
+                );
+                self.state.send_replace(Arc::new(next));
+            }
+            Err(e) => tracing::error!(
+                block = block.number,
+                "config block {} is not usable; keeping the previous configuration: {e}",
+                block.number
+            ),
         }
     }
 
@@ -412,10 +451,14 @@ impl ChainStateMachine {
             return Ok(RaftResponse::Stale { height });
         }
         let outcomes = vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
+        let config_block = block_config(&block).is_some().then(|| block.clone());
         let stored = self
             .ledger
             .commit_block(&BlockCommit { block, outcomes })
             .map_err(|e| e.to_string())?;
+        if let Some(block) = config_block {
+            self.apply_config(&block);
+        }
         self.height.send_replace(stored.number + 1);
         Ok(RaftResponse::Applied {
             number: stored.number,

@@ -41,7 +41,8 @@ pub struct AtomicBroadcastService {
     pub(crate) node: Arc<NodeInner>,
 }
 
-fn now_secs() -> i64 {
+/// The current unix time in seconds (for signature and certificate checks, never for state).
+pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -75,22 +76,25 @@ impl NodeInner {
     }
 
     /// Checks one broadcast envelope: well-formed, channel known, size, header type, creator's
-    /// signature and the `Writers` policy.
-    async fn check_broadcast(&self, bytes: &[u8]) -> Result<Arc<Chain>, Rejection> {
+    /// signature and the `Writers` policy; a CONFIG_UPDATE is also authorized against the
+    /// current config (and again when it is cut). Returns the chain and whether the envelope
+    /// is a CONFIG_UPDATE.
+    async fn check_broadcast(&self, bytes: &[u8]) -> Result<(Arc<Chain>, bool), Rejection> {
         let (view, chain) = self.envelope_channel(bytes)?;
-        let max = chain.settings.batch.absolute_max_bytes as usize;
+        let state = chain.current();
+        let max = state.settings.batch.absolute_max_bytes as usize;
         if bytes.len() > max {
             return Err(Rejection::bad_request(format!(
                 "envelope of {} bytes exceeds the channel's AbsoluteMaxBytes of {max} bytes; send a smaller transaction",
                 bytes.len()
             )));
         }
-        match view.channel_header.known_header_type() {
-            Some(HeaderType::EndorserTransaction | HeaderType::Message) => {}
-            Some(HeaderType::Config | HeaderType::ConfigUpdate) => {
-                return Err(Rejection::new(
-                    Status::NotImplemented,
-                    "channel configuration updates are not supported by this orderer yet",
+        let config_update = match view.channel_header.known_header_type() {
+            Some(HeaderType::EndorserTransaction | HeaderType::Message) => false,
+            Some(HeaderType::ConfigUpdate) => true,
+            Some(HeaderType::Config) => {
+                return Err(Rejection::bad_request(
+                    "a CONFIG envelope cannot be broadcast: only the orderer writes CONFIG                      transactions; send a CONFIG_UPDATE (header type 2) signed by the required                      admins instead (cambium channel update)",
                 ))
             }
             _ => {
@@ -99,16 +103,21 @@ impl NodeInner {
                     view.channel_header.header_type
                 )))
             }
-        }
+        };
         let signed = signed_data(&view)?;
         // Checked on the calling task: each envelope's check runs in its own task, so the
         // runtime's workers verify signatures in parallel without handing each one to the
         // blocking pool (a thread hand-off per envelope that cost more than it saved).
-        chain
+        let now = now_secs();
+        state
             .settings
-            .check_policy(WRITERS, &signed, now_secs())
+            .check_policy(WRITERS, &signed, now)
             .map_err(Rejection::forbidden)?;
-        Ok(chain)
+        if config_update {
+            let config = state.config.as_ref().ok_or_else(crate::chain::no_config)?;
+            crate::update::authorize(config, &view, now)?;
+        }
+        Ok((chain, config_update))
     }
 
     /// Orders a checked envelope: hands it to the local cutter when this node leads (keeping
@@ -117,11 +126,12 @@ impl NodeInner {
         self: &Arc<Self>,
         chain: Arc<Chain>,
         bytes: Vec<u8>,
+        config_update: bool,
         forwarded: bool,
     ) -> Result<tokio::task::JoinHandle<Result<(), Rejection>>, Rejection> {
         let leader = self.wait_for_leader(&chain).await?;
         if leader == chain.node_id {
-            let rx = chain.enqueue(bytes).await?;
+            let rx = chain.enqueue(bytes, config_update).await?;
             return Ok(tokio::spawn(async move {
                 rx.await.map_err(|_| {
                     Rejection::unavailable(
@@ -165,7 +175,7 @@ impl NodeInner {
             .ok_or_else(|| {
                 Rejection::unavailable(format!(
                     "channel '{}' has no Raft leader (no quorum of orderers reachable); retry later",
-                    chain.settings.channel_id
+                    chain.settings().channel_id
                 ))
             })
     }
@@ -244,7 +254,7 @@ impl NodeInner {
         }
         let signed = signed_data(&view)?;
         chain
-            .settings
+            .settings()
             .check_policy(READERS, &signed, now)
             .map_err(Rejection::forbidden)?;
         let seek = cambium_wire::decode_seek_info(&view.data)
@@ -333,7 +343,7 @@ impl AtomicBroadcast for AtomicBroadcastService {
         // the order they were sent; replies keep that order too.
         let (checked_tx, mut checked_rx) = mpsc::channel::<(
             Vec<u8>,
-            tokio::task::JoinHandle<Result<Arc<Chain>, Rejection>>,
+            tokio::task::JoinHandle<Result<(Arc<Chain>, bool), Rejection>>,
         )>(1024);
         let node = self.node.clone();
         tokio::spawn(async move {
@@ -351,7 +361,9 @@ impl AtomicBroadcast for AtomicBroadcastService {
         tokio::spawn(async move {
             while let Some((bytes, check)) = checked_rx.recv().await {
                 let routed = match check.await {
-                    Ok(Ok(chain)) => node.route(chain, bytes, forwarded).await,
+                    Ok(Ok((chain, config_update))) => {
+                        node.route(chain, bytes, config_update, forwarded).await
+                    }
                     Ok(Err(r)) => Err(r),
                     Err(e) => Err(Rejection::internal(format!(
                         "checking the envelope failed: {e}"

@@ -54,6 +54,15 @@ impl ChannelSettings {
     pub fn from_config_block(block: &[u8]) -> Result<ChannelSettings, String> {
         let config = cambium_channel::ChannelConfig::from_config_block(block)
             .map_err(|e| format!("the block is not a usable config block: {e}"))?;
+        ChannelSettings::from_config(&config, 0)
+    }
+
+    /// The settings of `config`, which block `last_config` carries (consenters numbered from
+    /// 1 in config order, reached at `host:port`).
+    pub fn from_config(
+        config: &cambium_channel::ChannelConfig,
+        last_config: u64,
+    ) -> Result<ChannelSettings, String> {
         let size = config.batch_size();
         let orderer_msps: Vec<String> = config
             .orderer_orgs()
@@ -86,7 +95,7 @@ impl ChannelSettings {
                     address: format!("{}:{}", c.host, c.port),
                 })
                 .collect(),
-            last_config: 0,
+            last_config,
             orderer_tls_roots,
         };
         settings.validate()?;

@@ -1,6 +1,7 @@
 //! Integration tests of the ordering service: in-process orderers on loopback.
 
 mod cluster;
+mod config;
 mod net;
 mod single;
 mod tls;
