@@ -1,0 +1,368 @@
+//! Cambium's metrics, defined in one place. Nodes record into a shared [`Metrics`] through its
+//! methods (so label names stay consistent); `/metrics` encodes it in the Prometheus
+//! (OpenMetrics) text format.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `cambium_ledger_height` | gauge | `channel` |
+//! | `cambium_ledger_transactions_total` | counter | `channel`, `validation_code` |
+//! | `cambium_ledger_block_commit_seconds` | histogram | `channel` |
+//! | `cambium_endorser_proposal_seconds` | histogram | `channel`, `contract`, `status` |
+//! | `cambium_contract_invocations_total` | counter | `channel`, `contract`, `version` |
+//! | `cambium_deliver_blocks_sent_total` | counter | `channel`, `filtered` |
+//! | `cambium_broadcast_processed_total` | counter | `channel`, `type`, `status` |
+//! | `cambium_gateway_requests_total` | counter | `method`, `code` |
+//! | `cambium_raft_term`, `cambium_raft_leader_id`, `cambium_raft_is_leader`, `cambium_raft_commit_index` | gauge | `channel` |
+//!
+//! Each node owns its own [`Metrics`] (no process-global recorder), so several nodes in one
+//! process — `cambium up`, tests — report separately.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// The content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TxLabels {
+    channel: String,
+    validation_code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndorseLabels {
+    channel: String,
+    contract: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ContractLabels {
+    channel: String,
+    contract: String,
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliverLabels {
+    channel: String,
+    filtered: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BroadcastLabels {
+    channel: String,
+    r#type: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GatewayLabels {
+    method: String,
+    code: String,
+}
+
+type Latency<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Latency buckets from 1 ms to about 33 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// Raft state of one channel on an orderer, for [`Metrics::set_raft`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RaftState {
+    /// The current term.
+    pub term: u64,
+    /// The leader's node ID (0: none known).
+    pub leader_id: u64,
+    /// Whether this node leads.
+    pub is_leader: bool,
+    /// The highest committed log index.
+    pub commit_index: u64,
+}
+
+/// Every metric a Cambium node reports. Cheap to share behind an `Arc`; recording is
+/// lock-free apart from the first use of a label combination.
+pub struct Metrics {
+    registry: Registry,
+    height: Family<ChannelLabels, Gauge>,
+    transactions: Family<TxLabels, Counter>,
+    block_commit: Latency<ChannelLabels>,
+    endorsement: Latency<EndorseLabels>,
+    invocations: Family<ContractLabels, Counter>,
+    deliver_blocks: Family<DeliverLabels, Counter>,
+    broadcast: Family<BroadcastLabels, Counter>,
+    gateway: Family<GatewayLabels, Counter>,
+    raft_term: Family<ChannelLabels, Gauge>,
+    raft_leader: Family<ChannelLabels, Gauge>,
+    raft_is_leader: Family<ChannelLabels, Gauge>,
+    raft_commit_index: Family<ChannelLabels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn channel(channel: &str) -> ChannelLabels {
+    ChannelLabels {
+        channel: channel.to_owned(),
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered and at zero.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("cambium");
+        let m = Metrics {
+            registry: Registry::default(),
+            height: Family::default(),
+            transactions: Family::default(),
+            block_commit: Family::new_with_constructor(latency_histogram),
+            endorsement: Family::new_with_constructor(latency_histogram),
+            invocations: Family::default(),
+            deliver_blocks: Family::default(),
+            broadcast: Family::default(),
+            gateway: Family::default(),
+            raft_term: Family::default(),
+            raft_leader: Family::default(),
+            raft_is_leader: Family::default(),
+            raft_commit_index: Family::default(),
+        };
+        registry.register(
+            "ledger_height",
+            "Blocks committed to the channel's ledger",
+            m.height.clone(),
+        );
+        registry.register(
+            "ledger_transactions",
+            "Transactions committed, by validation code",
+            m.transactions.clone(),
+        );
+        registry.register(
+            "ledger_block_commit_seconds",
+            "Time to verify, validate and commit one block",
+            m.block_commit.clone(),
+        );
+        registry.register(
+            "endorser_proposal_seconds",
+            "Time to answer one proposal on the Endorser service, by outcome",
+            m.endorsement.clone(),
+        );
+        registry.register(
+            "contract_invocations",
+            "Proposals endorsed, by contract and version",
+            m.invocations.clone(),
+        );
+        registry.register(
+            "deliver_blocks_sent",
+            "Blocks sent on the peer's Deliver service",
+            m.deliver_blocks.clone(),
+        );
+        registry.register(
+            "broadcast_processed",
+            "Broadcast envelopes processed, by header type and status",
+            m.broadcast.clone(),
+        );
+        registry.register(
+            "gateway_requests",
+            "Gateway calls, by method and gRPC status code",
+            m.gateway.clone(),
+        );
+        registry.register("raft_term", "Current Raft term", m.raft_term.clone());
+        registry.register(
+            "raft_leader_id",
+            "Node ID of the Raft leader (0: none known)",
+            m.raft_leader.clone(),
+        );
+        registry.register(
+            "raft_is_leader",
+            "1 if this node leads the channel's Raft group",
+            m.raft_is_leader.clone(),
+        );
+        registry.register(
+            "raft_commit_index",
+            "Highest committed Raft log index",
+            m.raft_commit_index.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Sets a channel's ledger height (blocks committed).
+    pub fn set_height(&self, channel_id: &str, height: u64) {
+        self.height
+            .get_or_create(&channel(channel_id))
+            .set(gauge(height));
+    }
+
+    /// Counts one committed transaction with its validation code (e.g. `VALID`,
+    /// `MVCC_READ_CONFLICT`).
+    pub fn record_transaction(&self, channel_id: &str, validation_code: &str) {
+        self.transactions
+            .get_or_create(&TxLabels {
+                channel: channel_id.to_owned(),
+                validation_code: validation_code.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Records how long verifying, validating and committing one block took.
+    pub fn observe_block_commit(&self, channel_id: &str, seconds: f64) {
+        self.block_commit
+            .get_or_create(&channel(channel_id))
+            .observe(seconds);
+    }
+
+    /// Records how long one proposal took and how it ended (`success`, `failure` or a status).
+    pub fn observe_endorsement(
+        &self,
+        channel_id: &str,
+        contract: &str,
+        status: &str,
+        seconds: f64,
+    ) {
+        self.endorsement
+            .get_or_create(&EndorseLabels {
+                channel: channel_id.to_owned(),
+                contract: contract.to_owned(),
+                status: status.to_owned(),
+            })
+            .observe(seconds);
+    }
+
+    /// Counts one endorsed invocation of a contract version.
+    pub fn record_invocation(&self, channel_id: &str, contract: &str, version: &str) {
+        self.invocations
+            .get_or_create(&ContractLabels {
+                channel: channel_id.to_owned(),
+                contract: contract.to_owned(),
+                version: version.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one block sent on the Deliver service.
+    pub fn record_deliver_block(&self, channel_id: &str, filtered: bool) {
+        self.deliver_blocks
+            .get_or_create(&DeliverLabels {
+                channel: channel_id.to_owned(),
+                filtered: filtered.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one Broadcast envelope by header type (e.g. `ENDORSER_TRANSACTION`) and status
+    /// (e.g. `SUCCESS`, `BAD_REQUEST`).
+    pub fn record_broadcast(&self, channel_id: &str, header_type: &str, status: &str) {
+        self.broadcast
+            .get_or_create(&BroadcastLabels {
+                channel: channel_id.to_owned(),
+                r#type: header_type.to_owned(),
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one Gateway call by method (e.g. `Submit`) and gRPC code (e.g. `OK`).
+    pub fn record_gateway_request(&self, method: &str, code: &str) {
+        self.gateway
+            .get_or_create(&GatewayLabels {
+                method: method.to_owned(),
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets a channel's Raft state (orderers).
+    pub fn set_raft(&self, channel_id: &str, state: RaftState) {
+        let labels = channel(channel_id);
+        self.raft_term.get_or_create(&labels).set(gauge(state.term));
+        self.raft_leader
+            .get_or_create(&labels)
+            .set(gauge(state.leader_id));
+        self.raft_is_leader
+            .get_or_create(&labels)
+            .set(i64::from(state.is_leader));
+        self.raft_commit_index
+            .get_or_create(&labels)
+            .set(gauge(state.commit_index));
+    }
+
+    /// Every metric in the OpenMetrics text format (which Prometheus scrapes), ending with
+    /// `# EOF`.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_values_appear_with_their_labels() {
+        let m = Metrics::new();
+        m.set_height("ch", 7);
+        m.record_transaction("ch", "VALID");
+        m.record_transaction("ch", "VALID");
+        m.record_transaction("ch", "MVCC_READ_CONFLICT");
+        m.observe_block_commit("ch", 0.003);
+        m.observe_endorsement("ch", "kv", "success", 0.002);
+        m.record_invocation("ch", "kv", "1.0");
+        m.record_broadcast("ch", "ENDORSER_TRANSACTION", "SUCCESS");
+        m.record_gateway_request("Submit", "OK");
+        m.record_deliver_block("ch", true);
+        m.set_raft(
+            "ch",
+            RaftState {
+                term: 3,
+                leader_id: 2,
+                is_leader: false,
+                commit_index: 41,
+            },
+        );
+        let text = m.encode();
+        for line in [
+            "cambium_ledger_height{channel=\"ch\"} 7",
+            "cambium_ledger_transactions_total{channel=\"ch\",validation_code=\"VALID\"} 2",
+            "cambium_ledger_transactions_total{channel=\"ch\",validation_code=\"MVCC_READ_CONFLICT\"} 1",
+            "cambium_ledger_block_commit_seconds_count{channel=\"ch\"} 1",
+            "cambium_endorser_proposal_seconds_count{channel=\"ch\",contract=\"kv\",status=\"success\"} 1",
+            "cambium_contract_invocations_total{channel=\"ch\",contract=\"kv\",version=\"1.0\"} 1",
+            "cambium_broadcast_processed_total{channel=\"ch\",type=\"ENDORSER_TRANSACTION\",status=\"SUCCESS\"} 1",
+            "cambium_gateway_requests_total{method=\"Submit\",code=\"OK\"} 1",
+            "cambium_deliver_blocks_sent_total{channel=\"ch\",filtered=\"true\"} 1",
+            "cambium_raft_term{channel=\"ch\"} 3",
+            "cambium_raft_leader_id{channel=\"ch\"} 2",
+            "cambium_raft_is_leader{channel=\"ch\"} 0",
+            "cambium_raft_commit_index{channel=\"ch\"} 41",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
