@@ -24,6 +24,11 @@ use cambium_wire::tx::{self, ChannelHeaderFields, EnvelopeView};
 use crate::settings::ChannelSettings;
 use crate::status::Rejection;
 
+/// The signing identity type admins sign updates with (re-exported for tools).
+pub use cambium_msp::SigningIdentity as Signer;
+/// The update envelope type (re-exported for tools).
+pub use cambium_wire::config_update::ConfigUpdateEnvelope as UpdateEnvelope;
+
 /// `ChannelHeader.version` of the CONFIG envelopes the orderer writes (Fabric's `msgVersion`).
 const CONFIG_MESSAGE_VERSION: i32 = 1;
 

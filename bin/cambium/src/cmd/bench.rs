@@ -32,6 +32,12 @@ pub(crate) enum BenchCommand {
         /// Print one JSON object per run instead of a table.
         #[arg(long)]
         json: bool,
+        /// Run the orderers over TLS (mutual TLS between them), as in production; the default.
+        #[arg(long, overrides_with = "no_tls")]
+        tls: bool,
+        /// Run the orderers over plaintext gRPC, to see what TLS costs.
+        #[arg(long, overrides_with = "tls")]
+        no_tls: bool,
     },
     /// Gateway: concurrent clients submit transactions to a running network's gateway like a
     /// Fabric application (Endorse, sign, Submit, CommitStatus); prints throughput, latency to
@@ -83,6 +89,8 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
             window,
             batch_timeout_ms,
             json,
+            tls,
+            no_tls,
         } => {
             let runtime = tokio_runtime()?;
             if !json {
@@ -96,6 +104,7 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
                     envelope_size: size,
                     window,
                     batch_timeout: Duration::from_millis(batch_timeout_ms),
+                    tls: tls || !no_tls,
                     ..Default::default()
                 };
                 let report = runtime

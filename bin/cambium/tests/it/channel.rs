@@ -129,3 +129,231 @@ fn bad_yaml_and_bad_blocks_are_reported() {
         stderr(&out)
     );
 }
+
+/// Kills the orderer process when the test ends, pass or fail.
+struct Orderer(std::process::Child);
+
+impl Drop for Orderer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// POSTs a block to the channel participation API; returns the HTTP status line.
+fn join(admin_port: u16, block: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", admin_port)).unwrap();
+    let head = format!(
+        "POST /participation/v1/channels HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        block.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(block).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_string()
+}
+
+fn start_orderer(dir: &Path, grpc: u16, admin: u16) -> Orderer {
+    let config = dir.join("orderer.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listenAddress: 127.0.0.1:{grpc}\nadminListenAddress: 127.0.0.1:{admin}\ndataDir: data\nmsp:\n  dir: crypto/ordererOrganizations/example.com/orderers/orderer.example.com/msp\n  id: OrdererMSP\n"
+        ),
+    )
+    .unwrap();
+    let log_path = dir.join("orderer.log");
+    let ready_lines = || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .matches("orderer listening")
+            .count()
+    };
+    let before = ready_lines();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("orderer.log"))
+        .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cambium"))
+        .args(["orderer", "start", "--config", arg(&config)])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    // Ready once it says so (after reopening its channels) and its admin port answers.
+    while ready_lines() == before || std::net::TcpStream::connect(("127.0.0.1", admin)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the orderer did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Orderer(child)
+}
+
+#[test]
+fn update_with_signatures_collected_by_signconfigtx_changes_a_running_channel() {
+    let dir = network();
+    let (grpc, admin) = (free_port(), free_port());
+    // The sample channel with its one consenter on loopback.
+    let sample = std::fs::read_to_string(dir.path().join("channel.yaml")).unwrap();
+    let yaml = sample
+        .replace("Host: orderer.example.com", "Host: 127.0.0.1")
+        .replace("Port: 7050", &format!("Port: {grpc}"));
+    std::fs::write(dir.path().join("channel.yaml"), &yaml).unwrap();
+    let block = dir.path().join("genesis.block");
+    let out = cambium(&[
+        "channel",
+        "genesis",
+        "--config",
+        arg(&dir.path().join("channel.yaml")),
+        "--out",
+        arg(&block),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let orderer = start_orderer(dir.path(), grpc, admin);
+    let status = join(admin, &std::fs::read(&block).unwrap());
+    assert!(status.contains("201"), "{status}");
+
+    let crypto = dir.path().join("crypto");
+    let admin_msp = |org: &str, domain: &str| {
+        crypto
+            .join(format!("{org}/{domain}/users/Admin@{domain}/msp"))
+            .display()
+            .to_string()
+    };
+    let org1 = admin_msp("peerOrganizations", "org1.example.com");
+    let org2 = admin_msp("peerOrganizations", "org2.example.com");
+    let orderer_admin = admin_msp("ordererOrganizations", "example.com");
+    let address = format!("127.0.0.1:{grpc}");
+
+    // The new config: a shorter batch timeout (an orderer admin's call) and a looser
+    // application endorsement policy (a majority of the application orgs' admins).
+    let updated = yaml
+        .replace("BatchTimeout: 2s", "BatchTimeout: 250ms")
+        .replacen(
+            "    Endorsement:\n      Type: ImplicitMeta\n      Rule: \"MAJORITY Endorsement\"",
+            "    Endorsement:\n      Type: ImplicitMeta\n      Rule: \"ANY Endorsement\"",
+            1,
+        );
+    assert_ne!(updated, yaml);
+    std::fs::write(dir.path().join("updated.yaml"), &updated).unwrap();
+    let file = dir.path().join("update.tx");
+    let out = cambium(&[
+        "channel",
+        "update",
+        "--channel",
+        "mychannel",
+        "--orderer",
+        &address,
+        "--config",
+        arg(&dir.path().join("updated.yaml")),
+        "--signer",
+        &format!("Org1MSP={org1}"),
+        "--out",
+        arg(&file),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\norderer log:\n{}",
+        stderr(&out),
+        std::fs::read_to_string(dir.path().join("orderer.log")).unwrap_or_default()
+    );
+    assert!(stdout(&out).contains("1 signature(s)"), "{}", stdout(&out));
+
+    // Org2's admin signs (MSP ID given separately); the orderer admin is still missing.
+    let out = cambium(&[
+        "channel",
+        "signconfigtx",
+        arg(&file),
+        "--signer",
+        &org2,
+        "--msp-id",
+        "Org2MSP",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 signature(s)"), "{}", stdout(&out));
+    let submit = |json: bool| {
+        let mut args = vec![
+            "channel",
+            "update",
+            "--channel",
+            "mychannel",
+            "--orderer",
+            &address,
+            "--file",
+            arg(&file),
+            "--identity",
+        ];
+        let identity = format!("Org1MSP={org1}");
+        args.push(&identity);
+        if json {
+            args.push("--json");
+        }
+        cambium(&args)
+    };
+    let refused = submit(false);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("/Channel/Orderer/Admins"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let out = cambium(&[
+        "channel",
+        "signconfigtx",
+        arg(&file),
+        "--signer",
+        &format!("OrdererMSP={orderer_admin}"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(v["signatures"], 3);
+
+    let out = submit(true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(v["block"], 1, "{v}");
+    assert_eq!(v["sequence"], 1, "{v}");
+    assert_eq!(v["batchTimeout"], "250ms", "{v}");
+
+    // An edit flag with the signer's MSP found from the channel config, after a restart of
+    // the orderer: the update is computed from the config block 1 it keeps.
+    drop(orderer);
+    let _orderer = start_orderer(dir.path(), grpc, admin);
+    let out = cambium(&[
+        "channel",
+        "update",
+        "--channel",
+        "mychannel",
+        "--orderer",
+        &address,
+        "--max-message-count",
+        "3",
+        "--signer",
+        &orderer_admin,
+        "--identity",
+        &format!("Org1MSP={org1}"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Fetched config block 1"), "{text}");
+    assert!(
+        text.contains("config block 2, sequence 2 (batch timeout 250ms, max message count 3)"),
+        "{text}"
+    );
+}
