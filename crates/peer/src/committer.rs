@@ -276,6 +276,7 @@ fn commit_block(
     bytes: &[u8],
     orderer: &str,
 ) -> Result<(), String> {
+    let started = std::time::Instant::now();
     let block =
         Block::decode(bytes).map_err(|e| format!("a block from {orderer} does not decode: {e}"))?;
     let height = channel.height();
@@ -354,6 +355,11 @@ fn commit_block(
     };
     let number = block.number;
     let codes = tx_codes(&validation.transactions);
+    let code_names: Vec<&'static str> = validation
+        .transactions
+        .iter()
+        .map(|t| t.code.name())
+        .collect();
     channel
         .ledger
         .commit_block(&validation.into_commit(block))
@@ -363,5 +369,11 @@ fn commit_block(
         shared.apply_config(channel, config);
     }
     channel.publish(number, &codes);
+    let metrics = &shared.metrics;
+    for name in code_names {
+        metrics.record_transaction(&channel.id, name);
+    }
+    metrics.set_height(&channel.id, number + 1);
+    metrics.observe_block_commit(&channel.id, started.elapsed().as_secs_f64());
     Ok(())
 }

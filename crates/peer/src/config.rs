@@ -23,6 +23,9 @@
 //!   enabled: true
 //!   endorsementTimeoutMs: 30000
 //!   concurrencyLimit: 500
+//! operations:                        # optional; no operations endpoint without it
+//!   listenAddress: 127.0.0.1:9443    # /healthz, /metrics, /version, /logspec
+//!   tls: { enabled: false }          # cert, key, clientRootCas, clientAuthRequired
 //! limits:
 //!   maxMessageBytes: 104857600
 //!   timeWindowSecs: 900
@@ -169,6 +172,9 @@ pub struct PeerConfig {
     /// The Gateway service.
     #[serde(default)]
     pub gateway: GatewaySection,
+    /// The operations endpoint (health, metrics, version, log level); `None`: not served.
+    #[serde(default)]
+    pub operations: Option<cambium_ops::OpsConfig>,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
@@ -189,6 +195,7 @@ impl PeerConfig {
             tls: TlsSection::default(),
             orderer: OrdererSection::default(),
             gateway: GatewaySection::default(),
+            operations: None,
             limits: Limits::default(),
         }
     }
@@ -235,6 +242,9 @@ impl PeerConfig {
         }
         self.tls.client_root_cas.iter_mut().for_each(fix);
         self.orderer.tls_root_cas.iter_mut().for_each(fix);
+        if let Some(ops) = self.operations.as_mut() {
+            ops.resolve_paths(base);
+        }
     }
 
     /// Checks the values that do not need the disk: addresses, TLS completeness, limits.
@@ -272,6 +282,10 @@ impl PeerConfig {
                 "gateway.concurrencyLimit is 0, so every Gateway call would fail; set it (Fabric uses 500) or disable the gateway".to_owned(),
             ));
         }
+        if let Some(ops) = &self.operations {
+            ops.check()
+                .map_err(|e| PeerNodeError::Config(format!("operations: {e}")))?;
+        }
         if self.limits.max_message_bytes < 1024 * 1024 {
             return Err(PeerNodeError::Config(format!(
                 "limits.maxMessageBytes is {}; blocks need at least 1 MiB (Fabric uses 100 MiB)",
@@ -298,6 +312,9 @@ tls:
   key: /abs/server.key
 orderer:
   endpoints: [127.0.0.1:7050]
+operations:
+  listenAddress: 127.0.0.1:9443
+  tls: { enabled: true, cert: ops.crt, key: ops.key }
 "#;
         let c = PeerConfig::from_yaml(yaml, Path::new("/etc/cambium")).unwrap();
         assert_eq!(c.data_dir, Path::new("/etc/cambium/data"));
@@ -310,6 +327,12 @@ orderer:
         assert!(!c.tls.client_auth_required);
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.orderer.endpoints, ["127.0.0.1:7050"]);
+        let ops = c.operations.expect("operations section");
+        assert_eq!(ops.listen_address, "127.0.0.1:9443");
+        assert_eq!(
+            ops.tls.cert.as_deref(),
+            Some(Path::new("/etc/cambium/ops.crt"))
+        );
     }
 
     #[test]
@@ -333,6 +356,10 @@ orderer:
         check(
             "dataDir: d\nmsp: {dir: m, id: O}\nlistenAddress: 1.2.3.4:1\norderer: {endpoints: [host]}\n",
             "host:port",
+        );
+        check(
+            "dataDir: d\nmsp: {dir: m, id: O}\nlistenAddress: 1.2.3.4:1\noperations: {listenAddress: nowhere}\n",
+            "operations",
         );
     }
 }

@@ -260,6 +260,9 @@ async fn serve(
         if out.send(Ok(message)).await.is_err() {
             return Served::Gone;
         }
+        shared
+            .metrics
+            .record_deliver_block(&channel.id, kind == Kind::Filtered);
         if number == stop_at {
             return Status::Success.into();
         }

@@ -20,6 +20,11 @@
 //!   checked, so no commit is missed) and streams committed blocks from any height; it keeps
 //!   no blocks in memory, so slow subscribers catch up from the ledger. [`PeerNode`]
 //!   implements [`cambium_gateway::PeerContext`] over it.
+//! - The operations endpoint (`operations` in the configuration, [`cambium_ops`]) serves
+//!   `/healthz` (per channel: ledger readable, committer not stalled, orderers reachable),
+//!   `/metrics` (heights, transactions by validation code, commit and endorsement latency,
+//!   contract-version invocations, Gateway calls, Deliver blocks), `/version` and `/logspec`
+//!   ([`PeerPlugins::log`]).
 //! - [`PeerNode::committer_status`] reports each committer's state, including
 //!   [`CommitterState::Stalled`] with the reason when a block could not be committed.
 
@@ -30,8 +35,11 @@ mod context;
 pub mod deliver;
 pub mod error;
 mod node;
+mod ops;
 mod tls;
 
+/// The operations endpoint crate, for callers that set up logging or read metrics.
+pub use cambium_ops;
 pub use channel::{CommitterState, CommitterStatus};
 pub use config::{GatewaySection, Limits, MspSection, OrdererSection, PeerConfig, TlsSection};
 pub use error::{PeerNodeError, Result};

@@ -18,10 +18,12 @@ use cambium_ledger::{
     Block, BlockCommit, BlockReader, BlockWriter, Ledger, SnapshotSource, StateReader, TxOutcome,
 };
 use cambium_msp::SigningIdentity;
+use cambium_ops::{HealthRegistry, LogControl, Metrics, Operations, OpsServer};
 use cambium_primitives::TxValidationCode;
 use cambium_validator::{EndorsementPolicies, LifecyclePolicies, PolicyTable};
 use cambium_vm::{Vm, VmConfig};
 use cambium_wire::peer::deliver_server::DeliverServer;
+use cambium_wire::peer::endorser_server::EndorserServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::service::RoutesBuilder;
@@ -32,6 +34,7 @@ use crate::committer;
 use crate::config::PeerConfig;
 use crate::deliver::DeliverService;
 use crate::error::{PeerNodeError, Result};
+use crate::ops::{register_channel_checks, MeteredEndorser, MeteredGateway};
 use crate::tls;
 
 /// Name of the folder under the data folder that holds one ledger folder per channel.
@@ -122,6 +125,9 @@ pub struct PeerPlugins {
     /// Mounts the Gateway service; `None`: [`cambium_gateway::GatewayService`] with the
     /// `gateway` section of the configuration (unless it is disabled there).
     pub gateway: Option<GatewayMount>,
+    /// The process's log filter, which the operations endpoint's `/logspec` reads and changes
+    /// (see [`cambium_ops::init_logging`]); `None`: `/logspec` answers 404.
+    pub log: Option<LogControl>,
 }
 
 impl std::fmt::Debug for PeerPlugins {
@@ -131,6 +137,7 @@ impl std::fmt::Debug for PeerPlugins {
             .field("contracts", &self.contracts.is_some())
             .field("policies", &self.policies.is_some())
             .field("gateway", &self.gateway.is_some())
+            .field("log", &self.log)
             .finish()
     }
 }
@@ -146,6 +153,9 @@ pub(crate) struct Shared {
     /// The installed packages `_lifecycle` installs into.
     pub(crate) packages: Arc<DirPackageStore>,
     pub(crate) orderer_tls: Option<tls::OrdererTls>,
+    /// What the operations endpoint reports.
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) health: HealthRegistry,
     channels: RwLock<BTreeMap<String, Arc<ChannelState>>>,
     pub(crate) stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -199,6 +209,8 @@ impl Shared {
             channels.insert(id.to_owned(), Arc::clone(&state));
         }
         self.apply_config(&state, config);
+        register_channel_checks(&self.health, &state);
+        self.metrics.set_height(id, height);
         let task = tokio::spawn(committer::run(Arc::clone(self), Arc::clone(&state)));
         self.tasks
             .lock()
@@ -287,6 +299,16 @@ impl PeerNode {
         self.shared
             .channel(channel_id)
             .map(|c| Arc::clone(&c.ledger))
+    }
+
+    /// The metrics this peer records (what `/metrics` serves).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// The health checks of this peer (what `/healthz` runs); more can be registered.
+    pub fn health(&self) -> &HealthRegistry {
+        &self.shared.health
     }
 
     /// The peer's signing identity.
@@ -483,6 +505,18 @@ impl Peer {
             .local_addr()
             .map_err(|e| PeerNodeError::Network(format!("reading the bound address: {e}")))?;
         let max = config.limits.max_message_bytes;
+        let operations = Arc::new(Operations {
+            log: plugins.log.clone(),
+            ..Operations::new()
+        });
+        let ops_server = match &config.operations {
+            Some(ops_config) => Some(
+                cambium_ops::serve(ops_config, Arc::clone(&operations))
+                    .await
+                    .map_err(|e| PeerNodeError::Config(format!("operations: {e}")))?,
+            ),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             config,
             signer,
@@ -492,6 +526,8 @@ impl Peer {
             gateway: plugins.gateway.clone(),
             packages,
             orderer_tls,
+            metrics: Arc::clone(&operations.metrics),
+            health: operations.health.clone(),
             channels: RwLock::new(BTreeMap::new()),
             stop: watch::Sender::new(false),
             tasks: Mutex::new(Vec::new()),
@@ -503,10 +539,12 @@ impl Peer {
 
         let mut routes = RoutesBuilder::default();
         routes.add_service(
-            EndorserService::new(endorser)
-                .into_server()
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            EndorserServer::new(MeteredEndorser::new(
+                EndorserService::new(endorser),
+                Arc::clone(&shared.metrics),
+            ))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         );
         routes.add_service(
             DeliverServer::new(DeliverService::new(Arc::clone(&shared)))
@@ -543,12 +581,13 @@ impl Peer {
                     let _ = stop_rx.wait_for(|s| *s).await;
                 }),
         );
-        tracing::info!(address = %local_addr, external = %external, channels = ?channels, msp = %shared.config.msp.id, "peer started");
+        tracing::info!(address = %local_addr, external = %external, channels = ?channels, msp = %shared.config.msp.id, operations = ?ops_server.as_ref().map(OpsServer::url), "peer started");
         Ok(PeerHandle {
             node,
             local_addr,
             external_address: external,
             server: Some(server),
+            ops: ops_server,
         })
     }
 }
@@ -579,7 +618,10 @@ fn mount_gateway(
         tls,
         ..cambium_gateway::GatewayOptions::default()
     };
-    routes.add_service(cambium_gateway::GatewayService::new(context, options).into_server());
+    routes.add_service(MeteredGateway::new(
+        cambium_gateway::GatewayService::new(context, options).into_server(),
+        Arc::clone(&node.shared.metrics),
+    ));
 }
 
 /// A started peer: its address, channel join and shutdown.
@@ -588,6 +630,7 @@ pub struct PeerHandle {
     local_addr: SocketAddr,
     external_address: String,
     server: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
+    ops: Option<OpsServer>,
 }
 
 impl std::fmt::Debug for PeerHandle {
@@ -608,6 +651,11 @@ impl PeerHandle {
     /// The address others reach this peer at (`externalAddress`, else the bound address).
     pub fn external_address(&self) -> &str {
         &self.external_address
+    }
+
+    /// The address of the operations endpoint, if the configuration has one.
+    pub fn operations_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().map(OpsServer::local_addr)
     }
 
     /// The running peer, e.g. as the Gateway's [`PeerContext`].
@@ -655,6 +703,9 @@ impl PeerHandle {
             {
                 server.abort();
             }
+        }
+        if let Some(ops) = self.ops.take() {
+            ops.shutdown().await;
         }
         for channel in channels {
             if let Err(e) = channel.ledger.sync() {

@@ -55,6 +55,34 @@ async fn the_gateway_evaluates_and_reports_commit_status() {
     assert_eq!(status.result, 0, "VALID");
     assert_eq!(status.block_number, 1);
 
+    // A call the Gateway refuses is counted with its code.
+    let refused = gateway
+        .evaluate(EvaluateRequest {
+            transaction_id: "t".to_owned(),
+            channel_id: CHANNEL.to_owned(),
+            proposed_transaction: None,
+            target_organizations: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    let code = format!("{:?}", refused.code());
+
+    // The peer counts Gateway calls by method and gRPC code.
+    let metrics = p1.node().metrics().encode();
+    for line in [
+        "cambium_gateway_requests_total{method=\"Evaluate\",code=\"OK\"} 1",
+        "cambium_gateway_requests_total{method=\"CommitStatus\",code=\"OK\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
+    assert!(
+        metrics.lines().any(|l| l
+            .starts_with("cambium_gateway_requests_total{method=\"Evaluate\",code=\"")
+            && !l.contains("\"OK\"")
+            && l.ends_with(" 1")),
+        "the refused Evaluate ({code}) in\n{metrics}"
+    );
+
     p1.shutdown().await;
     p2.shutdown().await;
     net.orderer.stop().await;

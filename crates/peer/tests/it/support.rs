@@ -81,6 +81,7 @@ pub(crate) fn plugins() -> PeerPlugins {
             PolicyTable::new().with("kv", EndorsementPolicy::Signature(both)),
         )),
         gateway: None,
+        log: None,
     }
 }
 
@@ -430,4 +431,24 @@ pub(crate) fn blocks(delivered: &Delivered) -> Vec<Block> {
 /// The current time as a protobuf timestamp.
 pub(crate) fn timestamp_now() -> Timestamp {
     now()
+}
+
+/// One HTTP/1.1 GET to the operations endpoint at `addr`; returns the status and the body.
+pub(crate) async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let head = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).expect("utf-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, body.to_owned())
 }
