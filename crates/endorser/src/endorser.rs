@@ -680,6 +680,7 @@ impl Endorser {
                             orgs: &orgs,
                             peer_msp_id: peer_msp,
                             creator_msp_id: &creator.msp_id,
+                            policies: channel.config.policy_group(),
                         };
                         let mut sim = LedgerSimulation::new(snapshot);
                         let result = lifecycle_scc::invoke_channel(

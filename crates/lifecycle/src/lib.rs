@@ -9,6 +9,9 @@
 //!   are public), and the small state traits the rules run over ([`StateGet`],
 //!   [`Simulation`]), with [`LedgerSimulation`] recording reads and writes over a ledger
 //!   snapshot.
+//! - [`readiness`]: which orgs are ready to endorse a definition at commit (approved with a
+//!   compiled package), whether they can satisfy its endorsement policy, and the Cambium
+//!   extension that reports it alongside Fabric's results.
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
@@ -21,12 +24,14 @@
 pub mod definition;
 pub mod error;
 pub mod package;
+pub mod readiness;
 pub mod scc;
 pub mod state;
 
 pub use definition::{ApplicationPolicy, Approval, Definition, PackageSource};
 pub use error::{LifecycleError, Result};
 pub use package::{InstalledPackage, PackageStore};
+pub use readiness::{orgs_satisfy, OrgReadiness, ReadinessReport};
 pub use scc::{Acl, ChannelContext};
 pub use state::{
     approval_key, approval_org, committed_definition, committed_definitions, org_approval,

@@ -19,9 +19,14 @@
 //!   endorsing peer's own org must have approved exactly these parameters. Whether enough
 //!   orgs stand behind the commit is decided at validation: the commit's endorsements must
 //!   satisfy `/Channel/Application/LifecycleEndorsement`.
+//!   **Cambium addition (ready at commit):** the commit is refused when the orgs that are
+//!   ready (approved these parameters with a local package, see [`crate::readiness`]) cannot
+//!   satisfy the new definition's endorsement policy; the error names the orgs that are not
+//!   ready and the policy.
 //! - **Readiness** (`CheckCommitReadiness`): the commit's checks without writing: which orgs
 //!   approved these exact parameters, and for the others that approved something different,
-//!   which fields differ.
+//!   which fields differ; plus, as the Cambium extension field, each org's readiness
+//!   ([`ReadinessReport`], also appended to `QueryChaincodeDefinition`'s result).
 //! - **Queries**: `QueryApprovedChaincodeDefinition` (this org's approval; sequence 0 means
 //!   the next sequence if approved, else the committed one), `QueryChaincodeDefinition` (with
 //!   the approvals of the committed definition), `QueryChaincodeDefinitions`.
@@ -30,6 +35,7 @@
 
 use std::collections::BTreeMap;
 
+use cambium_msp::policy::PolicyGroup;
 use cambium_primitives::ChaincodeResponse;
 use cambium_wire::lifecycle::{self as pb};
 use cambium_wire::Message;
@@ -37,6 +43,7 @@ use cambium_wire::Message;
 use crate::definition::{Approval, Definition, PackageSource};
 use crate::error::{LifecycleError, Result};
 use crate::package::PackageStore;
+use crate::readiness::{describe_policy, orgs_satisfy, OrgReadiness, ReadinessReport};
 use crate::state::{
     approval_key, committed_definition, committed_definitions, committed_sequence, org_approval,
     write_definition, Simulation, StateGet,
@@ -137,6 +144,9 @@ pub struct ChannelContext<'a> {
     pub peer_msp_id: &'a str,
     /// The MSP ID of the proposal's creator (ACLs were checked before the call).
     pub creator_msp_id: &'a str,
+    /// The channel's policy tree (rooted at `Channel`), for resolving a definition's
+    /// channel policy reference when checking readiness at commit.
+    pub policies: &'a PolicyGroup,
 }
 
 fn decode<M: Message + Default>(bytes: &[u8], function: &str) -> Result<M> {
@@ -293,17 +303,20 @@ pub fn invoke_channel(
             )?;
             check_next_sequence(sim, &args.name, definition.sequence)?;
             let status = approval_status(ctx, sim, &args.name, &definition)?;
-            Ok(pb::CheckCommitReadinessResult {
+            let mut result = pb::CheckCommitReadinessResult {
                 approvals: status.approved.clone(),
                 mismatches: status
                     .mismatches
+                    .clone()
                     .into_iter()
                     .map(|(org, items)| {
                         (org, pb::check_commit_readiness_result::Mismatches { items })
                     })
                     .collect(),
             }
-            .encode_to_vec())
+            .encode_to_vec();
+            status.report().append_to(&mut result);
+            Ok(result)
         }
         QUERY_APPROVED => {
             let args: pb::QueryApprovedChaincodeDefinitionArgs = decode(input, function)?;
@@ -318,7 +331,8 @@ pub fn invoke_channel(
                 }
             })?;
             let status = approval_status(ctx, sim, &args.name, &definition)?;
-            Ok(pb::QueryChaincodeDefinitionResult {
+            let report = status.report();
+            let mut result = pb::QueryChaincodeDefinitionResult {
                 sequence: definition.sequence,
                 version: definition.version,
                 endorsement_plugin: definition.endorsement_plugin,
@@ -328,7 +342,9 @@ pub fn invoke_channel(
                 init_required: definition.init_required,
                 approvals: status.approved,
             }
-            .encode_to_vec())
+            .encode_to_vec();
+            report.append_to(&mut result);
+            Ok(result)
         }
         QUERY_DEFINITIONS => {
             let _: pb::QueryChaincodeDefinitionsArgs = decode(input, function)?;
@@ -466,8 +482,49 @@ fn commit(
             if approved.is_empty() { "none".to_owned() } else { approved.join(", ") }
         )));
     }
+    check_ready(ctx, name, definition, &status)?;
     write_definition(sim, name, definition);
     Ok(())
+}
+
+/// Refuses a commit whose ready orgs cannot satisfy the new definition's endorsement policy.
+fn check_ready(
+    ctx: &ChannelContext<'_>,
+    name: &str,
+    definition: &Definition,
+    status: &ApprovalStatus,
+) -> Result<()> {
+    let policy = definition.endorsement_policy()?;
+    let ready: std::collections::BTreeSet<String> = status
+        .ready
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(org, _)| org.clone())
+        .collect();
+    if orgs_satisfy(&policy, ctx.policies, &ready)? {
+        return Ok(());
+    }
+    let not_ready: Vec<String> = status
+        .ready
+        .iter()
+        .filter(|(_, ok)| !**ok)
+        .map(|(org, _)| {
+            let why = if !status.approved.get(org).copied().unwrap_or(false) {
+                "has not approved these parameters"
+            } else {
+                "approved without a package installed"
+            };
+            format!("{org} ({why})")
+        })
+        .collect();
+    Err(LifecycleError::Refused(format!(
+        "refusing to commit sequence {} of '{name}': the orgs ready to endorse it ({}) cannot satisfy its endorsement policy ({}); not ready: {}; each of those orgs must install the package on its peers and approve sequence {} with its package ID",
+        definition.sequence,
+        if ready.is_empty() { "none".to_owned() } else { ready.into_iter().collect::<Vec<_>>().join(", ") },
+        describe_policy(&policy),
+        if not_ready.is_empty() { "none".to_owned() } else { not_ready.join(", ") },
+        definition.sequence,
+    )))
 }
 
 /// Which orgs approved a definition, and where the others' approvals differ.
@@ -477,6 +534,33 @@ pub struct ApprovalStatus {
     pub approved: BTreeMap<String, bool>,
     /// Orgs that approved this sequence with other parameters → the fields that differ.
     pub mismatches: BTreeMap<String, Vec<String>>,
+    /// Every channel org → whether it approved exactly this definition with a local package
+    /// (so its endorsing peers hold the package compiled; see [`crate::readiness`]).
+    pub ready: BTreeMap<String, bool>,
+    /// Orgs that approved exactly this definition with a local package → the package ID.
+    pub packages: BTreeMap<String, String>,
+}
+
+impl ApprovalStatus {
+    /// The Cambium extension report of this status.
+    pub fn report(&self) -> ReadinessReport {
+        ReadinessReport {
+            orgs: self
+                .approved
+                .iter()
+                .map(|(org, approved)| {
+                    (
+                        org.clone(),
+                        OrgReadiness {
+                            approved: *approved,
+                            package_id: self.packages.get(org).cloned().unwrap_or_default(),
+                            ready: self.ready.get(org).copied().unwrap_or(false),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Reads every channel org's approval of `name` at `definition.sequence` and compares it.
@@ -488,11 +572,21 @@ pub fn approval_status(
 ) -> Result<ApprovalStatus> {
     let mut status = ApprovalStatus::default();
     for org in ctx.orgs {
-        let mismatches = org_approval(state, org, name, definition.sequence)?
+        let approval = org_approval(state, org, name, definition.sequence)?;
+        let mismatches = approval
+            .as_ref()
             .map(|a| a.definition.mismatches(definition));
         let approved = mismatches.as_ref().is_some_and(Vec::is_empty);
         let mismatches = mismatches.unwrap_or_default();
+        let package = approval
+            .as_ref()
+            .filter(|_| approved)
+            .and_then(|a| a.source.package_id());
+        if let Some(id) = package {
+            status.packages.insert(org.clone(), id.to_owned());
+        }
         status.approved.insert(org.clone(), approved);
+        status.ready.insert(org.clone(), package.is_some());
         if !mismatches.is_empty() {
             status.mismatches.insert(org.clone(), mismatches);
         }

@@ -690,14 +690,35 @@ fn bad_inputs_are_refused_with_fabric_codes_and_what_to_do() {
         assert!(r.response.message.contains("requested sequence is 3, but new definition must be sequence 2; commit sequence 2 of 'kv'"), "{}", r.response.message);
     }
 
-    // Committing without enough approvals: only Org1 approved sequence 2, so Org2's peer
-    // refuses to endorse, and Org1's endorsement alone does not satisfy LifecycleEndorsement.
+    // Ready at commit: only Org1 approved sequence 2 (with its package), so the orgs ready to
+    // endorse it cannot satisfy its policy (MAJORITY Endorsement of two orgs): both peers
+    // refuse, naming the org that is not ready and the policy.
     network.approve(0, &def2, Some(&id));
-    let (proposal, responses) = network.lifecycle(
+    let (_, responses) = network.lifecycle(
         &[0, 1],
         network.admin(0),
         "CommitChaincodeDefinition",
         def2.commit(),
+    );
+    assert_eq!(responses[0].response.status, 500);
+    assert!(
+        responses[0].response.message.contains(
+            "the orgs ready to endorse it (Org1MSP) cannot satisfy its endorsement policy (channel policy /Channel/Application/Endorsement); not ready: Org2MSP (has not approved these parameters)"
+        ),
+        "{}",
+        responses[0].response.message
+    );
+
+    // Committing without enough approvals: Org1 approved a sequence 2 that Org1 alone can
+    // endorse, so Org1's peer endorses the commit, Org2's peer refuses, and Org1's endorsement
+    // alone does not satisfy LifecycleEndorsement.
+    let def2_org1 = Def::new("kv", 2, "2.0").with_policy("OR('Org1MSP.peer')");
+    network.approve(0, &def2_org1, Some(&id));
+    let (proposal, responses) = network.lifecycle(
+        &[0, 1],
+        network.admin(0),
+        "CommitChaincodeDefinition",
+        def2_org1.commit(),
     );
     assert_eq!(
         responses[0].response.status, 200,
@@ -808,8 +829,9 @@ fn policy_only_upgrade_and_an_org_that_installs_late() {
     let network = Network::new();
     let pkg = package(&net().kv_wasm, "kv_1");
     let id = network.install(0, &pkg);
-    // Org2 approves without installing anything.
-    let def = Def::new("kv", 1, "1.0");
+    // Org2 approves without installing anything; Org1 alone can endorse the definition, so
+    // the commit is ready without Org2.
+    let def = Def::new("kv", 1, "1.0").with_policy("OR('Org1MSP.peer')");
     network.approve(0, &def, Some(&id));
     network.approve(1, &def, None);
     assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
@@ -1140,8 +1162,51 @@ fn readiness_names_the_fields_an_org_approved_differently() {
         "{read:?}"
     );
     assert_eq!(prp.action.chaincode_id.as_ref().unwrap().version, "syscc");
-    // Org2 changes its mind and approves the same definition: now it can be committed.
+    // Cambium's readiness report rides along Fabric's result: Org1 approved with its
+    // compiled package, Org2 approved something else.
+    let report = cambium_lifecycle::ReadinessReport::from_result(&responses[0].response.payload)
+        .unwrap()
+        .expect("a Cambium peer adds the readiness report");
+    assert_eq!(
+        report.orgs["Org1MSP"],
+        cambium_lifecycle::OrgReadiness {
+            approved: true,
+            package_id: id.clone(),
+            ready: true
+        }
+    );
+    assert!(!report.orgs["Org2MSP"].approved && !report.orgs["Org2MSP"].ready);
+    // Org2 changes its mind and approves the same definition without a package: approved,
+    // but not ready, so the commit (MAJORITY of two orgs) is refused by the endorsers.
     network.approve(1, &def, None);
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.client(0),
+        "CheckCommitReadiness",
+        def.readiness(),
+    );
+    let report = cambium_lifecycle::ReadinessReport::from_result(&responses[0].response.payload)
+        .unwrap()
+        .unwrap();
+    assert!(report.orgs["Org2MSP"].approved && !report.orgs["Org2MSP"].ready);
+    let (_, responses) = network.lifecycle(
+        &[0, 1],
+        network.client(0),
+        "CommitChaincodeDefinition",
+        def.commit(),
+    );
+    for r in &responses {
+        assert!(
+            r.response
+                .message
+                .contains("not ready: Org2MSP (approved without a package installed)"),
+            "{}",
+            r.response.message
+        );
+    }
+    // Org2 installs the package and approves with it: now it can be committed.
+    assert_eq!(network.install(1, &package(&net().kv_wasm, "kv_1")), id);
+    network.approve(1, &def, Some(&id));
     assert_eq!(network.commit(&[0, 1], &def), Code::Valid);
     // Readiness of the committed sequence is refused: the next one is 2.
     let (_, responses) = network.lifecycle(

@@ -60,8 +60,30 @@ fn ctx<'a>(orgs: &'a [String], peer: &'a str, creator: &'a str) -> ChannelContex
         orgs,
         peer_msp_id: peer,
         creator_msp_id: creator,
+        policies: &CHANNEL_POLICIES,
     }
 }
+
+/// Org1MSP and Org2MSP, each with `Endorsement` = `OR('<org>.peer')`, and
+/// `/Channel/Application/Endorsement` = `MAJORITY Endorsement` (both orgs of two).
+static CHANNEL_POLICIES: std::sync::LazyLock<PolicyGroup> = std::sync::LazyLock::new(|| {
+    use cambium_msp::policy::{ImplicitMetaPolicy, ImplicitMetaRule, Policy};
+    let mut app = PolicyGroup::new().with_policy(
+        "Endorsement",
+        Policy::ImplicitMeta(ImplicitMetaPolicy {
+            rule: ImplicitMetaRule::Majority,
+            sub_policy: "Endorsement".into(),
+        }),
+    );
+    for org in orgs() {
+        let env = cambium_msp::policy::parse(&format!("OR('{org}.peer')")).unwrap();
+        app = app.with_group(
+            &org,
+            PolicyGroup::new().with_policy("Endorsement", Policy::Signature(env)),
+        );
+    }
+    PolicyGroup::new().with_group("Application", app)
+});
 
 fn no_refs(_: &str) -> Result<References> {
     Ok(References::new())
@@ -167,13 +189,59 @@ fn install_approve_commit_and_query() {
     assert_eq!(readiness.approvals.get("Org1MSP"), Some(&true));
     assert_eq!(readiness.approvals.get("Org2MSP"), Some(&false));
 
-    // Org2 approves without installing.
+    // Org2 approves without installing: both orgs approved, but only Org1 is ready, and
+    // MAJORITY Endorsement of two orgs needs both.
     call(
         &mut sim,
         &store,
         "Org2MSP",
         APPROVE,
         &approve_args(1, "1.0", None),
+    )
+    .unwrap();
+    sim.commit();
+    let readiness = call(
+        &mut sim,
+        &store,
+        "Org1MSP",
+        CHECK_READINESS,
+        &commit_args(1, "1.0"),
+    )
+    .unwrap();
+    let fabric = pb::CheckCommitReadinessResult::decode(readiness.as_slice()).unwrap();
+    assert!(fabric.approvals.values().all(|a| *a));
+    let report = ReadinessReport::from_result(&readiness).unwrap().unwrap();
+    assert_eq!(
+        report.orgs["Org1MSP"],
+        OrgReadiness {
+            approved: true,
+            package_id: id.to_owned(),
+            ready: true
+        }
+    );
+    assert_eq!(
+        report.orgs["Org2MSP"],
+        OrgReadiness {
+            approved: true,
+            package_id: String::new(),
+            ready: false
+        }
+    );
+    let err = call(&mut sim, &store, "Org1MSP", COMMIT, &commit_args(1, "1.0")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("refusing to commit sequence 1 of 'basic': the orgs ready to endorse it (Org1MSP) cannot satisfy its endorsement policy (channel policy /Channel/Application/Endorsement); not ready: Org2MSP (approved without a package installed); each of those orgs must install the package on its peers and approve sequence 1 with its package ID")
+    );
+    assert!(sim.writes.is_empty());
+    sim.reads.clear();
+
+    // Org2 approves again, with the package installed on its peer: the commit goes through.
+    call(
+        &mut sim,
+        &store,
+        "Org2MSP",
+        APPROVE,
+        &approve_args(1, "1.0", Some(id)),
     )
     .unwrap();
     sim.commit();
@@ -194,10 +262,13 @@ fn install_approve_commit_and_query() {
         .encode_to_vec(),
     )
     .unwrap();
-    let q = pb::QueryChaincodeDefinitionResult::decode(q.as_slice()).unwrap();
+    let q_bytes = q;
+    let q = pb::QueryChaincodeDefinitionResult::decode(q_bytes.as_slice()).unwrap();
     assert_eq!((q.sequence, q.version.as_str()), (1, "1.0"));
     assert_eq!(q.endorsement_plugin, "escc");
     assert!(q.approvals.values().all(|a| *a));
+    let report = ReadinessReport::from_result(&q_bytes).unwrap().unwrap();
+    assert_eq!(report.ready_orgs().len(), 2);
 
     let all = call(
         &mut sim,
@@ -244,13 +315,14 @@ fn sequence_rules() {
         "requested sequence is 2, but new definition must be sequence 1; 'basic' has no committed definition yet; approve sequence 1"
     );
     assert_eq!(err.status(), 500);
+    let id = store.install(b"basic_1").unwrap().package_id;
     for org in ["Org1MSP", "Org2MSP"] {
         call(
             &mut sim,
             &store,
             org,
             APPROVE,
-            &approve_args(1, "1.0", None),
+            &approve_args(1, "1.0", Some(&id)),
         )
         .unwrap();
         sim.commit();
