@@ -163,6 +163,20 @@ pub fn crate_name(dir: &Path) -> Result<String, BuildError> {
 /// Builds the contract crate at `dir` in release mode into `target_dir`; returns the path of
 /// the `.wasm` file.
 pub fn build(dir: &Path, target_dir: &Path) -> Result<PathBuf, BuildError> {
+    // cargo runs inside `dir`, so a relative target directory must be made absolute first
+    // (else `contracts/x/target` would land in `contracts/x/contracts/x/target`).
+    let absolute;
+    let target_dir = if target_dir.is_relative() {
+        absolute = std::env::current_dir()
+            .map_err(|e| BuildError::Spawn {
+                program: "cargo".to_owned(),
+                reason: format!("cannot read the current directory: {e}"),
+            })?
+            .join(target_dir);
+        absolute.as_path()
+    } else {
+        target_dir
+    };
     let toolchain = detect()?;
     let name = crate_name(dir)?;
     let mut cmd = match toolchain {
