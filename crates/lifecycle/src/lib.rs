@@ -12,6 +12,9 @@
 //! - [`readiness`]: which orgs are ready to endorse a definition at commit (approved with a
 //!   compiled package), whether they can satisfy its endorsement policy, and the Cambium
 //!   extension that reports it alongside Fabric's results.
+//! - [`upgrade`]: which contract versions a block accepts across an upgrade (the current
+//!   one, and the previous one within the channel's grace window), and the previous
+//!   definition each commit records.
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
@@ -27,6 +30,7 @@ pub mod package;
 pub mod readiness;
 pub mod scc;
 pub mod state;
+pub mod upgrade;
 
 pub use definition::{ApplicationPolicy, Approval, Definition, PackageSource};
 pub use error::{LifecycleError, Result};
@@ -37,6 +41,7 @@ pub use state::{
     approval_key, approval_org, committed_definition, committed_definitions, org_approval,
     CommittedState, LedgerSimulation, Simulation, StateGet,
 };
+pub use upgrade::{judge_version, UpgradeGraceBlocks, VersionVerdict, VersionWindow};
 
 /// The namespace (and system contract name) of the lifecycle.
 pub const NAMESPACE: &str = "_lifecycle";

@@ -48,6 +48,7 @@ use crate::state::{
     approval_key, committed_definition, committed_definitions, committed_sequence, org_approval,
     write_definition, Simulation, StateGet,
 };
+use crate::upgrade::write_previous;
 
 /// `InstallChaincode`.
 pub const INSTALL: &str = "InstallChaincode";
@@ -483,6 +484,9 @@ fn commit(
         )));
     }
     check_ready(ctx, name, definition, &status)?;
+    if let Some(previous) = committed_definition(sim, name)? {
+        write_previous(sim, name, &previous);
+    }
     write_definition(sim, name, definition);
     Ok(())
 }

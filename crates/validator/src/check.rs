@@ -13,7 +13,8 @@ use cambium_wire::tx::{parse_envelope, parse_transaction, EndorsedActionView, En
 use cambium_wire::{decode_serialized_identity, WireError};
 
 use crate::context::{
-    write_policies, ChannelContext, EndorsementPolicies, EndorsementPolicy, WritePolicy,
+    write_policies, ChannelContext, EndorsementPolicies, EndorsementPolicy, VersionedPolicy,
+    WritePolicy, LIFECYCLE_NAMESPACE,
 };
 use crate::error::{Result, ValidatorError};
 
@@ -409,6 +410,28 @@ fn check_action(
     if written.is_empty() {
         written.push((&chaincode, Vec::new()));
     }
+    // The invoked contract's policy depends on the version the transaction was endorsed
+    // with (the current definition, or the previous one within the upgrade grace window).
+    let invoked = env
+        .policies
+        .versioned_policy(
+            &chaincode,
+            &id.version,
+            env.block,
+            env.channel.upgrade_grace_blocks(),
+        )
+        .map_err(|e| ValidatorError::PolicyLookup {
+            block: env.block,
+            index,
+            namespace: chaincode.clone(),
+            problem: e.message,
+        })?;
+    let invoked_policy = match invoked {
+        VersionedPolicy::Policy(policy) => policy,
+        VersionedPolicy::VersionRejected(why) => {
+            return Ok(Err(reject(Code::ChaincodeVersionConflict, why)))
+        }
+    };
     let signers = verify_endorsements(env.channel.msps(), action, env.identity_time);
     for (namespace, keys) in written {
         let lookup_failed = |e: crate::context::PolicySourceError| ValidatorError::PolicyLookup {
@@ -417,7 +440,14 @@ fn check_action(
             namespace: namespace.to_owned(),
             problem: e.message,
         };
-        let policies = write_policies(env.policies, namespace, &keys).map_err(lookup_failed)?;
+        let policies = if namespace == chaincode.as_str() && namespace != LIFECYCLE_NAMESPACE {
+            vec![WritePolicy {
+                scope: format!("'{namespace}'"),
+                policy: invoked_policy.clone(),
+            }]
+        } else {
+            write_policies(env.policies, namespace, &keys).map_err(lookup_failed)?
+        };
         for policy in policies {
             if let Err(rejection) = check_policy(env, namespace, policy, &signers) {
                 return Ok(Err(rejection));

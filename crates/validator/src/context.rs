@@ -43,6 +43,14 @@ pub trait ChannelContext: Sync {
         path: &str,
         signers: &VerifiedSignatures,
     ) -> std::result::Result<(), PolicyError>;
+
+    /// The upgrade grace window in blocks: how many blocks after a contract definition's
+    /// commit block still accept transactions endorsed under the definition it replaced
+    /// (see [`cambium_lifecycle::upgrade`]). The default is
+    /// [`cambium_lifecycle::upgrade::DEFAULT_GRACE_BLOCKS`].
+    fn upgrade_grace_blocks(&self) -> u64 {
+        cambium_lifecycle::upgrade::DEFAULT_GRACE_BLOCKS
+    }
 }
 
 /// A [`ChannelContext`] held in memory: a channel ID, its MSPs and its `Channel` policy group.
@@ -120,6 +128,25 @@ impl ChannelContext for ChannelConfig {
         self.policy_group()
             .evaluate(relative, signers, self.msp_manager())
     }
+
+    /// The `Application` group's `CambiumUpgradeGraceBlocks` value; the default without it.
+    /// A value that does not decode counts as 0 blocks (the strictest reading), the same on
+    /// every peer.
+    fn upgrade_grace_blocks(&self) -> u64 {
+        let value = self
+            .group("Application")
+            .and_then(|g| g.values.get(cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY))
+            .map(|v| match &v.value {
+                cambium_wire::config::Value::Raw(bytes) => bytes.clone(),
+                _ => Vec::new(),
+            });
+        match value {
+            None => cambium_lifecycle::upgrade::DEFAULT_GRACE_BLOCKS,
+            Some(bytes) => {
+                cambium_lifecycle::UpgradeGraceBlocks::from_config_value(Some(&bytes)).unwrap_or(0)
+            }
+        }
+    }
 }
 
 /// The endorsement policy of a namespace.
@@ -151,6 +178,32 @@ pub trait EndorsementPolicies: Sync {
         &self,
         namespace: &str,
     ) -> std::result::Result<Option<EndorsementPolicy>, PolicySourceError>;
+
+    /// The policy a transaction invoking `namespace`, endorsed with contract version
+    /// `version` and committed in block `block`, must satisfy, given an upgrade grace window
+    /// of `grace` blocks: the current definition's policy for its version, the previous
+    /// definition's within the window ([`cambium_lifecycle::upgrade`]), or a rejection
+    /// (`CHAINCODE_VERSION_CONFLICT`). The default knows no versions and answers
+    /// [`EndorsementPolicies::endorsement_policy`].
+    fn versioned_policy(
+        &self,
+        namespace: &str,
+        version: &str,
+        block: u64,
+        grace: u64,
+    ) -> std::result::Result<VersionedPolicy, PolicySourceError> {
+        let _ = (version, block, grace);
+        Ok(VersionedPolicy::Policy(self.endorsement_policy(namespace)?))
+    }
+}
+
+/// What [`EndorsementPolicies::versioned_policy`] decides for an endorsed version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionedPolicy {
+    /// The policy to check (`None`: no contract of that name is defined).
+    Policy(Option<EndorsementPolicy>),
+    /// The version is not acceptable in this block; what was wrong and what to do.
+    VersionRejected(String),
 }
 
 /// One policy that a transaction's writes to a namespace must satisfy, and what it covers
@@ -226,7 +279,15 @@ pub fn write_policies(
 /// lookup, which stops the block's validation ([`crate::ValidatorError::PolicyLookup`]).
 #[derive(Clone, Debug)]
 pub struct LifecyclePolicies {
-    policies: std::result::Result<BTreeMap<String, EndorsementPolicy>, PolicySourceError>,
+    policies: std::result::Result<BTreeMap<String, Contract>, PolicySourceError>,
+}
+
+/// One contract's committed definitions as a block sees them.
+#[derive(Clone, Debug)]
+struct Contract {
+    policy: EndorsementPolicy,
+    window: cambium_lifecycle::VersionWindow,
+    previous_policy: Option<EndorsementPolicy>,
 }
 
 impl LifecyclePolicies {
@@ -238,32 +299,66 @@ impl LifecyclePolicies {
     }
 }
 
+fn definition_policy(
+    name: &str,
+    definition: &cambium_lifecycle::Definition,
+) -> std::result::Result<EndorsementPolicy, PolicySourceError> {
+    let policy = definition
+        .endorsement_policy()
+        .map_err(|e| PolicySourceError {
+            message: format!(
+                "the committed definition of '{name}' (sequence {}) has an unusable endorsement policy: {e}",
+                definition.sequence
+            ),
+        })?;
+    Ok(match policy {
+        cambium_lifecycle::ApplicationPolicy::Signature(env) => EndorsementPolicy::Signature(env),
+        cambium_lifecycle::ApplicationPolicy::ChannelReference(path) => {
+            EndorsementPolicy::ChannelPolicy(path)
+        }
+    })
+}
+
 fn load_policies(
     state: &dyn StateReader,
-) -> std::result::Result<BTreeMap<String, EndorsementPolicy>, PolicySourceError> {
+) -> std::result::Result<BTreeMap<String, Contract>, PolicySourceError> {
+    let failed = |e: cambium_lifecycle::LifecycleError| PolicySourceError {
+        message: format!("reading the committed contract definitions failed: {e}"),
+    };
     let mut reads = cambium_lifecycle::LedgerSimulation::new(state);
-    let definitions =
-        cambium_lifecycle::committed_definitions(&mut reads).map_err(|e| PolicySourceError {
-            message: format!("reading the committed contract definitions failed: {e}"),
-        })?;
+    let definitions = cambium_lifecycle::committed_definitions(&mut reads).map_err(failed)?;
     let mut policies = BTreeMap::new();
     for (name, definition) in definitions {
-        let policy = definition
-            .endorsement_policy()
+        let policy = definition_policy(&name, &definition)?;
+        let sequence_key = cambium_lifecycle::state::field_key(&name, "Sequence");
+        let committed_block = state
+            .get_state(LIFECYCLE_NAMESPACE, &sequence_key)
             .map_err(|e| PolicySourceError {
-                message: format!(
-                    "the committed definition of '{name}' has an unusable endorsement policy: {e}"
-                ),
-            })?;
-        let policy = match policy {
-            cambium_lifecycle::ApplicationPolicy::Signature(env) => {
-                EndorsementPolicy::Signature(env)
-            }
-            cambium_lifecycle::ApplicationPolicy::ChannelReference(path) => {
-                EndorsementPolicy::ChannelPolicy(path)
-            }
-        };
-        policies.insert(name, policy);
+                message: format!("reading _lifecycle key '{sequence_key}' failed: {e}"),
+            })?
+            .map(|v| v.version.block_num)
+            .unwrap_or(0);
+        let previous = cambium_lifecycle::upgrade::previous_definition(
+            &mut cambium_lifecycle::CommittedState(state),
+            &name,
+        )
+        .map_err(failed)?;
+        let previous_policy = previous
+            .as_ref()
+            .map(|p| definition_policy(&name, p))
+            .transpose()?;
+        policies.insert(
+            name,
+            Contract {
+                policy,
+                window: cambium_lifecycle::VersionWindow {
+                    current_version: definition.version,
+                    committed_block,
+                    previous_version: previous.map(|p| p.version),
+                },
+                previous_policy,
+            },
+        );
     }
     Ok(policies)
 }
@@ -279,9 +374,44 @@ impl EndorsementPolicies for LifecyclePolicies {
             )));
         }
         match &self.policies {
-            Ok(policies) => Ok(policies.get(namespace).cloned()),
+            Ok(policies) => Ok(policies.get(namespace).map(|c| c.policy.clone())),
             Err(e) => Err(e.clone()),
         }
+    }
+
+    fn versioned_policy(
+        &self,
+        namespace: &str,
+        version: &str,
+        block: u64,
+        grace: u64,
+    ) -> std::result::Result<VersionedPolicy, PolicySourceError> {
+        if namespace == LIFECYCLE_NAMESPACE {
+            return Ok(VersionedPolicy::Policy(self.endorsement_policy(namespace)?));
+        }
+        let policies = self.policies.as_ref().map_err(Clone::clone)?;
+        let Some(contract) = policies.get(namespace) else {
+            return Ok(VersionedPolicy::Policy(None));
+        };
+        Ok(
+            match cambium_lifecycle::judge_version(
+                namespace,
+                &contract.window,
+                version,
+                block,
+                grace,
+            ) {
+                cambium_lifecycle::VersionVerdict::Current => {
+                    VersionedPolicy::Policy(Some(contract.policy.clone()))
+                }
+                cambium_lifecycle::VersionVerdict::Previous => {
+                    VersionedPolicy::Policy(contract.previous_policy.clone())
+                }
+                cambium_lifecycle::VersionVerdict::Rejected(why) => {
+                    VersionedPolicy::VersionRejected(why)
+                }
+            },
+        )
     }
 }
 

@@ -69,7 +69,8 @@ mod validate;
 pub use context::{
     approval_policy, write_policies, ChannelContext, CommittedLedger, EndorsementPolicies,
     EndorsementPolicy, LifecyclePolicies, PolicySourceError, PolicyTable, StaticChannel,
-    WritePolicy, DEFAULT_ENDORSEMENT_POLICY, LIFECYCLE_ENDORSEMENT_POLICY, LIFECYCLE_NAMESPACE,
+    VersionedPolicy, WritePolicy, DEFAULT_ENDORSEMENT_POLICY, LIFECYCLE_ENDORSEMENT_POLICY,
+    LIFECYCLE_NAMESPACE,
 };
 pub use error::{Result, ValidatorError};
 pub use validate::{validate_block, BlockValidation, TxResult, ValidationOptions};

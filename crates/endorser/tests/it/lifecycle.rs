@@ -1224,3 +1224,107 @@ fn readiness_names_the_fields_an_org_approved_differently() {
         responses[0].response.message
     );
 }
+
+/// Endorses `args` on `name` on both peers with Org1's client; the transaction envelope, not
+/// submitted.
+fn endorse_both(network: &Network, name: &str, args: &[&str]) -> Vec<u8> {
+    let client = network.client(0);
+    let proposal = signed_proposal(
+        client,
+        CHANNEL,
+        name,
+        args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        false,
+    );
+    let responses: Vec<ProposalResponse> = (0..2).map(|o| network.send(o, &proposal)).collect();
+    // An invoke reads nothing of `_lifecycle` into its read/write set, so an upgrade cannot
+    // conflict with it.
+    let prp = cambium_wire::tx::parse_proposal_response_payload(&responses[0].payload).unwrap();
+    let rwset = cambium_wire::decode_tx_rwset(&prp.action.results).unwrap();
+    assert!(
+        rwset.ns.iter().all(|ns| ns.namespace != LIFECYCLE),
+        "{rwset:?}"
+    );
+    Network::envelope(client, &proposal, &responses)
+}
+
+#[test]
+fn transactions_endorsed_before_an_upgrade_stay_valid_within_the_grace_window() {
+    let (network, id) = deployed_kv();
+    // Endorsed under version 1.0, before the upgrade.
+    let early = endorse_both(&network, "kv", &["put", "early", "1"]);
+    let late = endorse_both(&network, "kv", &["put", "late", "1"]);
+    let conflicting = endorse_both(&network, "kv", &["incr", "counter"]);
+
+    // Upgrade to 2.0 (same package), committed in its own block C.
+    let def2 = Def::new("kv", 2, "2.0");
+    network.approve(0, &def2, Some(&id));
+    network.approve(1, &def2, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def2), Code::Valid);
+
+    // New proposals are endorsed with 2.0.
+    let v2 = endorse_both(&network, "kv", &["incr", "counter"]);
+    // Block C+1: the 1.0 transaction is valid (its own policy holds, nothing conflicts), the
+    // 2.0 one too; the 1.0 increment read `counter` before the 2.0 one wrote it in this
+    // block: MVCC still catches the real conflict.
+    assert_eq!(
+        network.submit(vec![early, v2, conflicting]),
+        [Code::Valid, Code::Valid, Code::MvccReadConflict]
+    );
+    let (_, payload) = network.invoke("kv", &["get", "early"], false);
+    assert_eq!(payload, b"1");
+
+    // Blocks C+2 ..= C+5 stay within the default window of 5 blocks; C+6 is past it.
+    for i in 0..4 {
+        let key = format!("k{i}");
+        assert_eq!(
+            network.invoke("kv", &["put", &key, "x"], false).0,
+            Code::Valid
+        );
+    }
+    let (code, reason) = network.reason(late.clone());
+    assert_eq!(code, Code::ChaincodeVersionConflict);
+    assert!(
+        reason.contains("endorsed with version '1.0' of 'kv'")
+            && reason.contains("grace window for '1.0' (5 blocks)")
+            && reason.contains("endorse the transaction again"),
+        "{reason}"
+    );
+    assert_eq!(network.submit(vec![late]), [Code::ChaincodeVersionConflict]);
+
+    // A version that was never committed is refused outright.
+    let client = network.client(0);
+    let proposal = signed_proposal(
+        client,
+        CHANNEL,
+        "kv",
+        vec![b"put".to_vec(), b"x".to_vec(), b"y".to_vec()],
+        false,
+    );
+    let mut responses: Vec<ProposalResponse> = (0..2).map(|o| network.send(o, &proposal)).collect();
+    for (o, r) in responses.iter_mut().enumerate() {
+        let mut prp = peer::ProposalResponsePayload::decode(r.payload.as_slice()).unwrap();
+        let mut action = peer::ChaincodeAction::decode(prp.extension.as_slice()).unwrap();
+        action.chaincode_id.as_mut().unwrap().version = "9.9".into();
+        prp.extension = action.encode_to_vec();
+        r.payload = prp.encode_to_vec();
+        let signer = if o == 0 {
+            &net().org1_peer
+        } else {
+            &net().org2_peer
+        };
+        let endorser = encode_serialized_identity(&signer.serialized());
+        r.endorsement = Some(cambium_primitives::Endorsement {
+            signature: signer
+                .sign(&endorsement_message(&r.payload, &endorser))
+                .expect("sign"),
+            endorser,
+        });
+    }
+    let (code, reason) = network.reason(Network::envelope(client, &proposal, &responses));
+    assert_eq!(code, Code::ChaincodeVersionConflict);
+    assert!(
+        reason.contains("neither the committed version '2.0'"),
+        "{reason}"
+    );
+}
