@@ -378,24 +378,35 @@ fn no_log_control() -> Response<Full<Bytes>> {
     )
 }
 
+/// `/healthz`'s body, fields in Fabric's order.
+#[derive(Serialize)]
+struct HealthBody<'a> {
+    status: &'static str,
+    time: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    failed_checks: &'a [crate::health::FailedCheck],
+}
+
 fn healthz(ops: &Operations) -> Response<Full<Bytes>> {
     let report = ops.health.run();
-    let time = now_rfc3339();
-    if report.is_ok() {
-        json_reply(StatusCode::OK, &json!({ "status": "OK", "time": time }))
-    } else {
-        for failed in &report.failed_checks {
-            tracing::warn!(component = %failed.component, reason = %failed.reason, "health check failed");
-        }
-        json_reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({
-                "status": "Service Unavailable",
-                "time": time,
-                "failed_checks": report.failed_checks,
-            }),
-        )
+    for failed in &report.failed_checks {
+        tracing::warn!(component = %failed.component, reason = %failed.reason, "health check failed");
     }
+    let (code, status) = if report.is_ok() {
+        (StatusCode::OK, "OK")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    };
+    let body = HealthBody {
+        status,
+        time: now_rfc3339(),
+        failed_checks: &report.failed_checks,
+    };
+    reply(
+        code,
+        "application/json",
+        serde_json::to_string(&body).unwrap_or_default(),
+    )
 }
 
 #[derive(Deserialize)]

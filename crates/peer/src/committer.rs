@@ -368,12 +368,13 @@ fn commit_block(
         tracing::info!(channel = %channel.id, block = number, sequence = config.sequence(), "channel configuration updated");
         shared.apply_config(channel, config);
     }
-    channel.publish(number, &codes);
+    // Counted before the announcement, so whoever learns of the commit sees it counted.
     let metrics = &shared.metrics;
     for name in code_names {
         metrics.record_transaction(&channel.id, name);
     }
     metrics.set_height(&channel.id, number + 1);
     metrics.observe_block_commit(&channel.id, started.elapsed().as_secs_f64());
+    channel.publish(number, &codes);
     Ok(())
 }

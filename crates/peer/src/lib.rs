@@ -44,6 +44,6 @@ pub use channel::{CommitterState, CommitterStatus};
 pub use config::{GatewaySection, Limits, MspSection, OrdererSection, PeerConfig, TlsSection};
 pub use error::{PeerNodeError, Result};
 pub use node::{
-    ledger_dir, ContractSource, GatewayMount, LifecyclePolicySource, Peer, PeerHandle, PeerNode,
-    PeerPlugins, PolicySource, LEDGERS_DIR, PACKAGES_DIR, VM_CACHE_DIR,
+    join_offline, ledger_dir, ContractSource, GatewayMount, LifecyclePolicySource, Peer,
+    PeerHandle, PeerNode, PeerPlugins, PolicySource, LEDGERS_DIR, PACKAGES_DIR, VM_CACHE_DIR,
 };

@@ -325,57 +325,18 @@ impl PeerNode {
     /// the genesis block as it is and starts pulling blocks from the channel's orderers. The
     /// ledger folder is what makes the join last: a restart reopens every channel there.
     pub async fn join_channel(&self, genesis_block: &[u8]) -> Result<String> {
-        let config = ChannelConfig::from_config_block(genesis_block).map_err(|e| {
-            PeerNodeError::Channel(format!(
-                "the block is not a usable genesis block: {e}; pass the channel's block 0"
-            ))
-        })?;
-        let block = Block::decode(genesis_block).map_err(|e| {
-            PeerNodeError::Channel(format!("the genesis block does not decode: {e}"))
-        })?;
-        if block.number != 0 {
-            return Err(PeerNodeError::Channel(format!(
-                "the block is block {} of channel '{}', not its genesis block; pass block 0",
-                block.number,
-                config.channel_id()
-            )));
-        }
-        let id = config.channel_id().to_owned();
+        let (id, block) = genesis(genesis_block)?;
         if self.shared.channel(&id).is_some() {
             return Err(PeerNodeError::AlreadyJoined(id));
         }
         let dir = self.shared.ledger_dir(&id);
         let shared = Arc::clone(&self.shared);
         let channel = id.clone();
-        let ledger = tokio::task::spawn_blocking(move || -> Result<Ledger> {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| PeerNodeError::io("creating the ledger folder", &dir, e))?;
-            let ledger = Ledger::open(&dir).map_err(|e| PeerNodeError::ledger(&channel, e))?;
-            let snapshot = ledger.snapshot().map_err(|e| PeerNodeError::ledger(&channel, e))?;
-            match snapshot.block(0).map_err(|e| PeerNodeError::ledger(&channel, e))? {
-                Some(existing) if existing.hash == block.header_hash() => {}
-                Some(_) => {
-                    return Err(PeerNodeError::Channel(format!(
-                        "{} already holds channel '{channel}' with a different genesis block; remove it to join this channel afresh",
-                        dir.display()
-                    )))
-                }
-                None => {
-                    let outcomes = block
-                        .data
-                        .iter()
-                        .map(|_| TxOutcome::valid(Vec::new()))
-                        .collect();
-                    ledger
-                        .commit_block(&BlockCommit { block, outcomes })
-                        .map_err(|e| PeerNodeError::ledger(&channel, e))?;
-                }
-            }
-            drop(snapshot);
-            Ok(ledger)
-        })
-        .await
-        .map_err(|e| PeerNodeError::Channel(format!("joining the channel failed to run: {e}")))??;
+        let ledger = tokio::task::spawn_blocking(move || create_ledger(&dir, &channel, block))
+            .await
+            .map_err(|e| {
+                PeerNodeError::Channel(format!("joining the channel failed to run: {e}"))
+            })??;
         shared.open_channel(&id, ledger)?;
         Ok(id)
     }
@@ -714,6 +675,75 @@ impl PeerHandle {
         }
         tracing::info!(address = %self.local_addr, "peer stopped");
     }
+}
+
+/// Checks that `genesis_block` is a channel's block 0; returns the channel ID and the block.
+fn genesis(genesis_block: &[u8]) -> Result<(String, Block)> {
+    let config = ChannelConfig::from_config_block(genesis_block).map_err(|e| {
+        PeerNodeError::Channel(format!(
+            "the block is not a usable genesis block: {e}; pass the channel's block 0"
+        ))
+    })?;
+    let block = Block::decode(genesis_block)
+        .map_err(|e| PeerNodeError::Channel(format!("the genesis block does not decode: {e}")))?;
+    if block.number != 0 {
+        return Err(PeerNodeError::Channel(format!(
+            "the block is block {} of channel '{}', not its genesis block; pass block 0",
+            block.number,
+            config.channel_id()
+        )));
+    }
+    Ok((config.channel_id().to_owned(), block))
+}
+
+/// Opens (creating) the ledger folder `dir` of `channel` and commits the genesis block unless
+/// it is already there; refuses a folder holding another genesis block.
+fn create_ledger(dir: &Path, channel: &str, block: Block) -> Result<Ledger> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| PeerNodeError::io("creating the ledger folder", dir, e))?;
+    let ledger = Ledger::open(dir).map_err(|e| PeerNodeError::ledger(channel, e))?;
+    let snapshot = ledger
+        .snapshot()
+        .map_err(|e| PeerNodeError::ledger(channel, e))?;
+    match snapshot
+        .block(0)
+        .map_err(|e| PeerNodeError::ledger(channel, e))?
+    {
+        Some(existing) if existing.hash == block.header_hash() => {}
+        Some(_) => {
+            return Err(PeerNodeError::Channel(format!(
+                "{} already holds channel '{channel}' with a different genesis block; remove it to join this channel afresh",
+                dir.display()
+            )))
+        }
+        None => {
+            let outcomes = block
+                .data
+                .iter()
+                .map(|_| TxOutcome::valid(Vec::new()))
+                .collect();
+            ledger
+                .commit_block(&BlockCommit { block, outcomes })
+                .map_err(|e| PeerNodeError::ledger(channel, e))?;
+        }
+    }
+    drop(snapshot);
+    Ok(ledger)
+}
+
+/// Joins a channel without a running peer (`cambium peer channel join`): creates the
+/// channel's ledger under the data folder of `config` with `genesis_block` as block 0. The
+/// next [`Peer::start`] opens it and catches up from the channel's orderers. Refuses a channel
+/// already joined.
+pub fn join_offline(config: &PeerConfig, genesis_block: &[u8]) -> Result<String> {
+    let (id, block) = genesis(genesis_block)?;
+    let dir = ledger_dir(&config.data_dir, &id);
+    if dir.exists() {
+        return Err(PeerNodeError::AlreadyJoined(id));
+    }
+    let ledger = create_ledger(&dir, &id, block)?;
+    ledger.sync().map_err(|e| PeerNodeError::ledger(&id, e))?;
+    Ok(id)
 }
 
 /// Ledger folder of `channel_id` under a peer data folder.

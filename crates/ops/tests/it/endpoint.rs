@@ -36,6 +36,10 @@ async fn healthz_is_ok_then_503_with_reasons_then_ok_again() {
     broken.store(true, Ordering::SeqCst);
     let (status, body) = request(addr, "GET", "/healthz", "").await;
     assert_eq!(status, 503);
+    assert!(
+        body.starts_with(r#"{"status":"Service Unavailable","time":""#),
+        "{body}"
+    );
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["status"], "Service Unavailable");
     assert_eq!(

@@ -6,6 +6,7 @@ mod commit;
 mod config_update;
 mod deliver;
 mod gateway;
+mod join;
 mod ops;
 mod orderer_signature;
 mod support;
