@@ -1328,3 +1328,101 @@ fn transactions_endorsed_before_an_upgrade_stay_valid_within_the_grace_window() 
         "{reason}"
     );
 }
+
+/// Endorses `args` on `name` on Org1's peer alone; the transaction envelope, not submitted.
+fn endorse_org1(network: &Network, name: &str, args: &[&str]) -> Vec<u8> {
+    let client = network.client(0);
+    let proposal = signed_proposal(
+        client,
+        CHANNEL,
+        name,
+        args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        false,
+    );
+    let response = network.send(0, &proposal);
+    Network::envelope(client, &proposal, &[response])
+}
+
+/// The code `config` gives a single-transaction block of `envelope` on Org1's peer (not
+/// committed).
+fn code_under(
+    network: &Network,
+    config: &cambium_channel::ChannelConfig,
+    envelope: Vec<u8>,
+) -> Code {
+    let snapshot = network.orgs[0].ledger.snapshot().expect("snapshot");
+    let number = snapshot.height().expect("height");
+    let previous = snapshot
+        .block(number - 1)
+        .expect("read")
+        .expect("previous block")
+        .hash
+        .to_vec();
+    let block = Block::new(number, previous, vec![envelope]);
+    let policies = LifecyclePolicies::new(&snapshot);
+    validate_block(
+        &block,
+        config,
+        &policies,
+        &snapshot,
+        &ValidationOptions::at(now()),
+    )
+    .expect("block validates")
+    .transactions[0]
+        .code
+}
+
+#[test]
+fn the_previous_version_is_judged_under_its_own_policy_and_the_channel_sets_the_window() {
+    let network = Network::new();
+    let pkg = package(&net().kv_wasm, "kv_1");
+    let id = network.install(0, &pkg);
+    network.install(1, &pkg);
+    let def1 = Def::new("kv", 1, "1.0").with_policy("OR('Org1MSP.peer')");
+    network.approve(0, &def1, Some(&id));
+    network.approve(1, &def1, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def1), Code::Valid);
+    // Endorsed by Org1 alone, which 1.0's policy allows.
+    let first = endorse_org1(&network, "kv", &["put", "a", "1"]);
+    let second = endorse_org1(&network, "kv", &["put", "b", "1"]);
+
+    // 2.0 needs both orgs.
+    let def2 = Def::new("kv", 2, "2.0").with_policy("AND('Org1MSP.peer', 'Org2MSP.peer')");
+    network.approve(0, &def2, Some(&id));
+    network.approve(1, &def2, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def2), Code::Valid);
+
+    // The 1.0 transaction is judged under 1.0's policy: valid.
+    assert_eq!(network.submit(vec![first]), [Code::Valid]);
+    // A 2.0 transaction endorsed by Org1 alone fails 2.0's policy.
+    let v2_org1 = endorse_org1(&network, "kv", &["put", "c", "1"]);
+    assert_eq!(
+        network.submit(vec![v2_org1]),
+        [Code::EndorsementPolicyFailure]
+    );
+
+    // Two blocks after the commit: within the default window, past a window of 1 block set
+    // in the channel config.
+    let default = net().config.as_ref();
+    assert_eq!(code_under(&network, default, second.clone()), Code::Valid);
+    let mut root = default.channel_group().clone();
+    root.groups
+        .get_mut("Application")
+        .expect("application group")
+        .values
+        .insert(
+            cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY.to_owned(),
+            cambium_wire::config::ConfigValue {
+                version: 0,
+                value: cambium_wire::config::Value::Raw(
+                    cambium_lifecycle::UpgradeGraceBlocks { blocks: 1 }.encode_to_vec(),
+                ),
+                mod_policy: "Admins".to_owned(),
+            },
+        );
+    let one_block = cambium_channel::ChannelConfig::new(CHANNEL, default.sequence(), root).unwrap();
+    assert_eq!(
+        code_under(&network, &one_block, second),
+        Code::ChaincodeVersionConflict
+    );
+}
