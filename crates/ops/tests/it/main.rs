@@ -1,6 +1,7 @@
 //! Integration tests of the operations endpoint over real HTTP on loopback: `/healthz` OK and
 //! 503 with reasons, `/metrics` text that parses, `/version`, `/logspec` GET/PUT/bad input.
 
+mod dashboard;
 mod endpoint;
 
 /// A tiny HTTP/1.1 client: one request per connection, returns the status and the body.
