@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::block::assemble_block;
-use crate::cluster::{ChannelTrust, ClusterNetwork, Connections};
+use crate::cluster::{ClusterNetwork, Connections, SharedTrust};
 use crate::cutter::BlockCutter;
 use crate::error::{OrdererError, Result};
 use crate::raft::{
@@ -73,7 +73,7 @@ pub(crate) struct Chain {
     pub(crate) node_id: u64,
     pub(crate) dir: PathBuf,
     /// Mutual TLS towards and from the channel's other orderers; `None` without TLS.
-    pub(crate) trust: Option<Arc<ChannelTrust>>,
+    pub(crate) trust: SharedTrust,
     submit: mpsc::Sender<Submission>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -112,9 +112,11 @@ impl Chain {
         }
         let state = load_state(&ledger, genesis, settings)?;
         let settings = (*state.settings).clone();
-        let trust = connections
-            .trust(&settings.orderer_tls_roots)
-            .map_err(OrdererError::Config)?;
+        let trust = SharedTrust::new(
+            connections
+                .trust(&settings.orderer_tls_roots)
+                .map_err(OrdererError::Config)?,
+        );
         let (height_tx, height_rx) = watch::channel(ledger.height()?);
         let (state_tx, state_rx) = watch::channel(Arc::new(state));
         let state_tx = Arc::new(state_tx);
@@ -122,7 +124,7 @@ impl Chain {
         let raft = ChannelRaft::new(
             node_id,
             raft_config(&settings.channel_id)?,
-            ClusterNetwork::new(&settings.channel_id, connections, trust.clone()),
+            ClusterNetwork::new(&settings.channel_id, connections.clone(), trust.clone()),
             LogStore::new(db.clone()),
             ChainStateMachine::new(db, ledger.clone(), height_tx, state_tx),
         )
@@ -158,6 +160,7 @@ impl Chain {
         let tasks = vec![
             tokio::spawn(cutter.run(rx, feedback_rx)),
             tokio::spawn(ack_loop(ack_rx, feedback_tx)),
+            tokio::spawn(follow_trust(state_rx.clone(), connections, trust.clone())),
         ];
         Ok(Chain {
             state: state_rx,
@@ -455,6 +458,26 @@ impl CutterLoop {
                 "the config block was not committed: {e}; resubmit to the current leader"
             ))),
             Err(_) => Err(Rejection::unavailable("the Raft node stopped; resubmit")),
+        }
+    }
+}
+
+/// Keeps the channel's cluster trust in step with the config: after each config block, the
+/// TLS CAs of the channel's orderer organisations as it names them.
+async fn follow_trust(
+    mut state: watch::Receiver<Arc<ChannelState>>,
+    connections: Connections,
+    trust: SharedTrust,
+) {
+    state.borrow_and_update();
+    while state.changed().await.is_ok() {
+        let settings = state.borrow_and_update().settings.clone();
+        match connections.trust(&settings.orderer_tls_roots) {
+            Ok(t) => trust.replace(t),
+            Err(e) => tracing::error!(
+                channel = %settings.channel_id,
+                "the updated orderer TLS CAs are unusable; keeping the previous ones: {e}"
+            ),
         }
     }
 }

@@ -370,17 +370,40 @@ impl Connections {
     }
 }
 
+/// A channel's [`ChannelTrust`], replaced when a config block changes the TLS CAs of the
+/// channel's orderer organisations; `None` inside without TLS.
+#[derive(Clone, Default)]
+pub struct SharedTrust(Arc<std::sync::RwLock<Option<Arc<ChannelTrust>>>>);
+
+impl SharedTrust {
+    /// Shared trust starting as `trust`.
+    pub fn new(trust: Option<Arc<ChannelTrust>>) -> Self {
+        SharedTrust(Arc::new(std::sync::RwLock::new(trust)))
+    }
+
+    /// The trust in force.
+    pub fn current(&self) -> Option<Arc<ChannelTrust>> {
+        self.0.read().expect("trust lock").clone()
+    }
+
+    /// Puts `trust` in force for new connections and checks.
+    pub fn replace(&self, trust: Option<Arc<ChannelTrust>>) {
+        *self.0.write().expect("trust lock") = trust;
+    }
+}
+
 /// openraft's network factory for one channel.
 #[derive(Clone)]
 pub struct ClusterNetwork {
     channel: String,
     connections: Connections,
-    trust: Option<Arc<ChannelTrust>>,
+    trust: SharedTrust,
 }
 
 impl ClusterNetwork {
-    /// The network of `channel`'s group over `connections`, with mutual TLS as `trust` says.
-    pub fn new(channel: &str, connections: Connections, trust: Option<Arc<ChannelTrust>>) -> Self {
+    /// The network of `channel`'s group over `connections`, with mutual TLS as `trust` says
+    /// when each RPC is sent.
+    pub fn new(channel: &str, connections: Connections, trust: SharedTrust) -> Self {
         ClusterNetwork {
             channel: channel.to_string(),
             connections,
@@ -394,7 +417,7 @@ pub struct ClusterClient {
     channel: String,
     addr: String,
     connections: Connections,
-    trust: Option<Arc<ChannelTrust>>,
+    trust: SharedTrust,
 }
 
 impl RaftNetworkFactory<TypeConfig> for ClusterNetwork {
@@ -424,7 +447,7 @@ impl ClusterClient {
         .map_err(|e| CallError::Network(e.to_string()))?;
         let channel = self
             .connections
-            .get(&self.addr, self.trust.as_deref())
+            .get(&self.addr, self.trust.current().as_deref())
             .map_err(CallError::Unreachable)?;
         call_raw(channel, &self.addr, body, timeout).await
     }

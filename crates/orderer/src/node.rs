@@ -95,7 +95,7 @@ impl RaftRouter for NodeInner {
             // The RPC handler answers that the channel is not served.
             return Ok(());
         };
-        match &chain.trust {
+        match chain.trust.current() {
             Some(trust) => trust.verify(peer_certs),
             None => Ok(()),
         }

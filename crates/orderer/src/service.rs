@@ -4,6 +4,8 @@
 //! `AbsoluteMaxBytes`, creator's signature and the channel's `Writers` policy), forwards it to
 //! the Raft leader when this orderer is a follower, and answers `SUCCESS` only once the block
 //! holding it is committed. Replies on one stream come in the order the envelopes were sent.
+//! A `CONFIG_UPDATE` is also authorized against the current config and ordered as a CONFIG
+//! block of its own (see [`crate::update`]); a raw `CONFIG` envelope is refused.
 //!
 //! Deliver serves blocks for a signed `SeekInfo` after checking the timestamp window and the
 //! channel's `Readers` policy, then answers `SUCCESS` and waits for the next request.
@@ -152,7 +154,8 @@ impl NodeInner {
         })?;
         let node = self.clone();
         Ok(tokio::spawn(async move {
-            node.forward(&addr, chain.trust.as_deref(), bytes).await
+            node.forward(&addr, chain.trust.current().as_deref(), bytes)
+                .await
         }))
     }
 

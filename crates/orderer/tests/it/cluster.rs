@@ -190,19 +190,41 @@ async fn three_orderers_survive_leader_failover() {
     }
 }
 
-/// Waits until some node reports itself leader; returns its index.
+/// Waits until every running node names the same leader, which reports itself leader, twice
+/// in a row a few heartbeats apart (so a leader deposed right after the first election on a
+/// busy machine is not picked); returns its index.
 pub(crate) async fn wait_leader(nodes: &[Option<Running>], within: Duration) -> Option<usize> {
     let deadline = tokio::time::Instant::now() + within;
+    let mut previous = None;
     while tokio::time::Instant::now() < deadline {
-        for (i, n) in nodes.iter().enumerate() {
-            if let Some(n) = n {
-                let info = n.node.channel(CHANNEL).unwrap();
-                if info.leader == Some(info.consenter_id) {
-                    return Some(i);
-                }
-            }
+        let agreed = agreed_leader(nodes);
+        if agreed.is_some() && agreed == previous {
+            return agreed;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        previous = agreed;
+        tokio::time::sleep(Duration::from_millis(if agreed.is_some() {
+            300
+        } else {
+            20
+        }))
+        .await;
     }
     None
+}
+
+/// The index of the node every running node names as leader, if they agree and it does too.
+fn agreed_leader(nodes: &[Option<Running>]) -> Option<usize> {
+    let infos: Vec<(usize, cambium_orderer::ChannelInfo)> = nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| n.as_ref().map(|n| (i, n.node.channel(CHANNEL).unwrap())))
+        .collect();
+    let leader = infos.first()?.1.leader?;
+    if infos.iter().any(|(_, info)| info.leader != Some(leader)) {
+        return None;
+    }
+    infos
+        .iter()
+        .find(|(_, info)| info.consenter_id == leader)
+        .map(|(i, _)| *i)
 }

@@ -180,7 +180,8 @@ async fn three_orderers_apply_a_batch_timeout_update_from_its_own_block() {
     let user = org1_user(&net);
 
     // A pending transaction (the genesis timeout is 2 s) and then the update, on one stream
-    // through a follower: the pending batch is cut first, the config block comes alone.
+    // to the leader (which keeps a stream's order; a follower forwards each envelope on its
+    // own): the pending batch is cut first, the config block comes alone.
     let first = tx(&user);
     let cfg = update(
         &net.dev.channel,
@@ -188,7 +189,7 @@ async fn three_orderers_apply_a_batch_timeout_update_from_its_own_block() {
         &[&admin],
         &admin,
     );
-    let replies = broadcast(&addrs[follower], vec![first.clone(), cfg])
+    let replies = broadcast(&addrs[leader], vec![first.clone(), cfg])
         .await
         .unwrap();
     for r in &replies {
@@ -196,7 +197,10 @@ async fn three_orderers_apply_a_batch_timeout_update_from_its_own_block() {
     }
     let node = &nodes[leader].as_ref().unwrap().node;
     let b1 = block(node, 1);
-    assert_eq!(b1.data, vec![first]);
+    assert!(
+        b1.data == vec![first],
+        "block 1 holds the pending transaction alone"
+    );
     let b2 = block(node, 2);
     assert_eq!(b2.data.len(), 1, "a config block holds only its config");
     assert_eq!(header_type(&b2, 0), Some(HeaderType::Config));
@@ -211,7 +215,7 @@ async fn three_orderers_apply_a_batch_timeout_update_from_its_own_block() {
     // points LAST_CONFIG at the config block.
     let replies = tokio::time::timeout(
         Duration::from_millis(1500),
-        broadcast(&addrs[(leader + 2) % 3], vec![tx(&user)]),
+        broadcast(&addrs[follower], vec![tx(&user)]),
     )
     .await
     .expect("the new batch timeout cuts the block")
@@ -226,9 +230,29 @@ async fn three_orderers_apply_a_batch_timeout_update_from_its_own_block() {
     assert_eq!(block_signatures(&b3).unwrap().last_config, 2);
     assert_eq!(last_config_slot(&b3), 2);
 
+    // A follower forwards a config update to the leader.
+    let again = update(
+        &applied,
+        &with_batch_timeout(&applied, "150ms"),
+        &[&admin],
+        &admin,
+    );
+    let replies = broadcast(&addrs[(leader + 2) % 3], vec![again])
+        .await
+        .unwrap();
+    assert_eq!(
+        replies[0].status,
+        Status::Success as i32,
+        "{}",
+        replies[0].info
+    );
+    let b4 = block(node, 4);
+    assert_eq!(header_type(&b4, 0), Some(HeaderType::Config));
+    assert_eq!(last_config_slot(&b4), 4);
+
     // Every node holds the same chain.
     for running in nodes.iter().flatten() {
-        wait_height(&running.node, 4).await;
+        wait_height(&running.node, 5).await;
     }
     let hashes: Vec<_> = nodes
         .iter()
