@@ -15,6 +15,9 @@
 //! - [`upgrade`]: which contract versions a block accepts across an upgrade (the current
 //!   one, and the previous one within the channel's grace window), and the previous
 //!   definition each commit records.
+//! - [`rollout`]: canary rollout plans (weight by a hash of the tx ID, selectors by org,
+//!   client or OU) and the deterministic assignment of a transaction to the new or the
+//!   previous version (data model only so far).
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
@@ -28,6 +31,7 @@ pub mod definition;
 pub mod error;
 pub mod package;
 pub mod readiness;
+pub mod rollout;
 pub mod scc;
 pub mod state;
 pub mod upgrade;
