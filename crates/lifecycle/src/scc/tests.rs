@@ -431,3 +431,41 @@ fn refusals_and_statuses() {
     assert_eq!(acl(COMMIT), Some(Acl::ChannelWriters));
     assert_eq!(acl("Nope"), None);
 }
+
+#[test]
+fn a_commit_records_the_definition_it_replaces() {
+    let store = MemStore::default();
+    let mut sim = MapSim::default();
+    let id = store.install(b"basic_1").unwrap().package_id;
+    for (seq, version) in [(1, "1.0"), (2, "2.0")] {
+        for org in ["Org1MSP", "Org2MSP"] {
+            call(
+                &mut sim,
+                &store,
+                org,
+                APPROVE,
+                &approve_args(seq, version, Some(&id)),
+            )
+            .unwrap();
+            sim.commit();
+        }
+        call(
+            &mut sim,
+            &store,
+            "Org1MSP",
+            COMMIT,
+            &commit_args(seq, version),
+        )
+        .unwrap();
+        if seq == 1 {
+            assert!(!sim.writes.contains_key("cambium/previous/basic"));
+        }
+        sim.commit();
+    }
+    let previous = crate::upgrade::previous_definition(&mut sim, "basic")
+        .unwrap()
+        .unwrap();
+    assert_eq!(previous, Definition::new(1, "1.0"));
+    let current = committed_definition(&mut sim, "basic").unwrap().unwrap();
+    assert_eq!(current.version, "2.0");
+}
