@@ -66,15 +66,18 @@ fn calls(c: &mut Criterion) {
     let trivial = wat::parse_str(TRIVIAL).unwrap();
     let get_put = wat::parse_str(GET_PUT).unwrap();
 
+    let kv_wasm = contract_wasm("kv");
+    let at_wasm = contract_wasm("asset-transfer");
+    // "on-demand" is the old default (mmap/munmap per call); "pooling" is today's default.
     for (name, config) in [
-        ("on-demand", VmConfig::default()),
         (
-            "pooling",
+            "on-demand",
             VmConfig {
-                pooling_instances: Some(64),
+                pooling_instances: None,
                 ..VmConfig::default()
             },
         ),
+        ("pooling", VmConfig::default()),
     ] {
         let vm = Vm::new(config).unwrap();
         let contract = vm.install(&trivial).unwrap();
@@ -86,23 +89,21 @@ fn calls(c: &mut Criterion) {
         c.bench_function(&format!("get_put_x{ROUNDS}/{name}"), |b| {
             b.iter(|| black_box(vm.execute(&contract, &call, &env).unwrap()))
         });
+        let kv = vm.install(&kv_wasm).unwrap();
+        let incr = Call::new("kv", "incr", &["n"]);
+        c.bench_function(&format!("kv_incr_call/{name}"), |b| {
+            b.iter(|| black_box(vm.execute(&kv, &incr, &env).unwrap()))
+        });
+        let at = vm.install(&at_wasm).unwrap();
+        let create = Call::new(
+            "b",
+            "CreateAsset",
+            &["asset9", "blue", "5", "Tomoko", "300"],
+        );
+        c.bench_function(&format!("asset_transfer_create_call/{name}"), |b| {
+            b.iter(|| black_box(vm.execute(&at, &create, &env).unwrap()))
+        });
     }
-
-    let vm = Vm::new(VmConfig::default()).unwrap();
-    let kv = vm.install(&contract_wasm("kv")).unwrap();
-    let incr = Call::new("kv", "incr", &["n"]);
-    c.bench_function("kv_incr_call", |b| {
-        b.iter(|| black_box(vm.execute(&kv, &incr, &env).unwrap()))
-    });
-    let at = vm.install(&contract_wasm("asset-transfer")).unwrap();
-    let create = Call::new(
-        "b",
-        "CreateAsset",
-        &["asset9", "blue", "5", "Tomoko", "300"],
-    );
-    c.bench_function("asset_transfer_create_call", |b| {
-        b.iter(|| black_box(vm.execute(&at, &create, &env).unwrap()))
-    });
 }
 
 fn install(c: &mut Criterion) {

@@ -49,3 +49,10 @@ pub const DEFAULT_MAX_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_TABLE_ELEMENTS: usize = 10_000;
 /// Default WebAssembly stack limit, in bytes.
 pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
+
+/// Concurrent calls the default pooling allocator holds (each with room for its nested calls).
+pub const DEFAULT_CONCURRENT_CALLS: u32 = 16;
+/// Guard region after each pooled linear memory, in bytes.
+pub const POOL_GUARD_BYTES: u64 = 64 * 1024;
+/// Bytes of each pooled memory and table reset by zeroing in place rather than `madvise`.
+pub const POOL_KEEP_RESIDENT_BYTES: usize = 1024 * 1024;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -33,8 +33,14 @@ pub struct VmConfig {
     pub max_wasm_stack: usize,
     /// Where compiled modules are cached (`None`: compile on every install).
     pub cache_dir: Option<PathBuf>,
-    /// Use wasmtime's pooling allocator with this many instance slots (`None`: allocate on
-    /// demand). Pooling makes instantiation cheaper; a call finding no free slot fails.
+    /// Use wasmtime's pooling allocator sized for this many concurrent calls (`None`: allocate
+    /// every instance on demand, with no bound on concurrent calls).
+    ///
+    /// Each concurrent call gets room for [`MAX_CALL_DEPTH`]` + 1` instances (its nested calls),
+    /// with linear-memory reservations sized to [`VmConfig::max_memory_bytes`]. A call that
+    /// finds every slot taken waits until one is released; it never fails for lack of a slot.
+    /// Pooling makes instantiation cheap: no `mmap`/`munmap` (and so no TLB shootdown) per call.
+    /// The default is [`DEFAULT_CONCURRENT_CALLS`].
     pub pooling_instances: Option<u32>,
 }
 
@@ -46,7 +52,7 @@ impl Default for VmConfig {
             max_table_elements: DEFAULT_MAX_TABLE_ELEMENTS,
             max_wasm_stack: DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
-            pooling_instances: None,
+            pooling_instances: Some(DEFAULT_CONCURRENT_CALLS),
         }
     }
 }
@@ -227,6 +233,55 @@ pub struct Vm {
     linker: Linker<HostState>,
     config: VmConfig,
     fingerprint: String,
+    /// Bounds concurrent top-level calls to what the instance pool holds (`None`: no pool).
+    slots: Option<CallSlots>,
+}
+
+/// A counting semaphore over the pool's call slots: a call takes one for its whole run (nested
+/// calls included) and waits while none is free.
+struct CallSlots {
+    free: Mutex<u32>,
+    released: Condvar,
+}
+
+impl CallSlots {
+    fn new(count: u32) -> CallSlots {
+        CallSlots {
+            free: Mutex::new(count),
+            released: Condvar::new(),
+        }
+    }
+
+    /// Blocks until a slot is free and takes it; the guard gives it back.
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .released
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard { slots: self }
+    }
+}
+
+/// One taken call slot, released on drop (also when the call unwinds).
+struct SlotGuard<'a> {
+    slots: &'a CallSlots,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        let mut free = self
+            .slots
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *free += 1;
+        drop(free);
+        self.slots.released.notify_one();
+    }
 }
 
 impl fmt::Debug for Vm {
@@ -271,15 +326,38 @@ impl Vm {
             .wasm_relaxed_simd(false)
             .wasm_memory64(false)
             .max_wasm_stack(config.max_wasm_stack);
-        if let Some(slots) = config.pooling_instances {
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.total_core_instances(slots)
-                .total_memories(slots)
-                .total_tables(slots)
-                .max_memory_size(config.max_memory_bytes)
-                .table_elements(config.max_table_elements);
-            wc.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-        }
+        let slots = match config.pooling_instances {
+            Some(0) => {
+                return Err(VmError::Engine {
+                    reason: "pooling_instances is 0: give at least 1 concurrent call, or None to \
+                             allocate on demand"
+                        .into(),
+                })
+            }
+            Some(calls) => {
+                // Room for every nested call of every concurrent call.
+                let instances = calls.saturating_mul(MAX_CALL_DEPTH + 1);
+                let memory = u64::try_from(config.max_memory_bytes).unwrap_or(u64::MAX);
+                // Reserve exactly the memory limit per slot (not wasmtime's 4 GiB default), so a
+                // large pool stays a modest address-space reservation; bounds checks stay explicit.
+                wc.memory_reservation(memory)
+                    .memory_reservation_for_growth(0)
+                    .memory_guard_size(POOL_GUARD_BYTES);
+                let mut pool = wasmtime::PoolingAllocationConfig::default();
+                pool.total_core_instances(instances)
+                    .total_memories(instances)
+                    .total_tables(instances)
+                    .max_memory_size(config.max_memory_bytes)
+                    .table_elements(config.max_table_elements)
+                    // Reset small memories by zeroing in place instead of `madvise`, which costs
+                    // page faults and TLB shootdowns on every call.
+                    .linear_memory_keep_resident(POOL_KEEP_RESIDENT_BYTES)
+                    .table_keep_resident(POOL_KEEP_RESIDENT_BYTES);
+                wc.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+                Some(CallSlots::new(calls))
+            }
+            None => None,
+        };
         let engine = Engine::new(&wc).map_err(engine_error)?;
         let linker = host::linker(&engine).map_err(engine_error)?;
         // wasmtime's compatibility hash ignores NaN canonicalization (see dependencies.md), so
@@ -293,6 +371,7 @@ impl Vm {
             linker,
             config,
             fingerprint,
+            slots,
         })
     }
 
@@ -376,6 +455,9 @@ impl Vm {
 
     /// Runs one call on a fresh instance against `env`.
     ///
+    /// With the pooling allocator, this blocks while [`VmConfig::pooling_instances`] calls are
+    /// already running; call it from a thread that may block (e.g. `spawn_blocking`).
+    ///
     /// `Ok` carries the contract's response (success or its own error) with the read/write set;
     /// `Err` means the VM stopped the call (trap, fuel, limit) or state failed.
     pub fn execute(&self, contract: &Contract, call: &Call, env: &Env) -> Result<CallOutcome> {
@@ -418,7 +500,9 @@ impl Vm {
             },
             memory: None,
         };
+        let slot = self.slots.as_ref().map(CallSlots::acquire);
         let (data, end, left) = host::run_instance(&contract.pre, data, self.config.fuel);
+        drop(slot);
         match end {
             RunEnd::Responded(response) => Ok(CallOutcome {
                 response,

@@ -245,6 +245,47 @@ const COUNTER_MODULE: &str = r#"(module
     (call $respond (i32.const 200) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0))))"#;
 
 #[test]
+fn calls_beyond_the_pool_wait_for_a_slot_instead_of_failing() {
+    let vm = Arc::new(
+        Vm::new(VmConfig {
+            pooling_instances: Some(1),
+            ..VmConfig::default()
+        })
+        .unwrap(),
+    );
+    let contract = Arc::new(install(&vm, &wat(COUNTER_MODULE)));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (vm, contract) = (vm.clone(), contract.clone());
+            std::thread::spawn(move || {
+                let env = Env::new(Arc::new(MemState::new()));
+                (0..20)
+                    .map(|_| {
+                        vm.execute(&contract, &Call::new("c", "f", &[]), &env)
+                            .map(|out| out.response.payload)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        for out in t.join().unwrap() {
+            assert_eq!(out.unwrap(), [1]);
+        }
+    }
+}
+
+#[test]
+fn a_pool_of_zero_calls_is_refused() {
+    let err = Vm::new(VmConfig {
+        pooling_instances: Some(0),
+        ..VmConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("pooling_instances"), "{err}");
+}
+
+#[test]
 fn every_call_starts_from_a_clean_instance() {
     for pooling in [None, Some(4)] {
         let vm = Vm::new(VmConfig {
