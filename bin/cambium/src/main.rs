@@ -37,6 +37,10 @@ enum Command {
     /// Run an orderer node (Raft ordering service with Broadcast, Deliver and channel participation).
     #[command(subcommand)]
     Orderer(cmd::orderer::OrdererCommand),
+    /// Run a peer node (Endorser, Deliver, Gateway, committer, operations endpoint) and join it
+    /// to channels.
+    #[command(subcommand)]
+    Peer(cmd::peer::PeerCommand),
     /// Measure Cambium's components on this machine (e.g. `cambium bench ordering`).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -46,7 +50,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Servers must survive a client that goes away mid-stream: with SIGPIPE at its default, a
     // write to a closed socket would end the whole process silently.
-    if !matches!(cli.command, Command::Up(_) | Command::Orderer(_)) {
+    if !matches!(
+        cli.command,
+        Command::Up(_) | Command::Orderer(_) | Command::Peer(_)
+    ) {
         restore_default_sigpipe();
     }
     let result = match cli.command {
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
         Command::Contract(c) => cmd::contract::run(c),
         Command::Channel(c) => cmd::channel::run(c),
         Command::Orderer(c) => cmd::orderer::run(c),
+        Command::Peer(c) => cmd::peer::run(c),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {

@@ -8,4 +8,5 @@ pub(crate) mod ledger;
 pub(crate) mod lifecycle;
 pub(crate) mod network;
 pub(crate) mod orderer;
+pub(crate) mod peer;
 pub(crate) mod up;

@@ -5,5 +5,6 @@ mod contract;
 mod crypto;
 mod ledger;
 mod orderer;
+mod peer;
 mod support;
 mod up;
