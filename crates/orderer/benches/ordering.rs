@@ -1,7 +1,8 @@
 //! Criterion benches of the ordering service: the block cutter's rules, the per-envelope
 //! Broadcast check (parse, creator validation, signature and `Writers` policy), and
 //! Broadcast→commit on one in-process orderer (16 broadcasters, 1 KiB signed envelopes, 5 ms
-//! batch timeout).
+//! batch timeout), and authorizing a channel config update (a batch timeout change signed by
+//! the orderer admin) against the sample channel's config.
 
 use std::time::Duration;
 
@@ -110,5 +111,56 @@ fn broadcast(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cutter, check, broadcast);
+fn config_update(c: &mut Criterion) {
+    use cambium_channel::{compute_update, sign_update, Value};
+    use cambium_wire::config_update::ConfigUpdateEnvelope;
+    let dev = cambium_testing::DevNetwork::new("mychannel");
+    let org = dev.crypto.org("OrdererMSP").unwrap();
+    let admin = cambium_msp::load_signing_identity(&org.admin().msp_dir, "OrdererMSP").unwrap();
+    let mut group_after = dev.channel.channel_group().clone();
+    group_after
+        .groups
+        .get_mut("Orderer")
+        .unwrap()
+        .values
+        .get_mut("BatchTimeout")
+        .unwrap()
+        .value = Value::BatchTimeout("250ms".into());
+    let update = compute_update("mychannel", dev.channel.channel_group(), &group_after)
+        .unwrap()
+        .encode()
+        .unwrap();
+    let envelope = ConfigUpdateEnvelope {
+        signatures: vec![sign_update(&update, &admin).unwrap()],
+        config_update: update,
+    };
+    let bytes = cambium_orderer::update::config_update_envelope(
+        "mychannel",
+        &envelope,
+        &admin,
+        cambium_orderer::client::now(),
+    )
+    .unwrap();
+    let view = cambium_wire::tx::parse_envelope(&bytes).unwrap();
+    let now = cambium_orderer::client::now().seconds;
+    let mut group = c.benchmark_group("config_update");
+    group.bench_function("authorize_batch_timeout", |b| {
+        b.iter(|| cambium_orderer::update::authorize(&dev.channel, &view, now).unwrap())
+    });
+    let next = cambium_orderer::update::authorize(&dev.channel, &view, now).unwrap();
+    group.bench_function("signed_config_envelope", |b| {
+        b.iter(|| {
+            cambium_orderer::update::config_envelope(
+                &next,
+                &view,
+                &admin,
+                cambium_orderer::client::now(),
+            )
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cutter, check, broadcast, config_update);
 criterion_main!(benches);
