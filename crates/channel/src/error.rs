@@ -75,10 +75,17 @@ pub enum ChannelError {
     /// A policy evaluated through the config failed or does not exist.
     #[error(transparent)]
     Policy(#[from] PolicyError),
-    /// A config update cannot be computed or is not authorized.
+    /// A config update cannot be computed or does not apply to the current config.
     #[error("config update rejected: {problem}")]
     Update {
         /// What was wrong and what to do.
+        problem: String,
+    },
+    /// A config update's signatures do not satisfy the `mod_policy` of an element it changes
+    /// (Fabric's orderer answers FORBIDDEN).
+    #[error("config update rejected: {problem}")]
+    UpdateNotAuthorized {
+        /// Which element and policy, and what to do.
         problem: String,
     },
 }

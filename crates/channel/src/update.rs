@@ -541,12 +541,13 @@ impl ChannelConfig {
                 )));
             }
             let path = mod_policy_path(key, existing.mod_policy());
-            self.evaluate(&path, &signed, at).map_err(|e| {
-                rejected(format!(
-                    "the signatures do not satisfy {path}, the mod_policy of {key}: {e}; \
+            self.evaluate(&path, &signed, at)
+                .map_err(|e| ChannelError::UpdateNotAuthorized {
+                    problem: format!(
+                        "the signatures do not satisfy {path}, the mod_policy of {key}: {e}; \
                      collect signatures from enough admins (cambium channel signconfigtx)"
-                ))
-            })?;
+                    ),
+                })?;
         }
         let mut merged = current;
         for (key, item) in delta {

@@ -88,7 +88,7 @@ pub fn authorize(
     let next = current
         .authorize_update(&envelope, now)
         .map_err(|e| match &e {
-            ChannelError::Update { problem } if problem.contains("signatures do not satisfy") => {
+            ChannelError::UpdateNotAuthorized { .. } => {
                 Rejection::forbidden(format!("config update refused: {e}"))
             }
             _ => Rejection::bad_request(format!("config update refused: {e}")),
