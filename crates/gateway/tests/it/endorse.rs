@@ -184,7 +184,7 @@ async fn endorsement_failures() {
     );
 
     // Org2 entirely down: AND cannot be satisfied, OR still can.
-    net.stop_org2();
+    net.stop_org2().await;
     let (_, signed) = proposal("kv", &["put", "k", "v"]);
     let err = client.endorse(request(signed, &[])).await.unwrap_err();
     assert_eq!(err.code(), Code::Aborted, "{err:?}");

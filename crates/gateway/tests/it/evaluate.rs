@@ -93,7 +93,7 @@ async fn evaluate_results_and_errors() {
     assert!(err.message().contains("nochannel"), "{err:?}");
 
     // Org2's peer down: evaluating there fails with Aborted and the peer's detail.
-    net.stop_org2();
+    net.stop_org2().await;
     let (_, signed) = proposal("kv", &["get", "colour"]);
     let err = client
         .evaluate(request(signed, &["Org2MSP"]))

@@ -352,7 +352,10 @@ pub(crate) struct Net {
     pub(crate) orderer_addr: String,
     _orderer: OrdererNode,
     _orderer_server: Server,
-    org2_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    org2_stop: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    )>,
     _gateway_stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -429,7 +432,7 @@ impl Net {
                 )
                 .expect("TLS server settings");
         }
-        tokio::spawn(
+        let org2_task = tokio::spawn(
             org2_server
                 .add_service(EndorserService::new(org2).into_server())
                 .serve_with_incoming_shutdown(
@@ -524,15 +527,18 @@ impl Net {
             orderer_addr,
             _orderer: orderer,
             _orderer_server: orderer_server,
-            org2_stop: Some(org2_stop),
+            org2_stop: Some((org2_stop, org2_task)),
             _gateway_stop: gateway_stop,
         }
     }
 
     /// Stops Org2's endorser.
-    pub(crate) fn stop_org2(&mut self) {
-        if let Some(stop) = self.org2_stop.take() {
+    /// Stops Org2's peer and waits until its server has closed its connections, so the next
+    /// call cannot reach it on a connection the gateway already holds.
+    pub(crate) async fn stop_org2(&mut self) {
+        if let Some((stop, task)) = self.org2_stop.take() {
             let _ = stop.send(());
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
         }
     }
 
