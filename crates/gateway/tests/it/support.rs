@@ -342,6 +342,9 @@ impl PeerContext for TestPeer {
     }
 }
 
+/// A spawned tonic server, finished once it has shut down.
+type ServerTask = tokio::task::JoinHandle<Result<(), tonic::transport::Error>>;
+
 /// A running test network.
 pub(crate) struct Net {
     _dir: tempfile::TempDir,
@@ -352,10 +355,7 @@ pub(crate) struct Net {
     pub(crate) orderer_addr: String,
     _orderer: OrdererNode,
     _orderer_server: Server,
-    org2_stop: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
-    )>,
+    org2_stop: Option<(tokio::sync::oneshot::Sender<()>, ServerTask)>,
     _gateway_stop: tokio::sync::oneshot::Sender<()>,
 }
 
