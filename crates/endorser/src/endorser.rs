@@ -51,7 +51,7 @@ use cambium_lifecycle::scc::{self as lifecycle_scc, Acl};
 use cambium_lifecycle::{LedgerSimulation, LifecycleError};
 use cambium_msp::policy::SignedData;
 use cambium_msp::Identity;
-use cambium_msp::{Certificate, SigningIdentity};
+use cambium_msp::{Certificate, Msp, SigningIdentity};
 use cambium_primitives::chaincode::{STATUS_ERROR, STATUS_ERROR_THRESHOLD};
 use cambium_primitives::{
     ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, KvRead, KvWrite, NsRwSet,
@@ -452,23 +452,7 @@ impl Endorser {
         let Some(lifecycle) = self.lifecycle() else {
             return Err(no_lifecycle());
         };
-        let msp = Arc::clone(&lifecycle.local_msp);
-        let (_, identity) = validate_header(view, false, |creator| {
-            let denied = |reason: String| {
-                format!(
-                    "access denied: channel [] creator org [{}]: {reason}",
-                    creator.msp_id
-                )
-            };
-            let identity = msp
-                .validate(creator, now)
-                .map_err(|e| denied(e.to_string()))?;
-            identity
-                .verify(&view.proposal_bytes, &view.signature)
-                .map_err(|e| denied(e.to_string()))?;
-            Ok(identity)
-        })
-        .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))?;
+        let (_, identity) = validate_local_creator(view, &lifecycle.local_msp, false, now)?;
         let response = match lifecycle_scc::split_args(&view.args) {
             Err(e) => lifecycle_scc::respond(LIFECYCLE, Err(e)),
             Ok((function, _)) if !lifecycle_scc::is_peer_local(function) => {
@@ -529,23 +513,7 @@ impl Endorser {
         let Some(lifecycle) = self.lifecycle() else {
             return Err(no_lifecycle());
         };
-        let msp = Arc::clone(&lifecycle.local_msp);
-        let (creator, _) = validate_header(view, true, |creator| {
-            let denied = |reason: String| {
-                format!(
-                    "access denied: channel [] creator org [{}]: {reason}",
-                    creator.msp_id
-                )
-            };
-            let identity = msp
-                .validate(creator, now)
-                .map_err(|e| denied(e.to_string()))?;
-            identity
-                .verify(&view.proposal_bytes, &view.signature)
-                .map_err(|e| denied(e.to_string()))?;
-            Ok(identity)
-        })
-        .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))?;
+        let (creator, _) = validate_local_creator(view, &lifecycle.local_msp, true, now)?;
         let signed = SignedData {
             data: view.proposal_bytes.clone(),
             identity: creator,
@@ -903,6 +871,32 @@ fn validate(
 
 /// The header checks of Fabric's `Validate`, then `check_creator` (the creator valid in an
 /// MSP and the signer of the proposal); returns the creator.
+/// Header checks for a channel-less proposal, with the creator validated against the peer's
+/// local MSP and its signature verified (Fabric's "access denied: channel []" refusals).
+fn validate_local_creator(
+    view: &ProposalView,
+    msp: &Msp,
+    allow_config: bool,
+    now: i64,
+) -> std::result::Result<(SerializedIdentity, Identity), Refusal> {
+    validate_header(view, allow_config, |creator| {
+        let denied = |reason: String| {
+            format!(
+                "access denied: channel [] creator org [{}]: {reason}",
+                creator.msp_id
+            )
+        };
+        let identity = msp
+            .validate(creator, now)
+            .map_err(|e| denied(e.to_string()))?;
+        identity
+            .verify(&view.proposal_bytes, &view.signature)
+            .map_err(|e| denied(e.to_string()))?;
+        Ok(identity)
+    })
+    .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))
+}
+
 fn validate_header(
     view: &ProposalView,
     allow_config: bool,
