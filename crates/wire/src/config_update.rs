@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use prost::Message;
 
 use crate::common;
-use crate::config::{ConfigGroup, ConfigPolicy, ConfigValue, Value};
+use crate::config::ConfigGroup;
 use crate::error::{Result, WireError};
 
 /// A config group whose values and policies are kept as bytes.
@@ -177,45 +177,7 @@ impl RawConfigGroup {
 
     /// Decodes every value and policy of a complete tree (no placeholders left).
     pub fn to_config_group(&self) -> Result<ConfigGroup> {
-        let mut groups = BTreeMap::new();
-        for (name, g) in &self.groups {
-            groups.insert(name.clone(), g.to_config_group()?);
-        }
-        let mut values = BTreeMap::new();
-        for (key, v) in &self.values {
-            values.insert(
-                key.clone(),
-                ConfigValue {
-                    version: v.version,
-                    value: Value::decode(key, &v.value)?,
-                    mod_policy: v.mod_policy.clone(),
-                },
-            );
-        }
-        let mut policies = BTreeMap::new();
-        for (name, p) in &self.policies {
-            let bytes = p.policy.as_ref().ok_or(WireError::MissingField {
-                message: "common.ConfigPolicy",
-                field: "policy",
-            })?;
-            let policy = common::Policy::decode(bytes.as_slice())
-                .map_err(WireError::decode("common.Policy"))?;
-            policies.insert(
-                name.clone(),
-                ConfigPolicy {
-                    version: p.version,
-                    policy: cambium_primitives::Policy::try_from(&policy)?,
-                    mod_policy: p.mod_policy.clone(),
-                },
-            );
-        }
-        Ok(ConfigGroup {
-            version: self.version,
-            groups,
-            values,
-            policies,
-            mod_policy: self.mod_policy.clone(),
-        })
+        ConfigGroup::try_from(&self.to_wire()?)
     }
 }
 
@@ -296,6 +258,7 @@ pub fn config_signature_creator(signature: &ConfigSignature) -> Result<Vec<u8>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ConfigPolicy, ConfigValue, Value};
 
     fn sample_group() -> ConfigGroup {
         let mut root = ConfigGroup {
