@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::codec::{decode_list, encode_list};
 use crate::stub::{KeyModification, RangePage, Response, Stub, Timestamp};
-use crate::{Context, ContractError, Dispatch};
+use crate::{Context, ContractError, Dispatch, Migrate};
 
 #[link(wasm_import_module = "cambium")]
 extern "C" {
@@ -249,6 +249,20 @@ fn report_panic(message: String, location: Option<(String, u32)>) {
 
 /// Runs one call: installs the panic reporter, dispatches, and hands the response to the host.
 pub fn run(dispatch: Dispatch) {
+    respond(dispatch)
+}
+
+/// Runs a migration (the export `cambium_migrate`): the host's input is
+/// `[MIGRATE_FUNCTION, from_version]`; the handler's result becomes the response (200 on
+/// success, its own status otherwise).
+pub fn run_migrate(handler: Migrate) {
+    respond(|ctx: &mut Context<'_>| {
+        let from_version = crate::migrate_from_version(ctx)?;
+        handler(ctx, from_version).map(|()| Vec::new())
+    })
+}
+
+fn respond<F: FnOnce(&mut Context<'_>) -> Result<Vec<u8>, ContractError>>(body: F) {
     // The hook's argument type is not named: it is `PanicInfo` on Rust 1.63 and `PanicHookInfo`
     // on current Rust.
     std::panic::set_hook(Box::new(|info| {
@@ -268,7 +282,7 @@ pub fn run(dispatch: Dispatch) {
     let mut stub = WasmStub { args: None };
     let result = {
         let mut ctx = Context::new(&mut stub);
-        dispatch(&mut ctx)
+        body(&mut ctx)
     };
     let (status, payload, message) = match result {
         Ok(payload) => (200, payload, String::new()),

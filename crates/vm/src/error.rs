@@ -50,6 +50,17 @@ pub enum VmError {
         /// What is missing, e.g. "function 'cambium_invoke' () -> ()".
         what: String,
     },
+    /// [`crate::Vm::migrate`] was asked to run a contract that has no migration.
+    #[error("the contract has no migration (no '{}' export); commit the definition without running one, or declare `migrate => handler;` in cambium_sdk::contract!", crate::host::MIGRATE_EXPORT)]
+    NoMigration,
+    /// The manifest's `migrate` line and the module's exports disagree.
+    #[error(
+        "{reason}; build the contract with cambium_sdk::contract!, which keeps the two in step"
+    )]
+    MigrationMismatch {
+        /// Which side says what.
+        reason: String,
+    },
     /// The embedded interface manifest is malformed.
     #[error("interface manifest is malformed: {reason}")]
     BadManifest {

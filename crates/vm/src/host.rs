@@ -18,6 +18,11 @@ use crate::vm::{Call, ContractEvent, Env, Response};
 pub const HOST_MODULE: &str = "cambium";
 /// The exported entry point every contract must have: `() -> ()`.
 pub const ENTRY_EXPORT: &str = "cambium_invoke";
+/// The optional export a contract version runs once when its definition commits: `() -> ()`,
+/// with input `["migrate", from_version]` (see [`crate::Vm::migrate`]).
+pub const MIGRATE_EXPORT: &str = "cambium_migrate";
+/// The function name a migration's input starts with.
+pub const MIGRATE_FUNCTION: &str = "migrate";
 /// The exported linear memory every contract must have.
 pub const MEMORY_EXPORT: &str = "memory";
 
@@ -126,10 +131,11 @@ pub(crate) enum RunEnd {
     Failed(VmError),
 }
 
-/// Runs `cambium_invoke` of a fresh instance with `fuel`; returns the state, how it ended and
-/// the fuel left.
+/// Runs the export `entry` (`cambium_invoke` or `cambium_migrate`) of a fresh instance with
+/// `fuel`; returns the state, how it ended and the fuel left.
 pub(crate) fn run_instance(
     pre: &InstancePre<HostState>,
+    entry: &str,
     data: HostState,
     fuel: u64,
 ) -> (HostState, RunEnd, u64) {
@@ -145,7 +151,7 @@ pub(crate) fn run_instance(
                 })
             })?;
         store.data_mut().memory = Some(memory);
-        let entry = instance.get_typed_func::<(), ()>(&mut store, ENTRY_EXPORT)?;
+        let entry = instance.get_typed_func::<(), ()>(&mut store, entry)?;
         entry.call(&mut store, ())
     });
     let fuel_left = store.get_fuel().unwrap_or(0);
@@ -755,7 +761,7 @@ fn invoke_nested(
         },
         memory: None,
     };
-    let (child, end, left) = run_instance(target.instance_pre(), child, fuel);
+    let (child, end, left) = run_instance(target.instance_pre(), ENTRY_EXPORT, child, fuel);
     c.data_mut().rwset = child.rwset;
     c.set_fuel(left)?;
     match end {

@@ -1,5 +1,8 @@
 //! The interface manifest a contract embeds (see `cambium-sdk`'s `manifest` module for the
 //! text format) and reading it out of a module.
+//!
+//! Items: `schema N` (state schema version), `migrate` (the contract exports
+//! `cambium_migrate`), `fn NAME arg:type …` (one per function).
 
 use serde::Serialize;
 
@@ -34,6 +37,8 @@ pub struct Manifest {
     pub format: u32,
     /// The contract's state schema version.
     pub schema_version: u32,
+    /// Whether the contract declares a migration (a `migrate` line; export `cambium_migrate`).
+    pub migrate: bool,
     /// The functions, in declaration order.
     pub functions: Vec<FunctionSig>,
 }
@@ -65,6 +70,7 @@ impl Manifest {
         let mut manifest = Manifest {
             format,
             schema_version: 0,
+            migrate: false,
             functions: Vec::new(),
         };
         let mut saw_schema = false;
@@ -78,6 +84,17 @@ impl Manifest {
                         .and_then(|v| v.parse().ok())
                         .ok_or_else(|| bad(format!("line {n}: 'schema' needs a number")))?;
                     saw_schema = true;
+                }
+                Some("migrate") => {
+                    if manifest.migrate {
+                        return Err(bad(format!("line {n}: 'migrate' is declared twice")));
+                    }
+                    if let Some(extra) = words.next() {
+                        return Err(bad(format!(
+                            "line {n}: 'migrate' takes nothing after it, got '{extra}'"
+                        )));
+                    }
+                    manifest.migrate = true;
                 }
                 Some("fn") => {
                     let name = words
@@ -164,6 +181,9 @@ mod tests {
             }
         );
         assert!(m.functions[1].args.is_empty());
+        assert!(!m.migrate);
+        let m = Manifest::parse("cambium-manifest 1\nschema 2\nmigrate\nfn Get\n").unwrap();
+        assert!(m.migrate);
     }
 
     #[test]
@@ -176,5 +196,7 @@ mod tests {
         assert!(err("cambium-manifest 1\nschema 1\nfn A x").contains("line 3"));
         assert!(err("cambium-manifest 1\nschema 1\nfn A\nfn A").contains("twice"));
         assert!(err("cambium-manifest 1\nschema 1\nwhat").contains("unknown item"));
+        assert!(err("cambium-manifest 1\nschema 1\nmigrate\nmigrate").contains("twice"));
+        assert!(err("cambium-manifest 1\nschema 1\nmigrate x").contains("nothing after"));
     }
 }

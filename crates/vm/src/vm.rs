@@ -13,7 +13,7 @@ use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, ValType};
 use crate::error::{Result, VmError};
 use crate::host::{
     self, AbiType, HostState, Limiter, RunEnd, ENTRY_EXPORT, HOST_FUNCTIONS, HOST_MODULE,
-    MEMORY_EXPORT,
+    MEMORY_EXPORT, MIGRATE_EXPORT, MIGRATE_FUNCTION,
 };
 use crate::limits::*;
 use crate::manifest::{check_header, Manifest};
@@ -187,6 +187,7 @@ pub struct Contract {
     hash: [u8; 32],
     pre: InstancePre<HostState>,
     manifest: Option<Manifest>,
+    has_migrate: bool,
     from_cache: bool,
     size: usize,
 }
@@ -197,6 +198,7 @@ impl fmt::Debug for Contract {
             .field("hash", &hex::encode(self.hash))
             .field("size", &self.size)
             .field("from_cache", &self.from_cache)
+            .field("has_migrate", &self.has_migrate)
             .finish_non_exhaustive()
     }
 }
@@ -210,6 +212,12 @@ impl Contract {
     /// The embedded interface manifest, if the module has one.
     pub fn manifest(&self) -> Option<&Manifest> {
         self.manifest.as_ref()
+    }
+
+    /// Whether the contract exports a migration (`cambium_migrate`), to be run with
+    /// [`Vm::migrate`] when its definition replaces an earlier one.
+    pub fn has_migrate(&self) -> bool {
+        self.has_migrate
     }
 
     /// Whether install loaded the compiled code from the cache instead of compiling.
@@ -403,7 +411,17 @@ impl Vm {
         let manifest = Self::validate(wasm)?;
         let hash: [u8; 32] = Sha256::digest(wasm).into();
         let (module, from_cache) = self.compile_cached(wasm, &hash)?;
-        check_interface(&module)?;
+        let has_migrate = check_interface(&module)?;
+        if let Some(m) = &manifest {
+            if m.migrate != has_migrate {
+                let reason = if m.migrate {
+                    format!("the manifest declares 'migrate' but the module does not export '{MIGRATE_EXPORT}'")
+                } else {
+                    format!("the module exports '{MIGRATE_EXPORT}' but its manifest has no 'migrate' line")
+                };
+                return Err(VmError::MigrationMismatch { reason });
+            }
+        }
         let pre = self
             .linker
             .instantiate_pre(&module)
@@ -414,6 +432,7 @@ impl Vm {
             hash,
             pre,
             manifest,
+            has_migrate,
             from_cache,
             size: wasm.len(),
         })
@@ -461,6 +480,54 @@ impl Vm {
     /// `Ok` carries the contract's response (success or its own error) with the read/write set;
     /// `Err` means the VM stopped the call (trap, fuel, limit) or state failed.
     pub fn execute(&self, contract: &Contract, call: &Call, env: &Env) -> Result<CallOutcome> {
+        self.check_call(call)?;
+        let input = host::encode_list(&call.args);
+        self.run(contract, ENTRY_EXPORT, input, call, env)
+    }
+
+    /// Runs a contract's migration (its `cambium_migrate` export) on a fresh instance against
+    /// `env`, as the commit of a definition that replaces version `from_version` does.
+    ///
+    /// `call` gives the transaction facts the migration sees (channel, tx ID, timestamp,
+    /// creator) and, in `call.contract`, the namespace it reads and writes; `call.args` and
+    /// `call.transient` are not used: the migration's input is `["migrate", from_version]`.
+    /// Fuel, memory and the determinism settings are those of [`Vm::execute`], and reads and
+    /// writes are recorded the same way, so the caller can put the outcome's read/write set into
+    /// the commit's simulation.
+    ///
+    /// `Ok` carries the migration's response: status 200 when it succeeded, or its own error
+    /// (status ≥ 400, its message); `fuel_used` is reported either way. `Err` is
+    /// [`VmError::NoMigration`] for a contract without one (see [`Contract::has_migrate`]), or
+    /// the VM stopping it (trap, out of fuel, limit), with a deterministic reason.
+    pub fn migrate(
+        &self,
+        contract: &Contract,
+        call: &Call,
+        from_version: &str,
+        env: &Env,
+    ) -> Result<CallOutcome> {
+        if !contract.has_migrate {
+            return Err(VmError::NoMigration);
+        }
+        let args = [MIGRATE_FUNCTION.as_bytes(), from_version.as_bytes()];
+        let input_bytes = from_version.len();
+        if input_bytes > MAX_INPUT_BYTES {
+            return Err(VmError::CallTooLarge {
+                what: "argument bytes",
+                size: input_bytes,
+                limit: MAX_INPUT_BYTES,
+            });
+        }
+        let migration = Call {
+            args: args.iter().map(|a| a.to_vec()).collect(),
+            transient: BTreeMap::new(),
+            ..call.clone()
+        };
+        let input = host::encode_list(&args);
+        self.run(contract, MIGRATE_EXPORT, input, &migration, env)
+    }
+
+    fn check_call(&self, call: &Call) -> Result<()> {
         let input_bytes: usize = call.args.iter().map(Vec::len).sum();
         if input_bytes > MAX_INPUT_BYTES {
             return Err(VmError::CallTooLarge {
@@ -476,7 +543,18 @@ impl Vm {
                 limit: MAX_ARGS,
             });
         }
-        let input = host::encode_list(&call.args);
+        Ok(())
+    }
+
+    /// Runs export `entry` of a fresh instance with `input` as the call's input.
+    fn run(
+        &self,
+        contract: &Contract,
+        entry: &str,
+        input: Vec<u8>,
+        call: &Call,
+        env: &Env,
+    ) -> Result<CallOutcome> {
         let namespace = call.contract.clone();
         let shared = Arc::new(host::CallShared {
             call: call.clone(),
@@ -501,7 +579,7 @@ impl Vm {
             memory: None,
         };
         let slot = self.slots.as_ref().map(CallSlots::acquire);
-        let (data, end, left) = host::run_instance(&contract.pre, data, self.config.fuel);
+        let (data, end, left) = host::run_instance(&contract.pre, entry, data, self.config.fuel);
         drop(slot);
         match end {
             RunEnd::Responded(response) => Ok(CallOutcome {
@@ -546,8 +624,9 @@ fn signature(params: &[AbiType], results: &[AbiType]) -> String {
     format!("({}) -> ({})", list(params), list(results))
 }
 
-/// Checks imports against the allow-list and the required exports.
-fn check_interface(module: &Module) -> Result<()> {
+/// Checks imports against the allow-list and the required exports; returns whether the module
+/// exports a migration.
+fn check_interface(module: &Module) -> Result<bool> {
     for import in module.imports() {
         let forbidden = || VmError::ForbiddenImport {
             module: import.module().to_string(),
@@ -587,7 +666,15 @@ fn check_interface(module: &Module) -> Result<()> {
             })
         }
     }
-    Ok(())
+    match module.get_export(MIGRATE_EXPORT) {
+        None => Ok(false),
+        Some(ExternType::Func(ft)) if ft.params().len() == 0 && ft.results().len() == 0 => Ok(true),
+        Some(_) => Err(VmError::MissingExport {
+            what: format!(
+                "function '{MIGRATE_EXPORT}' () -> () (it exports something else under that name)"
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -620,6 +707,7 @@ mod tests {
             hash: [0; 32],
             pre,
             manifest: None,
+            has_migrate: false,
             from_cache: false,
             size: 8,
         };

@@ -27,6 +27,8 @@ pub(crate) struct Modules {
     pub(crate) kv: Vec<u8>,
     pub(crate) asset_transfer: Vec<u8>,
     pub(crate) testbed: Vec<u8>,
+    pub(crate) asset_ledger_v1: Vec<u8>,
+    pub(crate) asset_ledger_v2: Vec<u8>,
 }
 
 /// Builds the example contracts for wasm32 (once per process; cargo makes repeats no-ops).
@@ -45,6 +47,8 @@ pub(crate) fn modules() -> &'static Modules {
             kv: build("kv"),
             asset_transfer: build("asset-transfer"),
             testbed: build("testbed"),
+            asset_ledger_v1: build("asset-ledger-v1"),
+            asset_ledger_v2: build("asset-ledger-v2"),
         }
     })
 }

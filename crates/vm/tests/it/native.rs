@@ -123,7 +123,12 @@ fn sdk_unit_tests_pass_with_stable_cargo() {
 
 #[test]
 fn contract_unit_tests_pass_with_stable_cargo() {
-    for dir in ["contracts/kv", "contracts/asset-transfer"] {
+    for dir in [
+        "contracts/kv",
+        "contracts/asset-transfer",
+        "contracts/asset-ledger-v1",
+        "contracts/asset-ledger-v2",
+    ] {
         cargo_test(dir);
     }
 }
