@@ -41,6 +41,9 @@ enum Command {
     /// to channels.
     #[command(subcommand)]
     Peer(cmd::peer::PeerCommand),
+    /// Generate a network whose nodes run as separate processes or hosts.
+    #[command(subcommand)]
+    Network(cmd::netgen::NetworkCommand),
     /// Measure Cambium's components on this machine (e.g. `cambium bench ordering`).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Orderer(c) => cmd::orderer::run(c),
         Command::Peer(c) => cmd::peer::run(c),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Network(c) => cmd::netgen::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,8 @@
 //! - [`ports`]: the loopback ports, their defaults and the check that they are free.
 //! - [`profile`]: Fabric's common connection profile, written into the data directory and
 //!   read by every command that acts on a network.
+//! - [`generate`]: `cambium network generate`, a network of separate node processes (crypto,
+//!   channel, one configuration per node, connection profiles, README).
 //! - [`up`]: the running network of `cambium up` (orderer and peers in this process).
 //! - [`admin`]: contract administration over Fabric's `_lifecycle` (install, approve, commit,
 //!   queries); [`client`]: the Fabric client wire steps they and the load generator share.
@@ -20,6 +22,7 @@ pub mod client;
 pub mod connect;
 pub mod deploy;
 pub mod error;
+pub mod generate;
 pub mod network;
 pub mod ports;
 pub mod profile;

@@ -434,9 +434,20 @@ impl Node {
 }
 
 fn node_entry(scheme: &str, port: u16, name: &str, tls_ca: &Path) -> Result<Node> {
+    node_entry_at(scheme, &endpoint(port), name, tls_ca)
+}
+
+/// A profile entry for the node `name` at `address` (`host:port`) whose TLS certificate
+/// `tls_ca` signed.
+pub(crate) fn node_entry_at(
+    scheme: &str,
+    address: &str,
+    name: &str,
+    tls_ca: &Path,
+) -> Result<Node> {
     let pem = std::fs::read_to_string(tls_ca).map_err(|e| NodeError::io("reading", tls_ca, e))?;
     Ok(Node {
-        url: format!("{scheme}://{}", endpoint(port)),
+        url: format!("{scheme}://{address}"),
         tls_ca_certs: Some(PemOrPath {
             pem: Some(pem),
             path: Some(tls_ca.to_owned()),
@@ -448,7 +459,8 @@ fn node_entry(scheme: &str, port: u16, name: &str, tls_ca: &Path) -> Result<Node
     })
 }
 
-fn org_clients(org: &GeneratedOrg) -> OrgClients {
+/// An organisation's users as the profile's `clients` section lists them.
+pub(crate) fn org_clients(org: &GeneratedOrg) -> OrgClients {
     let users = org
         .users
         .iter()

@@ -6,6 +6,7 @@ pub(crate) mod contract;
 pub(crate) mod crypto;
 pub(crate) mod ledger;
 pub(crate) mod lifecycle;
+pub(crate) mod netgen;
 pub(crate) mod network;
 pub(crate) mod orderer;
 pub(crate) mod peer;
