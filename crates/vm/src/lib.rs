@@ -8,11 +8,14 @@
 //!   and the fuel used.
 //! - Two error layers: the contract's own error is a [`Response`] with status ≥ 400; a VM failure
 //!   is a [`VmError`] whose text is deterministic.
+//! - [`Vm::migrate`]: a contract version's migration, run when its definition commits.
+//! - [`compat`]: the compatibility check between two versions' manifests.
 //! - [`package`]: Fabric-layout contract packages; [`toolchain`]: building contracts for wasm32.
 //!
 //! The guest ABI (imports, exports, encodings, limits) is described in this crate's README and in
 //! [`host`]; the guest side is `cambium-sdk`.
 
+pub mod compat;
 mod error;
 pub mod host;
 pub mod limits;
@@ -23,6 +26,7 @@ pub mod state;
 pub mod toolchain;
 mod vm;
 
+pub use compat::{check as check_compat, CompatReport};
 pub use error::{Result, VmError};
 pub use manifest::{ArgSig, FunctionSig, Manifest};
 pub use rwset::{KvRead, KvWrite, NsReadWriteSet, RangeQueryInfo, ReadWriteSet};

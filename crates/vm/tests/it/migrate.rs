@@ -294,3 +294,25 @@ fn a_migration_sees_the_transaction_and_its_input() {
     expected.extend(b"1.4");
     assert_eq!(out.response.payload, expected);
 }
+
+#[test]
+fn the_example_pair_is_a_compatible_upgrade_with_a_migration() {
+    let old = cambium_vm::Vm::validate(&modules().asset_ledger_v1)
+        .unwrap()
+        .expect("v1 has a manifest");
+    let new = cambium_vm::Vm::validate(&modules().asset_ledger_v2)
+        .unwrap()
+        .expect("v2 has a manifest");
+    let report = cambium_vm::check_compat(&old, &new);
+    assert!(!report.is_breaking(), "{report}");
+    assert_eq!(
+        report.notes(),
+        [
+            "function SetCurrency(id:string, currency:string) is added",
+            "the state schema changes from 1 to 2; the new version's migration rewrites it when the definition commits",
+        ]
+    );
+    // Downgrading is breaking: SetCurrency disappears and the schema goes back without a migration.
+    let back = cambium_vm::check_compat(&new, &old);
+    assert_eq!(back.breaking_changes().len(), 2, "{back}");
+}
