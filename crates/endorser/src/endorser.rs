@@ -615,6 +615,9 @@ impl Endorser {
                     None => Ok(()),
                     Some(Acl::LocalAdmins) => local_msp_identity(&lifecycle, creator, now)
                         .and_then(|identity| require_admin(&lifecycle, &identity, function)),
+                    Some(Acl::ChannelAdmins) => {
+                        channel_admin(view, channel, creator, function, now)
+                    }
                     Some(Acl::ChannelWriters) => {
                         let signed = SignedData {
                             data: view.proposal_bytes.clone(),
@@ -977,6 +980,53 @@ fn require_admin(
             "Failed to authorize invocation due to failed ACL check: _lifecycle/{function} requires an admin of this peer's local MSP {msp}, and the creator is not an admin; sign with an admin identity of {msp}"
         ))
     }
+}
+
+/// The ACL of the rollout steps: the creator must be an admin of one of the channel's orgs;
+/// an abort must also satisfy the channel's `RolloutAbort` policy over the creator's signature
+/// (by default `ANY Admins`, which any such admin meets).
+fn channel_admin(
+    view: &ProposalView,
+    channel: &EndorserChannel,
+    creator: &SerializedIdentity,
+    function: &str,
+    now: i64,
+) -> std::result::Result<(), String> {
+    let channel_id = channel.config.channel_id();
+    let identity = channel
+        .config
+        .msp_manager()
+        .validate(creator, now)
+        .map_err(|e| {
+            format!(
+                "Failed to authorize invocation due to failed ACL check: the creator (an identity of {}) is not valid on channel {channel_id}: {e}; sign with an admin identity of a channel org",
+                creator.msp_id
+            )
+        })?;
+    if !identity.is_admin() {
+        return Err(format!(
+            "Failed to authorize invocation due to failed ACL check: _lifecycle/{function} requires an admin of a channel org, and the creator (an identity of {}) is not an admin; sign with an admin identity of a channel org",
+            creator.msp_id
+        ));
+    }
+    if function == cambium_lifecycle::rollout::ABORT {
+        let policy = format!(
+            "/Channel/Application/{}",
+            cambium_channel::spec::ROLLOUT_ABORT
+        );
+        let signed = SignedData {
+            data: view.proposal_bytes.clone(),
+            identity: creator.clone(),
+            signature: view.signature.clone(),
+        };
+        channel.config.evaluate(&policy, &[signed], now).map_err(|e| {
+            format!(
+                "Failed to authorize invocation due to failed ACL check: _lifecycle/{function} requires the channel's RolloutAbort policy ({policy}), which the creator (an admin of {}) does not satisfy: {e}; sign with an identity the policy names",
+                creator.msp_id
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// The key under which Fabric records that a contract's init ran, in the contract's own

@@ -1,10 +1,12 @@
 //! Contract definitions and approvals as plain values, and their protobuf encodings
 //! (Fabric's `lifecycle` messages, through `cambium-wire`).
 //!
-//! A [`Definition`] holds exactly what Fabric's `ChaincodeDefinition` holds. Cambium's later
-//! rollout and migration settings will be further fields stored under their own
-//! `namespaces/fields/<name>/<Field>` keys and listed in the definition's metadata, so
-//! definitions committed today stay readable.
+//! A [`Definition`] holds what Fabric's `ChaincodeDefinition` holds, plus Cambium's optional
+//! canary [`RolloutPlan`] (see [`crate::rollout`]). The plan travels as extension field 1001 of
+//! Fabric's approve, readiness and commit arguments, is part of what orgs approve (a different
+//! plan is a mismatch named `Rollout`), and is committed as a further field,
+//! `namespaces/fields/<name>/Rollout`, listed in the definition's metadata only when present,
+//! so definitions without a plan keep exactly Fabric's layout.
 
 use cambium_primitives::SignaturePolicyEnvelope;
 use cambium_wire::common::{self, application_policy};
@@ -15,6 +17,7 @@ use cambium_wire::lifecycle::{
 use cambium_wire::Message;
 
 use crate::error::{LifecycleError, Result};
+use crate::rollout::{append_plan, plan_from_message, RolloutPlan};
 use crate::{DEFAULT_ENDORSEMENT_PLUGIN, DEFAULT_ENDORSEMENT_POLICY, DEFAULT_VALIDATION_PLUGIN};
 
 /// The endorsement policy a definition carries (Fabric's `common.ApplicationPolicy`).
@@ -98,6 +101,9 @@ pub struct Definition {
     pub validation_parameter: Vec<u8>,
     /// Whether the first invoke must be the init call.
     pub init_required: bool,
+    /// Cambium's canary rollout plan, as approved and committed (its live state is kept
+    /// under the rollout key, see [`crate::rollout`]); `None` switches all traffic at commit.
+    pub rollout: Option<RolloutPlan>,
 }
 
 impl Definition {
@@ -111,7 +117,13 @@ impl Definition {
             validation_plugin: DEFAULT_VALIDATION_PLUGIN.to_owned(),
             validation_parameter: ApplicationPolicy::default_policy().encode(),
             init_required: false,
+            rollout: None,
         }
+    }
+
+    /// The same definition carrying `rollout` (builder style).
+    pub fn with_rollout(self, rollout: Option<RolloutPlan>) -> Definition {
+        Definition { rollout, ..self }
     }
 
     /// Builds a definition from the fields of an approve, readiness or commit request,
@@ -163,6 +175,7 @@ impl Definition {
             validation_plugin: or_default(validation_plugin, DEFAULT_VALIDATION_PLUGIN),
             validation_parameter,
             init_required,
+            rollout: None,
         })
     }
 
@@ -199,6 +212,9 @@ impl Definition {
         }
         if self.validation_info() != other.validation_info() {
             out.push("ValidationInfo".to_owned());
+        }
+        if self.rollout != other.rollout {
+            out.push("Rollout".to_owned());
         }
         out
     }
@@ -277,9 +293,14 @@ impl Approval {
         }
     }
 
-    /// The stored bytes of this approval.
+    /// The stored bytes of this approval (also the `QueryApprovedChaincodeDefinitionResult`
+    /// bytes): the Fabric message, then the rollout plan, if any, as field 1001.
     pub fn encode(&self) -> Vec<u8> {
-        self.to_wire().encode_to_vec()
+        let mut bytes = self.to_wire().encode_to_vec();
+        if let Some(plan) = &self.definition.rollout {
+            append_plan(plan, &mut bytes);
+        }
+        bytes
     }
 
     /// Decodes stored approval bytes.
@@ -295,6 +316,8 @@ impl Approval {
                 validation_plugin: r.validation_plugin,
                 validation_parameter: r.validation_parameter,
                 init_required: r.init_required,
+                rollout: plan_from_message(bytes)
+                    .map_err(|e| LifecycleError::Storage(format!("a stored approval's {e}")))?,
             },
             source: PackageSource::from_wire(r.source.as_ref()),
         })
@@ -374,6 +397,16 @@ mod tests {
             a.definition.mismatches(&other),
             ["EndorsementInfo", "ValidationInfo"]
         );
+        // A rollout plan is approved like any other field and survives storage.
+        let canary = Approval {
+            definition: a.definition.clone().with_rollout(Some(RolloutPlan {
+                weight_percent: 10,
+                ..Default::default()
+            })),
+            ..a.clone()
+        };
+        assert_eq!(Approval::decode(&canary.encode()).unwrap(), canary);
+        assert_eq!(a.definition.mismatches(&canary.definition), ["Rollout"]);
         let none = Approval {
             definition: Definition::new(1, "1"),
             source: PackageSource::Unavailable,

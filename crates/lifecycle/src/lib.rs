@@ -16,13 +16,20 @@
 //!   one, and the previous one within the channel's grace window), and the previous
 //!   definition each commit records.
 //! - [`rollout`]: canary rollout plans (weight by a hash of the tx ID, selectors by org,
-//!   client or OU) and the deterministic assignment of a transaction to the new or the
-//!   previous version (data model only so far).
+//!   client or OU), the deterministic assignment of a transaction to the new or the previous
+//!   version, the rollout state kept under `cambium/rollout/<name>` and the steps (advance,
+//!   pause, resume, promote, abort) that move it.
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
 //!   `QueryInstalledChaincode(s)`, `GetInstalledChaincodePackage` over a [`PackageStore`]),
-//!   their ACLs ([`scc::acl`]) and their responses (200, 404, 500 as Fabric).
+//!   Cambium's rollout functions (`AdvanceRollout`, `PauseRollout`, `ResumeRollout`,
+//!   `PromoteRollout`, `AbortRollout`, `QueryRollout`), their ACLs ([`scc::acl`]) and their
+//!   responses (200, 404, 500 as Fabric).
+//!
+//! Cambium's own extension messages (rollout plan and status, readiness report, grace window
+//! value) are the `cambium.lifecycle` protobufs of `cambium-wire`; this crate holds only the
+//! rules over them and does not depend on a protobuf library.
 //!
 //! This crate never runs contract code and does not depend on `cambium-vm`: the validator
 //! reads committed definitions through it.
@@ -39,13 +46,21 @@ pub mod upgrade;
 pub use definition::{ApplicationPolicy, Approval, Definition, PackageSource};
 pub use error::{LifecycleError, Result};
 pub use package::{InstalledPackage, PackageStore};
-pub use readiness::{orgs_satisfy, OrgReadiness, ReadinessReport};
+pub use readiness::{
+    append_report, orgs_satisfy, ready_orgs, report_from_result, OrgReadiness, ReadinessReport,
+};
+pub use rollout::{
+    assign, Creator, RolloutPlan, RolloutState, RolloutStatus, RolloutStepArgs, Route, Step,
+};
 pub use scc::{Acl, ChannelContext};
 pub use state::{
     approval_key, approval_org, committed_definition, committed_definitions, org_approval,
     CommittedState, LedgerSimulation, Simulation, StateGet,
 };
-pub use upgrade::{judge_version, UpgradeGraceBlocks, VersionVerdict, VersionWindow};
+pub use upgrade::{
+    grace_blocks_from_config, judge_version, RolloutInForce, UpgradeGraceBlocks, VersionVerdict,
+    VersionWindow,
+};
 
 /// The namespace (and system contract name) of the lifecycle.
 pub const NAMESPACE: &str = "_lifecycle";

@@ -22,9 +22,10 @@
 //! (approved these parameters), and the Cambium extension [`ReadinessReport`] is appended to
 //! `CheckCommitReadinessResult` and `QueryChaincodeDefinitionResult` as field
 //! [`READINESS_FIELD`]; Fabric clients skip the unknown field, Cambium tools decode it with
-//! [`ReadinessReport::from_result`].
+//! [`report_from_result`]. The messages are `cambium.lifecycle.ReadinessReport` and
+//! `OrgReadiness` in `cambium-wire`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use cambium_msp::policy::{Policy, PolicyGroup};
 use cambium_primitives::SignaturePolicyEnvelope;
@@ -38,65 +39,38 @@ use crate::error::{LifecycleError, Result};
 /// (far above Fabric's own field numbers, so no Fabric version will collide with it).
 pub const READINESS_FIELD: u32 = 1000;
 
-/// One org's readiness for a definition (Cambium extension message `OrgReadiness`).
-#[derive(Clone, PartialEq, Eq, ::prost::Message)]
-pub struct OrgReadiness {
-    /// Whether the org approved exactly these parameters.
-    #[prost(bool, tag = "1")]
-    pub approved: bool,
-    /// The package ID the org approved with; empty if it approved without one or not at all.
-    #[prost(string, tag = "2")]
-    pub package_id: ::prost::alloc::string::String,
-    /// Whether the org's endorsing peers have that package installed and compiled.
-    #[prost(bool, tag = "3")]
-    pub ready: bool,
+use cambium_wire::cambium_lifecycle::ReadinessExtension;
+pub use cambium_wire::cambium_lifecycle::{OrgReadiness, ReadinessReport};
+
+/// The orgs of `report` that are ready, in order.
+pub fn ready_orgs(report: &ReadinessReport) -> BTreeSet<String> {
+    report
+        .orgs
+        .iter()
+        .filter(|(_, r)| r.ready)
+        .map(|(org, _)| org.clone())
+        .collect()
 }
 
-/// Every channel org's readiness (Cambium extension message `ReadinessReport`).
-#[derive(Clone, PartialEq, Eq, ::prost::Message)]
-pub struct ReadinessReport {
-    /// MSP ID → readiness.
-    #[prost(btree_map = "string, message", tag = "1")]
-    pub orgs: BTreeMap<String, OrgReadiness>,
+/// Appends `report` as field [`READINESS_FIELD`] to the encoded result `result`.
+pub fn append_report(report: &ReadinessReport, result: &mut Vec<u8>) {
+    ReadinessExtension {
+        readiness: Some(report.clone()),
+    }
+    .encode(result)
+    .unwrap_or_else(|_| unreachable!("a Vec grows as needed"));
 }
 
-/// Carries a [`ReadinessReport`] at field [`READINESS_FIELD`] of a result message.
-#[derive(Clone, PartialEq, ::prost::Message)]
-struct ReadinessCarrier {
-    #[prost(message, optional, tag = "1000")]
-    report: Option<ReadinessReport>,
-}
-
-impl ReadinessReport {
-    /// The orgs that are ready, in order.
-    pub fn ready_orgs(&self) -> BTreeSet<String> {
-        self.orgs
-            .iter()
-            .filter(|(_, r)| r.ready)
-            .map(|(org, _)| org.clone())
-            .collect()
-    }
-
-    /// Appends this report as field [`READINESS_FIELD`] to the encoded result `result`.
-    pub fn append_to(&self, result: &mut Vec<u8>) {
-        ReadinessCarrier {
-            report: Some(self.clone()),
-        }
-        .encode(result)
-        .unwrap_or_else(|_| unreachable!("a Vec grows as needed"));
-    }
-
-    /// The report carried in the bytes of a `CheckCommitReadinessResult` or
-    /// `QueryChaincodeDefinitionResult`, if the peer is a Cambium peer that added one.
-    pub fn from_result(result: &[u8]) -> Result<Option<ReadinessReport>> {
-        ReadinessCarrier::decode(result)
-            .map(|c| c.report)
-            .map_err(|e| {
-                LifecycleError::BadArguments(format!(
-                    "the result's readiness report (field {READINESS_FIELD}) cannot be decoded: {e}"
-                ))
-            })
-    }
+/// The report carried in the bytes of a `CheckCommitReadinessResult` or
+/// `QueryChaincodeDefinitionResult`, if the peer is a Cambium peer that added one.
+pub fn report_from_result(result: &[u8]) -> Result<Option<ReadinessReport>> {
+    ReadinessExtension::decode(result)
+        .map(|c| c.readiness)
+        .map_err(|e| {
+            LifecycleError::BadArguments(format!(
+                "the result's readiness report (field {READINESS_FIELD}) cannot be decoded: {e}"
+            ))
+        })
 }
 
 /// Whether endorsements by one peer of each org in `ready` can satisfy `policy`, resolving
@@ -251,7 +225,7 @@ mod tests {
             mismatches: Default::default(),
         }
         .encode_to_vec();
-        assert_eq!(ReadinessReport::from_result(&bytes).unwrap(), None);
+        assert_eq!(report_from_result(&bytes).unwrap(), None);
         let report = ReadinessReport {
             orgs: [(
                 "Org1MSP".to_owned(),
@@ -264,10 +238,10 @@ mod tests {
             .into_iter()
             .collect(),
         };
-        report.append_to(&mut bytes);
+        append_report(&report, &mut bytes);
         let fabric =
             cambium_wire::lifecycle::CheckCommitReadinessResult::decode(bytes.as_slice()).unwrap();
         assert_eq!(fabric.approvals.get("Org1MSP"), Some(&true));
-        assert_eq!(ReadinessReport::from_result(&bytes).unwrap(), Some(report));
+        assert_eq!(report_from_result(&bytes).unwrap(), Some(report));
     }
 }

@@ -32,6 +32,23 @@
 //!   the approvals of the committed definition), `QueryChaincodeDefinitions`.
 //! - **Peer-local**: `InstallChaincode`, `QueryInstalledChaincode`,
 //!   `QueryInstalledChaincodes`, `GetInstalledChaincodePackage` over a [`PackageStore`].
+//!
+//! # Cambium additions: canary rollouts ([`crate::rollout`])
+//!
+//! - Approve, readiness and commit read an optional `cambium.lifecycle.RolloutPlan` at field
+//!   1001 of their arguments. The plan must have a weight within 0–100 %, selectors naming
+//!   channel orgs, and something to roll from (a plan on sequence 1 is refused). It is part of
+//!   the approved definition (`Rollout` in the mismatches). Committing a definition with a plan
+//!   stores its [`RolloutStatus`] under `cambium/rollout/<name>`; committing while a rollout is
+//!   ACTIVE or PAUSED is refused (promote or abort it first). After an aborted rollout, the
+//!   definition recorded as previous stays the one that was serving (the one before the
+//!   aborted sequence).
+//! - The steps `AdvanceRollout`, `PauseRollout`, `ResumeRollout`, `PromoteRollout`,
+//!   `AbortRollout` take a `RolloutStepArgs{name, weight_percent}`, rewrite the rollout key and
+//!   answer the new `RolloutStatus`; `QueryRollout` answers the current one (with no plan when
+//!   the current definition was committed without one). Their ACL is [`Acl::ChannelAdmins`]
+//!   (the query: channel Writers); the validator checks a step's write against the channel's
+//!   `RolloutPromote` or `RolloutAbort` policy.
 
 use std::collections::BTreeMap;
 
@@ -43,12 +60,18 @@ use cambium_wire::Message;
 use crate::definition::{Approval, Definition, PackageSource};
 use crate::error::{LifecycleError, Result};
 use crate::package::PackageStore;
-use crate::readiness::{describe_policy, orgs_satisfy, OrgReadiness, ReadinessReport};
+use crate::readiness::{
+    append_report, describe_policy, orgs_satisfy, OrgReadiness, ReadinessReport,
+};
+use crate::rollout::{
+    append_plan, apply_step, check_plan, in_progress, plan_from_message, stored_status,
+    write_status, RolloutStatus, RolloutStepArgs, Step,
+};
 use crate::state::{
     approval_key, committed_definition, committed_definitions, committed_sequence, org_approval,
     write_definition, Simulation, StateGet,
 };
-use crate::upgrade::write_previous;
+use crate::upgrade::{previous_definition, write_previous};
 
 /// `InstallChaincode`.
 pub const INSTALL: &str = "InstallChaincode";
@@ -70,6 +93,7 @@ pub const QUERY_APPROVED: &str = "QueryApprovedChaincodeDefinition";
 pub const QUERY_DEFINITION: &str = "QueryChaincodeDefinition";
 /// `QueryChaincodeDefinitions`.
 pub const QUERY_DEFINITIONS: &str = "QueryChaincodeDefinitions";
+pub use crate::rollout::{ABORT, ADVANCE, PAUSE, PROMOTE, QUERY as QUERY_ROLLOUT, RESUME};
 
 /// Who may call a function (Fabric's default ACLs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +102,8 @@ pub enum Acl {
     LocalAdmins,
     /// The channel's `/Channel/Application/Writers` policy.
     ChannelWriters,
+    /// An admin of one of the channel's orgs (the rollout steps).
+    ChannelAdmins,
 }
 
 /// The channel policy behind [`Acl::ChannelWriters`].
@@ -88,9 +114,10 @@ pub fn acl(function: &str) -> Option<Acl> {
     match function {
         INSTALL | QUERY_INSTALLED | QUERY_INSTALLED_ALL | GET_PACKAGE | APPROVE
         | QUERY_APPROVED => Some(Acl::LocalAdmins),
-        COMMIT | CHECK_READINESS | QUERY_DEFINITION | QUERY_DEFINITIONS => {
+        COMMIT | CHECK_READINESS | QUERY_DEFINITION | QUERY_DEFINITIONS | QUERY_ROLLOUT => {
             Some(Acl::ChannelWriters)
         }
+        ADVANCE | PAUSE | RESUME | PROMOTE | ABORT => Some(Acl::ChannelAdmins),
         _ => None,
     }
 }
@@ -256,7 +283,7 @@ pub fn invoke_local(
 
 fn unknown_function(function: &str) -> LifecycleError {
     LifecycleError::BadArguments(format!(
-        "unknown function '{function}'; _lifecycle offers InstallChaincode, QueryInstalledChaincode, QueryInstalledChaincodes, GetInstalledChaincodePackage, ApproveChaincodeDefinitionForMyOrg, CheckCommitReadiness, CommitChaincodeDefinition, QueryApprovedChaincodeDefinition, QueryChaincodeDefinition and QueryChaincodeDefinitions"
+        "unknown function '{function}'; _lifecycle offers InstallChaincode, QueryInstalledChaincode, QueryInstalledChaincodes, GetInstalledChaincodePackage, ApproveChaincodeDefinitionForMyOrg, CheckCommitReadiness, CommitChaincodeDefinition, QueryApprovedChaincodeDefinition, QueryChaincodeDefinition, QueryChaincodeDefinitions, AdvanceRollout, PauseRollout, ResumeRollout, PromoteRollout, AbortRollout and QueryRollout"
     ))
 }
 
@@ -272,7 +299,7 @@ pub fn invoke_channel(
     match function {
         APPROVE => {
             let args: pb::ApproveChaincodeDefinitionForMyOrgArgs = decode(input, function)?;
-            approve(ctx, sim, packages, &args)?;
+            approve(ctx, sim, packages, &args, plan_from_message(input)?)?;
             Ok(pb::ApproveChaincodeDefinitionForMyOrgResult {}.encode_to_vec())
         }
         COMMIT => {
@@ -286,7 +313,9 @@ pub fn invoke_channel(
                 &args.validation_parameter,
                 args.collections.as_ref(),
                 args.init_required,
-            )?;
+            )?
+            .with_rollout(plan_from_message(input)?);
+            check_definition_plan(ctx, sim, &args.name, &definition)?;
             commit(ctx, sim, &args.name, &definition)?;
             Ok(pb::CommitChaincodeDefinitionResult {}.encode_to_vec())
         }
@@ -301,7 +330,9 @@ pub fn invoke_channel(
                 &args.validation_parameter,
                 args.collections.as_ref(),
                 args.init_required,
-            )?;
+            )?
+            .with_rollout(plan_from_message(input)?);
+            check_definition_plan(ctx, sim, &args.name, &definition)?;
             check_next_sequence(sim, &args.name, definition.sequence)?;
             let status = approval_status(ctx, sim, &args.name, &definition)?;
             let mut result = pb::CheckCommitReadinessResult {
@@ -316,13 +347,13 @@ pub fn invoke_channel(
                     .collect(),
             }
             .encode_to_vec();
-            status.report().append_to(&mut result);
+            append_report(&status.report(), &mut result);
             Ok(result)
         }
         QUERY_APPROVED => {
             let args: pb::QueryApprovedChaincodeDefinitionArgs = decode(input, function)?;
             let approval = query_approved(ctx, sim, &args.name, args.sequence)?;
-            Ok(approval.to_wire().encode_to_vec())
+            Ok(approval.encode())
         }
         QUERY_DEFINITION => {
             let args: pb::QueryChaincodeDefinitionArgs = decode(input, function)?;
@@ -333,6 +364,7 @@ pub fn invoke_channel(
             })?;
             let status = approval_status(ctx, sim, &args.name, &definition)?;
             let report = status.report();
+            let rollout = definition.rollout.clone();
             let mut result = pb::QueryChaincodeDefinitionResult {
                 sequence: definition.sequence,
                 version: definition.version,
@@ -344,7 +376,10 @@ pub fn invoke_channel(
                 approvals: status.approved,
             }
             .encode_to_vec();
-            report.append_to(&mut result);
+            append_report(&report, &mut result);
+            if let Some(plan) = &rollout {
+                append_plan(plan, &mut result);
+            }
             Ok(result)
         }
         QUERY_DEFINITIONS => {
@@ -369,9 +404,73 @@ pub fn invoke_channel(
             }
             .encode_to_vec())
         }
+        QUERY_ROLLOUT => {
+            let args: RolloutStepArgs = decode(input, function)?;
+            Ok(query_rollout(sim, &args.name)?.encode_to_vec())
+        }
+        step if crate::rollout::is_step(step) => {
+            let args: RolloutStepArgs = decode(input, function)?;
+            let step = Step::from_function(step, &args)
+                .unwrap_or_else(|| unreachable!("is_step names only steps"));
+            Ok(rollout_step(sim, &args.name, step)?.encode_to_vec())
+        }
         other if is_peer_local(other) => invoke_local(packages, references, other, input),
         other => Err(unknown_function(other)),
     }
+}
+
+/// Checks the rollout plan a definition carries, if any: a valid plan, and a committed
+/// definition to roll from.
+fn check_definition_plan(
+    ctx: &ChannelContext<'_>,
+    sim: &mut dyn Simulation,
+    name: &str,
+    definition: &Definition,
+) -> Result<()> {
+    let Some(plan) = &definition.rollout else {
+        return Ok(());
+    };
+    check_plan(plan, ctx.orgs)?;
+    if definition.sequence <= 1 || committed_sequence(sim, name)? == 0 {
+        return Err(LifecycleError::BadArguments(format!(
+            "sequence {} of '{name}' carries a rollout plan, but there is no committed definition to roll from; commit the first definition without a plan",
+            definition.sequence
+        )));
+    }
+    Ok(())
+}
+
+/// The committed definition of `name`, or the 404 error.
+fn require_definition(sim: &mut dyn Simulation, name: &str) -> Result<Definition> {
+    committed_definition(sim, name)?.ok_or_else(|| LifecycleError::Undefined {
+        name: name.to_owned(),
+    })
+}
+
+/// `QueryRollout`: the stored status of the current sequence, or one without a plan.
+fn query_rollout(sim: &mut dyn Simulation, name: &str) -> Result<RolloutStatus> {
+    let definition = require_definition(sim, name)?;
+    if let Some(status) = stored_status(sim, name)?.filter(|s| s.sequence == definition.sequence) {
+        return Ok(status);
+    }
+    let previous = previous_definition(sim, name)?;
+    Ok(RolloutStatus {
+        name: name.to_owned(),
+        sequence: definition.sequence,
+        version: definition.version,
+        previous_sequence: previous.as_ref().map_or(0, |p| p.sequence),
+        previous_version: previous.map(|p| p.version).unwrap_or_default(),
+        plan: None,
+    })
+}
+
+/// A rollout step: reads the stored status (so MVCC orders steps) and writes the next one.
+fn rollout_step(sim: &mut dyn Simulation, name: &str, step: Step) -> Result<RolloutStatus> {
+    let definition = require_definition(sim, name)?;
+    let status = stored_status(sim, name)?;
+    let next = apply_step(status.as_ref(), definition.sequence, step, name)?;
+    write_status(sim, &next);
+    Ok(next)
 }
 
 fn approve(
@@ -379,6 +478,7 @@ fn approve(
     sim: &mut dyn Simulation,
     packages: &dyn PackageStore,
     args: &pb::ApproveChaincodeDefinitionForMyOrgArgs,
+    rollout: Option<crate::rollout::RolloutPlan>,
 ) -> Result<()> {
     if ctx.creator_msp_id != ctx.peer_msp_id {
         return Err(LifecycleError::Refused(format!(
@@ -396,7 +496,9 @@ fn approve(
         &args.validation_parameter,
         args.collections.as_ref(),
         args.init_required,
-    )?;
+    )?
+    .with_rollout(rollout);
+    check_definition_plan(ctx, sim, name, &definition)?;
     let source = PackageSource::from_wire(args.source.as_ref());
     if let Some(id) = source.package_id() {
         if packages.get(id)?.is_none() {
@@ -484,10 +586,47 @@ fn commit(
         )));
     }
     check_ready(ctx, name, definition, &status)?;
-    if let Some(previous) = committed_definition(sim, name)? {
-        write_previous(sim, name, &previous);
+    let current = committed_definition(sim, name)?;
+    let rollout = stored_status(sim, name)?;
+    // The definition that serves traffic now is the one the new definition replaces: the
+    // current one, or after an aborted rollout, the one before it.
+    let mut replaced = current.clone();
+    if let (Some(current), Some(rollout)) = (&current, &rollout) {
+        if in_progress(rollout, current.sequence) {
+            return Err(LifecycleError::Refused(format!(
+                "refusing to commit sequence {} of '{name}': the rollout of sequence {} (version '{}') is in progress ({}); promote it (PromoteRollout) or abort it (AbortRollout) first",
+                definition.sequence,
+                current.sequence,
+                current.version,
+                rollout.plan.as_ref().map(crate::rollout::describe).unwrap_or_default()
+            )));
+        }
+        let aborted = rollout.sequence == current.sequence
+            && rollout.plan.as_ref().map(crate::rollout::state_of)
+                == Some(crate::rollout::RolloutState::Aborted);
+        if aborted {
+            if let Some(serving) = previous_definition(sim, name)? {
+                replaced = Some(serving);
+            }
+        }
+    }
+    if let Some(previous) = &replaced {
+        write_previous(sim, name, previous);
     }
     write_definition(sim, name, definition);
+    if let (Some(plan), Some(previous)) = (&definition.rollout, &replaced) {
+        write_status(
+            sim,
+            &RolloutStatus {
+                name: name.to_owned(),
+                sequence: definition.sequence,
+                version: definition.version.clone(),
+                previous_sequence: previous.sequence,
+                previous_version: previous.version.clone(),
+                plan: Some(plan.clone()),
+            },
+        );
+    }
     Ok(())
 }
 

@@ -46,6 +46,10 @@ pub const DEFINITION_FIELDS: [&str; 4] = [
     "ValidationInfo",
 ];
 
+/// Cambium's definition field holding the rollout plan (`RolloutPlan` bytes), written and
+/// listed in the metadata only for a definition that carries a plan.
+pub const ROLLOUT_FIELD_NAME: &str = "Rollout";
+
 /// `namespaces/metadata/<name>`.
 pub fn metadata_key(name: &str) -> String {
     format!("{METADATA_PREFIX}{name}")
@@ -272,6 +276,15 @@ pub fn committed_definition(state: &mut dyn StateGet, name: &str) -> Result<Opti
         read_bytes_field(state, name, "ValidationInfo")?.as_slice(),
     )
     .map_err(|e| corrupt(name, "ValidationInfo", e))?;
+    let rollout = if metadata.fields.iter().any(|f| f == ROLLOUT_FIELD_NAME) {
+        let bytes = read_bytes_field(state, name, ROLLOUT_FIELD_NAME)?;
+        Some(
+            crate::rollout::RolloutPlan::decode(bytes.as_slice())
+                .map_err(|e| corrupt(name, ROLLOUT_FIELD_NAME, e))?,
+        )
+    } else {
+        None
+    };
     Ok(Some(Definition {
         sequence,
         version: endorsement.version,
@@ -279,14 +292,24 @@ pub fn committed_definition(state: &mut dyn StateGet, name: &str) -> Result<Opti
         validation_plugin: validation.validation_plugin,
         validation_parameter: validation.validation_parameter,
         init_required: endorsement.init_required,
+        rollout,
     }))
 }
 
 /// Writes `definition` as the committed definition of `name`.
 pub fn write_definition(sim: &mut dyn Simulation, name: &str, definition: &Definition) {
+    let mut fields: Vec<String> = DEFINITION_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    if let Some(plan) = &definition.rollout {
+        fields.push(ROLLOUT_FIELD_NAME.to_owned());
+        fields.sort();
+        sim.put(
+            &field_key(name, ROLLOUT_FIELD_NAME),
+            state_data(state_data::Type::Bytes(plan.encode_to_vec())),
+        );
+    }
     let metadata = StateMetadata {
         datatype: DEFINITION_DATATYPE.to_owned(),
-        fields: DEFINITION_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+        fields,
     };
     sim.put(&metadata_key(name), metadata.encode_to_vec());
     sim.put(
@@ -398,6 +421,27 @@ pub(crate) mod tests {
         assert_eq!(committed_sequence(&mut sim, "basic").unwrap(), 3);
         assert_eq!(committed_sequence(&mut sim, "other").unwrap(), 0);
         assert_eq!(committed_names(&mut sim).unwrap(), ["basic"]);
+
+        // A plan is a further field, listed in the metadata; the next definition without
+        // one is read without it.
+        let canary = Definition::new(4, "4.0").with_rollout(Some(crate::rollout::RolloutPlan {
+            weight_percent: 25,
+            ..Default::default()
+        }));
+        write_definition(&mut sim, "basic", &canary);
+        assert!(sim.writes.contains_key("namespaces/fields/basic/Rollout"));
+        sim.commit();
+        assert_eq!(
+            committed_definition(&mut sim, "basic").unwrap(),
+            Some(canary)
+        );
+        let plain = Definition::new(5, "5.0");
+        write_definition(&mut sim, "basic", &plain);
+        sim.commit();
+        assert_eq!(
+            committed_definition(&mut sim, "basic").unwrap(),
+            Some(plain)
+        );
     }
 
     #[test]

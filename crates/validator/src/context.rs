@@ -142,9 +142,7 @@ impl ChannelContext for ChannelConfig {
             });
         match value {
             None => cambium_lifecycle::upgrade::DEFAULT_GRACE_BLOCKS,
-            Some(bytes) => {
-                cambium_lifecycle::UpgradeGraceBlocks::from_config_value(Some(&bytes)).unwrap_or(0)
-            }
+            Some(bytes) => cambium_lifecycle::grace_blocks_from_config(Some(&bytes)).unwrap_or(0),
         }
     }
 }
@@ -355,6 +353,7 @@ fn load_policies(
                     current_version: definition.version,
                     committed_block,
                     previous_version: previous.map(|p| p.version),
+                    rollout: None,
                 },
                 previous_policy,
             },
@@ -398,6 +397,7 @@ impl EndorsementPolicies for LifecyclePolicies {
                 namespace,
                 &contract.window,
                 version,
+                cambium_lifecycle::Route::New,
                 block,
                 grace,
             ) {

@@ -8,6 +8,8 @@
 //! - One module per protobuf package: [`common`], [`msp`], [`peer`] (Fabric's `protos`),
 //!   [`lifecycle`], [`rwset`], [`kvrwset`], [`orderer`], [`etcdraft`], [`gateway`] and
 //!   [`google_rpc`].
+//! - [`cambium_lifecycle`]: Cambium's own `_lifecycle` extension messages (package
+//!   `cambium.lifecycle`, not in Fabric): rollout plans and steps, readiness, the grace window.
 //! - gRPC clients and servers for `protos.Endorser`, `protos.Deliver`,
 //!   `orderer.AtomicBroadcast` and `gateway.Gateway` live in the generated `*_client` and
 //!   `*_server` submodules.
@@ -65,6 +67,21 @@ pub use protos as peer;
 )]
 pub mod lifecycle {
     include!(concat!(env!("OUT_DIR"), "/lifecycle.rs"));
+}
+
+/// Cambium's `_lifecycle` extensions (protobuf package `cambium.lifecycle`, which Fabric does
+/// not have): canary rollout plans, the rollout step arguments and status, the readiness report
+/// and the upgrade grace window value, plus the carriers that append them to Fabric's messages
+/// as fields 1000 (readiness) and 1001 (rollout plan).
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+pub mod cambium_lifecycle {
+    include!(concat!(env!("OUT_DIR"), "/cambium.lifecycle.rs"));
 }
 
 /// Fabric's `rwset` package: the per-namespace read/write set envelope.

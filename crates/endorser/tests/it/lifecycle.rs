@@ -1164,7 +1164,7 @@ fn readiness_names_the_fields_an_org_approved_differently() {
     assert_eq!(prp.action.chaincode_id.as_ref().unwrap().version, "syscc");
     // Cambium's readiness report rides along Fabric's result: Org1 approved with its
     // compiled package, Org2 approved something else.
-    let report = cambium_lifecycle::ReadinessReport::from_result(&responses[0].response.payload)
+    let report = cambium_lifecycle::report_from_result(&responses[0].response.payload)
         .unwrap()
         .expect("a Cambium peer adds the readiness report");
     assert_eq!(
@@ -1185,7 +1185,7 @@ fn readiness_names_the_fields_an_org_approved_differently() {
         "CheckCommitReadiness",
         def.readiness(),
     );
-    let report = cambium_lifecycle::ReadinessReport::from_result(&responses[0].response.payload)
+    let report = cambium_lifecycle::report_from_result(&responses[0].response.payload)
         .unwrap()
         .unwrap();
     assert!(report.orgs["Org2MSP"].approved && !report.orgs["Org2MSP"].ready);

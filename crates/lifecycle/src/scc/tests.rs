@@ -210,7 +210,9 @@ fn install_approve_commit_and_query() {
     .unwrap();
     let fabric = pb::CheckCommitReadinessResult::decode(readiness.as_slice()).unwrap();
     assert!(fabric.approvals.values().all(|a| *a));
-    let report = ReadinessReport::from_result(&readiness).unwrap().unwrap();
+    let report = crate::readiness::report_from_result(&readiness)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         report.orgs["Org1MSP"],
         OrgReadiness {
@@ -267,8 +269,10 @@ fn install_approve_commit_and_query() {
     assert_eq!((q.sequence, q.version.as_str()), (1, "1.0"));
     assert_eq!(q.endorsement_plugin, "escc");
     assert!(q.approvals.values().all(|a| *a));
-    let report = ReadinessReport::from_result(&q_bytes).unwrap().unwrap();
-    assert_eq!(report.ready_orgs().len(), 2);
+    let report = crate::readiness::report_from_result(&q_bytes)
+        .unwrap()
+        .unwrap();
+    assert_eq!(crate::readiness::ready_orgs(&report).len(), 2);
 
     let all = call(
         &mut sim,

@@ -8,13 +8,8 @@ use std::process::Command;
 use cambium_testing::workspace_root;
 
 /// Crates that may depend on protobuf and gRPC code generation and runtime.
-const PROTOBUF_CRATES: &[&str] = &["cambium-wire", LIFECYCLE_EXCEPTION];
-/// The one known exception, to be removed: `cambium-lifecycle` derives three small Cambium
-/// extension messages (rollout plan, readiness report, upgrade grace window) with prost
-/// directly. They belong in `cambium-wire` next to Fabric's lifecycle messages; moving them
-/// (and turning their inherent methods into functions over the wire types) is tracked in the
-/// live-upgrades issue. No other crate may be added here.
-const LIFECYCLE_EXCEPTION: &str = "cambium-lifecycle";
+/// No other crate may be added here.
+const PROTOBUF_CRATES: &[&str] = &["cambium-wire"];
 /// Dependencies that mean "this crate knows protobuf".
 const PROTOBUF_DEPS: &[&str] = &[
     "prost",
