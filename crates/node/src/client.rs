@@ -202,39 +202,19 @@ impl CommitWatcher {
         signer: &SigningIdentity,
         channel_id: &str,
     ) -> Result<CommitWatcher> {
-        let seek = cambium_wire::encode_seek_info(&SeekInfo::new(
-            SeekPosition::Newest,
-            SeekPosition::Specified(NEVER),
-        ));
-        let creator = cambium_wire::encode_serialized_identity(&signer.serialized());
-        let nonce = nonce();
-        let header = tx::ChannelHeaderFields {
-            header_type: HeaderType::DeliverSeekInfo.as_i32(),
-            timestamp: Some(now()),
-            channel_id: channel_id.to_owned(),
-            tx_id: tx::compute_tx_id(&nonce, &creator),
-            ..Default::default()
-        };
-        let payload = tx::payload_bytes(
-            &header.encode(),
-            &tx::signature_header_bytes(&creator, &nonce),
-            &seek,
-        );
-        let signature = signer.sign(&payload)?;
+        let seek = SeekInfo::new(SeekPosition::Newest, SeekPosition::Specified(NEVER));
+        let envelope = deliver_envelope(signer, channel_id, &seek)?;
         let mut client = DeliverClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         // The stream stays open while we wait: the request side must not end early.
-        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let (requests, sender) = DeliverRequests::open();
         sender
-            .send(Envelope { payload, signature })
+            .send(envelope)
             .await
             .map_err(|_| NodeError::Rejected("the Deliver request could not be queued".into()))?;
         let stream = client
-            .deliver_filtered(DeliverRequests {
-                receiver,
-                _sender: sender,
-            })
+            .deliver_filtered(requests)
             .await
             .map_err(|s| NodeError::Rpc {
                 endpoint: endpoint.to_owned(),
@@ -291,10 +271,48 @@ impl CommitWatcher {
     }
 }
 
-/// The request side of a Deliver stream: one envelope, then open until dropped.
-struct DeliverRequests {
+/// A signed Deliver request for `seek` on `channel_id`, as Fabric's clients build it.
+pub(crate) fn deliver_envelope(
+    signer: &SigningIdentity,
+    channel_id: &str,
+    seek: &SeekInfo,
+) -> Result<Envelope> {
+    let seek = cambium_wire::encode_seek_info(seek);
+    let creator = cambium_wire::encode_serialized_identity(&signer.serialized());
+    let nonce = nonce();
+    let header = tx::ChannelHeaderFields {
+        header_type: HeaderType::DeliverSeekInfo.as_i32(),
+        timestamp: Some(now()),
+        channel_id: channel_id.to_owned(),
+        tx_id: tx::compute_tx_id(&nonce, &creator),
+        ..Default::default()
+    };
+    let payload = tx::payload_bytes(
+        &header.encode(),
+        &tx::signature_header_bytes(&creator, &nonce),
+        &seek,
+    );
+    let signature = signer.sign(&payload)?;
+    Ok(Envelope { payload, signature })
+}
+
+/// The request side of a Deliver stream: the envelopes sent, then open until dropped (a
+/// closed request side would end the stream early).
+pub(crate) struct DeliverRequests {
     receiver: tokio::sync::mpsc::Receiver<Envelope>,
     _sender: tokio::sync::mpsc::Sender<Envelope>,
+}
+
+impl DeliverRequests {
+    /// The request stream and a sender for its envelopes.
+    pub(crate) fn open() -> (DeliverRequests, tokio::sync::mpsc::Sender<Envelope>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let requests = DeliverRequests {
+            receiver,
+            _sender: sender.clone(),
+        };
+        (requests, sender)
+    }
 }
 
 impl tokio_stream::Stream for DeliverRequests {

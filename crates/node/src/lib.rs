@@ -11,22 +11,31 @@
 //! - [`admin`]: contract administration over Fabric's `_lifecycle` (install, approve, commit,
 //!   queries); [`client`]: the Fabric client wire steps they and the load generator share.
 //! - [`deploy`]: `cambium contract deploy` (package, install everywhere, approve, commit).
+//! - [`upgrade`]: `cambium contract upgrade` and `rollout` (live upgrades, canary plans,
+//!   the interface check against the committed definition).
 //! - [`bench`]: the gateway load generator of `cambium bench gateway`.
 //! - [`connect`]: gRPC connections (TLS, mutual TLS) to the nodes a profile lists.
+//! - [`blocks`]: a channel's committed blocks read from a peer's Deliver, decoded per transaction;
+//!   [`history`]: a contract's lifecycle events from those blocks (`cambium contract history`);
+//!   [`replay`]: shadow replay of a contract's recent transactions against a new package.
 
 #![warn(missing_docs)]
 
 pub mod admin;
 pub mod bench;
+pub mod blocks;
 pub mod client;
 pub mod connect;
 pub mod deploy;
 pub mod error;
 pub mod generate;
+pub mod history;
 pub mod network;
 pub mod ports;
 pub mod profile;
+pub mod replay;
 pub mod up;
+pub mod upgrade;
 
 pub use error::{NodeError, Result};
 pub use network::{Network, NetworkState, CHANNEL_ID};

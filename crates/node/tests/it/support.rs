@@ -20,12 +20,19 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The module of the contract in `contracts/<name>`, built for wasm32.
+pub(crate) fn contract_wasm(name: &Path) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contracts")
+        .join(name);
+    let wasm = cambium_vm::toolchain::build(&dir, &target_dir().join("contract-wasm"))
+        .unwrap_or_else(|e| panic!("cannot build {} for wasm32: {e}", name.display()));
+    std::fs::read(wasm).expect("the built module is readable")
+}
+
 /// The asset-transfer contract built for wasm32 and packaged as `basic_1.0`.
 pub(crate) fn asset_transfer_package() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/asset-transfer");
-    let wasm = cambium_vm::toolchain::build(&dir, &target_dir().join("contract-wasm"))
-        .unwrap_or_else(|e| panic!("cannot build asset-transfer for wasm32: {e}"));
-    let wasm = std::fs::read(wasm).expect("the built module is readable");
+    let wasm = contract_wasm(Path::new("asset-transfer"));
     cambium_vm::package::write_package(&wasm, "basic_1.0").expect("packages")
 }
 

@@ -1,0 +1,166 @@
+//! `cambium contract history NAME`: every lifecycle event of one contract, read from the blocks
+//! themselves, so the answer is what the ledger records and not what a peer's state says now.
+//!
+//! An event is an endorser transaction to `_lifecycle` whose arguments name the contract: an
+//! organisation's approval, a commit of a definition, and Cambium's rollout steps. Each comes
+//! with the block and transaction that carry it, the client that signed it, the organisations
+//! whose peers endorsed it, and its validation code, so refused attempts (a commit without
+//! enough approvals that still reached a block, a failed migration) are listed as well, marked.
+//! Installs never reach the ledger: they are per-peer and are not part of the history.
+
+use cambium_msp::Certificate;
+use cambium_wire::common;
+use cambium_wire::lifecycle as lc;
+use cambium_wire::Message;
+use serde::Serialize;
+
+use crate::blocks::{endorser_transactions, EndorserTx};
+use crate::error::Result;
+
+/// The name of Fabric's lifecycle system contract.
+pub const LIFECYCLE: &str = "_lifecycle";
+
+/// One lifecycle event of a contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HistoryEvent {
+    /// The block that carries it.
+    pub block: u64,
+    /// The transaction ID.
+    pub tx_id: String,
+    /// The client's timestamp, RFC 3339 in UTC.
+    pub timestamp: String,
+    /// What happened: `approve`, `commit`, `rollout-advance`, `rollout-abort`, …
+    pub action: String,
+    /// The definition's sequence, when the event names one.
+    pub sequence: Option<i64>,
+    /// The definition's version, when the event names one.
+    pub version: Option<String>,
+    /// More detail (the package an organisation approved, a rollout weight).
+    pub detail: String,
+    /// The MSP ID of the client that signed the transaction.
+    pub signer_msp: String,
+    /// The client's certificate subject common name (or the whole subject if it has none).
+    pub signer: String,
+    /// The MSP IDs of the peers that endorsed it.
+    pub endorsers: Vec<String>,
+    /// Whether the peers committed it as valid.
+    pub valid: bool,
+    /// The validation code's name (`VALID`, `ENDORSEMENT_POLICY_FAILURE`, …).
+    pub validation: String,
+}
+
+/// The lifecycle events of contract `name` in `blocks`, oldest first.
+pub fn contract_history(blocks: &[common::Block], name: &str) -> Result<Vec<HistoryEvent>> {
+    let mut events = Vec::new();
+    for block in blocks {
+        for tx in endorser_transactions(block)? {
+            if tx.chaincode != LIFECYCLE {
+                continue;
+            }
+            if let Some(event) = lifecycle_event(&tx, name) {
+                events.push(event);
+            }
+        }
+    }
+    Ok(events)
+}
+
+/// What a `_lifecycle` call says about contract `name`, if it is about that contract.
+fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
+    let function = tx.function();
+    let arg = tx.args.get(1).map(Vec::as_slice).unwrap_or_default();
+    let (action, sequence, version, detail) = match function.as_str() {
+        "ApproveChaincodeDefinitionForMyOrg" => {
+            let args = lc::ApproveChaincodeDefinitionForMyOrgArgs::decode(arg).ok()?;
+            if args.name != name {
+                return None;
+            }
+            let package = match args.source.and_then(|s| s.r#type) {
+                Some(lc::chaincode_source::Type::LocalPackage(local)) => {
+                    format!("package {}", local.package_id)
+                }
+                _ => "no package (approved without installing)".to_owned(),
+            };
+            let detail = format!("{} approves; {package}", tx.creator.msp_id);
+            ("approve", Some(args.sequence), Some(args.version), detail)
+        }
+        "CommitChaincodeDefinition" => {
+            let args = lc::CommitChaincodeDefinitionArgs::decode(arg).ok()?;
+            if args.name != name {
+                return None;
+            }
+            let detail = if args.init_required {
+                "init required".to_owned()
+            } else {
+                String::new()
+            };
+            ("commit", Some(args.sequence), Some(args.version), detail)
+        }
+        _ => return None,
+    };
+    Some(HistoryEvent {
+        block: tx.block,
+        tx_id: tx.tx_id.clone(),
+        timestamp: rfc3339(tx.timestamp.seconds, tx.timestamp.nanos),
+        action: action.to_owned(),
+        sequence,
+        version,
+        detail,
+        signer_msp: tx.creator.msp_id.clone(),
+        signer: signer_name(&tx.creator.id_bytes),
+        endorsers: tx.endorsers.clone(),
+        valid: tx.is_valid(),
+        validation: tx.validation_name(),
+    })
+}
+
+/// The common name of a PEM certificate, else its subject, else a note that it is unreadable.
+fn signer_name(pem: &[u8]) -> String {
+    match Certificate::from_pem(pem, "the signer's certificate") {
+        Ok(cert) => cert
+            .common_name()
+            .map(str::to_owned)
+            .unwrap_or_else(|| cert.subject().to_owned()),
+        Err(_) => "(unreadable certificate)".to_owned(),
+    }
+}
+
+/// `seconds`/`nanos` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
+pub fn rfc3339(seconds: i64, nanos: i32) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3_600,
+        secs % 3_600 / 60,
+        secs % 60,
+        nanos.clamp(0, 999_999_999) / 1_000_000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000Z");
+        // 2026-11-24T05:45:33.250Z
+        assert_eq!(
+            rfc3339(1_795_499_133, 250_000_000),
+            "2026-11-24T05:45:33.250Z"
+        );
+        // A leap day.
+        assert_eq!(rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+    }
+}
