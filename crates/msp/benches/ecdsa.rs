@@ -154,6 +154,19 @@ fn bench_cambium(c: &mut Criterion) {
             .expect("signer"),
         );
     }
+    // A peer certificate parsed from its PEM: a fresh parse (from DER) against the memo hit
+    // every later `Certificate::from_pem` of the same bytes gets.
+    let peer_pem = signers[0].certificate_pem().to_vec();
+    let peer_der = cambium_msp::Certificate::from_pem(&peer_pem, "bench")
+        .expect("cert")
+        .der()
+        .to_vec();
+    group.bench_function("certificate_parse", |b| {
+        b.iter(|| cambium_msp::Certificate::from_der(peer_der.clone(), "bench").expect("cert"))
+    });
+    group.bench_function("certificate_from_pem_memo_hit", |b| {
+        b.iter(|| cambium_msp::Certificate::from_pem(&peer_pem, "bench").expect("cert"))
+    });
     let msps = MspManager::from_configs(&configs).expect("msps");
     let now = 1_780_272_000;
     let sid = signers[0].serialized();

@@ -129,7 +129,22 @@ pub struct Certificate {
 impl Certificate {
     /// Parses the first `CERTIFICATE` PEM block of `pem`. `what` names the source in errors
     /// (e.g. "cacerts/ca.org1.example.com-cert.pem").
+    ///
+    /// Parsing a certificate costs tens of microseconds, and the same few certificates (the
+    /// channel's clients, peers and orderers) arrive with every transaction, so successful
+    /// parses are remembered process-wide by the SHA-256 of `pem` (see [`parsed_memo`]); a
+    /// hit returns a copy of the earlier result. Failures are not remembered.
     pub fn from_pem(pem: &[u8], what: &str) -> Result<Certificate> {
+        let key = sha256(pem);
+        if let Some(cert) = parsed_memo::get(&key) {
+            return Ok(Certificate::clone(&cert));
+        }
+        let cert = Certificate::from_pem_uncached(pem, what)?;
+        parsed_memo::insert(key, Arc::new(cert.clone()));
+        Ok(cert)
+    }
+
+    fn from_pem_uncached(pem: &[u8], what: &str) -> Result<Certificate> {
         let block = decode_pem(pem, what, "CERTIFICATE")?;
         if block.label != "CERTIFICATE" {
             return Err(MspError::MalformedPem {
@@ -532,6 +547,47 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// SHA-256 of `data`.
+/// A process-wide memo of certificates parsed from PEM, keyed by the SHA-256 of the PEM bytes.
+///
+/// Parsing is a pure function of the bytes, so a hit gives exactly what a fresh parse would.
+/// Lookups only: nothing iterates the map, so its order cannot leak into state or bytes.
+mod parsed_memo {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use super::Certificate;
+
+    /// At most this many certificates are remembered; when full the memo starts afresh. A
+    /// channel's working set (its orgs' clients, peers, orderers and CAs) is far smaller.
+    pub(super) const CAPACITY: usize = 1024;
+
+    static MEMO: Mutex<Option<HashMap<[u8; 32], Arc<Certificate>>>> = Mutex::new(None);
+
+    pub(super) fn get(key: &[u8; 32]) -> Option<Arc<Certificate>> {
+        MEMO.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|m| m.get(key).cloned())
+    }
+
+    pub(super) fn insert(key: [u8; 32], cert: Arc<Certificate>) {
+        let mut guard = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        let memo = guard.get_or_insert_with(HashMap::new);
+        if memo.len() >= CAPACITY {
+            memo.clear();
+        }
+        memo.insert(key, cert);
+    }
+
+    #[cfg(test)]
+    pub(super) fn len() -> usize {
+        MEMO.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, HashMap::len)
+    }
+}
+
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     let d = digest(&SHA256, data);
     let mut out = [0u8; 32];
@@ -686,6 +742,30 @@ impl SigningIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsed_certificates_are_remembered_and_failures_are_not() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["memo.example.com".to_owned()]).unwrap();
+        let pem = params.self_signed(&key).unwrap().pem().into_bytes();
+        let fresh = Certificate::from_pem_uncached(&pem, "test").unwrap();
+        assert!(parsed_memo::get(&sha256(&pem)).is_none());
+        let first = Certificate::from_pem(&pem, "test").unwrap();
+        assert_eq!(first, fresh);
+        assert_eq!(parsed_memo::get(&sha256(&pem)).as_deref(), Some(&fresh));
+        assert!(parsed_memo::len() <= parsed_memo::CAPACITY);
+        let again = Certificate::from_pem(&pem, "another source").unwrap();
+        assert_eq!(again, fresh, "a hit returns what a fresh parse returns");
+
+        // A malformed PEM fails every time with the caller's own wording, and is not kept.
+        let mut bad = pem.clone();
+        bad.truncate(40);
+        for what in ["first", "second"] {
+            let err = Certificate::from_pem(&bad, what).unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        }
+        assert!(parsed_memo::get(&sha256(&bad)).is_none());
+    }
 
     #[test]
     fn canonical_der_signatures_are_told_apart() {
