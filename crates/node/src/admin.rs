@@ -19,6 +19,7 @@ use crate::client::{self, CommitWatcher};
 use crate::connect::{connect, ClientTls};
 use crate::error::{NodeError, Result};
 use crate::profile::ConnectionProfile;
+use crate::upgrade::{self, RolloutPlan, RolloutStatus, RolloutStep};
 
 /// The system contract that manages contract definitions.
 pub const LIFECYCLE: &str = "_lifecycle";
@@ -59,6 +60,10 @@ pub struct Definition {
     pub validation_parameter: Vec<u8>,
     /// Whether `Init` must be invoked once before other calls.
     pub init_required: bool,
+    /// A canary rollout plan (Cambium extension field 1001), for an upgrade that starts as a
+    /// rollout; `None` switches every transaction at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutPlan>,
 }
 
 impl Definition {
@@ -278,9 +283,10 @@ impl Admin {
             &[peer.to_owned()],
             peer,
             "ApproveChaincodeDefinitionForMyOrg",
-            args.encode_to_vec(),
+            with_rollout(args.encode_to_vec(), definition),
         )
         .await
+        .map(|(committed, _)| committed)
     }
 
     /// Which organisations have approved `definition`, asked of `peer`.
@@ -304,7 +310,7 @@ impl Admin {
                 peer,
                 &self.channel_id,
                 "CheckCommitReadiness",
-                args.encode_to_vec(),
+                with_rollout(args.encode_to_vec(), definition),
             )
             .await?;
         Ok(
@@ -316,27 +322,89 @@ impl Admin {
     /// Commits `definition`, endorsed by every peer in `peers`, and waits (on the first
     /// peer) until it commits VALID.
     pub async fn commit(&self, peers: &[String], definition: &Definition) -> Result<Committed> {
-        let args = lc::CommitChaincodeDefinitionArgs {
-            sequence: definition.sequence,
-            name: definition.name.clone(),
-            version: definition.version.clone(),
-            endorsement_plugin: String::new(),
-            validation_plugin: String::new(),
-            validation_parameter: definition.validation_parameter.clone(),
-            collections: None,
-            init_required: definition.init_required,
-        };
+        let args = commit_args(definition);
         let watch = peers.first().ok_or_else(|| {
             NodeError::Rejected("commit needs at least one peer to endorse it".to_owned())
         })?;
         self.wait_for_agreement(peers, definition).await?;
-        self.submit(
-            peers,
-            watch,
-            "CommitChaincodeDefinition",
-            args.encode_to_vec(),
-        )
-        .await
+        self.submit(peers, watch, "CommitChaincodeDefinition", args)
+            .await
+            .map(|(committed, _)| committed)
+    }
+
+    /// Endorses the commit of `definition` on every peer in `peers` without submitting it:
+    /// what `--dry-run` shows (the read/write set the commit would write, including a
+    /// migration's). Nothing changes on the ledger.
+    pub async fn endorse_commit(
+        &self,
+        peers: &[String],
+        definition: &Definition,
+    ) -> Result<Vec<(String, peer::ProposalResponse)>> {
+        self.endorse(peers, "CommitChaincodeDefinition", commit_args(definition))
+            .await
+            .map(|(_, responses)| responses)
+    }
+
+    /// The package `package_id` as installed on `peer` (Fabric's
+    /// `GetInstalledChaincodePackage`).
+    pub async fn get_installed_package(&self, peer: &str, package_id: &str) -> Result<Vec<u8>> {
+        let args = lc::GetInstalledChaincodePackageArgs {
+            package_id: package_id.to_owned(),
+        };
+        let bytes = self
+            .call(
+                peer,
+                "",
+                "GetInstalledChaincodePackage",
+                args.encode_to_vec(),
+            )
+            .await?;
+        Ok(decode::<lc::GetInstalledChaincodePackageResult>(
+            &bytes,
+            "GetInstalledChaincodePackageResult",
+        )?
+        .chaincode_install_package)
+    }
+
+    /// The rollout of `name` (`_lifecycle` `QueryRollout`), asked of `peer`.
+    pub async fn query_rollout(&self, peer: &str, name: &str) -> Result<RolloutStatus> {
+        let bytes = self
+            .call(
+                peer,
+                &self.channel_id,
+                RolloutStep::Status.function(),
+                upgrade::step_args(name, 0),
+            )
+            .await?;
+        RolloutStatus::decode(&bytes)
+    }
+
+    /// Submits the rollout step `step` for `name`, endorsed by every peer in `endorsers`, and
+    /// waits (on the first) until it commits VALID; returns the transaction and the rollout
+    /// as the step left it. [`RolloutStep::Status`] is a query: use [`Admin::query_rollout`].
+    pub async fn rollout_step(
+        &self,
+        endorsers: &[String],
+        name: &str,
+        step: &RolloutStep,
+    ) -> Result<(Committed, RolloutStatus)> {
+        if matches!(step, RolloutStep::Status) {
+            return Err(NodeError::Rejected(
+                "QueryRollout is a query, not a step; use query_rollout".to_owned(),
+            ));
+        }
+        let watch = endorsers.first().ok_or_else(|| {
+            NodeError::Rejected("a rollout step needs at least one peer to endorse it".to_owned())
+        })?;
+        let (committed, payload) = self
+            .submit(
+                endorsers,
+                watch,
+                step.function(),
+                upgrade::step_args(name, step.weight()),
+            )
+            .await?;
+        Ok((committed, RolloutStatus::decode(&payload)?))
     }
 
     /// Waits until every peer in `peers` reports the same approvals for `definition`: an
@@ -399,6 +467,7 @@ impl Admin {
                 sequence: r.sequence,
                 validation_parameter: r.validation_parameter,
                 init_required: r.init_required,
+                rollout: RolloutPlan::from_extension(&bytes)?,
             },
             package_id,
         })
@@ -434,6 +503,7 @@ impl Admin {
                         sequence: r.sequence,
                         validation_parameter: r.validation_parameter,
                         init_required: r.init_required,
+                        rollout: RolloutPlan::from_extension(&bytes)?,
                     },
                     approvals: r.approvals,
                 }])
@@ -460,6 +530,7 @@ impl Admin {
                             sequence: d.sequence,
                             validation_parameter: d.validation_parameter,
                             init_required: d.init_required,
+                            rollout: None,
                         },
                         approvals: BTreeMap::new(),
                     })
@@ -478,15 +549,17 @@ impl Admin {
         }
     }
 
-    /// Endorses `function(args)` on every peer in `endorsers`, broadcasts the transaction to
-    /// the orderer and waits on `watch` until it commits; anything but VALID is an error.
-    async fn submit(
+    /// Endorses `function(args)` on every peer in `endorsers`; returns the proposal and the
+    /// successful responses (any refusal is an error naming the peer).
+    async fn endorse(
         &self,
         endorsers: &[String],
-        watch: &str,
         function: &str,
         args: Vec<u8>,
-    ) -> Result<Committed> {
+    ) -> Result<(
+        client::SignedProposal,
+        Vec<(String, peer::ProposalResponse)>,
+    )> {
         let proposal = client::signed_proposal(
             &self.signer,
             &self.channel_id,
@@ -516,6 +589,25 @@ impl Admin {
                     .map_err(|e| NodeError::Rejected(format!("endorsement task failed: {e}")))??,
             );
         }
+        Ok((proposal, responses))
+    }
+
+    /// Endorses `function(args)` on every peer in `endorsers`, broadcasts the transaction to
+    /// the orderer and waits on `watch` until it commits; anything but VALID is an error.
+    /// Returns the transaction and the endorsed response payload.
+    async fn submit(
+        &self,
+        endorsers: &[String],
+        watch: &str,
+        function: &str,
+        args: Vec<u8>,
+    ) -> Result<(Committed, Vec<u8>)> {
+        let (proposal, responses) = self.endorse(endorsers, function, args).await?;
+        let payload = responses
+            .first()
+            .and_then(|(_, r)| r.response.as_ref())
+            .map(|r| r.payload.clone())
+            .unwrap_or_default();
         let envelope = client::endorsed_envelope(&self.signer, &proposal, &responses)?;
         let (watch_url, watch_channel) = self.peer_channel(watch).await?;
         let mut watcher =
@@ -531,11 +623,38 @@ impl Admin {
                 client::validation_code_name(code)
             )));
         }
-        Ok(Committed {
-            tx_id: proposal.tx_id,
-            block,
-        })
+        Ok((
+            Committed {
+                tx_id: proposal.tx_id,
+                block,
+            },
+            payload,
+        ))
     }
+}
+
+/// Fabric's commit arguments for `definition`, with its rollout plan (if any) appended.
+fn commit_args(definition: &Definition) -> Vec<u8> {
+    let args = lc::CommitChaincodeDefinitionArgs {
+        sequence: definition.sequence,
+        name: definition.name.clone(),
+        version: definition.version.clone(),
+        endorsement_plugin: String::new(),
+        validation_plugin: String::new(),
+        validation_parameter: definition.validation_parameter.clone(),
+        collections: None,
+        init_required: definition.init_required,
+    };
+    with_rollout(args.encode_to_vec(), definition)
+}
+
+/// Appends `definition`'s rollout plan to encoded Fabric arguments as extension field 1001
+/// (Fabric's decoders skip it; Cambium's `_lifecycle` reads it).
+fn with_rollout(mut args: Vec<u8>, definition: &Definition) -> Vec<u8> {
+    if let Some(plan) = &definition.rollout {
+        args.extend(plan.extension());
+    }
+    args
 }
 
 /// The lifecycle function a proposal calls, for messages.

@@ -3,7 +3,9 @@
 //! profile → approve for each organisation → commit, with the next sequence computed from the
 //! committed definition. Each organisation installs and then approves independently of the
 //! others. Steps that are already done (a package already installed) are skipped, so a failed
-//! deploy can simply be run again.
+//! deploy can simply be run again. Redeploying over a committed definition first checks the
+//! package's interface against the committed one and refuses a breaking change unless
+//! `allow_breaking` is set (see [`crate::upgrade::refuse_breaking`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +31,8 @@ pub struct DeployOptions {
     pub init_required: bool,
     /// The channel; default the profile's.
     pub channel: Option<String>,
+    /// Deploy even if the package breaks the interface of the committed definition.
+    pub allow_breaking: bool,
 }
 
 /// A step of a deploy, for a progress display.
@@ -43,6 +47,11 @@ pub enum Step {
     },
     /// The next sequence was determined.
     Sequence(i64),
+    /// The new package's interface was checked against the committed definition's.
+    Checked {
+        /// Whether it breaks it (and `--allow-breaking` let it through).
+        breaking: bool,
+    },
     /// An organisation approved.
     Approved {
         /// The organisation.
@@ -113,6 +122,22 @@ impl Source {
         }
     }
 
+    /// The module bytes: built (crates), read (modules) or taken out of the package.
+    pub fn wasm(&self) -> Result<Vec<u8>> {
+        let path = match self {
+            Source::Package(path) => {
+                let bytes = std::fs::read(path).map_err(|e| NodeError::io("reading", path, e))?;
+                return read_package(&bytes).map(|p| p.wasm).map_err(|e| {
+                    NodeError::Package(format!("{} is not a contract package: {e}", path.display()))
+                });
+            }
+            Source::Wasm(path) => path.clone(),
+            Source::Crate(dir) => cambium_vm::toolchain::build(dir, &dir.join("target"))
+                .map_err(|e| NodeError::Package(format!("building {}: {e}", dir.display())))?,
+        };
+        std::fs::read(&path).map_err(|e| NodeError::io("reading", &path, e))
+    }
+
     /// The package bytes: built (crates), packaged under `label` (crates and modules) or read.
     pub fn package(&self, label: &str) -> Result<Vec<u8>> {
         let wasm_path = match self {
@@ -163,6 +188,14 @@ pub async fn deploy(
     let first_peer = first.peer_name(None)?;
     let sequence = first.committed_sequence(&first_peer, &options.name).await? + 1;
     progress(&Step::Sequence(sequence));
+    if sequence > 1 {
+        let compat =
+            crate::upgrade::compat_against_committed(&admins, &options.name, package).await?;
+        crate::upgrade::refuse_breaking(&compat, options.allow_breaking)?;
+        progress(&Step::Checked {
+            breaking: matches!(&compat, crate::upgrade::CompatCheck::Compared { report, .. } if report.is_breaking()),
+        });
+    }
     let mut definition = Definition::new(
         &options.name,
         options.version.as_deref().unwrap_or("1.0"),
@@ -281,11 +314,19 @@ mod tests {
         let wasm = tmp.path().join("c.wasm");
         std::fs::write(&wasm, b"\0asm\x01\0\0\0").unwrap();
         assert_eq!(Source::of(&wasm).unwrap(), Source::Wasm(wasm.clone()));
+        assert_eq!(
+            Source::of(&wasm).unwrap().wasm().unwrap(),
+            b"\0asm\x01\0\0\0"
+        );
         let pkg = tmp.path().join("c.tar.gz");
         std::fs::write(&pkg, write_package(b"\0asm\x01\0\0\0", "c_1").unwrap()).unwrap();
         assert_eq!(Source::of(&pkg).unwrap(), Source::Package(pkg.clone()));
         let bytes = Source::of(&pkg).unwrap().package("ignored").unwrap();
         assert_eq!(read_package(&bytes).unwrap().metadata.label, "c_1");
+        assert_eq!(
+            Source::of(&pkg).unwrap().wasm().unwrap(),
+            b"\0asm\x01\0\0\0"
+        );
 
         let junk = tmp.path().join("junk.tar.gz");
         std::fs::write(&junk, b"not a package").unwrap();

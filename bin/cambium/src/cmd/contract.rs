@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
+use cambium_node::deploy::Source;
 use cambium_vm::package::{package_id, read_package, write_package};
-use cambium_vm::{toolchain, Vm, VmConfig};
+use cambium_vm::{toolchain, CompatReport, Manifest, Vm, VmConfig};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +47,17 @@ pub(crate) enum ContractCommand {
         /// A package .tar.gz or a .wasm file.
         pkg: PathBuf,
     },
+    /// Compare the interfaces of two versions (removed or changed functions, a state schema
+    /// change without `migrate`); exits with status 1 when the change is breaking.
+    Check {
+        /// The old version: a contract crate folder, a .wasm file or a package .tar.gz.
+        old: PathBuf,
+        /// The new version: a contract crate folder, a .wasm file or a package .tar.gz.
+        new: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     #[command(flatten)]
     Lifecycle(super::lifecycle::LifecycleCommand),
 }
@@ -63,6 +75,19 @@ pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
         }
         ContractCommand::Package { path, label, out } => package(&path, &label, out),
         ContractCommand::Inspect { pkg } => inspect(&pkg),
+        ContractCommand::Check { old, new, json } => {
+            let report = check(&old, &new)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            if report.is_breaking() {
+                // The report says what breaks; the status tells scripts.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         ContractCommand::Lifecycle(c) => super::lifecycle::run(c),
     }
 }
@@ -112,6 +137,26 @@ fn inspect(pkg: &Path) -> anyhow::Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// The interface manifest of a crate, module or package, or an error naming the file.
+fn manifest_of(path: &Path) -> anyhow::Result<Manifest> {
+    let wasm = Source::of(path)?.wasm()?;
+    Vm::validate(&wasm)
+        .with_context(|| format!("{} is not a valid contract module", path.display()))?
+        .with_context(|| {
+            format!(
+                "{} has no interface manifest; build it with cambium_sdk::contract! so it can be compared",
+                path.display()
+            )
+        })
+}
+
+fn check(old: &Path, new: &Path) -> anyhow::Result<CompatReport> {
+    Ok(cambium_vm::check_compat(
+        &manifest_of(old)?,
+        &manifest_of(new)?,
+    ))
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
@@ -259,3 +304,193 @@ mod tests {
     }
 }
 "#;
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+    use crate::cmd::lifecycle::{LifecycleCommand, RolloutAction};
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: ContractCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<ContractCommand, clap::Error> {
+        let mut all = vec!["contract"];
+        all.extend(args);
+        Cli::try_parse_from(all).map(|c| c.command)
+    }
+
+    /// A module with only a header and a `cambium_manifest` custom section.
+    fn module_with_manifest(text: &str) -> Vec<u8> {
+        let name = b"cambium_manifest";
+        let mut body = vec![name.len() as u8];
+        body.extend(name);
+        body.extend(text.as_bytes());
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.push(0);
+        let mut len = body.len();
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                wasm.push(byte);
+                break;
+            }
+            wasm.push(byte | 0x80);
+        }
+        wasm.extend(body);
+        wasm
+    }
+
+    fn write(dir: &Path, name: &str, manifest: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, module_with_manifest(manifest)).unwrap();
+        path
+    }
+
+    #[test]
+    fn upgrade_takes_a_package_canary_selectors_and_flags() {
+        let c = parse(&[
+            "upgrade",
+            "basic",
+            "--package",
+            "v2.tar.gz",
+            "--canary",
+            "10%",
+            "--selector",
+            "org=Org1MSP",
+            "--selector",
+            "ou=ops",
+            "--allow-breaking",
+            "--dry-run",
+            "--json",
+        ])
+        .unwrap();
+        let ContractCommand::Lifecycle(LifecycleCommand::Upgrade {
+            name,
+            package,
+            canary,
+            selector,
+            allow_breaking,
+            dry_run,
+            json,
+            ..
+        }) = c
+        else {
+            panic!("parsed as {c:?}");
+        };
+        assert_eq!(name, "basic");
+        assert_eq!(package, PathBuf::from("v2.tar.gz"));
+        assert_eq!(canary.as_deref(), Some("10%"));
+        assert_eq!(selector, ["org=Org1MSP", "ou=ops"]);
+        assert!(allow_breaking && dry_run && json);
+        assert!(
+            parse(&["upgrade", "basic"]).is_err(),
+            "--package is required"
+        );
+    }
+
+    #[test]
+    fn rollout_actions_parse_and_check_the_weight() {
+        let c = parse(&["rollout", "advance", "basic", "--weight", "40%"]).unwrap();
+        let ContractCommand::Lifecycle(LifecycleCommand::Rollout { action }) = c else {
+            panic!("parsed as {c:?}");
+        };
+        let (step, name, _) = action.parts().unwrap();
+        assert_eq!(
+            (step, name),
+            (cambium_node::upgrade::RolloutStep::Advance(40), "basic")
+        );
+        for (verb, function) in [
+            ("status", "QueryRollout"),
+            ("pause", "PauseRollout"),
+            ("resume", "ResumeRollout"),
+            ("promote", "PromoteRollout"),
+            ("abort", "AbortRollout"),
+        ] {
+            let ContractCommand::Lifecycle(LifecycleCommand::Rollout { action }) =
+                parse(&["rollout", verb, "basic", "--json"]).unwrap()
+            else {
+                panic!("{verb}");
+            };
+            assert_eq!(action.parts().unwrap().0.function(), function);
+        }
+        let ContractCommand::Lifecycle(LifecycleCommand::Rollout { action }) =
+            parse(&["rollout", "advance", "basic", "--weight", "150%"]).unwrap()
+        else {
+            panic!("advance");
+        };
+        assert!(matches!(action, RolloutAction::Advance { .. }));
+        let e = action.parts().unwrap_err().to_string();
+        assert!(e.contains("150% is outside 0-100%"), "{e}");
+        assert!(
+            parse(&["rollout", "advance", "basic"]).is_err(),
+            "--weight is required"
+        );
+    }
+
+    #[test]
+    fn upgrade_refuses_bad_input_before_touching_the_network() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pkg = write(tmp.path(), "v2.wasm", "cambium-manifest 1\nschema 1\n");
+        let missing_network = tmp.path().join("no-network");
+        let run_upgrade = |extra: &[&str]| {
+            let mut args = vec![
+                "upgrade",
+                "basic",
+                "--data-dir",
+                missing_network.to_str().unwrap(),
+            ];
+            args.extend(extra);
+            run(parse(&args).unwrap()).unwrap_err().to_string()
+        };
+        let pkg_arg = pkg.to_str().unwrap();
+        let e = run_upgrade(&["--package", pkg_arg, "--canary", "150%"]);
+        assert!(e.contains("150% is outside 0-100%"), "{e}");
+        let e = run_upgrade(&["--package", pkg_arg, "--selector", "Org1MSP"]);
+        assert!(e.contains("selector 'Org1MSP' has no '='"), "{e}");
+        let gone = tmp.path().join("gone.tar.gz");
+        let e = run_upgrade(&["--package", gone.to_str().unwrap()]);
+        assert!(e.contains("does not exist"), "{e}");
+        // Good flags get as far as looking for the network.
+        let e = run_upgrade(&["--package", pkg_arg, "--canary", "10%"]);
+        assert!(e.contains("no network in"), "{e}");
+    }
+
+    #[test]
+    fn check_compares_two_modules() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = write(
+            tmp.path(),
+            "old.wasm",
+            "cambium-manifest 1\nschema 1\nfn Get id:string\nfn Put id:string v:i64\n",
+        );
+        let same = write(
+            tmp.path(),
+            "same.wasm",
+            "cambium-manifest 1\nschema 2\nmigrate\nfn Get id:string\nfn Put id:string v:i64\nfn List\n",
+        );
+        let breaking = write(
+            tmp.path(),
+            "breaking.wasm",
+            "cambium-manifest 1\nschema 2\nfn Put id:string\n",
+        );
+        let report = check(&old, &same).unwrap();
+        assert!(!report.is_breaking(), "{report}");
+        let report = check(&old, &breaking).unwrap();
+        assert_eq!(report.breaking_changes().len(), 3, "{report}");
+        let bare = tmp.path().join("bare.wasm");
+        std::fs::write(&bare, b"\0asm\x01\0\0\0").unwrap();
+        let e = format!("{:#}", check(&old, &bare).unwrap_err());
+        assert!(e.contains("has no interface manifest"), "{e}");
+        let e = format!("{:#}", check(&tmp.path().join("nope"), &old).unwrap_err());
+        assert!(e.contains("does not exist"), "{e}");
+        assert!(matches!(
+            parse(&["check", "a", "b", "--json"]).unwrap(),
+            ContractCommand::Check { json: true, .. }
+        ));
+    }
+}

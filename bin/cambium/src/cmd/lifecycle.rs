@@ -1,6 +1,7 @@
 //! `cambium contract install|approve|commit|checkcommitreadiness|queryinstalled|queryapproved|
-//! querycommitted|deploy`: contract administration against a running network, acting as an
-//! organisation's admin, over Fabric's `_lifecycle` protocol.
+//! querycommitted|deploy|upgrade|rollout`: contract administration against a running network,
+//! acting as an organisation's admin, over Fabric's `_lifecycle` protocol and Cambium's rollout
+//! extension.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -9,6 +10,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use cambium_node::admin::{Admin, Definition};
 use cambium_node::deploy::{self, DeployOptions, Source, Step};
+use cambium_node::upgrade::{
+    self, CompatCheck, RolloutOutcome, RolloutStep, UpgradeOptions, UpgradeReport,
+};
 use clap::{Args, Subcommand};
 
 use super::network::{runtime, NetworkArgs};
@@ -91,6 +95,9 @@ pub(crate) enum LifecycleCommand {
         /// The installed package this organisation runs (omit to approve without one).
         #[arg(long)]
         package_id: Option<String>,
+        /// Approve even if the package breaks the interface of the committed definition's.
+        #[arg(long)]
+        allow_breaking: bool,
         #[command(flatten)]
         admin: AdminArgs,
     },
@@ -151,12 +158,131 @@ pub(crate) enum LifecycleCommand {
         /// The channel (default: the profile's).
         #[arg(long)]
         channel: Option<String>,
+        /// Deploy even if the package breaks the interface of the committed definition's.
+        #[arg(long)]
+        allow_breaking: bool,
         #[command(flatten)]
         network: NetworkArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Upgrade a committed contract: check the new package's interface, install it on every
+    /// peer, approve the next sequence for every organisation (with an optional canary
+    /// rollout) and commit. A migration in the new package runs inside the commit.
+    Upgrade {
+        /// The contract's name on the channel.
+        name: String,
+        /// The new version: a package .tar.gz, a .wasm file or a contract crate folder.
+        #[arg(long, value_name = "PKG|PATH")]
+        package: PathBuf,
+        /// The new definition's version (default: the package label).
+        #[arg(long)]
+        version: Option<String>,
+        /// The package label when packaging a crate or .wasm (default: NAME_VERSION, or NAME_upgrade).
+        #[arg(long)]
+        label: Option<String>,
+        /// Send this share of transactions to the new version first, e.g. 10%.
+        #[arg(long, value_name = "N%")]
+        canary: Option<String>,
+        /// Send these clients to the new version: org=MSPID, client=SHA256HEX or ou=UNIT
+        /// (repeatable).
+        #[arg(long)]
+        selector: Vec<String>,
+        /// A new signature endorsement policy (default: keep the committed one).
+        #[arg(long)]
+        signature_policy: Option<String>,
+        /// Go ahead even if the new package breaks the committed interface.
+        #[arg(long)]
+        allow_breaking: bool,
+        /// Check everything and endorse the commit without submitting it; changes nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The channel (default: the profile's).
+        #[arg(long)]
+        channel: Option<String>,
+        #[command(flatten)]
+        network: NetworkArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or step a canary rollout: status, advance --weight N, pause, resume, promote, abort.
+    Rollout {
+        #[command(subcommand)]
+        action: RolloutAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RolloutAction {
+    /// Show the rollout of a contract (QueryRollout).
+    Status {
+        /// The contract's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Send a larger share of transactions to the new version (AdvanceRollout).
+    Advance {
+        /// The contract's name.
+        name: String,
+        /// The new share, 0-100 (a trailing % is allowed).
+        #[arg(long)]
+        weight: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Freeze the weight (PauseRollout).
+    Pause {
+        /// The contract's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Let the weight be advanced again (ResumeRollout).
+    Resume {
+        /// The contract's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Send every transaction to the new version (PromoteRollout).
+    Promote {
+        /// The contract's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Send every transaction back to the previous version from the next block (AbortRollout).
+    Abort {
+        /// The contract's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+impl RolloutAction {
+    /// The step, the contract name and the admin flags.
+    pub(crate) fn parts(&self) -> anyhow::Result<(RolloutStep, &str, &AdminArgs)> {
+        Ok(match self {
+            RolloutAction::Status { name, admin } => (RolloutStep::Status, name, admin),
+            RolloutAction::Advance {
+                name,
+                weight,
+                admin,
+            } => (
+                RolloutStep::Advance(upgrade::parse_weight(weight)?),
+                name,
+                admin,
+            ),
+            RolloutAction::Pause { name, admin } => (RolloutStep::Pause, name, admin),
+            RolloutAction::Resume { name, admin } => (RolloutStep::Resume, name, admin),
+            RolloutAction::Promote { name, admin } => (RolloutStep::Promote, name, admin),
+            RolloutAction::Abort { name, admin } => (RolloutStep::Abort, name, admin),
+        })
+    }
 }
 
 pub(crate) fn run(command: LifecycleCommand) -> anyhow::Result<()> {
@@ -245,10 +371,26 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
         LifecycleCommand::Approve {
             definition,
             package_id,
+            allow_breaking,
             admin: args,
         } => {
             let (admin, peer) = admin(&args)?;
             let d = definition.definition()?;
+            if let Some(id) = &package_id {
+                let package = admin
+                    .get_installed_package(&peer, id)
+                    .await
+                    .with_context(|| {
+                        format!("reading package {id} from {peer} for the interface check")
+                    })?;
+                let compat = upgrade::compat_against_committed(
+                    std::slice::from_ref(&admin),
+                    &d.name,
+                    &package,
+                )
+                .await?;
+                upgrade::refuse_breaking(&compat, allow_breaking)?;
+            }
             let done = admin.approve(&peer, &d, package_id.as_deref()).await?;
             if args.json {
                 print_json(&done)
@@ -365,6 +507,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
             label,
             signature_policy,
             channel,
+            allow_breaking,
             network,
             json,
         } => {
@@ -386,6 +529,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 signature_policy,
                 init_required: false,
                 channel,
+                allow_breaking,
             };
             let report =
                 deploy::deploy(&profile, &package, &options, &|step| progress.step(step)).await;
@@ -405,6 +549,149 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        LifecycleCommand::Upgrade {
+            name,
+            package,
+            version,
+            label,
+            canary,
+            selector,
+            signature_policy,
+            allow_breaking,
+            dry_run,
+            channel,
+            network,
+            json,
+        } => {
+            let plan = upgrade::plan_from_flags(canary.as_deref(), &selector)?;
+            if !package.exists() {
+                anyhow::bail!(
+                    "--package {} does not exist; pass a package .tar.gz, a .wasm file or a contract crate folder",
+                    package.display()
+                );
+            }
+            let source = Source::of(&package)?;
+            let profile = network.load()?;
+            let label = label.unwrap_or_else(|| {
+                label_from(
+                    std::path::Path::new(&name),
+                    Some(version.as_deref().unwrap_or("upgrade")),
+                )
+            });
+            let progress = Progress::new(!json && std::io::stderr().is_terminal());
+            progress.message(&format!("packaging {}", package.display()));
+            let bytes = source
+                .package(&label)
+                .with_context(|| format!("packaging {}", package.display()))?;
+            let options = UpgradeOptions {
+                name,
+                version,
+                signature_policy,
+                plan,
+                allow_breaking,
+                dry_run,
+                channel,
+            };
+            let report =
+                upgrade::upgrade(&profile, &bytes, &options, &|step| progress.step(step)).await;
+            progress.finish();
+            let report = report?;
+            if json {
+                return print_json(&report);
+            }
+            print_upgrade(&report);
+            Ok(())
+        }
+        LifecycleCommand::Rollout { action } => {
+            let (step, name, args) = action.parts()?;
+            let (admin, peer) = admin(args)?;
+            let outcome = upgrade::rollout(&admin, &peer, name, &step).await?;
+            if args.json {
+                return print_json(&outcome);
+            }
+            print_rollout(&outcome);
+            Ok(())
+        }
+    }
+}
+
+fn print_upgrade(report: &UpgradeReport) {
+    let d = &report.definition;
+    match &report.compat {
+        CompatCheck::Compared { report: r, .. } => {
+            println!(
+                "interface check against sequence {}:",
+                report.previous.sequence
+            );
+            for line in r.to_string().lines() {
+                println!("  {line}");
+            }
+        }
+        CompatCheck::Unknown { reason } => println!("interface check skipped: {reason}"),
+        CompatCheck::FirstDefinition => {}
+    }
+    if let Some(plan) = &d.rollout {
+        println!("canary: {}", plan.describe());
+    }
+    match (&report.commit, &report.dry_run) {
+        (Some(commit), _) => println!(
+            "upgraded {} from version {} (sequence {}) to {} (sequence {}, {}) in {} ms (tx {} in block {})",
+            d.name,
+            report.previous.version,
+            report.previous.sequence,
+            d.version,
+            d.sequence,
+            report.package_id,
+            report.elapsed_ms,
+            commit.tx_id,
+            commit.block
+        ),
+        (None, Some(dry)) => {
+            println!(
+                "dry run: {} version {} sequence {} ({}); nothing was installed, approved or committed",
+                d.name, d.version, d.sequence, report.package_id
+            );
+            let approvals: Vec<String> = dry
+                .approvals
+                .iter()
+                .map(|(org, ok)| format!("{org}: {ok}"))
+                .collect();
+            println!("  approvals: {}", approvals.join(", "));
+            match &dry.refused {
+                Some(why) => println!("  the commit would be refused now: {why}"),
+                None => {
+                    println!("  commit endorsed by {}", dry.endorsed_by.join(", "));
+                    for (ns, size) in &dry.rwset {
+                        println!(
+                            "  {ns}: {} reads, {} range queries, {} writes ({} bytes)",
+                            size.reads, size.range_queries, size.writes, size.write_bytes
+                        );
+                    }
+                    if !dry.message.is_empty() {
+                        println!("  peer says: {}", dry.message);
+                    }
+                }
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+fn print_rollout(outcome: &RolloutOutcome) {
+    let s = &outcome.status;
+    if let Some(commit) = &outcome.commit {
+        println!(
+            "{} for {} committed (tx {} in block {})",
+            outcome.function, s.name, commit.tx_id, commit.block
+        );
+    }
+    println!(
+        "{}: version {} (sequence {}) rolling out over version {} (sequence {})",
+        s.name, s.version, s.sequence, s.previous_version, s.previous_sequence
+    );
+    match &s.plan {
+        Some(plan) => println!("  plan: {}", plan.describe()),
+        None => println!("  no rollout plan: the current definition serves every transaction"),
     }
 }
 
@@ -441,13 +728,17 @@ impl Progress {
                 already: false,
             } => format!("✓ installed on {peer}"),
             Step::Sequence(s) => format!("✓ next sequence {s}"),
+            Step::Checked { breaking: false } => "✓ interface compatible".to_owned(),
+            Step::Checked { breaking: true } => {
+                "! interface breaks (allowed by --allow-breaking)".to_owned()
+            }
             Step::Approved { org } => format!("✓ approved for {org}"),
             Step::Committed => "✓ committed".to_owned(),
         };
         bar.println(line);
         bar.set_message(match step {
             Step::Install { .. } => "installing",
-            Step::Sequence(_) | Step::Approved { .. } => "approving",
+            Step::Sequence(_) | Step::Checked { .. } | Step::Approved { .. } => "approving",
             Step::Committed => "done",
         });
     }
