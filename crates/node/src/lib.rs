@@ -13,8 +13,6 @@
 //! - [`deploy`]: `cambium contract deploy` (package, install everywhere, approve, commit).
 //! - [`upgrade`]: `cambium contract upgrade` and `rollout` (live upgrades, canary plans,
 //!   the interface check against the committed definition).
-//! - [`upgrade`]: `cambium contract upgrade` and `rollout` (live upgrades, canary plans,
-//!   the interface check against the committed definition).
 //! - [`bench`]: the gateway load generator of `cambium bench gateway`.
 //! - [`connect`]: gRPC connections (TLS, mutual TLS) to the nodes a profile lists.
 //! - [`blocks`]: a channel's committed blocks read from a peer's Deliver, decoded per transaction;
@@ -37,7 +35,6 @@ pub mod ports;
 pub mod profile;
 pub mod replay;
 pub mod up;
-pub mod upgrade;
 pub mod upgrade;
 
 pub use error::{NodeError, Result};
