@@ -68,7 +68,7 @@ use crate::cscc;
 use crate::error::{EndorserError, Result};
 use crate::lifecycle::PeerLifecycle;
 use crate::qscc::{self, SYSTEM_CHAINCODE_VERSION};
-use crate::registry::{ContractRegistry, LookupError, RegistryResolver};
+use crate::registry::{ContractRegistry, LookupError, ProposalOrigin, RegistryResolver};
 use crate::state::{to_tx_rwset, LedgerState};
 
 /// The channel policy Fabric's default ACL maps `peer/Propose` to.
@@ -299,7 +299,7 @@ impl Endorser {
                 "channel '{channel_id}' not found"
             )));
         };
-        let creator = validate(view, &channel.config, now)
+        let (creator, creator_identity) = validate(view, &channel.config, now)
             .map_err(|m| Refusal::refused(format!("error validating proposal: {m}")))?;
         let tx_id = view.channel_header.tx_id.as_str();
         let snapshot = channel.ledger.snapshot_view().map_err(|e| {
@@ -355,7 +355,16 @@ impl Endorser {
                     creator.msp_id
                 ))
             })?;
-        self.simulate(view, &channel, snapshot, creator)
+        let origin = ProposalOrigin {
+            tx_id: tx_id.to_owned(),
+            msp_id: creator.msp_id.clone(),
+            identity: view.creator_bytes.clone(),
+            ous: creator_identity
+                .certificate()
+                .organizational_units()
+                .to_vec(),
+        };
+        self.simulate(view, &channel, snapshot, creator, origin)
     }
 
     fn simulate(
@@ -364,10 +373,14 @@ impl Endorser {
         channel: &EndorserChannel,
         snapshot: Arc<dyn LedgerView>,
         creator: SerializedIdentity,
+        origin: ProposalOrigin,
     ) -> std::result::Result<ProposalResponse, Refusal> {
         let channel_id = view.channel_header.channel_id.as_str();
         let name = view.chaincode_name.clone().unwrap_or_default();
-        let installed = match channel.contracts.contract(&name, snapshot.as_ref()) {
+        let routed = channel
+            .contracts
+            .routed_contract(&name, snapshot.as_ref(), &origin);
+        let installed = match routed {
             Ok(installed) => installed,
             Err(LookupError::NotDefined) => {
                 return Err(Refusal::refused(format!(
@@ -417,6 +430,7 @@ impl Endorser {
             Arc::new(RegistryResolver {
                 registry: Arc::clone(&channel.contracts),
                 snapshot,
+                origin,
             }),
         );
         let outcome = self
@@ -836,12 +850,12 @@ fn expired(view: &ProposalView, now: i64) -> Option<i64> {
     (cert.not_after() < now).then_some(cert.not_after())
 }
 
-/// Fabric's `UnpackedProposal.Validate`; returns the creator.
+/// Fabric's `UnpackedProposal.Validate`; returns the creator and its validated identity.
 fn validate(
     view: &ProposalView,
     config: &ChannelConfig,
     now: i64,
-) -> std::result::Result<SerializedIdentity, String> {
+) -> std::result::Result<(SerializedIdentity, Identity), String> {
     let channel_id = config.channel_id();
     let is_cscc = view.chaincode_name.as_deref() == Some(cscc::CSCC);
     validate_header(view, is_cscc, |creator| {
@@ -860,7 +874,6 @@ fn validate(
             .map_err(|e| denied(e.to_string()))?;
         Ok(identity)
     })
-    .map(|(creator, _)| creator)
     .map_err(|e| {
         if e.starts_with("access denied: channel [] creator org unknown") {
             format!(

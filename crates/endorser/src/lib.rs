@@ -34,6 +34,8 @@ pub use endorser::{
 };
 pub use error::{EndorserError, Result};
 pub use lifecycle::{DirPackageStore, LifecycleRegistry, PeerLifecycle};
-pub use registry::{ContractRegistry, InstalledContract, LookupError, StaticRegistry};
+pub use registry::{
+    ContractRegistry, InstalledContract, LookupError, ProposalOrigin, StaticRegistry,
+};
 pub use service::{error_status, EndorserService};
 pub use state::{to_tx_rwset, LedgerState};

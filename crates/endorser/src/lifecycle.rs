@@ -7,7 +7,10 @@
 //!   [`Vm`] a `cache_dir`) spares the recompilation.
 //! - [`LifecycleRegistry`]: the [`ContractRegistry`] of a channel under `_lifecycle`: the
 //!   definition committed in the simulation's own snapshot, this org's approval of that
-//!   sequence (which names the package its peers run), and the package store.
+//!   sequence (which names the package its peers run), and the package store. While a canary
+//!   rollout is in force, a proposal the rollout assigns to the previous version runs the
+//!   previous definition (`cambium/previous/<name>`) with the package this org approved for
+//!   that sequence, and its `ChaincodeAction.chaincode_id.version` is the previous version.
 //! - [`PeerLifecycle`]: what the endorser needs to answer `_lifecycle` proposals: the peer's
 //!   local MSP (for the admin ACLs) and its package store.
 
@@ -15,16 +18,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use cambium_lifecycle::rollout::{assign, plan_in_force, stored_status, Route};
+use cambium_lifecycle::upgrade::previous_definition;
 use cambium_lifecycle::{
-    committed_definition, org_approval, CommittedState, InstalledPackage, LifecycleError,
-    PackageSource, PackageStore,
+    committed_definition, org_approval, CommittedState, Definition, InstalledPackage,
+    LifecycleError, PackageSource, PackageStore,
 };
 use cambium_msp::Msp;
 use cambium_vm::package::{package_id, read_package};
 use cambium_vm::{Contract, Vm};
 
 use crate::endorser::LedgerView;
-use crate::registry::{ContractRegistry, InstalledContract, LookupError};
+use crate::registry::{ContractRegistry, InstalledContract, LookupError, ProposalOrigin};
 
 /// The file suffix of stored packages.
 const PACKAGE_SUFFIX: &str = ".tar.gz";
@@ -197,17 +202,42 @@ impl LifecycleRegistry {
     }
 }
 
-impl ContractRegistry for LifecycleRegistry {
-    fn contract(
+impl LifecycleRegistry {
+    /// The definition serving `origin` (the current one without an origin or a rollout).
+    fn serving_definition(
+        &self,
+        name: &str,
+        state: &mut CommittedState<'_>,
+        origin: Option<&ProposalOrigin>,
+    ) -> Result<Definition, LookupError> {
+        let failed = |e: LifecycleError| LookupError::Failed(e.to_string());
+        let definition = committed_definition(state, name)
+            .map_err(failed)?
+            .ok_or(LookupError::NotDefined)?;
+        let Some(origin) = origin else {
+            return Ok(definition);
+        };
+        let status = stored_status(state, name).map_err(failed)?;
+        let Some(plan) = plan_in_force(status.as_ref(), definition.sequence) else {
+            return Ok(definition);
+        };
+        if assign(plan, &origin.tx_id, &origin.creator()) == Route::New {
+            return Ok(definition);
+        }
+        Ok(previous_definition(state, name)
+            .map_err(failed)?
+            .unwrap_or(definition))
+    }
+
+    fn resolve(
         &self,
         name: &str,
         snapshot: &dyn LedgerView,
+        origin: Option<&ProposalOrigin>,
     ) -> Result<InstalledContract, LookupError> {
         let mut state = CommittedState(snapshot);
         let failed = |e: LifecycleError| LookupError::Failed(e.to_string());
-        let definition = committed_definition(&mut state, name)
-            .map_err(failed)?
-            .ok_or(LookupError::NotDefined)?;
+        let definition = self.serving_definition(name, &mut state, origin)?;
         let sequence = definition.sequence;
         let msp = &self.msp_id;
         let approval = org_approval(&mut state, msp, name, sequence)
@@ -235,6 +265,25 @@ impl ContractRegistry for LifecycleRegistry {
             contract,
             init_required: definition.init_required,
         })
+    }
+}
+
+impl ContractRegistry for LifecycleRegistry {
+    fn contract(
+        &self,
+        name: &str,
+        snapshot: &dyn LedgerView,
+    ) -> Result<InstalledContract, LookupError> {
+        self.resolve(name, snapshot, None)
+    }
+
+    fn routed_contract(
+        &self,
+        name: &str,
+        snapshot: &dyn LedgerView,
+        origin: &ProposalOrigin,
+    ) -> Result<InstalledContract, LookupError> {
+        self.resolve(name, snapshot, Some(origin))
     }
 }
 

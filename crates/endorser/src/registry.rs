@@ -1,7 +1,8 @@
 //! Which contracts a channel can run: the [`ContractRegistry`] seam and a map-backed
 //! [`StaticRegistry`]. The `_lifecycle`-backed [`crate::LifecycleRegistry`] (committed
 //! definitions plus installed packages) implements the same trait, reading the definition
-//! from the same ledger snapshot the simulation runs on.
+//! from the same ledger snapshot the simulation runs on, and routes each proposal
+//! ([`ProposalOrigin`]) to the version a canary rollout assigns it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,15 +36,53 @@ pub enum LookupError {
     Failed(String),
 }
 
+/// Where a proposal comes from, as a canary rollout routes it: its transaction ID and its
+/// creator.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProposalOrigin {
+    /// The transaction ID.
+    pub tx_id: String,
+    /// The creator's MSP ID.
+    pub msp_id: String,
+    /// The creator's `SerializedIdentity` bytes, as in the proposal header.
+    pub identity: Vec<u8>,
+    /// The OUs of the creator's certificate.
+    pub ous: Vec<String>,
+}
+
+impl ProposalOrigin {
+    /// The creator as rollout selectors see it.
+    pub fn creator(&self) -> cambium_lifecycle::Creator<'_> {
+        cambium_lifecycle::Creator {
+            msp_id: &self.msp_id,
+            identity: &self.identity,
+            ous: &self.ous,
+        }
+    }
+}
+
 /// Looks up the contract a proposal names.
 pub trait ContractRegistry: Send + Sync {
     /// The contract defined and installed under `name`, as of `snapshot` (the ledger view the
-    /// simulation reads, so the definition and the state agree).
+    /// simulation reads, so the definition and the state agree): the current definition's.
     fn contract(
         &self,
         name: &str,
         snapshot: &dyn LedgerView,
     ) -> Result<InstalledContract, LookupError>;
+
+    /// The contract that serves the proposal `origin` under `name`: with a canary rollout in
+    /// progress, the version the rollout assigns it (the same answer on every peer and in the
+    /// validator). The default routes nothing and answers [`ContractRegistry::contract`].
+    fn routed_contract(
+        &self,
+        name: &str,
+        snapshot: &dyn LedgerView,
+        origin: &ProposalOrigin,
+    ) -> Result<InstalledContract, LookupError> {
+        let _ = origin;
+        self.contract(name, snapshot)
+    }
 }
 
 /// A [`ContractRegistry`] held in a `BTreeMap`, for tests, tools and fixed deployments.
@@ -97,15 +136,17 @@ impl ContractRegistry for StaticRegistry {
 
 /// Lets contracts call each other (`invoke_contract`) through a registry, at the snapshot of
 /// the calling simulation.
+/// A called contract is routed by the calling transaction's origin, like the called one.
 pub(crate) struct RegistryResolver {
     pub(crate) registry: Arc<dyn ContractRegistry>,
     pub(crate) snapshot: Arc<dyn LedgerView>,
+    pub(crate) origin: ProposalOrigin,
 }
 
 impl ContractResolver for RegistryResolver {
     fn resolve(&self, name: &str) -> Option<Arc<Contract>> {
         self.registry
-            .contract(name, self.snapshot.as_ref())
+            .routed_contract(name, self.snapshot.as_ref(), &self.origin)
             .ok()
             .map(|c| c.contract)
     }

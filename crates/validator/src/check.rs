@@ -13,10 +13,12 @@ use cambium_wire::tx::{parse_envelope, parse_transaction, EndorsedActionView, En
 use cambium_wire::{decode_serialized_identity, WireError};
 
 use crate::context::{
-    write_policies, ChannelContext, EndorsementPolicies, EndorsementPolicy, VersionedPolicy,
-    WritePolicy, LIFECYCLE_NAMESPACE,
+    rollout_step_policy, write_policies, ChannelContext, EndorsementPolicies, EndorsementPolicy,
+    TxOrigin, VersionedPolicy, WritePolicy, LIFECYCLE_NAMESPACE,
 };
 use crate::error::{Result, ValidatorError};
+use cambium_lifecycle::Creator;
+use cambium_msp::Identity;
 
 /// System namespaces that no transaction may write (Fabric's non-invokable system
 /// chaincodes).
@@ -147,11 +149,12 @@ pub(crate) fn check_transaction(env: &CheckEnv<'_>, index: usize, bytes: &[u8]) 
             ));
         }
     };
-    if let Err(rejection) = check_headers(env, &envelope) {
-        return Ok(Checked::early_failure(kind, tx_id, rejection));
-    }
+    let creator_ous = match check_headers(env, &envelope) {
+        Ok(identity) => identity.certificate().organizational_units().to_vec(),
+        Err(rejection) => return Ok(Checked::early_failure(kind, tx_id, rejection)),
+    };
     match kind {
-        Kind::Endorser => check_endorser(env, index, envelope),
+        Kind::Endorser => check_endorser(env, index, envelope, &creator_ous),
         _ => Ok(Checked {
             kind,
             tx_id,
@@ -162,11 +165,12 @@ pub(crate) fn check_transaction(env: &CheckEnv<'_>, index: usize, bytes: &[u8]) 
     }
 }
 
-/// Header fields, the channel, and the creator's signature over the payload.
+/// Header fields, the channel, and the creator's signature over the payload; returns the
+/// creator's validated identity.
 fn check_headers(
     env: &CheckEnv<'_>,
     envelope: &EnvelopeView,
-) -> std::result::Result<(), Rejection> {
+) -> std::result::Result<Identity, Rejection> {
     let header = &envelope.channel_header;
     if header.epoch != 0 {
         return Err(reject(
@@ -213,7 +217,8 @@ fn check_headers(
             bad_creator(format!(
                 "the creator's signature over the payload is invalid: {e}"
             ))
-        })
+        })?;
+    Ok(identity)
 }
 
 /// A CONFIG transaction: structural checks only (see the crate documentation).
@@ -233,7 +238,12 @@ fn check_config(env: &CheckEnv<'_>, envelope: &EnvelopeView) -> std::result::Res
     .map_err(|e| invalid(format!("the config cannot be used: {e}")))
 }
 
-fn check_endorser(env: &CheckEnv<'_>, index: usize, envelope: EnvelopeView) -> Result<Checked> {
+fn check_endorser(
+    env: &CheckEnv<'_>,
+    index: usize,
+    envelope: EnvelopeView,
+    creator_ous: &[String],
+) -> Result<Checked> {
     let tx_id = envelope.channel_header.tx_id.clone();
     let fail_early = |rejection: Rejection| {
         Ok(Checked::early_failure(
@@ -290,7 +300,7 @@ fn check_endorser(env: &CheckEnv<'_>, index: usize, envelope: EnvelopeView) -> R
             "the proposal hash the endorsers signed does not match the transaction's header and proposal payload",
         ));
     }
-    let (late, rwset) = match check_action(env, index, &envelope, &action)? {
+    let (late, rwset) = match check_action(env, index, &envelope, &action, creator_ous)? {
         Ok(rwset) => (Ok(()), Some(rwset)),
         Err(rejection) => (Err(rejection), None),
     };
@@ -310,6 +320,7 @@ fn check_action(
     index: usize,
     envelope: &EnvelopeView,
     action: &EndorsedActionView,
+    creator_ous: &[String],
 ) -> Result<std::result::Result<TxRwSet, Rejection>> {
     let chaincode = match envelope.channel_header.chaincode_name() {
         Ok(Some(name)) if !name.is_empty() => name,
@@ -412,11 +423,21 @@ fn check_action(
     }
     // The invoked contract's policy depends on the version the transaction was endorsed
     // with (the current definition, or the previous one within the upgrade grace window).
+    let creator_msp = envelope.creator.as_ref().map_or("", |c| c.msp_id.as_str());
+    let origin = TxOrigin {
+        tx_id: &envelope.channel_header.tx_id,
+        creator: Creator {
+            msp_id: creator_msp,
+            identity: &envelope.creator_bytes,
+            ous: creator_ous,
+        },
+    };
     let invoked = env
         .policies
         .versioned_policy(
             &chaincode,
             &id.version,
+            &origin,
             env.block,
             env.channel.upgrade_grace_blocks(),
         )
@@ -433,6 +454,15 @@ fn check_action(
         }
     };
     let signers = verify_endorsements(env.channel.msps(), action, env.identity_time);
+    if let Some(lifecycle) = rwset
+        .ns
+        .iter()
+        .find(|ns| ns.namespace == LIFECYCLE_NAMESPACE)
+    {
+        if let Err(rejection) = check_rollout_steps(env, index, envelope, action, lifecycle)? {
+            return Ok(Err(rejection));
+        }
+    }
     for (namespace, keys) in written {
         let lookup_failed = |e: crate::context::PolicySourceError| ValidatorError::PolicyLookup {
             block: env.block,
@@ -457,18 +487,89 @@ fn check_action(
     Ok(Ok(rwset))
 }
 
-/// Validates every endorser and verifies its signature over `prp ‖ endorser`, each identity
-/// counted once.
-fn verify_endorsements(
-    msps: &MspManager,
+/// A `_lifecycle` write set that writes rollout keys and nothing of a definition is a rollout
+/// step: each written status must be a legal step from the committed rollout, the key must be
+/// read (so MVCC orders steps), and the step's policy ([`rollout_step_policy`]) must be met by
+/// the endorsers together with the transaction's creator.
+fn check_rollout_steps(
+    env: &CheckEnv<'_>,
+    index: usize,
+    envelope: &EnvelopeView,
     action: &EndorsedActionView,
-    identity_time: i64,
-) -> VerifiedSignatures {
-    let signed: Vec<SignedData> = action
+    lifecycle: &cambium_primitives::NsRwSet,
+) -> Result<std::result::Result<(), Rejection>> {
+    let is_rollout = |key: &str| cambium_lifecycle::rollout::rollout_name(key).is_some();
+    let rollout_writes: Vec<_> = lifecycle
+        .writes
+        .iter()
+        .filter(|w| is_rollout(&w.key))
+        .collect();
+    let definition_written = lifecycle
+        .writes
+        .iter()
+        .any(|w| !is_rollout(&w.key) && cambium_lifecycle::approval_org(&w.key).is_none());
+    if rollout_writes.is_empty() || definition_written {
+        return Ok(Ok(()));
+    }
+    let failure = |reason: String| Ok(Err(reject(Code::EndorsementPolicyFailure, reason)));
+    let mut signed = endorsement_signed_data(action);
+    if let Some(creator) = &envelope.creator {
+        signed.push(SignedData {
+            data: envelope.payload_bytes.clone(),
+            identity: creator.clone(),
+            signature: envelope.signature.clone(),
+        });
+    }
+    let signers = verify_signed_data(&signed, env.channel.msps(), env.identity_time);
+    for write in rollout_writes {
+        let name = cambium_lifecycle::rollout::rollout_name(&write.key).unwrap_or_default();
+        if write.is_delete {
+            return failure(format!(
+                "the transaction deletes the rollout of '{name}'; a rollout is only ever moved by a step"
+            ));
+        }
+        if !lifecycle.reads.iter().any(|r| r.key == write.key) {
+            return failure(format!(
+                "the rollout step of '{name}' does not read the rollout it changes; endorse the step with a Cambium peer"
+            ));
+        }
+        let written = match cambium_lifecycle::rollout::decode_status(&write.value) {
+            Ok(status) => status,
+            Err(e) => return failure(format!("the rollout step of '{name}' writes {e}")),
+        };
+        let step = match env.policies.rollout_step(name, &written).map_err(|e| {
+            ValidatorError::PolicyLookup {
+                block: env.block,
+                index,
+                namespace: LIFECYCLE_NAMESPACE.to_owned(),
+                problem: e.message,
+            }
+        })? {
+            Ok(step) => step,
+            Err(why) => {
+                return failure(format!(
+                    "the rollout step of '{name}' is not a legal step: {why}; query the rollout and endorse the step again"
+                ))
+            }
+        };
+        let policy = rollout_step_policy(step);
+        if let Err(e) = env.channel.evaluate_policy(&policy, &signers) {
+            return failure(format!(
+                "{} of '{name}' must satisfy the channel policy {policy} over its endorsers and its creator, which it does not: {e}; submit it as an identity the policy names, with enough endorsements",
+                step.function()
+            ));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The endorsements of `action` as signed data: each endorser's signature over
+/// `prp ‖ endorser`. Endorsers that do not decode are left out (they satisfy no principal).
+fn endorsement_signed_data(action: &EndorsedActionView) -> Vec<SignedData> {
+    action
         .endorsements
         .iter()
         .filter_map(|e| {
-            // An endorser that does not decode cannot satisfy any principal: leave it out.
             let identity = decode_serialized_identity(&e.endorser).ok()?;
             Some(SignedData {
                 data: cambium_wire::tx::endorsement_message(
@@ -479,7 +580,17 @@ fn verify_endorsements(
                 signature: e.signature.clone(),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Validates every endorser and verifies its signature over `prp ‖ endorser`, each identity
+/// counted once.
+fn verify_endorsements(
+    msps: &MspManager,
+    action: &EndorsedActionView,
+    identity_time: i64,
+) -> VerifiedSignatures {
+    let signed = endorsement_signed_data(action);
     verify_signed_data(&signed, msps, identity_time)
 }
 

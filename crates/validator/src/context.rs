@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use cambium_channel::ChannelConfig;
 use cambium_ledger::{BlockReader, StateReader};
+use cambium_lifecycle::rollout::{plan_in_force, step_between, RolloutStatus};
+use cambium_lifecycle::{Creator, RolloutInForce, Step};
 use cambium_msp::policy::{PolicyError, PolicyGroup, VerifiedSignatures};
 use cambium_msp::MspManager;
 use cambium_primitives::SignaturePolicyEnvelope;
@@ -187,12 +189,48 @@ pub trait EndorsementPolicies: Sync {
         &self,
         namespace: &str,
         version: &str,
+        origin: &TxOrigin<'_>,
         block: u64,
         grace: u64,
     ) -> std::result::Result<VersionedPolicy, PolicySourceError> {
-        let _ = (version, block, grace);
+        let _ = (version, origin, block, grace);
         Ok(VersionedPolicy::Policy(self.endorsement_policy(namespace)?))
     }
+
+    /// Checks a write of `written` to the rollout key of contract `name` (a rollout step
+    /// transaction) against the rollout committed before the block: `Ok(Ok(step))` for a
+    /// legal step, `Ok(Err(why))` otherwise. The default knows no rollouts and refuses every
+    /// step.
+    fn rollout_step(
+        &self,
+        name: &str,
+        written: &RolloutStatus,
+    ) -> std::result::Result<std::result::Result<Step, String>, PolicySourceError> {
+        let _ = written;
+        Ok(Err(format!(
+            "this validator's policy source knows no committed rollouts, so the rollout step of '{name}' cannot be checked; validate with the lifecycle's policies"
+        )))
+    }
+}
+
+/// Where a transaction comes from, as a rollout routes it: its ID and its creator.
+#[derive(Clone, Copy, Debug)]
+pub struct TxOrigin<'a> {
+    /// The transaction ID.
+    pub tx_id: &'a str,
+    /// The creator (MSP ID, serialized identity bytes, certificate OUs).
+    pub creator: Creator<'a>,
+}
+
+/// The channel policy (absolute path) that a rollout step must satisfy: `RolloutAbort` for
+/// an abort, `RolloutPromote` for every other step (advance, pause, resume, promote).
+pub fn rollout_step_policy(step: Step) -> String {
+    let name = if step.is_abort() {
+        cambium_channel::spec::ROLLOUT_ABORT
+    } else {
+        cambium_channel::spec::ROLLOUT_PROMOTE
+    };
+    format!("/Channel/Application/{name}")
 }
 
 /// What [`EndorsementPolicies::versioned_policy`] decides for an endorsed version.
@@ -228,7 +266,10 @@ pub fn approval_policy(msp_id: &str) -> std::result::Result<EndorsementPolicy, P
 
 /// The policies writes of `keys` to `namespace` must satisfy: for `_lifecycle`, each org
 /// whose approval keys (`approvals/<MSPID>/…`) are written must endorse through one of its
-/// peers, and the other keys need the namespace's policy; elsewhere the namespace's policy.
+/// peers, rollout keys (`cambium/rollout/<name>`) are left to the rollout step check (see
+/// [`rollout_step_policy`]) unless other keys are written too (a commit, covered by the
+/// namespace's policy), and the other keys need the namespace's policy; elsewhere the
+/// namespace's policy.
 pub fn write_policies(
     policies: &dyn EndorsementPolicies,
     namespace: &str,
@@ -250,6 +291,7 @@ pub fn write_policies(
             Some(org) => {
                 orgs.insert(org);
             }
+            None if cambium_lifecycle::rollout::rollout_name(key).is_some() => {}
             None => other_keys = true,
         }
     }
@@ -286,6 +328,9 @@ struct Contract {
     policy: EndorsementPolicy,
     window: cambium_lifecycle::VersionWindow,
     previous_policy: Option<EndorsementPolicy>,
+    sequence: i64,
+    /// The stored rollout status (possibly of an earlier sequence).
+    rollout: Option<RolloutStatus>,
 }
 
 impl LifecyclePolicies {
@@ -345,6 +390,22 @@ fn load_policies(
             .as_ref()
             .map(|p| definition_policy(&name, p))
             .transpose()?;
+        let rollout_key = cambium_lifecycle::rollout::rollout_key(&name);
+        let stored = state
+            .get_state(LIFECYCLE_NAMESPACE, &rollout_key)
+            .map_err(|e| PolicySourceError {
+                message: format!("reading _lifecycle key '{rollout_key}' failed: {e}"),
+            })?;
+        let rollout_block = stored.as_ref().map_or(0, |v| v.version.block_num);
+        let rollout = stored
+            .map(|v| cambium_lifecycle::rollout::decode_status(&v.value))
+            .transpose()
+            .map_err(failed)?;
+        let in_force =
+            plan_in_force(rollout.as_ref(), definition.sequence).map(|plan| RolloutInForce {
+                plan: plan.clone(),
+                changed_block: rollout_block,
+            });
         policies.insert(
             name,
             Contract {
@@ -353,9 +414,11 @@ fn load_policies(
                     current_version: definition.version,
                     committed_block,
                     previous_version: previous.map(|p| p.version),
-                    rollout: None,
+                    rollout: in_force,
                 },
                 previous_policy,
+                sequence: definition.sequence,
+                rollout,
             },
         );
     }
@@ -382,6 +445,7 @@ impl EndorsementPolicies for LifecyclePolicies {
         &self,
         namespace: &str,
         version: &str,
+        origin: &TxOrigin<'_>,
         block: u64,
         grace: u64,
     ) -> std::result::Result<VersionedPolicy, PolicySourceError> {
@@ -397,7 +461,7 @@ impl EndorsementPolicies for LifecyclePolicies {
                 namespace,
                 &contract.window,
                 version,
-                cambium_lifecycle::Route::New,
+                contract.window.route(origin.tx_id, &origin.creator),
                 block,
                 grace,
             ) {
@@ -411,6 +475,29 @@ impl EndorsementPolicies for LifecyclePolicies {
                     VersionedPolicy::VersionRejected(why)
                 }
             },
+        )
+    }
+
+    fn rollout_step(
+        &self,
+        name: &str,
+        written: &RolloutStatus,
+    ) -> std::result::Result<std::result::Result<Step, String>, PolicySourceError> {
+        let policies = self.policies.as_ref().map_err(Clone::clone)?;
+        let Some(contract) = policies.get(name) else {
+            return Ok(Err(format!(
+                "the transaction writes the rollout of '{name}', which has no committed definition"
+            )));
+        };
+        if written.name != name {
+            return Ok(Err(format!(
+                "the rollout written under '{name}' names contract '{}'",
+                written.name
+            )));
+        }
+        Ok(
+            step_between(contract.rollout.as_ref(), written, contract.sequence)
+                .map_err(|e| e.to_string()),
         )
     }
 }
@@ -541,6 +628,176 @@ mod tests {
         let policies = write_policies(&table, "basic", &["approvals/Org1MSP/x"]).unwrap();
         assert_eq!(policies.len(), 1);
         assert_eq!(policies[0].policy, None);
+    }
+
+    /// Writes `_lifecycle` keys as a simulation would, into one valid transaction of a block.
+    #[derive(Default)]
+    struct Writes(Vec<cambium_ledger::KeyWrite>);
+
+    impl cambium_lifecycle::StateGet for Writes {
+        fn get(&mut self, _key: &str) -> cambium_lifecycle::Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+    }
+
+    impl cambium_lifecycle::Simulation for Writes {
+        fn put(&mut self, key: &str, value: Vec<u8>) {
+            self.0.push(cambium_ledger::KeyWrite::put(
+                LIFECYCLE_NAMESPACE,
+                key,
+                value,
+            ));
+        }
+
+        fn range(
+            &mut self,
+            _start: &str,
+            _end: &str,
+        ) -> cambium_lifecycle::Result<Vec<(String, Vec<u8>)>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// A ledger whose block 0 committed `kv` at sequence 2 (version 2.0, with `plan`) over
+    /// sequence 1 (version 1.0), as a commit of a definition with a plan writes it.
+    fn canary_state(plan: &cambium_lifecycle::RolloutPlan) -> cambium_ledger::MemLedger {
+        use cambium_ledger::BlockWriter;
+        let v1 = cambium_lifecycle::Definition::new(1, "1.0");
+        let v2 = cambium_lifecycle::Definition::new(2, "2.0").with_rollout(Some(plan.clone()));
+        let mut writes = Writes::default();
+        cambium_lifecycle::state::write_definition(&mut writes, "kv", &v2);
+        cambium_lifecycle::upgrade::write_previous(&mut writes, "kv", &v1);
+        cambium_lifecycle::rollout::write_status(
+            &mut writes,
+            &RolloutStatus {
+                name: "kv".into(),
+                sequence: 2,
+                version: "2.0".into(),
+                previous_sequence: 1,
+                previous_version: "1.0".into(),
+                plan: Some(plan.clone()),
+            },
+        );
+        let ledger = cambium_ledger::MemLedger::new();
+        ledger
+            .commit_block(&cambium_ledger::BlockCommit {
+                block: cambium_ledger::Block::new(0, Vec::new(), vec![b"commit".to_vec()]),
+                outcomes: vec![cambium_ledger::TxOutcome::valid(writes.0)],
+            })
+            .expect("block commits");
+        ledger
+    }
+
+    #[test]
+    fn a_rollout_step_needs_rollout_abort_for_an_abort_and_rollout_promote_otherwise() {
+        assert_eq!(
+            rollout_step_policy(Step::Abort),
+            "/Channel/Application/RolloutAbort"
+        );
+        for step in [Step::Advance(50), Step::Pause, Step::Resume, Step::Promote] {
+            assert_eq!(
+                rollout_step_policy(step),
+                "/Channel/Application/RolloutPromote"
+            );
+        }
+        let plan = cambium_lifecycle::RolloutPlan {
+            weight_percent: 10,
+            ..Default::default()
+        };
+        let ledger = canary_state(&plan);
+        let snapshot = cambium_ledger::SnapshotSource::snapshot(&ledger).unwrap();
+        let policies = LifecyclePolicies::new(&snapshot);
+        let stored = cambium_lifecycle::rollout::stored_status(
+            &mut cambium_lifecycle::CommittedState(&snapshot),
+            "kv",
+        )
+        .unwrap();
+        for step in [Step::Advance(40), Step::Pause, Step::Promote, Step::Abort] {
+            let written =
+                cambium_lifecycle::rollout::apply_step(stored.as_ref(), 2, step, "kv").unwrap();
+            assert_eq!(policies.rollout_step("kv", &written).unwrap(), Ok(step));
+        }
+        // An "abort" that also rewrites the selectors is no step at all.
+        let mut forged =
+            cambium_lifecycle::rollout::apply_step(stored.as_ref(), 2, Step::Abort, "kv").unwrap();
+        forged.plan.as_mut().unwrap().orgs.push("Org1MSP".into());
+        assert!(policies.rollout_step("kv", &forged).unwrap().is_err());
+        assert!(policies.rollout_step("other", &forged).unwrap().is_err());
+        // A policy table knows no rollouts and refuses every step.
+        assert!(PolicyTable::new()
+            .rollout_step("kv", &forged)
+            .unwrap()
+            .is_err());
+        // Rollout keys alone ask for no namespace policy (the step check decides); next to a
+        // definition write they are part of a commit under LifecycleEndorsement.
+        let table = PolicyTable::new();
+        assert!(
+            write_policies(&table, LIFECYCLE_NAMESPACE, &["cambium/rollout/kv"])
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            write_policies(
+                &table,
+                LIFECYCLE_NAMESPACE,
+                &["cambium/rollout/kv", "namespaces/metadata/kv"]
+            )
+            .unwrap()
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn routing_decisions_are_the_same_for_every_reader_of_the_same_state() {
+        let plan = cambium_lifecycle::RolloutPlan {
+            weight_percent: 30,
+            orgs: vec!["Org2MSP".into()],
+            ..Default::default()
+        };
+        let ledger = canary_state(&plan);
+        let snapshot = cambium_ledger::SnapshotSource::snapshot(&ledger).unwrap();
+        let (a, b) = (
+            LifecyclePolicies::new(&snapshot),
+            LifecyclePolicies::new(&snapshot),
+        );
+        let ous: Vec<String> = Vec::new();
+        for i in 0..200 {
+            let tx_id = format!("{i:064x}");
+            for msp_id in ["Org1MSP", "Org2MSP"] {
+                let origin = TxOrigin {
+                    tx_id: &tx_id,
+                    creator: Creator {
+                        msp_id,
+                        identity: b"creator",
+                        ous: &ous,
+                    },
+                };
+                let assigned = cambium_lifecycle::assign(&plan, &tx_id, &origin.creator);
+                for version in ["1.0", "2.0"] {
+                    // Block 100 is far past the grace window of the commit in block 0.
+                    let first = a.versioned_policy("kv", version, &origin, 100, 5).unwrap();
+                    assert_eq!(
+                        first,
+                        b.versioned_policy("kv", version, &origin, 100, 5).unwrap()
+                    );
+                    let accepted = !matches!(first, VersionedPolicy::VersionRejected(_));
+                    let expected = match assigned {
+                        cambium_lifecycle::Route::New => "2.0",
+                        cambium_lifecycle::Route::Previous => "1.0",
+                    };
+                    assert_eq!(accepted, version == expected, "{tx_id} {msp_id} {version}");
+                    // Within the window after the switch both versions are accepted.
+                    assert!(!matches!(
+                        a.versioned_policy("kv", version, &origin, 3, 5).unwrap(),
+                        VersionedPolicy::VersionRejected(_)
+                    ));
+                }
+                if msp_id == "Org2MSP" {
+                    assert_eq!(assigned, cambium_lifecycle::Route::New);
+                }
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,17 @@
 //!   endorsement policy is the org itself); any other `_lifecycle` write (a committed
 //!   definition) needs `/Channel/Application/LifecycleEndorsement`. With
 //!   [`LifecyclePolicies`], contract policies come from the committed definitions.
+//! - Canary rollouts: the invoked contract's endorsed version
+//!   (`ChaincodeAction.chaincode_id.version`) must be the one the rollout in force at the
+//!   block assigns to the transaction (by tx ID and creator, `cambium_lifecycle::assign`),
+//!   or either of the two versions within the grace window after the last switch (commit,
+//!   step, promote, abort); otherwise `CHAINCODE_VERSION_CONFLICT`. A transaction that
+//!   writes only a rollout key (`cambium/rollout/<name>`, a rollout step) must read it, must
+//!   write a legal step from the committed rollout, and must satisfy the channel's
+//!   `RolloutAbort` policy (an abort) or `RolloutPromote` (any other step), evaluated over the
+//!   endorsers *and* the transaction's creator, so that `MAJORITY Endorsement` is met by
+//!   peers and `ANY Admins` by the submitting admin; otherwise
+//!   `ENDORSEMENT_POLICY_FAILURE`.
 //! - Range queries recorded as Merkle summaries are `PHANTOM_READ_CONFLICT` (Cambium's
 //!   endorser records raw reads); private-data collections are not validated.
 //! - CONFIG transactions are checked structurally: headers, the creator's signature (the
@@ -67,10 +78,10 @@ mod mvcc;
 mod validate;
 
 pub use context::{
-    approval_policy, write_policies, ChannelContext, CommittedLedger, EndorsementPolicies,
-    EndorsementPolicy, LifecyclePolicies, PolicySourceError, PolicyTable, StaticChannel,
-    VersionedPolicy, WritePolicy, DEFAULT_ENDORSEMENT_POLICY, LIFECYCLE_ENDORSEMENT_POLICY,
-    LIFECYCLE_NAMESPACE,
+    approval_policy, rollout_step_policy, write_policies, ChannelContext, CommittedLedger,
+    EndorsementPolicies, EndorsementPolicy, LifecyclePolicies, PolicySourceError, PolicyTable,
+    StaticChannel, TxOrigin, VersionedPolicy, WritePolicy, DEFAULT_ENDORSEMENT_POLICY,
+    LIFECYCLE_ENDORSEMENT_POLICY, LIFECYCLE_NAMESPACE,
 };
 pub use error::{Result, ValidatorError};
 pub use validate::{validate_block, BlockValidation, TxResult, ValidationOptions};

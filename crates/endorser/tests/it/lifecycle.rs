@@ -22,7 +22,7 @@ use cambium_wire::{encode_serialized_identity, peer, Message};
 
 use crate::support::{net, transaction, CHANNEL};
 
-const LIFECYCLE: &str = "_lifecycle";
+pub(crate) const LIFECYCLE: &str = "_lifecycle";
 
 static NONCE: AtomicU64 = AtomicU64::new(1);
 
@@ -35,7 +35,7 @@ fn nonce() -> Vec<u8> {
 }
 
 /// When certificates are checked: an hour into their validity.
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     net().org1_client.certificate().not_before() + 3600
 }
 
@@ -55,7 +55,7 @@ fn mark_init(proposal_bytes: &[u8]) -> Vec<u8> {
     proposal.encode_to_vec()
 }
 
-fn signed_proposal(
+pub(crate) fn signed_proposal(
     signer: &SigningIdentity,
     channel: &str,
     chaincode: &str,
@@ -83,37 +83,54 @@ fn signed_proposal(
 }
 
 /// One organisation's peer.
-struct OrgPeer {
+pub(crate) struct OrgPeer {
     endorser: Endorser,
-    ledger: Arc<Ledger>,
+    pub(crate) ledger: Arc<Ledger>,
     store: Arc<DirPackageStore>,
 }
 
 /// Two organisations with a peer each.
-struct Network {
+pub(crate) struct Network {
     dir: tempfile::TempDir,
-    orgs: Vec<OrgPeer>,
+    pub(crate) orgs: Vec<OrgPeer>,
 }
 
 /// The parameters of an approve, readiness check or commit.
 #[derive(Clone)]
-struct Def {
+pub(crate) struct Def {
     name: &'static str,
     sequence: i64,
     version: &'static str,
     policy: Vec<u8>,
     init_required: bool,
+    /// Cambium's rollout plan, sent as extension field 1001.
+    rollout: Option<cambium_lifecycle::RolloutPlan>,
+}
+
+/// Appends the rollout plan of `def`, if any, to encoded arguments.
+fn with_plan(def: &Def, mut args: Vec<u8>) -> Vec<u8> {
+    if let Some(plan) = &def.rollout {
+        cambium_lifecycle::rollout::append_plan(plan, &mut args);
+    }
+    args
 }
 
 impl Def {
-    fn new(name: &'static str, sequence: i64, version: &'static str) -> Def {
+    pub(crate) fn new(name: &'static str, sequence: i64, version: &'static str) -> Def {
         Def {
             name,
             sequence,
             version,
             policy: Vec::new(),
             init_required: false,
+            rollout: None,
         }
+    }
+
+    /// The same definition carrying a rollout plan.
+    pub(crate) fn with_rollout(mut self, plan: cambium_lifecycle::RolloutPlan) -> Def {
+        self.rollout = Some(plan);
+        self
     }
 
     fn with_policy(mut self, dsl: &str) -> Def {
@@ -122,8 +139,8 @@ impl Def {
         self
     }
 
-    fn approve(&self, package: Option<&str>) -> Vec<u8> {
-        lc::ApproveChaincodeDefinitionForMyOrgArgs {
+    pub(crate) fn approve(&self, package: Option<&str>) -> Vec<u8> {
+        let args = lc::ApproveChaincodeDefinitionForMyOrgArgs {
             sequence: self.sequence,
             name: self.name.into(),
             version: self.version.into(),
@@ -138,11 +155,12 @@ impl Def {
             ),
             ..Default::default()
         }
-        .encode_to_vec()
+        .encode_to_vec();
+        with_plan(self, args)
     }
 
-    fn commit(&self) -> Vec<u8> {
-        lc::CommitChaincodeDefinitionArgs {
+    pub(crate) fn commit(&self) -> Vec<u8> {
+        let args = lc::CommitChaincodeDefinitionArgs {
             sequence: self.sequence,
             name: self.name.into(),
             version: self.version.into(),
@@ -150,11 +168,12 @@ impl Def {
             init_required: self.init_required,
             ..Default::default()
         }
-        .encode_to_vec()
+        .encode_to_vec();
+        with_plan(self, args)
     }
 
-    fn readiness(&self) -> Vec<u8> {
-        lc::CheckCommitReadinessArgs {
+    pub(crate) fn readiness(&self) -> Vec<u8> {
+        let args = lc::CheckCommitReadinessArgs {
             sequence: self.sequence,
             name: self.name.into(),
             version: self.version.into(),
@@ -162,11 +181,12 @@ impl Def {
             init_required: self.init_required,
             ..Default::default()
         }
-        .encode_to_vec()
+        .encode_to_vec();
+        with_plan(self, args)
     }
 }
 
-fn package(wasm: &[u8], label: &str) -> Vec<u8> {
+pub(crate) fn package(wasm: &[u8], label: &str) -> Vec<u8> {
     write_package(wasm, label).expect("package written")
 }
 
@@ -199,7 +219,7 @@ fn peer_of(dir: &std::path::Path, org: usize, vm: Arc<Vm>) -> OrgPeer {
 }
 
 impl Network {
-    fn new() -> Network {
+    pub(crate) fn new() -> Network {
         let dir = tempfile::tempdir().expect("temp dir");
         let orgs = (0..2)
             .map(|i| peer_of(dir.path(), i, Arc::clone(&net().vm)))
@@ -207,7 +227,7 @@ impl Network {
         Network { dir, orgs }
     }
 
-    fn admin(&self, org: usize) -> &'static SigningIdentity {
+    pub(crate) fn admin(&self, org: usize) -> &'static SigningIdentity {
         if org == 0 {
             &net().org1_admin
         } else {
@@ -215,7 +235,7 @@ impl Network {
         }
     }
 
-    fn client(&self, org: usize) -> &'static SigningIdentity {
+    pub(crate) fn client(&self, org: usize) -> &'static SigningIdentity {
         if org == 0 {
             &net().org1_client
         } else {
@@ -224,7 +244,7 @@ impl Network {
     }
 
     /// Sends a proposal to org `org`'s peer.
-    fn send(&self, org: usize, proposal: &[u8]) -> ProposalResponse {
+    pub(crate) fn send(&self, org: usize, proposal: &[u8]) -> ProposalResponse {
         self.orgs[org]
             .endorser
             .process_proposal_at(proposal, now())
@@ -250,7 +270,7 @@ impl Network {
     }
 
     /// Installs `package` on org `org`'s peer as its admin; returns the package ID.
-    fn install(&self, org: usize, package: &[u8]) -> String {
+    pub(crate) fn install(&self, org: usize, package: &[u8]) -> String {
         let args = lc::InstallChaincodeArgs {
             chaincode_install_package: package.to_vec(),
         };
@@ -273,7 +293,7 @@ impl Network {
 
     /// A `_lifecycle` call on the channel by `signer`, sent to the peers `orgs`; returns the
     /// proposal and the responses.
-    fn lifecycle(
+    pub(crate) fn lifecycle(
         &self,
         orgs: &[usize],
         signer: &SigningIdentity,
@@ -292,7 +312,7 @@ impl Network {
     }
 
     /// An endorsed transaction from `responses`, signed by `signer`.
-    fn envelope(
+    pub(crate) fn envelope(
         signer: &SigningIdentity,
         proposal: &[u8],
         responses: &[ProposalResponse],
@@ -306,7 +326,7 @@ impl Network {
 
     /// Org `org`'s admin approves `def` with `package` on its own peer; returns the
     /// transaction.
-    fn approve_tx(&self, org: usize, def: &Def, package: Option<&str>) -> Vec<u8> {
+    pub(crate) fn approve_tx(&self, org: usize, def: &Def, package: Option<&str>) -> Vec<u8> {
         let admin = self.admin(org);
         let (proposal, responses) = self.lifecycle(
             &[org],
@@ -318,13 +338,13 @@ impl Network {
     }
 
     /// Approves and commits the approval in its own block.
-    fn approve(&self, org: usize, def: &Def, package: Option<&str>) {
+    pub(crate) fn approve(&self, org: usize, def: &Def, package: Option<&str>) {
         let tx = self.approve_tx(org, def, package);
         assert_eq!(self.submit(vec![tx]), [Code::Valid]);
     }
 
     /// Commits `def`, endorsed by the peers of `orgs`; returns the transaction's code.
-    fn commit(&self, orgs: &[usize], def: &Def) -> Code {
+    pub(crate) fn commit(&self, orgs: &[usize], def: &Def) -> Code {
         let admin = self.admin(0);
         let (proposal, responses) =
             self.lifecycle(orgs, admin, "CommitChaincodeDefinition", def.commit());
@@ -334,7 +354,7 @@ impl Network {
 
     /// Invokes `name` endorsed by both peers and commits it; returns the code and the
     /// response payload.
-    fn invoke(&self, name: &str, args: &[&str], is_init: bool) -> (Code, Vec<u8>) {
+    pub(crate) fn invoke(&self, name: &str, args: &[&str], is_init: bool) -> (Code, Vec<u8>) {
         let client = self.client(0);
         let proposal = signed_proposal(
             client,
@@ -351,7 +371,7 @@ impl Network {
 
     /// Validates a block of `envelopes` on each peer against its own committed state and
     /// commits it there; both peers must agree on every code.
-    fn submit(&self, envelopes: Vec<Vec<u8>>) -> Vec<Code> {
+    pub(crate) fn submit(&self, envelopes: Vec<Vec<u8>>) -> Vec<Code> {
         let mut agreed: Option<Vec<Code>> = None;
         for org in &self.orgs {
             let snapshot = org.ledger.snapshot().expect("snapshot");
@@ -394,7 +414,7 @@ impl Network {
 
     /// The last validation reason for a single-transaction block of `envelope` (not
     /// committed).
-    fn reason(&self, envelope: Vec<u8>) -> (Code, String) {
+    pub(crate) fn reason(&self, envelope: Vec<u8>) -> (Code, String) {
         let org = &self.orgs[0];
         let snapshot = org.ledger.snapshot().expect("snapshot");
         let number = snapshot.height().expect("height");
@@ -418,14 +438,24 @@ impl Network {
         (tx.code, tx.reason.clone().unwrap_or_default())
     }
 
-    fn query<M: Message + Default>(&self, org: usize, function: &str, args: Vec<u8>) -> M {
+    pub(crate) fn query<M: Message + Default>(
+        &self,
+        org: usize,
+        function: &str,
+        args: Vec<u8>,
+    ) -> M {
         let (_, responses) = self.lifecycle(&[org], self.client(org), function, args);
         let r = &responses[0];
         assert_eq!(r.response.status, 200, "{}", r.response.message);
         M::decode(r.response.payload.as_slice()).expect("result decodes")
     }
 
-    fn query_admin<M: Message + Default>(&self, org: usize, function: &str, args: Vec<u8>) -> M {
+    pub(crate) fn query_admin<M: Message + Default>(
+        &self,
+        org: usize,
+        function: &str,
+        args: Vec<u8>,
+    ) -> M {
         let (_, responses) = self.lifecycle(&[org], self.admin(org), function, args);
         let r = &responses[0];
         assert_eq!(r.response.status, 200, "{}", r.response.message);
@@ -433,7 +463,7 @@ impl Network {
     }
 }
 
-fn deployed_kv() -> (Network, String) {
+pub(crate) fn deployed_kv() -> (Network, String) {
     let network = Network::new();
     let pkg = package(&net().kv_wasm, "kv_1");
     let id1 = network.install(0, &pkg);
@@ -1227,7 +1257,7 @@ fn readiness_names_the_fields_an_org_approved_differently() {
 
 /// Endorses `args` on `name` on both peers with Org1's client; the transaction envelope, not
 /// submitted.
-fn endorse_both(network: &Network, name: &str, args: &[&str]) -> Vec<u8> {
+pub(crate) fn endorse_both(network: &Network, name: &str, args: &[&str]) -> Vec<u8> {
     let client = network.client(0);
     let proposal = signed_proposal(
         client,
@@ -1345,7 +1375,7 @@ fn endorse_org1(network: &Network, name: &str, args: &[&str]) -> Vec<u8> {
 
 /// The code `config` gives a single-transaction block of `envelope` on Org1's peer (not
 /// committed).
-fn code_under(
+pub(crate) fn code_under(
     network: &Network,
     config: &cambium_channel::ChannelConfig,
     envelope: Vec<u8>,
@@ -1405,6 +1435,16 @@ fn the_previous_version_is_judged_under_its_own_policy_and_the_channel_sets_the_
     // in the channel config.
     let default = net().config.as_ref();
     assert_eq!(code_under(&network, default, second.clone()), Code::Valid);
+    let one_block = config_with_grace(1);
+    assert_eq!(
+        code_under(&network, &one_block, second),
+        Code::ChaincodeVersionConflict
+    );
+}
+
+/// The test channel's config with the upgrade grace window set to `blocks` blocks.
+pub(crate) fn config_with_grace(blocks: u64) -> cambium_channel::ChannelConfig {
+    let default = net().config.as_ref();
     let mut root = default.channel_group().clone();
     root.groups
         .get_mut("Application")
@@ -1415,14 +1455,10 @@ fn the_previous_version_is_judged_under_its_own_policy_and_the_channel_sets_the_
             cambium_wire::config::ConfigValue {
                 version: 0,
                 value: cambium_wire::config::Value::Raw(
-                    cambium_lifecycle::UpgradeGraceBlocks { blocks: 1 }.encode_to_vec(),
+                    cambium_lifecycle::UpgradeGraceBlocks { blocks }.encode_to_vec(),
                 ),
                 mod_policy: "Admins".to_owned(),
             },
         );
-    let one_block = cambium_channel::ChannelConfig::new(CHANNEL, default.sequence(), root).unwrap();
-    assert_eq!(
-        code_under(&network, &one_block, second),
-        Code::ChaincodeVersionConflict
-    );
+    cambium_channel::ChannelConfig::new(CHANNEL, default.sequence(), root).expect("config builds")
 }

@@ -7,4 +7,5 @@ mod grpc;
 mod lifecycle;
 mod qscc;
 mod refusals;
+mod rollout;
 mod support;
