@@ -4,3 +4,4 @@
 mod history;
 mod network;
 mod support;
+mod upgrade;
