@@ -23,6 +23,9 @@ use crate::client::{deliver_envelope, DeliverRequests};
 use crate::connect::{status_text, MAX_MESSAGE_BYTES};
 use crate::error::{NodeError, Result};
 
+/// A channel block, as Deliver sends it.
+pub use cambium_wire::common::Block;
+
 /// How long reading the blocks may take before the peer is considered stuck.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
 

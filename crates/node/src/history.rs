@@ -2,13 +2,15 @@
 //! themselves, so the answer is what the ledger records and not what a peer's state says now.
 //!
 //! An event is an endorser transaction to `_lifecycle` whose arguments name the contract: an
-//! organisation's approval, a commit of a definition, and Cambium's rollout steps. Each comes
+//! organisation's approval, a commit of a definition (with its canary plan, if any), and
+//! Cambium's rollout steps (advance, pause, resume, promote, abort). Each comes
 //! with the block and transaction that carry it, the client that signed it, the organisations
 //! whose peers endorsed it, and its validation code, so refused attempts (a commit without
 //! enough approvals that still reached a block, a failed migration) are listed as well, marked.
 //! Installs never reach the ledger: they are per-peer and are not part of the history.
 
 use cambium_msp::Certificate;
+use cambium_wire::cambium_lifecycle as cl;
 use cambium_wire::common;
 use cambium_wire::lifecycle as lc;
 use cambium_wire::Message;
@@ -81,7 +83,11 @@ fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
                 }
                 _ => "no package (approved without installing)".to_owned(),
             };
-            let detail = format!("{} approves; {package}", tx.creator.msp_id);
+            let detail = format!(
+                "{} approves; {package}{}",
+                tx.creator.msp_id,
+                rollout_detail(arg)
+            );
             ("approve", Some(args.sequence), Some(args.version), detail)
         }
         "CommitChaincodeDefinition" => {
@@ -89,12 +95,33 @@ fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
             if args.name != name {
                 return None;
             }
-            let detail = if args.init_required {
+            let mut detail = if args.init_required {
                 "init required".to_owned()
             } else {
                 String::new()
             };
+            detail.push_str(&rollout_detail(arg));
             ("commit", Some(args.sequence), Some(args.version), detail)
+        }
+        "AdvanceRollout" | "PauseRollout" | "ResumeRollout" | "PromoteRollout" | "AbortRollout" => {
+            let args = cl::RolloutStepArgs::decode(arg).ok()?;
+            if args.name != name {
+                return None;
+            }
+            let (action, detail) = match function.as_str() {
+                "AdvanceRollout" => (
+                    "rollout-advance",
+                    format!("canary weight to {}%", args.weight_percent),
+                ),
+                "PauseRollout" => ("rollout-pause", String::new()),
+                "ResumeRollout" => ("rollout-resume", String::new()),
+                "PromoteRollout" => ("rollout-promote", "all traffic to the new version".into()),
+                _ => (
+                    "rollout-abort",
+                    "all traffic back to the previous version".into(),
+                ),
+            };
+            (action, None, None, detail)
         }
         _ => return None,
     };
@@ -112,6 +139,27 @@ fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
         valid: tx.is_valid(),
         validation: tx.validation_name(),
     })
+}
+
+/// The rollout plan a definition's arguments carry (Cambium's field 1001), in words.
+fn rollout_detail(arg: &[u8]) -> String {
+    let Some(plan) = cl::RolloutExtension::decode(arg)
+        .ok()
+        .and_then(|e| e.rollout)
+    else {
+        return String::new();
+    };
+    let mut parts = vec![format!("canary {}%", plan.weight_percent)];
+    if !plan.orgs.is_empty() {
+        parts.push(format!("orgs {}", plan.orgs.join(",")));
+    }
+    if !plan.clients.is_empty() {
+        parts.push(format!("{} client(s)", plan.clients.len()));
+    }
+    if !plan.ous.is_empty() {
+        parts.push(format!("OUs {}", plan.ous.join(",")));
+    }
+    format!("; rollout: {}", parts.join(", "))
 }
 
 /// The common name of a PEM certificate, else its subject, else a note that it is unreadable.

@@ -58,6 +58,13 @@ pub(crate) enum ContractCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every lifecycle event of a contract as the blocks record it: approvals, commits, rollout
+    /// steps and aborts, with the signing client, the endorsing orgs and the block.
+    History(super::history::HistoryArgs),
+    /// Re-run the contract's last N committed transactions against a new package (on the
+    /// state each one saw) and report which results or write sets differ; exits with status 1
+    /// when any differs.
+    Replay(super::history::ReplayArgs),
     #[command(flatten)]
     Lifecycle(super::lifecycle::LifecycleCommand),
 }
@@ -88,6 +95,8 @@ pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ContractCommand::History(args) => super::history::history(args),
+        ContractCommand::Replay(args) => super::history::replay_command(args),
         ContractCommand::Lifecycle(c) => super::lifecycle::run(c),
     }
 }

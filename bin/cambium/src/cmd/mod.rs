@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;
+pub(crate) mod history;
 pub(crate) mod ledger;
 pub(crate) mod lifecycle;
 pub(crate) mod netgen;
