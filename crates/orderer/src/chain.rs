@@ -15,6 +15,8 @@ use cambium_ledger::{
     Block, BlockCommit, BlockReader, BlockWriter, Ledger, TxOutcome, TxValidationCode,
 };
 use cambium_msp::SigningIdentity;
+use cambium_ops::metrics::RaftState;
+use cambium_ops::Metrics;
 use openraft::{BasicNode, Config, SnapshotPolicy};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -74,8 +76,50 @@ pub(crate) struct Chain {
     pub(crate) dir: PathBuf,
     /// Mutual TLS towards and from the channel's other orderers; `None` without TLS.
     pub(crate) trust: SharedTrust,
+    /// Becomes `true` when the channel stops; Deliver streams end on it.
+    pub(crate) stopped: watch::Receiver<bool>,
+    stop: watch::Sender<bool>,
+    /// The Raft store, without keeping it open.
+    released: Released,
     submit: mpsc::Sender<Submission>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// A weak handle on a channel's Raft store, kept by the chain for health checks so that it
+/// does not keep the store open itself.
+#[derive(Clone)]
+pub(crate) struct Released {
+    raft_store: std::sync::Weak<redb::Database>,
+}
+
+/// A channel's stores, held while its tasks wind down after it stopped.
+pub(crate) struct Stores {
+    raft_store: Option<Arc<redb::Database>>,
+    ledger: Arc<Ledger>,
+}
+
+impl Stores {
+    /// Waits until nothing else holds the stores (for at most `limit`), then closes them on
+    /// this task, so their files are unlocked when it returns; returns whether it could.
+    pub(crate) async fn close(self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let raft_free = self
+                .raft_store
+                .as_ref()
+                .is_none_or(|db| Arc::strong_count(db) == 1);
+            if raft_free && Arc::strong_count(&self.ledger) == 1 {
+                // Dropping the last handles closes the files (the ledger syncs and joins its
+                // flush thread).
+                drop(self);
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }
 
 impl Chain {
@@ -87,6 +131,7 @@ impl Chain {
         node_id: u64,
         signer: Arc<SigningIdentity>,
         connections: Connections,
+        metrics: Arc<Metrics>,
     ) -> Result<Chain> {
         std::fs::create_dir_all(dir).map_err(|e| OrdererError::io("creating", dir, e))?;
         let ledger = Arc::new(Ledger::open(dir.join("ledger"))?);
@@ -121,6 +166,9 @@ impl Chain {
         let (state_tx, state_rx) = watch::channel(Arc::new(state));
         let state_tx = Arc::new(state_tx);
         let db = open_store(&dir.join("raft.redb"))?;
+        let released = Released {
+            raft_store: Arc::downgrade(&db),
+        };
         let raft = ChannelRaft::new(
             node_id,
             raft_config(&settings.channel_id)?,
@@ -157,10 +205,17 @@ impl Chain {
             tip: None,
             acks: ack_tx,
         };
+        let (stop, stopped) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(cutter.run(rx, feedback_rx)),
             tokio::spawn(ack_loop(ack_rx, feedback_tx)),
             tokio::spawn(follow_trust(state_rx.clone(), connections, trust.clone())),
+            tokio::spawn(report_metrics(
+                settings.channel_id.clone(),
+                raft.metrics(),
+                height_rx.clone(),
+                metrics,
+            )),
         ];
         Ok(Chain {
             state: state_rx,
@@ -170,6 +225,9 @@ impl Chain {
             node_id,
             dir: dir.to_path_buf(),
             trust,
+            stopped,
+            stop,
+            released,
             submit,
             tasks,
         })
@@ -220,8 +278,27 @@ impl Chain {
             .map(|c| c.address.clone())
     }
 
-    /// Stops the Raft node and the cutter.
+    /// Reads the Raft store once, to tell that it still answers.
+    pub(crate) fn check_raft_store(&self) -> std::result::Result<(), String> {
+        let db = self
+            .released
+            .raft_store
+            .upgrade()
+            .ok_or("the Raft store is closed")?;
+        crate::raft::check_store(&db)
+    }
+
+    /// The channel's stores, to close once it stopped (see [`Stores::close`]).
+    pub(crate) fn stores(&self) -> Stores {
+        Stores {
+            raft_store: self.released.raft_store.upgrade(),
+            ledger: self.ledger.clone(),
+        }
+    }
+
+    /// Stops the Raft node, the cutter and the Deliver streams of the channel.
     pub(crate) async fn shutdown(&self) {
+        self.stop.send_replace(true);
         for task in &self.tasks {
             task.abort();
         }
@@ -354,7 +431,11 @@ impl CutterLoop {
                 )
             }
         };
-        let envelopes: Vec<Vec<u8>> = batch.iter().map(|s| s.envelope.clone()).collect();
+        // The envelopes move into the block; the batch keeps what answers them.
+        let (envelopes, batch): (Vec<Vec<u8>>, Vec<Submission>) = batch
+            .into_iter()
+            .map(|mut s| (std::mem::take(&mut s.envelope), s))
+            .unzip();
         let block = match assemble_block(
             number,
             previous,
@@ -372,6 +453,12 @@ impl CutterLoop {
         };
         let hash = block.header_hash().to_vec();
         let bytes = block.encode();
+        // The envelopes go back to their submissions, in case the block lands on a stale tip
+        // and they are cut again.
+        let mut batch = batch;
+        for (s, envelope) in batch.iter_mut().zip(block.data) {
+            s.envelope = envelope;
+        }
         match self
             .raft
             .client_write_ff(RaftRequest::Block { number, bytes })
@@ -478,6 +565,36 @@ async fn follow_trust(
                 channel = %settings.channel_id,
                 "the updated orderer TLS CAs are unusable; keeping the previous ones: {e}"
             ),
+        }
+    }
+}
+
+/// Keeps the operations endpoint's gauges of the channel (Raft term, leader, applied index,
+/// block height) in step with the Raft node and the chain.
+async fn report_metrics(
+    channel: String,
+    mut raft: watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
+    mut height: watch::Receiver<u64>,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        {
+            let m = raft.borrow_and_update();
+            let leader = m.current_leader;
+            metrics.set_raft(
+                &channel,
+                RaftState {
+                    term: m.current_term,
+                    leader_id: leader.unwrap_or(0),
+                    is_leader: leader == Some(m.id),
+                    commit_index: m.last_applied.map_or(0, |l| l.index),
+                },
+            );
+        }
+        metrics.set_height(&channel, *height.borrow_and_update());
+        tokio::select! {
+            changed = raft.changed() => if changed.is_err() { return },
+            changed = height.changed() => if changed.is_err() { return },
         }
     }
 }

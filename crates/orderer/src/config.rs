@@ -17,6 +17,14 @@
 //!     - crypto/ordererOrganizations/example.com/msp/tlscacerts
 //!     - crypto/peerOrganizations/org1.example.com/msp/tlscacerts
 //!   clientAuthRequired: false         # true: every client must present a certificate
+//! operations:                         # optional; no operations endpoint without it
+//!   listenAddress: 127.0.0.1:9443     # /healthz, /metrics, /version, /logspec
+//!   tls:                              # optional, as in Fabric
+//!     enabled: true
+//!     cert: tls/ops.crt
+//!     key: tls/ops.key
+//!     clientRootCas: [tls/ca.crt]
+//!     clientAuthRequired: false       # true: /metrics and /logspec need a client certificate
 //! ```
 //!
 //! Relative paths are resolved against the config file's folder. On start the node reopens
@@ -29,6 +37,9 @@
 //! otherwise protected address.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cambium_ops::{LogControl, Operations, OpsConfig, OpsServer};
 
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -117,6 +128,9 @@ pub struct OrdererConfig {
     /// TLS.
     #[serde(default)]
     pub tls: TlsSection,
+    /// The operations endpoint (health, metrics, version, log level); `None`: not served.
+    #[serde(default)]
+    pub operations: Option<OpsConfig>,
 }
 
 impl OrdererConfig {
@@ -130,6 +144,11 @@ impl OrdererConfig {
         tls.cert = tls.cert.as_ref().map(|p| base.join(p));
         tls.key = tls.key.as_ref().map(|p| base.join(p));
         tls.root_cas = tls.root_cas.iter().map(|p| base.join(p)).collect();
+        if let Some(ops) = config.operations.as_mut() {
+            ops.resolve_paths(base);
+            ops.check()
+                .map_err(|e| OrdererError::Config(format!("orderer.yaml operations: {e}")))?;
+        }
         Ok(config)
     }
 
@@ -177,9 +196,12 @@ pub async fn rejoin_channels(node: &OrdererNode) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Runs an orderer process until `shutdown` resolves.
+/// Runs an orderer process until `shutdown` resolves. `log` is the process's log filter,
+/// which the operations endpoint's `/logspec` reads and changes (`None`: `/logspec` answers
+/// 404).
 pub async fn run(
     config: OrdererConfig,
+    log: Option<LogControl>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let signer = cambium_msp::load_signing_identity(&config.msp.dir, &config.msp.id)?;
@@ -211,10 +233,21 @@ pub async fn run(
         signer,
         tls,
     );
+    let operations = match &config.operations {
+        Some(ops_config) => {
+            let ops = Arc::new(operations(&node, log));
+            Some(
+                cambium_ops::serve(ops_config, ops)
+                    .await
+                    .map_err(|e| OrdererError::Config(format!("orderer.yaml operations: {e}")))?,
+            )
+        }
+        None => None,
+    };
     let server = node.serve(listener)?;
     let rejoined = rejoin_channels(&node).await?;
     let admin = admin::serve(node.clone(), admin_listener);
-    tracing::info!(grpc = %server.local_addr, channels = ?rejoined, "orderer started");
+    tracing::info!(grpc = %server.local_addr, channels = ?rejoined, operations = ?operations.as_ref().map(OpsServer::url), "orderer started");
     println!(
         "orderer listening on {} ({}; admin {} plain HTTP), channels: [{}]",
         config.listen_address,
@@ -226,20 +259,38 @@ pub async fn run(
         config.admin_listen_address,
         rejoined.join(", ")
     );
+    if let Some(ops) = &operations {
+        println!("operations endpoint on {}", ops.url());
+    }
     shutdown.await;
     admin.abort();
     server.stop().await;
     node.shutdown().await;
+    if let Some(ops) = operations {
+        ops.shutdown().await;
+    }
     Ok(())
 }
 
+/// What an orderer's operations endpoint serves: the node's metrics and health checks (see
+/// [`OrdererNode::register_health`]), `log` for `/logspec`, and the build's version.
+pub fn operations(node: &OrdererNode, log: Option<LogControl>) -> Operations {
+    let ops = Operations {
+        metrics: node.metrics(),
+        log,
+        ..Operations::new()
+    };
+    node.register_health(&ops.health);
+    ops
+}
+
 /// [`run`] on a fresh multi-threaded runtime until Ctrl-C or SIGTERM, for the command line.
-pub fn run_blocking(config: OrdererConfig) -> Result<()> {
+pub fn run_blocking(config: OrdererConfig, log: Option<LogControl>) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| OrdererError::Network(format!("starting the runtime: {e}")))?;
-    runtime.block_on(run(config, async {
+    runtime.block_on(run(config, log, async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("installing the SIGTERM handler");
         tokio::select! {

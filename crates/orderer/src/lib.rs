@@ -29,6 +29,8 @@ pub mod status;
 pub mod update;
 
 pub use block::{assemble_block, block_signatures, sign_block, BlockSignatures};
+/// The operations endpoint crate, for callers that set up logging or serve metrics.
+pub use cambium_ops;
 pub use config::{OrdererConfig, GENESIS_FILE};
 pub use cutter::{BatchConfig, BlockCutter};
 pub use error::{OrdererError, Result};

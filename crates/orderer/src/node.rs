@@ -8,9 +8,10 @@ use std::sync::{Arc, RwLock};
 
 use cambium_ledger::BlockReader;
 use cambium_msp::SigningIdentity;
+use cambium_ops::{HealthRegistry, Metrics};
 use cambium_wire::orderer::atomic_broadcast_server::AtomicBroadcastServer;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use cambium_tls::{CertificateDer, ClientAuth, TlsIdentity, TlsRoots};
@@ -69,6 +70,10 @@ pub(crate) struct NodeInner {
     pub(crate) channels: RwLock<BTreeMap<String, Arc<Chain>>>,
     pub(crate) connections: Connections,
     pub(crate) tls: Option<NodeTls>,
+    /// What the operations endpoint reports; the node records into it.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Becomes `true` when the node shuts down; Broadcast and Deliver streams end on it.
+    pub(crate) stop: watch::Sender<bool>,
 }
 
 impl NodeInner {
@@ -147,6 +152,8 @@ impl OrdererNode {
                 channels: RwLock::new(BTreeMap::new()),
                 connections,
                 tls,
+                metrics: Arc::new(Metrics::new()),
+                stop: watch::channel(false).0,
             }),
         }
     }
@@ -198,6 +205,7 @@ impl OrdererNode {
             node_id,
             self.inner.signer.clone(),
             self.inner.connections.clone(),
+            self.inner.metrics.clone(),
         )
         .await?;
         let chain = Arc::new(chain);
@@ -248,9 +256,8 @@ impl OrdererNode {
             .expect("channels lock")
             .remove(name)
             .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
-        chain.shutdown().await;
         let dir = chain.dir.clone();
-        drop(chain);
+        close(chain).await;
         std::fs::remove_dir_all(&dir).map_err(|e| OrdererError::io("removing", &dir, e))
     }
 
@@ -329,16 +336,101 @@ impl OrdererNode {
         })
     }
 
-    /// Stops every channel's Raft node and cutter (the data stays on disk).
+    /// Stops every channel's Raft node and cutter and ends the node's Broadcast and Deliver
+    /// streams (the data stays on disk). When it returns, the channels' stores are closed, so
+    /// a new node can reopen the same data folder in the same process and runtime.
     pub async fn shutdown(&self) {
+        self.inner.stop.send_replace(true);
         let chains: Vec<Arc<Chain>> =
             std::mem::take(&mut *self.inner.channels.write().expect("channels lock"))
                 .into_values()
                 .collect();
         for chain in chains {
-            chain.shutdown().await;
+            close(chain).await;
         }
     }
+
+    /// The metrics the node records (broadcast results, Raft state, block height per
+    /// channel); hand them to [`cambium_ops::Operations`] to serve them on `/metrics`.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// Registers the node's health checks: `raft` (every channel's Raft group has a leader
+    /// and its Raft node runs) and `store` (every channel's block store and Raft store answer
+    /// a read). Channels joined later are covered too.
+    pub fn register_health(&self, health: &HealthRegistry) {
+        let node = self.inner.clone();
+        health.register_fn("raft", move || failed_channels(&node, raft_health));
+        let node = self.inner.clone();
+        health.register_fn("store", move || failed_channels(&node, store_health));
+    }
+}
+
+/// Stops a channel and waits until its stores are closed.
+async fn close(chain: Arc<Chain>) {
+    chain.shutdown().await;
+    let stores = chain.stores();
+    let name = chain.settings().channel_id.clone();
+    drop(chain);
+    if !stores.close(RELEASE_WAIT).await {
+        tracing::warn!(channel = %name, "the channel's stores were still in use {RELEASE_WAIT:?} after it stopped");
+    }
+}
+
+/// How long stopping a channel waits for its tasks to let go of its stores.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `check` on every channel; `Err` lists each failing channel's reason.
+fn failed_channels(
+    node: &NodeInner,
+    check: fn(&str, &Chain) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let channels: Vec<(String, Arc<Chain>)> = node
+        .channels
+        .read()
+        .expect("channels lock")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let reasons: Vec<String> = channels
+        .iter()
+        .filter_map(|(name, chain)| check(name, chain).err())
+        .collect();
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(reasons.join("; "))
+    }
+}
+
+fn raft_health(name: &str, chain: &Chain) -> std::result::Result<(), String> {
+    let metrics = chain.raft.metrics().borrow().clone();
+    if let Err(fatal) = &metrics.running_state {
+        return Err(format!(
+            "the Raft node of channel '{name}' has stopped: {fatal}; check the orderer's log and restart it"
+        ));
+    }
+    match metrics.current_leader {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "channel '{name}' has no Raft leader (term {}): fewer than a majority of its consenters are reachable; check that the other orderers run and that this orderer reaches them",
+            metrics.current_term
+        )),
+    }
+}
+
+fn store_health(name: &str, chain: &Chain) -> std::result::Result<(), String> {
+    chain.ledger.height().map(|_| ()).map_err(|e| {
+        format!(
+            "the block store of channel '{name}' cannot be read: {e}; check the disk under the orderer's data folder"
+        )
+    })?;
+    chain.check_raft_store().map_err(|e| {
+        format!(
+            "the Raft store of channel '{name}' cannot be read: {e}; check the disk under the orderer's data folder"
+        )
+    })
 }
 
 fn channel_info(name: &str, chain: &Chain) -> Result<ChannelInfo> {

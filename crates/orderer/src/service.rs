@@ -22,7 +22,8 @@ use cambium_wire::orderer::atomic_broadcast_server::AtomicBroadcast;
 use cambium_wire::orderer::{deliver_response, BroadcastResponse, DeliverResponse};
 use cambium_wire::tx::{parse_envelope, EnvelopeView};
 use cambium_wire::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 
@@ -68,21 +69,37 @@ impl NodeInner {
     fn envelope_channel(&self, bytes: &[u8]) -> Result<(EnvelopeView, Arc<Chain>), Rejection> {
         let view = parse_envelope(bytes)
             .map_err(|e| Rejection::bad_request(format!("malformed envelope: {e}")))?;
+        let chain = self.view_channel(&view)?;
+        Ok((view, chain))
+    }
+
+    /// The chain an envelope names.
+    fn view_channel(&self, view: &EnvelopeView) -> Result<Arc<Chain>, Rejection> {
         let channel = &view.channel_header.channel_id;
-        let chain = self.chain(channel).ok_or_else(|| {
+        self.chain(channel).ok_or_else(|| {
             Rejection::not_found(format!(
                 "channel '{channel}' does not exist on this orderer; check the channel name or join the orderer to it"
             ))
-        })?;
-        Ok((view, chain))
+        })
     }
 
     /// Checks one broadcast envelope: well-formed, channel known, size, header type, creator's
     /// signature and the `Writers` policy; a CONFIG_UPDATE is also authorized against the
     /// current config (and again when it is cut). Returns the chain and whether the envelope
-    /// is a CONFIG_UPDATE.
-    async fn check_broadcast(&self, bytes: &[u8]) -> Result<(Arc<Chain>, bool), Rejection> {
-        let (view, chain) = self.envelope_channel(bytes)?;
+    /// is a CONFIG_UPDATE; fills in `labels` as far as the envelope could be read.
+    fn check_broadcast(
+        &self,
+        bytes: &[u8],
+        labels: &mut BroadcastLabels,
+    ) -> Result<(Arc<Chain>, bool), Rejection> {
+        let view = parse_envelope(bytes)
+            .map_err(|e| Rejection::bad_request(format!("malformed envelope: {e}")))?;
+        labels.channel.clone_from(&view.channel_header.channel_id);
+        labels.header_type = view
+            .channel_header
+            .known_header_type()
+            .map_or("UNKNOWN", HeaderType::name);
+        let chain = self.view_channel(&view)?;
         let state = chain.current();
         let max = state.settings.batch.absolute_max_bytes as usize;
         if bytes.len() > max {
@@ -96,7 +113,9 @@ impl NodeInner {
             Some(HeaderType::ConfigUpdate) => true,
             Some(HeaderType::Config) => {
                 return Err(Rejection::bad_request(
-                    "a CONFIG envelope cannot be broadcast: only the orderer writes CONFIG                      transactions; send a CONFIG_UPDATE (header type 2) signed by the required                      admins instead (cambium channel update)",
+                    "a CONFIG envelope cannot be broadcast: only the orderer writes CONFIG \
+                     transactions; send a CONFIG_UPDATE (header type 2) signed by the required \
+                     admins instead (cambium channel update)",
                 ))
             }
             _ => {
@@ -130,17 +149,10 @@ impl NodeInner {
         bytes: Vec<u8>,
         config_update: bool,
         forwarded: bool,
-    ) -> Result<tokio::task::JoinHandle<Result<(), Rejection>>, Rejection> {
+    ) -> Result<Pending, Rejection> {
         let leader = self.wait_for_leader(&chain).await?;
         if leader == chain.node_id {
-            let rx = chain.enqueue(bytes, config_update).await?;
-            return Ok(tokio::spawn(async move {
-                rx.await.map_err(|_| {
-                    Rejection::unavailable(
-                        "the channel stopped before the envelope was ordered; retry",
-                    )
-                })?
-            }));
+            return Ok(Pending::Ordered(chain.enqueue(bytes, config_update).await?));
         }
         if forwarded {
             return Err(Rejection::unavailable(
@@ -153,10 +165,10 @@ impl NodeInner {
             ))
         })?;
         let node = self.clone();
-        Ok(tokio::spawn(async move {
+        Ok(Pending::Forwarded(tokio::spawn(async move {
             node.forward(&addr, chain.trust.current().as_deref(), bytes)
                 .await
-        }))
+        })))
     }
 
     async fn wait_for_leader(&self, chain: &Chain) -> Result<u64, Rejection> {
@@ -266,6 +278,50 @@ impl NodeInner {
     }
 }
 
+/// What the metrics count a Broadcast envelope under.
+#[derive(Debug, Default)]
+struct BroadcastLabels {
+    /// The channel the envelope names (empty if it could not be read).
+    channel: String,
+    /// Fabric's name of its header type (empty if it could not be read).
+    header_type: &'static str,
+}
+
+/// A checked envelope with its bytes, handed from the checking task to the routing stage.
+struct Checked {
+    bytes: Vec<u8>,
+    labels: BroadcastLabels,
+    result: Result<(Arc<Chain>, bool), Rejection>,
+}
+
+/// An envelope's outcome still to come, in the order replies are sent.
+pub(crate) enum Pending {
+    /// In this node's cutter: resolves when its block is committed.
+    Ordered(oneshot::Receiver<Result<(), Rejection>>),
+    /// Forwarded to the leader, whose answer is relayed.
+    Forwarded(JoinHandle<Result<(), Rejection>>),
+    /// Already decided (refused before ordering).
+    Done(Result<(), Rejection>),
+}
+
+impl Pending {
+    async fn outcome(self) -> Result<(), Rejection> {
+        match self {
+            Pending::Done(outcome) => outcome,
+            Pending::Ordered(rx) => rx.await.unwrap_or_else(|_| {
+                Err(Rejection::unavailable(
+                    "the channel stopped before the envelope was ordered; retry",
+                ))
+            }),
+            Pending::Forwarded(task) => task.await.unwrap_or_else(|e| {
+                Err(Rejection::internal(format!(
+                    "forwarding the envelope failed: {e}"
+                )))
+            }),
+        }
+    }
+}
+
 fn status_response(status: Status) -> DeliverResponse {
     DeliverResponse {
         r#type: Some(deliver_response::Type::Status(status as i32)),
@@ -279,6 +335,7 @@ async fn serve_seek(
     out: &mpsc::Sender<Result<DeliverResponse, tonic::Status>>,
 ) -> Status {
     let mut height_rx = chain.height.clone();
+    let mut stopped = chain.stopped.clone();
     let height = *height_rx.borrow();
     let position = |p: SeekPosition| match p {
         SeekPosition::Oldest => 0,
@@ -300,8 +357,13 @@ async fn serve_seek(
             if seek.behavior == SeekBehavior::FailIfNotReady {
                 return Status::NotFound;
             }
-            if height_rx.changed().await.is_err() {
-                return Status::ServiceUnavailable;
+            tokio::select! {
+                changed = height_rx.changed() => if changed.is_err() {
+                    return Status::ServiceUnavailable;
+                },
+                // The channel was removed or the node is stopping: end the stream so the
+                // task lets go of the channel's stores.
+                _ = stopped.wait_for(|s| *s) => return Status::ServiceUnavailable,
             }
         }
         let stored = match chain.ledger.block(number) {
@@ -317,8 +379,11 @@ async fn serve_seek(
         let response = DeliverResponse {
             r#type: Some(deliver_response::Type::Block(block)),
         };
-        if out.send(Ok(response)).await.is_err() {
-            return Status::Success;
+        tokio::select! {
+            sent = out.send(Ok(response)) => if sent.is_err() {
+                return Status::Success;
+            },
+            _ = stopped.wait_for(|s| *s) => return Status::ServiceUnavailable,
         }
         if number == stop {
             return Status::Success;
@@ -339,62 +404,82 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let forwarded = request.metadata().contains_key(FORWARDED);
         let mut incoming = request.into_inner();
         let (out_tx, out_rx) = mpsc::channel(1024);
-        // Envelopes are checked and ordered concurrently; replies keep the sending order.
-        let (pending_tx, mut pending_rx) =
-            mpsc::channel::<tokio::task::JoinHandle<Result<(), Rejection>>>(1024);
-        // Envelopes are checked concurrently (signatures dominate), then enter the cutter in
-        // the order they were sent; replies keep that order too.
-        let (checked_tx, mut checked_rx) = mpsc::channel::<(
-            Vec<u8>,
-            tokio::task::JoinHandle<Result<(Arc<Chain>, bool), Rejection>>,
-        )>(1024);
+        // Three stages per stream, so replies keep the sending order while work overlaps:
+        // envelopes are checked concurrently, each in its own task (signatures dominate and
+        // the runtime's workers verify them in parallel); the checked ones enter the cutter
+        // in the order they were sent; replies wait for each envelope's outcome in order.
+        let (checked_tx, mut checked_rx) = mpsc::channel::<JoinHandle<Checked>>(1024);
+        let (pending_tx, mut pending_rx) = mpsc::channel::<(BroadcastLabels, Pending)>(1024);
         let node = self.node.clone();
+        let mut stop = self.node.stop.subscribe();
         tokio::spawn(async move {
-            while let Some(Ok(envelope)) = incoming.next().await {
+            loop {
+                let envelope = tokio::select! {
+                    next = incoming.next() => match next {
+                        Some(Ok(envelope)) => envelope,
+                        _ => break,
+                    },
+                    _ = stop.wait_for(|s| *s) => break,
+                };
                 let node = node.clone();
-                let bytes = envelope.encode_to_vec();
-                let check_bytes = bytes.clone();
-                let handle = tokio::spawn(async move { node.check_broadcast(&check_bytes).await });
-                if checked_tx.send((bytes, handle)).await.is_err() {
+                let check = tokio::spawn(async move {
+                    let bytes = envelope.encode_to_vec();
+                    let mut labels = BroadcastLabels::default();
+                    let result = node.check_broadcast(&bytes, &mut labels);
+                    Checked {
+                        bytes,
+                        labels,
+                        result,
+                    }
+                });
+                if checked_tx.send(check).await.is_err() {
                     break;
                 }
             }
         });
         let node = self.node.clone();
         tokio::spawn(async move {
-            while let Some((bytes, check)) = checked_rx.recv().await {
-                let routed = match check.await {
-                    Ok(Ok((chain, config_update))) => {
-                        node.route(chain, bytes, config_update, forwarded).await
+            while let Some(check) = checked_rx.recv().await {
+                let (labels, pending) = match check.await {
+                    Ok(Checked {
+                        bytes,
+                        labels,
+                        result: Ok((chain, config_update)),
+                    }) => {
+                        let routed = node.route(chain, bytes, config_update, forwarded).await;
+                        (labels, routed.unwrap_or_else(|r| Pending::Done(Err(r))))
                     }
-                    Ok(Err(r)) => Err(r),
-                    Err(e) => Err(Rejection::internal(format!(
-                        "checking the envelope failed: {e}"
-                    ))),
+                    Ok(Checked {
+                        labels,
+                        result: Err(r),
+                        ..
+                    }) => (labels, Pending::Done(Err(r))),
+                    Err(e) => (
+                        BroadcastLabels::default(),
+                        Pending::Done(Err(Rejection::internal(format!(
+                            "checking the envelope failed: {e}"
+                        )))),
+                    ),
                 };
-                let handle = match routed {
-                    Ok(h) => h,
-                    Err(r) => tokio::spawn(async move { Err(r) }),
-                };
-                if pending_tx.send(handle).await.is_err() {
+                if pending_tx.send((labels, pending)).await.is_err() {
                     break;
                 }
             }
         });
+        let metrics = self.node.metrics.clone();
         tokio::spawn(async move {
-            while let Some(handle) = pending_rx.recv().await {
-                let reply = match handle.await {
-                    Ok(Ok(())) => BroadcastResponse {
+            while let Some((labels, pending)) = pending_rx.recv().await {
+                let outcome = pending.outcome().await;
+                let status = outcome.as_ref().err().map_or(Status::Success, |r| r.status);
+                metrics.record_broadcast(&labels.channel, labels.header_type, status.as_str_name());
+                let reply = match outcome {
+                    Ok(()) => BroadcastResponse {
                         status: Status::Success as i32,
                         info: String::new(),
                     },
-                    Ok(Err(r)) => BroadcastResponse {
+                    Err(r) => BroadcastResponse {
                         status: r.status as i32,
                         info: r.info,
-                    },
-                    Err(e) => BroadcastResponse {
-                        status: Status::InternalServerError as i32,
-                        info: format!("processing the envelope failed: {e}"),
                     },
                 };
                 if out_tx.send(Ok(reply)).await.is_err() {
@@ -412,8 +497,16 @@ impl AtomicBroadcast for AtomicBroadcastService {
         let mut incoming = request.into_inner();
         let (out_tx, out_rx) = mpsc::channel(16);
         let node = self.node.clone();
+        let mut stop = self.node.stop.subscribe();
         tokio::spawn(async move {
-            while let Some(Ok(envelope)) = incoming.next().await {
+            loop {
+                let envelope = tokio::select! {
+                    next = incoming.next() => match next {
+                        Some(Ok(envelope)) => envelope,
+                        _ => break,
+                    },
+                    _ = stop.wait_for(|s| *s) => break,
+                };
                 let status = match node.deliver_request(&envelope.encode_to_vec()) {
                     Ok((chain, seek)) => serve_seek(&chain, seek, &out_tx).await,
                     Err(rejection) => {

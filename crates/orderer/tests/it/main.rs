@@ -3,5 +3,6 @@
 mod cluster;
 mod config;
 mod net;
+mod ops;
 mod single;
 mod tls;
