@@ -95,12 +95,12 @@ fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
             if args.name != name {
                 return None;
             }
-            let mut detail = if args.init_required {
-                "init required".to_owned()
-            } else {
-                String::new()
-            };
-            detail.push_str(&rollout_detail(arg));
+            let mut detail = rollout_detail(arg);
+            if args.init_required {
+                detail.insert_str(0, "init required");
+            } else if let Some(rest) = detail.strip_prefix("; ") {
+                detail = rest.to_owned();
+            }
             ("commit", Some(args.sequence), Some(args.version), detail)
         }
         "AdvanceRollout" | "PauseRollout" | "ResumeRollout" | "PromoteRollout" | "AbortRollout" => {
