@@ -12,8 +12,8 @@
 //!   `upgrade` share (a breaking interface change needs `--allow-breaking`).
 //!
 //! The Cambium extension messages (`cambium.lifecycle.RolloutPlan`, `RolloutStepArgs`,
-//! `RolloutStatus`) are encoded here by a small private protobuf codec until `cambium-wire`
-//! carries them; the bytes are the same.
+//! `RolloutStatus`, `RolloutExtension`) come from `cambium-wire`; this module converts them to
+//! and from the plain types here.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -21,6 +21,7 @@ use std::time::Instant;
 use cambium_vm::compat::CompatReport;
 use cambium_vm::package::{package_id, read_package};
 use cambium_vm::{Manifest, Vm};
+use cambium_wire::cambium_lifecycle as pb;
 use cambium_wire::Message;
 use serde::Serialize;
 
@@ -59,25 +60,25 @@ impl RolloutState {
         }
     }
 
-    fn number(self) -> u64 {
+    fn to_wire(self) -> pb::RolloutState {
         match self {
-            RolloutState::Active => 0,
-            RolloutState::Paused => 1,
-            RolloutState::Complete => 2,
-            RolloutState::Aborted => 3,
+            RolloutState::Active => pb::RolloutState::Active,
+            RolloutState::Paused => pb::RolloutState::Paused,
+            RolloutState::Complete => pb::RolloutState::Complete,
+            RolloutState::Aborted => pb::RolloutState::Aborted,
         }
     }
 
-    fn from_number(n: u64) -> Result<RolloutState> {
-        Ok(match n {
-            0 => RolloutState::Active,
-            1 => RolloutState::Paused,
-            2 => RolloutState::Complete,
-            3 => RolloutState::Aborted,
-            other => {
+    fn from_wire(n: i32) -> Result<RolloutState> {
+        Ok(match pb::RolloutState::try_from(n) {
+            Ok(pb::RolloutState::Active) => RolloutState::Active,
+            Ok(pb::RolloutState::Paused) => RolloutState::Paused,
+            Ok(pb::RolloutState::Complete) => RolloutState::Complete,
+            Ok(pb::RolloutState::Aborted) => RolloutState::Aborted,
+            Err(_) => {
                 return Err(malformed(format!(
-                "rollout state {other} is not ACTIVE (0), PAUSED (1), COMPLETE (2) or ABORTED (3)"
-            )))
+                    "rollout state {n} is not ACTIVE (0), PAUSED (1), COMPLETE (2) or ABORTED (3)"
+                )))
             }
         })
     }
@@ -181,59 +182,56 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 }
 
 impl RolloutPlan {
+    /// The wire message.
+    pub fn to_wire(&self) -> pb::RolloutPlan {
+        pb::RolloutPlan {
+            weight_percent: self.weight_percent,
+            orgs: self.orgs.clone(),
+            clients: self.clients.clone(),
+            ous: self.ous.clone(),
+            state: self.state.to_wire() as i32,
+        }
+    }
+
+    /// From the wire message; an unknown state is an error.
+    pub fn from_wire(plan: pb::RolloutPlan) -> Result<RolloutPlan> {
+        Ok(RolloutPlan {
+            weight_percent: plan.weight_percent,
+            orgs: plan.orgs,
+            clients: plan.clients,
+            ous: plan.ous,
+            state: RolloutState::from_wire(plan.state)?,
+        })
+    }
+
     /// The `cambium.lifecycle.RolloutPlan` bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        pb::uint(&mut out, 1, u64::from(self.weight_percent));
-        for o in &self.orgs {
-            pb::bytes(&mut out, 2, o.as_bytes());
-        }
-        for c in &self.clients {
-            pb::bytes(&mut out, 3, c.as_bytes());
-        }
-        for u in &self.ous {
-            pb::bytes(&mut out, 4, u.as_bytes());
-        }
-        pb::uint(&mut out, 5, self.state.number());
-        out
+        self.to_wire().encode_to_vec()
     }
 
     /// Decodes `cambium.lifecycle.RolloutPlan` bytes.
     pub fn decode(bytes: &[u8]) -> Result<RolloutPlan> {
-        let mut plan = RolloutPlan::default();
-        for field in pb::fields(bytes)? {
-            match field {
-                (1, pb::Value::Varint(v)) => {
-                    plan.weight_percent = u32::try_from(v)
-                        .map_err(|_| malformed(format!("rollout weight {v} does not fit")))?
-                }
-                (2, pb::Value::Bytes(b)) => plan.orgs.push(pb::string(b)?),
-                (3, pb::Value::Bytes(b)) => plan.clients.push(pb::string(b)?),
-                (4, pb::Value::Bytes(b)) => plan.ous.push(pb::string(b)?),
-                (5, pb::Value::Varint(v)) => plan.state = RolloutState::from_number(v)?,
-                _ => {}
-            }
-        }
-        Ok(plan)
+        RolloutPlan::from_wire(
+            pb::RolloutPlan::decode(bytes).map_err(|e| malformed(e.to_string()))?,
+        )
     }
 
-    /// This plan as extension field [`ROLLOUT_FIELD`], ready to append to encoded Fabric
-    /// arguments.
+    /// This plan as extension field [`ROLLOUT_FIELD`] (`cambium.lifecycle.RolloutExtension`),
+    /// ready to append to encoded Fabric arguments.
     pub fn extension(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        pb::bytes(&mut out, ROLLOUT_FIELD, &self.encode());
-        out
+        pb::RolloutExtension {
+            rollout: Some(self.to_wire()),
+        }
+        .encode_to_vec()
     }
 
     /// The plan carried at field [`ROLLOUT_FIELD`] of an encoded message, if any.
     pub fn from_extension(message: &[u8]) -> Result<Option<RolloutPlan>> {
-        let mut found = None;
-        for field in pb::fields(message)? {
-            if let (ROLLOUT_FIELD, pb::Value::Bytes(b)) = field {
-                found = Some(RolloutPlan::decode(b)?);
-            }
-        }
-        Ok(found)
+        pb::RolloutExtension::decode(message)
+            .map_err(|e| malformed(e.to_string()))?
+            .rollout
+            .map(RolloutPlan::from_wire)
+            .transpose()
     }
 
     /// A one-line description, e.g. `10% of transactions + orgs Org1MSP (ACTIVE)`.
@@ -273,33 +271,28 @@ pub struct RolloutStatus {
 impl RolloutStatus {
     /// Decodes `cambium.lifecycle.RolloutStatus` bytes.
     pub fn decode(bytes: &[u8]) -> Result<RolloutStatus> {
-        let mut status = RolloutStatus::default();
-        for field in pb::fields(bytes)? {
-            match field {
-                (1, pb::Value::Bytes(b)) => status.name = pb::string(b)?,
-                (2, pb::Value::Varint(v)) => status.sequence = v as i64,
-                (3, pb::Value::Bytes(b)) => status.version = pb::string(b)?,
-                (4, pb::Value::Varint(v)) => status.previous_sequence = v as i64,
-                (5, pb::Value::Bytes(b)) => status.previous_version = pb::string(b)?,
-                (6, pb::Value::Bytes(b)) => status.plan = Some(RolloutPlan::decode(b)?),
-                _ => {}
-            }
-        }
-        Ok(status)
+        let s = pb::RolloutStatus::decode(bytes).map_err(|e| malformed(e.to_string()))?;
+        Ok(RolloutStatus {
+            name: s.name,
+            sequence: s.sequence,
+            version: s.version,
+            previous_sequence: s.previous_sequence,
+            previous_version: s.previous_version,
+            plan: s.plan.map(RolloutPlan::from_wire).transpose()?,
+        })
     }
 
     /// The `cambium.lifecycle.RolloutStatus` bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        pb::bytes(&mut out, 1, self.name.as_bytes());
-        pb::uint(&mut out, 2, self.sequence as u64);
-        pb::bytes(&mut out, 3, self.version.as_bytes());
-        pb::uint(&mut out, 4, self.previous_sequence as u64);
-        pb::bytes(&mut out, 5, self.previous_version.as_bytes());
-        if let Some(plan) = &self.plan {
-            pb::bytes(&mut out, 6, &plan.encode());
+        pb::RolloutStatus {
+            name: self.name.clone(),
+            sequence: self.sequence,
+            version: self.version.clone(),
+            previous_sequence: self.previous_sequence,
+            previous_version: self.previous_version.clone(),
+            plan: self.plan.as_ref().map(RolloutPlan::to_wire),
         }
-        out
+        .encode_to_vec()
     }
 }
 
@@ -345,110 +338,17 @@ impl RolloutStep {
 /// The `cambium.lifecycle.RolloutStepArgs` bytes for `name` (and `weight_percent`, for
 /// `AdvanceRollout`).
 pub fn step_args(name: &str, weight_percent: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    pb::bytes(&mut out, 1, name.as_bytes());
-    pb::uint(&mut out, 2, u64::from(weight_percent));
-    out
+    pb::RolloutStepArgs {
+        name: name.to_owned(),
+        weight_percent,
+    }
+    .encode_to_vec()
 }
 
 fn malformed(reason: String) -> NodeError {
     NodeError::Rejected(format!(
         "the peer's rollout message cannot be decoded: {reason}; is the peer a Cambium peer of the same release?"
     ))
-}
-
-/// A minimal protobuf codec for the three Cambium extension messages.
-mod pb {
-    use super::malformed;
-    use crate::error::Result;
-
-    /// One field value.
-    pub(super) enum Value<'a> {
-        Varint(u64),
-        Bytes(&'a [u8]),
-        Fixed,
-    }
-
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
-    /// Writes a varint field; zero is the default and is not written (proto3).
-    pub(super) fn uint(out: &mut Vec<u8>, field: u32, v: u64) {
-        if v != 0 {
-            varint(out, u64::from(field) << 3);
-            varint(out, v);
-        }
-    }
-
-    /// Writes a length-delimited field; empty is the default and is not written (proto3),
-    /// except as a repeated element, which callers write explicitly.
-    pub(super) fn bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
-        varint(out, (u64::from(field) << 3) | 2);
-        varint(out, b.len() as u64);
-        out.extend_from_slice(b);
-    }
-
-    fn read_varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *bytes
-                .get(*at)
-                .ok_or_else(|| malformed("a varint runs past the end".into()))?;
-            *at += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Ok(v);
-            }
-        }
-        Err(malformed("a varint is longer than 10 bytes".into()))
-    }
-
-    /// Every top-level field of a message, in order.
-    pub(super) fn fields(bytes: &[u8]) -> Result<Vec<(u32, Value<'_>)>> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while at < bytes.len() {
-            let key = read_varint(bytes, &mut at)?;
-            let field = u32::try_from(key >> 3)
-                .map_err(|_| malformed(format!("field number {} is too large", key >> 3)))?;
-            let value = match key & 7 {
-                0 => Value::Varint(read_varint(bytes, &mut at)?),
-                1 | 5 => {
-                    let width = if key & 7 == 1 { 8 } else { 4 };
-                    if at + width > bytes.len() {
-                        return Err(malformed("a fixed-width field runs past the end".into()));
-                    }
-                    at += width;
-                    Value::Fixed
-                }
-                2 => {
-                    let len = usize::try_from(read_varint(bytes, &mut at)?)
-                        .map_err(|_| malformed("a length does not fit".into()))?;
-                    let end = at
-                        .checked_add(len)
-                        .filter(|end| *end <= bytes.len())
-                        .ok_or_else(|| {
-                            malformed("a length-delimited field runs past the end".into())
-                        })?;
-                    let v = Value::Bytes(&bytes[at..end]);
-                    at = end;
-                    v
-                }
-                other => return Err(malformed(format!("wire type {other} is not supported"))),
-            };
-            out.push((field, value));
-        }
-        Ok(out)
-    }
-
-    pub(super) fn string(b: &[u8]) -> Result<String> {
-        String::from_utf8(b.to_vec()).map_err(|_| malformed("a string is not UTF-8".into()))
-    }
 }
 
 /// What the compatibility guard found about the committed definition.

@@ -169,3 +169,200 @@ async fn upgrade_checks_the_interface_dry_runs_and_commits_the_next_sequence() {
 
     network.stop().await;
 }
+
+/// Endorses `args` on `contract` at `org`'s peer as that org's User1 (no commit); returns the
+/// response status and the contract version the endorser ran (`chaincode_id.version`).
+async fn endorsed_version(
+    profile: &ConnectionProfile,
+    org: &str,
+    contract: &str,
+    args: &[&str],
+) -> (i32, String) {
+    use cambium_node::client;
+    use cambium_wire::{peer, Message};
+    let signer = profile.signing_identity(org, "User1").expect("User1");
+    let proposal = client::signed_proposal(
+        &signer,
+        profile.channel().expect("a channel"),
+        contract,
+        args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    )
+    .expect("a proposal");
+    let (_, node) = profile.peer_of(org, None).expect("the org's peer");
+    let response = client::process_proposal(
+        cambium_node::connect::connect(node, None)
+            .await
+            .expect("connects"),
+        &node.url,
+        &proposal,
+    )
+    .await
+    .expect("the peer answers");
+    let status = response.response.as_ref().map_or(0, |r| r.status);
+    let version = peer::ProposalResponsePayload::decode(response.payload.as_slice())
+        .ok()
+        .and_then(|p| peer::ChaincodeAction::decode(p.extension.as_slice()).ok())
+        .and_then(|a| a.chaincode_id)
+        .map(|id| id.version)
+        .unwrap_or_default();
+    (status, version)
+}
+
+async fn versions(profile: &ConnectionProfile) -> (String, String) {
+    let (s1, v1) = endorsed_version(profile, "Org1", "assets", &["ListAssets"]).await;
+    let (s2, v2) = endorsed_version(profile, "Org2", "assets", &["ListAssets"]).await;
+    assert_eq!((s1, s2), (200, 200));
+    (v1, v2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_for_org1_is_advanced_paused_aborted_and_promoted() {
+    use cambium_node::upgrade::{plan_from_flags, rollout, RolloutState, RolloutStep};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let network = up(&tmp.path().join("data"), Some(Ports::free().unwrap())).await;
+    let profile = ConnectionProfile::load(&network.network().profile_json_path()).unwrap();
+    let v1 = package("asset-ledger-v1", "assets_1");
+    let v2 = package("asset-ledger-v2", "assets_2");
+    deploy::deploy(
+        &profile,
+        &v1,
+        &DeployOptions {
+            name: "assets".into(),
+            version: Some("1.0".into()),
+            ..DeployOptions::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("v1 deploys");
+    let admin = Admin::new(profile.clone(), "Org1", None).unwrap();
+    let peer = admin.peer_name(None).unwrap();
+
+    // A step with no rollout in progress is refused by _lifecycle.
+    let e = rollout(&admin, &peer, "assets", &RolloutStep::Abort)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AbortRollout"), "{e}");
+
+    // A selector naming an org that is not on the channel is refused before anything changes.
+    let e = upgrade::upgrade(
+        &profile,
+        &v2,
+        &UpgradeOptions {
+            plan: plan_from_flags(None, &["org=Org9MSP".into()]).unwrap(),
+            ..options("assets")
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("org=Org9MSP") && e.contains("Org1MSP, Org2MSP"),
+        "{e}"
+    );
+    assert_eq!(committed(&profile, "assets").await, 1);
+
+    // Canary: Org1's clients get v2, everybody else stays on v1.
+    let done = upgrade::upgrade(
+        &profile,
+        &v2,
+        &UpgradeOptions {
+            version: Some("2.0".into()),
+            plan: plan_from_flags(Some("0%"), &["org=Org1MSP".into()]).unwrap(),
+            ..options("assets")
+        },
+        &|_| {},
+    )
+    .await
+    .expect("the canary upgrade commits");
+    assert_eq!(done.definition.sequence, 2);
+    assert_eq!(versions(&profile).await, ("2.0".into(), "1.0".into()));
+
+    let status = rollout(&admin, &peer, "assets", &RolloutStep::Status)
+        .await
+        .expect("QueryRollout answers");
+    assert!(status.commit.is_none());
+    let s = &status.status;
+    assert_eq!(
+        (
+            s.sequence,
+            s.version.as_str(),
+            s.previous_sequence,
+            s.previous_version.as_str()
+        ),
+        (2, "2.0", 1, "1.0")
+    );
+    let plan = s.plan.as_ref().expect("a plan");
+    assert_eq!(
+        (plan.orgs.as_slice(), plan.state),
+        (&["Org1MSP".to_owned()][..], RolloutState::Active)
+    );
+
+    // Advance, pause (advancing while paused is refused), resume.
+    let advanced = rollout(&admin, &peer, "assets", &RolloutStep::Advance(50))
+        .await
+        .expect("advance commits");
+    assert!(advanced.commit.is_some());
+    assert_eq!(advanced.status.plan.as_ref().unwrap().weight_percent, 50);
+    let paused = rollout(&admin, &peer, "assets", &RolloutStep::Pause)
+        .await
+        .expect("pause commits");
+    assert_eq!(
+        paused.status.plan.as_ref().unwrap().state,
+        RolloutState::Paused
+    );
+    assert!(rollout(&admin, &peer, "assets", &RolloutStep::Advance(60))
+        .await
+        .is_err());
+    let e = rollout(&admin, &peer, "assets", &RolloutStep::Advance(101))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("outside 0-100%"), "{e}");
+    let resumed = rollout(&admin, &peer, "assets", &RolloutStep::Resume)
+        .await
+        .expect("resume commits");
+    assert_eq!(
+        resumed.status.plan.as_ref().unwrap().state,
+        RolloutState::Active
+    );
+
+    // Abort: from the next block every transaction is back on v1.
+    let aborted = rollout(&admin, &peer, "assets", &RolloutStep::Abort)
+        .await
+        .expect("abort commits");
+    assert_eq!(
+        aborted.status.plan.as_ref().unwrap().state,
+        RolloutState::Aborted
+    );
+    assert_eq!(versions(&profile).await, ("1.0".into(), "1.0".into()));
+
+    // Roll out again and promote: everybody on v2.
+    let again = upgrade::upgrade(
+        &profile,
+        &v2,
+        &UpgradeOptions {
+            version: Some("2.1".into()),
+            plan: plan_from_flags(Some("10%"), &[]).unwrap(),
+            ..options("assets")
+        },
+        &|_| {},
+    )
+    .await
+    .expect("the second rollout commits");
+    assert_eq!(again.definition.sequence, 3);
+    let promoted = rollout(&admin, &peer, "assets", &RolloutStep::Promote)
+        .await
+        .expect("promote commits");
+    let plan = promoted.status.plan.as_ref().unwrap();
+    assert_eq!(
+        (plan.state, plan.weight_percent),
+        (RolloutState::Complete, 100)
+    );
+    assert_eq!(versions(&profile).await, ("2.1".into(), "2.1".into()));
+
+    network.stop().await;
+}
