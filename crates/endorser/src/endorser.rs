@@ -344,7 +344,7 @@ impl Endorser {
         }
         if view.chaincode_name.as_deref() == Some(LIFECYCLE) {
             // `_lifecycle` checks its own ACL per function, like every system chaincode.
-            return self.lifecycle_call(view, &channel, snapshot.as_ref(), &creator, now);
+            return self.lifecycle_call(view, &channel, snapshot, &creator, now);
         }
         channel
             .config
@@ -608,10 +608,11 @@ impl Endorser {
         &self,
         view: &ProposalView,
         channel: &EndorserChannel,
-        snapshot: &dyn LedgerView,
+        shared_snapshot: Arc<dyn LedgerView>,
         creator: &SerializedIdentity,
         now: i64,
     ) -> std::result::Result<ProposalResponse, Refusal> {
+        let snapshot = shared_snapshot.as_ref();
         let Some(lifecycle) = self.lifecycle() else {
             return Err(no_lifecycle());
         };
@@ -676,8 +677,18 @@ impl Endorser {
                             function,
                             input,
                         );
+                        let result = match result {
+                            Ok(payload) if function == lifecycle_scc::COMMIT => self
+                                .migrate_on_commit(view, channel, &shared_snapshot, creator, input)
+                                .map(|migration| {
+                                    rwset = migration;
+                                    payload
+                                }),
+                            other => other,
+                        };
                         if result.is_ok() && !sim.is_empty() {
                             rwset.ns.push(sim.into_ns_rwset());
+                            rwset.sort();
                         }
                         lifecycle_scc::respond(function, result)
                     }
@@ -685,6 +696,98 @@ impl Endorser {
             }
         };
         self.respond(view, response, &rwset, None, SYSTEM_CHAINCODE_VERSION)
+    }
+
+    /// Atomic migration: when a commit replaces a definition and the package this peer's org
+    /// approved for the new sequence exports `migrate`, runs it in the commit's simulation (same
+    /// snapshot, same transaction) with the replaced version, and returns its read/write set,
+    /// which goes into the commit's. A trap, fuel exhaustion, a contract error or a write
+    /// outside the contract's own namespace fails the commit with the reason; nothing is
+    /// endorsed then, so the old definition stays in force.
+    fn migrate_on_commit(
+        &self,
+        view: &ProposalView,
+        channel: &EndorserChannel,
+        snapshot: &Arc<dyn LedgerView>,
+        creator: &SerializedIdentity,
+        input: &[u8],
+    ) -> cambium_lifecycle::Result<TxRwSet> {
+        use cambium_wire::Message;
+        let failed = |why: String| LifecycleError::Refused(why);
+        let args = cambium_wire::lifecycle::CommitChaincodeDefinitionArgs::decode(input)
+            .map_err(|e| failed(format!("the commit arguments do not decode: {e}")))?;
+        let name = args.name.as_str();
+        let mut state = cambium_lifecycle::CommittedState(snapshot.as_ref());
+        let Some(replaced) = cambium_lifecycle::committed_definition(&mut state, name)? else {
+            return Ok(TxRwSet::default());
+        };
+        let msp = self.signer.msp_id();
+        let package = cambium_lifecycle::org_approval(&mut state, msp, name, args.sequence)?
+            .and_then(|a| a.source.package_id().map(str::to_owned));
+        let Some(contract) = package.and_then(|id| channel.contracts.package_contract(&id)) else {
+            return Ok(TxRwSet::default());
+        };
+        if !contract.has_migrate() {
+            return Ok(TxRwSet::default());
+        }
+        let from = replaced.version.as_str();
+        let refuse = |why: String| {
+            failed(format!(
+                "the migration of '{name}' from version '{from}' to '{}' failed: {why}; the definition was not committed and version '{from}' stays in force: fix the package's migrate and approve a new package, or commit a definition without it",
+                args.version
+            ))
+        };
+        let timestamp = view
+            .channel_header
+            .timestamp
+            .map(|t| Timestamp {
+                seconds: t.seconds,
+                nanos: t.nanos,
+            })
+            .unwrap_or_default();
+        let call = Call {
+            channel_id: view.channel_header.channel_id.clone(),
+            tx_id: view.channel_header.tx_id.clone(),
+            timestamp,
+            contract: name.to_owned(),
+            args: Vec::new(),
+            creator: Creator {
+                msp_id: creator.msp_id.clone(),
+                cert: creator.id_bytes.clone(),
+                attributes: BTreeMap::new(),
+            },
+            transient: BTreeMap::new(),
+        };
+        let env = Env::with_contracts(
+            Arc::new(LedgerState::from_arc(Arc::clone(snapshot))),
+            Arc::new(RegistryResolver {
+                registry: Arc::clone(&channel.contracts),
+                snapshot: Arc::clone(snapshot),
+                origin: ProposalOrigin::default(),
+            }),
+        );
+        let outcome = self
+            .vm
+            .migrate(&contract, &call, from, &env)
+            .map_err(|e| refuse(e.to_string()))?;
+        if outcome.response.status >= STATUS_ERROR_THRESHOLD {
+            return Err(refuse(format!(
+                "migrate answered status {}: {}",
+                outcome.response.status, outcome.response.message
+            )));
+        }
+        let rwset = to_tx_rwset(&outcome.rwset);
+        if let Some(foreign) = rwset
+            .ns
+            .iter()
+            .find(|ns| ns.has_writes() && ns.namespace != name)
+        {
+            return Err(refuse(format!(
+                "it wrote to namespace '{}', and a migration may write only its own contract's namespace '{name}'",
+                foreign.namespace
+            )));
+        }
+        Ok(rwset)
     }
 
     /// The contracts on each joined channel whose committed definition this peer's org runs

@@ -285,6 +285,10 @@ impl ContractRegistry for LifecycleRegistry {
     ) -> Result<InstalledContract, LookupError> {
         self.resolve(name, snapshot, Some(origin))
     }
+
+    fn package_contract(&self, package_id: &str) -> Option<Arc<Contract>> {
+        self.packages.contract(package_id)
+    }
 }
 
 /// What a peer needs to answer `_lifecycle` proposals.

@@ -1,6 +1,9 @@
 //! `qscc`, Fabric's query system chaincode, over a ledger snapshot: `GetChainInfo`
 //! (`common.BlockchainInfo`), `GetBlockByNumber`, `GetBlockByHash`, `GetBlockByTxID`
 //! (`common.Block` bytes as stored) and `GetTransactionByID` (`protos.ProcessedTransaction`).
+//! Cambium adds `GetStateDigest`: the height and the SHA-256 digest of the whole world state
+//! from one snapshot, as the text `<height> <hex digest>`, so that operators and tests can check
+//! that peers agree (two peers at the same height must have the same digest).
 //!
 //! As in Fabric, `args[1]` names the channel to query, the Writers ACL of ordinary proposals
 //! does not apply, and each function checks its own ACL (`qscc/<Function>`), which defaults to
@@ -117,8 +120,14 @@ fn run(ledger: &dyn LedgerView, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
             processed_transaction(ledger, tx_id)
                 .map_err(|e| format!("Failed to get transaction with id {tx_id}, error {e}"))
         }
+        "GetStateDigest" => {
+            let failed = |e: cambium_ledger::LedgerError| format!("Failed to digest the state: {e}");
+            let height = ledger.height().map_err(failed)?;
+            let digest = ledger.state_digest().map_err(failed)?;
+            Ok(format!("{height} {}", hex(&digest)).into_bytes())
+        }
         other => Err(format!(
-            "Requested function {other} not found; qscc offers GetChainInfo, GetBlockByNumber, GetBlockByHash, GetBlockByTxID and GetTransactionByID (channel {channel})"
+            "Requested function {other} not found; qscc offers GetChainInfo, GetBlockByNumber, GetBlockByHash, GetBlockByTxID, GetTransactionByID and GetStateDigest (channel {channel})"
         )),
     }
 }

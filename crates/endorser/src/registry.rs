@@ -83,6 +83,13 @@ pub trait ContractRegistry: Send + Sync {
         let _ = origin;
         self.contract(name, snapshot)
     }
+
+    /// The compiled contract of an installed package, for running a committed definition's
+    /// migration before the definition is in force. The default has no packages.
+    fn package_contract(&self, package_id: &str) -> Option<Arc<Contract>> {
+        let _ = package_id;
+        None
+    }
 }
 
 /// A [`ContractRegistry`] held in a `BTreeMap`, for tests, tools and fixed deployments.

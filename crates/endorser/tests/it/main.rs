@@ -5,6 +5,7 @@
 mod endorse;
 mod grpc;
 mod lifecycle;
+mod migration;
 mod qscc;
 mod refusals;
 mod rollout;

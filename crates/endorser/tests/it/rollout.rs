@@ -26,15 +26,20 @@ struct Canary {
 }
 
 /// Installs `label` (the kv module) on both peers; returns its package ID.
-fn install_both(network: &Network, label: &str) -> String {
-    let pkg = package(&net().kv_wasm, label);
+pub(crate) fn install_both(network: &Network, label: &str) -> String {
+    install_wasm(network, &net().kv_wasm, label)
+}
+
+/// Installs `wasm` as package `label` on both peers; returns its package ID.
+pub(crate) fn install_wasm(network: &Network, wasm: &[u8], label: &str) -> String {
+    let pkg = package(wasm, label);
     let id = network.install(0, &pkg);
     assert_eq!(network.install(1, &pkg), id);
     id
 }
 
 /// Both orgs approve `def` with `package`, and both peers endorse its commit.
-fn define(network: &Network, def: &Def, package: &str) {
+pub(crate) fn define(network: &Network, def: &Def, package: &str) {
     network.approve(0, def, Some(package));
     network.approve(1, def, Some(package));
     assert_eq!(network.commit(&[0, 1], def), Code::Valid);

@@ -78,7 +78,7 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn contract_wasm(name: &str) -> Vec<u8> {
+pub(crate) fn contract_wasm(name: &str) -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../contracts")
         .join(name);
