@@ -50,6 +50,31 @@ fn chain_info_blocks_and_transactions() {
     assert_eq!(processed.validation_code, 0);
     let env = processed.transaction_envelope.unwrap();
     assert_eq!(envelope_bytes(&env.payload, &env.signature), envelope);
+
+    let digest = String::from_utf8(query(&["GetStateDigest", "mychannel"], 85)).unwrap();
+    let (height, hex) = digest.split_once(' ').expect("'<height> <digest>'");
+    assert_eq!(height, "1");
+    assert_eq!(hex.len(), 64, "{digest}");
+    assert_ne!(
+        hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "the committed write is in the digest (this is the digest of nothing)"
+    );
+    let on_org1 = peer
+        .org1
+        .process_proposal(&proposal(
+            &n.org1_client,
+            "qscc",
+            &["GetStateDigest", "mychannel"],
+            86,
+        ))
+        .unwrap()
+        .response
+        .payload;
+    assert_eq!(
+        String::from_utf8(on_org1).unwrap(),
+        digest,
+        "two peers that committed the same blocks have the same digest"
+    );
 }
 
 #[test]
