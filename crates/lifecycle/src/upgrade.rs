@@ -14,6 +14,11 @@
 //! - anything else: `CHAINCODE_VERSION_CONFLICT` (18), with a message saying which versions
 //!   the block accepts and to endorse the transaction again.
 //!
+//! With a canary rollout in force ([`crate::rollout`]), the version the plan assigns a
+//! transaction is accepted at any block, and the other one within the grace window after the
+//! last switch (the commit, or the rollout's last step, promote or abort), see
+//! [`judge_version`].
+//!
 //! # State
 //!
 //! - The block that committed the current definition is the block number of the version of

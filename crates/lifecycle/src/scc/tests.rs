@@ -473,3 +473,107 @@ fn a_commit_records_the_definition_it_replaces() {
     let current = committed_definition(&mut sim, "basic").unwrap().unwrap();
     assert_eq!(current.version, "2.0");
 }
+
+/// Both orgs approve `args` (approve bytes) and Org1's peer commits `commit`.
+fn approve_and_commit(sim: &mut MapSim, store: &MemStore, approve: &[u8], commit: &[u8]) {
+    for org in ["Org1MSP", "Org2MSP"] {
+        call(sim, store, org, APPROVE, approve).unwrap();
+        sim.commit();
+    }
+    call(sim, store, "Org1MSP", COMMIT, commit).unwrap();
+    sim.commit();
+}
+
+fn with_plan(mut args: Vec<u8>, weight: u32) -> Vec<u8> {
+    crate::rollout::append_plan(
+        &crate::rollout::RolloutPlan {
+            weight_percent: weight,
+            ..Default::default()
+        },
+        &mut args,
+    );
+    args
+}
+
+#[test]
+fn a_rollout_blocks_the_next_commit_until_it_ends_and_an_abort_keeps_the_serving_definition() {
+    let store = MemStore::default();
+    let mut sim = MapSim::default();
+    let id = store.install(b"basic_1").unwrap().package_id;
+    approve_and_commit(
+        &mut sim,
+        &store,
+        &approve_args(1, "1.0", Some(&id)),
+        &commit_args(1, "1.0"),
+    );
+    approve_and_commit(
+        &mut sim,
+        &store,
+        &with_plan(approve_args(2, "2.0", Some(&id)), 10),
+        &with_plan(commit_args(2, "2.0"), 10),
+    );
+    let query = RolloutStepArgs {
+        name: "basic".into(),
+        weight_percent: 0,
+    }
+    .encode_to_vec();
+    let status = RolloutStatus::decode(
+        call(&mut sim, &store, "Org1MSP", QUERY_ROLLOUT, &query)
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!((status.sequence, status.previous_sequence), (2, 1));
+    assert_eq!(status.plan.as_ref().unwrap().weight_percent, 10);
+    assert!(sim.committed.contains_key("cambium/rollout/basic"));
+    assert!(sim
+        .committed
+        .contains_key("namespaces/fields/basic/Rollout"));
+
+    // Sequence 3 cannot be committed while sequence 2 is rolling out.
+    for org in ["Org1MSP", "Org2MSP"] {
+        call(
+            &mut sim,
+            &store,
+            org,
+            APPROVE,
+            &approve_args(3, "3.0", Some(&id)),
+        )
+        .unwrap();
+        sim.commit();
+    }
+    let err = call(&mut sim, &store, "Org1MSP", COMMIT, &commit_args(3, "3.0")).unwrap_err();
+    assert!(
+        err.to_string().contains("is in progress") && err.to_string().contains("AbortRollout"),
+        "{err}"
+    );
+    assert!(sim.writes.is_empty());
+
+    // Aborted, sequence 2 never served everyone: sequence 3 replaces 1.0.
+    call(&mut sim, &store, "Org2MSP", ABORT, &query).unwrap();
+    sim.commit();
+    call(&mut sim, &store, "Org1MSP", COMMIT, &commit_args(3, "3.0")).unwrap();
+    sim.commit();
+    let previous = crate::upgrade::previous_definition(&mut sim, "basic")
+        .unwrap()
+        .unwrap();
+    assert_eq!(previous.version, "1.0");
+    // Sequence 3 has no plan: the stored rollout of sequence 2 routes nothing and the query
+    // says so.
+    let status = RolloutStatus::decode(
+        call(&mut sim, &store, "Org1MSP", QUERY_ROLLOUT, &query)
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            status.sequence,
+            status.previous_version.as_str(),
+            status.plan
+        ),
+        (3, "1.0", None)
+    );
+    assert_eq!(acl(ABORT), Some(Acl::ChannelAdmins));
+    assert_eq!(acl(QUERY_ROLLOUT), Some(Acl::ChannelWriters));
+}
