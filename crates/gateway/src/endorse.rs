@@ -16,7 +16,7 @@ use std::time::Duration;
 use cambium_endorser::Endorser;
 use cambium_primitives::{ChaincodeResponse, Endorsement};
 use cambium_wire::peer::endorser_client::EndorserClient;
-use cambium_wire::peer::SignedProposal;
+use cambium_wire::peer::{ProposalResponse, SignedProposal};
 use cambium_wire::tx::parse_proposal_response;
 use cambium_wire::Message;
 use tonic::Code;
@@ -119,9 +119,12 @@ pub(crate) async fn process(
     let call = async {
         match &target.location {
             Location::Local(endorser) => process_local(Arc::clone(endorser), signed_proposal).await,
-            Location::Remote { tls_roots } => {
-                process_remote(&target.address, tls_roots, connections, &signed_proposal).await
-            }
+            Location::Remote { tls_roots } => match crate::colocated::lookup(&target.address) {
+                Some(service) => process_colocated(service, &signed_proposal).await,
+                None => {
+                    process_remote(&target.address, tls_roots, connections, &signed_proposal).await
+                }
+            },
         }
     };
     match tokio::time::timeout(timeout, call).await {
@@ -160,6 +163,44 @@ async fn process_local(
     }
 }
 
+/// Decodes the signed proposal for an Endorser call.
+fn signed_proposal_message(signed_proposal: &[u8]) -> Result<SignedProposal, Failure> {
+    SignedProposal::decode(signed_proposal).map_err(|e| Failure {
+        code: Code::InvalidArgument,
+        message: format!("the signed proposal does not decode: {e}"),
+        retry: false,
+    })
+}
+
+/// Sorts an Endorser call's outcome exactly as for a peer reached over gRPC.
+fn endorser_answer(
+    reply: Result<tonic::Response<ProposalResponse>, tonic::Status>,
+) -> Result<Endorsed, Failure> {
+    let reply = reply
+        .map_err(|status| Failure {
+            code: status.code(),
+            message: status.message().to_owned(),
+            retry: true,
+        })?
+        .into_inner();
+    let view = parse_proposal_response(&reply.encode_to_vec()).map_err(|e| Failure {
+        code: Code::Aborted,
+        message: format!("the peer's proposal response does not decode: {e}"),
+        retry: true,
+    })?;
+    classify(view.response, view.payload, view.endorsement)
+}
+
+/// Calls another peer's Endorser service that runs in this process (see
+/// [`crate::colocated`]).
+async fn process_colocated(
+    service: crate::colocated::SharedEndorserService,
+    signed_proposal: &[u8],
+) -> Result<Endorsed, Failure> {
+    let request = signed_proposal_message(signed_proposal)?;
+    endorser_answer(service.process_proposal(tonic::Request::new(request)).await)
+}
+
 async fn process_remote(
     address: &str,
     tls_roots: &[Vec<u8>],
@@ -173,29 +214,11 @@ async fn process_remote(
             message: e.to_string(),
             retry: true,
         })?;
-    let request = SignedProposal::decode(signed_proposal).map_err(|e| Failure {
-        code: Code::InvalidArgument,
-        message: format!("the signed proposal does not decode: {e}"),
-        retry: false,
-    })?;
+    let request = signed_proposal_message(signed_proposal)?;
     let mut client = EndorserClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let reply = client
-        .process_proposal(request)
-        .await
-        .map_err(|status| Failure {
-            code: status.code(),
-            message: status.message().to_owned(),
-            retry: true,
-        })?
-        .into_inner();
-    let view = parse_proposal_response(&reply.encode_to_vec()).map_err(|e| Failure {
-        code: Code::Aborted,
-        message: format!("the peer's proposal response does not decode: {e}"),
-        retry: true,
-    })?;
-    classify(view.response, view.payload, view.endorsement)
+    endorser_answer(client.process_proposal(request).await)
 }
 
 #[cfg(test)]

@@ -13,9 +13,12 @@
 //!   organisations.
 //! - Endorsers of other organisations are the channel configuration's anchor peers, and
 //!   orderers its orderer endpoints, dialled with each organisation's TLS root CAs from the
-//!   channel configuration (plus [`TlsClientOptions::root_cas_pem`]).
+//!   channel configuration (plus [`TlsClientOptions::root_cas_pem`]). A peer running in the
+//!   same process registers its Endorser service in [`colocated`], and is then called
+//!   directly instead of over a loopback connection.
 
 mod broadcast;
+pub mod colocated;
 mod connect;
 mod endorse;
 pub mod error;
@@ -24,6 +27,7 @@ pub mod options;
 pub mod plan;
 pub mod service;
 
+pub use colocated::{register_colocated_endorser, ColocatedEndorser, SharedEndorserService};
 pub use connect::MAX_MESSAGE_SIZE;
 pub use endorse::PEER_FAILURE_PREFIXES;
 pub use error::{GatewayError, Result};

@@ -120,6 +120,12 @@ pub struct BenchReport {
     pub read_p50_ms: f64,
     /// Reads per second.
     pub read_throughput: f64,
+    /// Median time of the Endorse call of a valid write, ms.
+    pub endorse_p50_ms: f64,
+    /// Median time of the Submit call (the orderer's acknowledgement) of a valid write, ms.
+    pub submit_p50_ms: f64,
+    /// Median time of the CommitStatus call (the wait for the commit) of a valid write, ms.
+    pub commit_p50_ms: f64,
 }
 
 /// One client's identity and gateway.
@@ -136,6 +142,8 @@ struct Target {
 #[derive(Default)]
 struct Tally {
     write_ms: Vec<f64>,
+    /// Endorse, Submit and CommitStatus times of each valid write, ms.
+    phase_ms: [Vec<f64>; 3],
     read_ms: Vec<f64>,
     submitted: u64,
     failures: BTreeMap<String, u64>,
@@ -202,6 +210,9 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
             .map_err(|e| NodeError::Rejected(format!("a bench client failed: {e}")))?;
         all.write_ms.extend(t.write_ms);
         all.read_ms.extend(t.read_ms);
+        for (all, phase) in all.phase_ms.iter_mut().zip(t.phase_ms) {
+            all.extend(phase);
+        }
         all.submitted += t.submitted;
         for (k, v) in t.failures {
             *all.failures.entry(k).or_default() += v;
@@ -210,6 +221,9 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
     let elapsed = started.elapsed().as_secs_f64();
     all.write_ms.sort_by(f64::total_cmp);
     all.read_ms.sort_by(f64::total_cmp);
+    for phase in &mut all.phase_ms {
+        phase.sort_by(f64::total_cmp);
+    }
     let valid = all.write_ms.len() as u64;
     Ok(BenchReport {
         clients: options.clients,
@@ -225,6 +239,9 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
         reads: all.read_ms.len() as u64,
         read_p50_ms: percentile(&all.read_ms, 50.0),
         read_throughput: all.read_ms.len() as f64 / elapsed,
+        endorse_p50_ms: percentile(&all.phase_ms[0], 50.0),
+        submit_p50_ms: percentile(&all.phase_ms[1], 50.0),
+        commit_p50_ms: percentile(&all.phase_ms[2], 50.0),
     })
 }
 
@@ -255,7 +272,9 @@ async fn create_key_space(
             let key = uniform_key(run_id, next);
             next += 1;
             batch.push(tokio::spawn(async move {
-                write(&target, channel, asset_args("CreateAsset", &key)).await
+                write(&target, channel, asset_args("CreateAsset", &key))
+                    .await
+                    .map(|_| ())
             }));
         }
         for task in batch {
@@ -332,9 +351,14 @@ async fn client_loop(
         let started = Instant::now();
         tally.submitted += 1;
         match write(target, channel.clone(), args).await {
-            Ok(()) => tally
-                .write_ms
-                .push(started.elapsed().as_secs_f64() * 1000.0),
+            Ok(phases) => {
+                tally
+                    .write_ms
+                    .push(started.elapsed().as_secs_f64() * 1000.0);
+                for (all, ms) in tally.phase_ms.iter_mut().zip(phases) {
+                    all.push(ms);
+                }
+            }
             Err(cause) => *tally.failures.entry(cause).or_default() += 1,
         }
     }
@@ -347,12 +371,14 @@ fn gateway(channel: Channel) -> GatewayClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
-/// One write through the gateway; the error is the failure's category.
+/// One write through the gateway: the Endorse, Submit and CommitStatus times in ms (each
+/// including the client's signing for that step), or the failure's category.
 async fn write(
     target: &Target,
     channel: Channel,
     args: Vec<Vec<u8>>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<[f64; 3], String> {
+    let started = Instant::now();
     let proposal =
         client::signed_proposal(&target.signer, &target.channel_id, &target.contract, args)
             .map_err(|e| format!("sign: {e}"))?;
@@ -367,6 +393,7 @@ async fn write(
         .await
         .map_err(|s| format!("endorse: {}", status_text(&s)))?
         .into_inner();
+    let endorsed_at = Instant::now();
     let mut envelope = endorsed
         .prepared_transaction
         .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
@@ -381,6 +408,7 @@ async fn write(
     })
     .await
     .map_err(|s| format!("submit: {:?}", s.code()))?;
+    let submitted_at = Instant::now();
     let request = CommitStatusRequest {
         transaction_id: proposal.tx_id.clone(),
         channel_id: target.channel_id.clone(),
@@ -397,7 +425,12 @@ async fn write(
         .map_err(|s| format!("commit status: {:?}", s.code()))?
         .into_inner();
     if status.result == 0 {
-        Ok(())
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        Ok([
+            ms(endorsed_at - started),
+            ms(submitted_at - endorsed_at),
+            ms(submitted_at.elapsed()),
+        ])
     } else {
         Err(validation_code_name(status.result))
     }

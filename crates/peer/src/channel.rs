@@ -13,6 +13,7 @@ use cambium_channel::ChannelConfig;
 use cambium_gateway::{BoxFuture, BoxStream, CommittedTx, PeerError};
 use cambium_ledger::{BlockReader, Ledger, SnapshotSource, StoredBlock};
 use cambium_primitives::TxValidationCode;
+use cambium_validator::EndorsementPolicy;
 use tokio::sync::{oneshot, watch};
 
 /// What a channel's committer is doing, for logs and the operations endpoint.
@@ -54,6 +55,16 @@ pub struct CommitterStatus {
 
 type Waiters = BTreeMap<String, Vec<(u64, oneshot::Sender<CommittedTx>)>>;
 
+/// Endorsement policies the gateway looked up, valid while the announced height is `height`.
+#[derive(Default)]
+struct PolicyMemo {
+    height: u64,
+    policies: BTreeMap<String, Option<EndorsementPolicy>>,
+}
+
+/// At most this many contracts' policies are remembered per height.
+const POLICY_MEMO_SIZE: usize = 256;
+
 /// A joined channel.
 pub(crate) struct ChannelState {
     pub(crate) id: String,
@@ -64,6 +75,7 @@ pub(crate) struct ChannelState {
     waiters: Mutex<Waiters>,
     next_waiter: Mutex<u64>,
     state: RwLock<CommitterState>,
+    policy_memo: Mutex<PolicyMemo>,
 }
 
 fn ledger_error(e: cambium_ledger::LedgerError) -> PeerError {
@@ -89,6 +101,7 @@ impl ChannelState {
                 orderer: String::new(),
                 last_error: None,
             }),
+            policy_memo: Mutex::new(PolicyMemo::default()),
         }
     }
 
@@ -153,6 +166,41 @@ impl ChannelState {
             }
         }
         self.height.send_replace(number + 1);
+    }
+
+    /// The endorsement policy of `contract`, read with `read` from a ledger snapshot the first
+    /// time it is asked for at the current height and remembered until the next block is
+    /// announced (only a committed block can change a definition). The height is read before
+    /// the snapshot is taken, so a remembered answer is never older than the height it is
+    /// filed under. Errors are not remembered.
+    pub(crate) fn endorsement_policy(
+        &self,
+        contract: &str,
+        read: impl FnOnce() -> Result<Option<EndorsementPolicy>, PeerError>,
+    ) -> Result<Option<EndorsementPolicy>, PeerError> {
+        let height = self.height();
+        {
+            let memo = self
+                .policy_memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.height == height {
+                if let Some(policy) = memo.policies.get(contract) {
+                    return Ok(policy.clone());
+                }
+            }
+        }
+        let policy = read()?;
+        let mut memo = self
+            .policy_memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if memo.height != height || memo.policies.len() >= POLICY_MEMO_SIZE {
+            memo.height = height;
+            memo.policies.clear();
+        }
+        memo.policies.insert(contract.to_owned(), policy.clone());
+        Ok(policy)
     }
 
     /// Ends every subscription: waiters see [`PeerError::ShuttingDown`].
@@ -379,6 +427,47 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         ch.close();
         assert_eq!(pending.await.unwrap(), Err(PeerError::ShuttingDown));
+    }
+
+    #[test]
+    fn endorsement_policies_are_remembered_until_the_next_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let ch = channel(dir.path());
+        let reads = std::cell::Cell::new(0);
+        let policy =
+            |name: &str| EndorsementPolicy::Signature(cambium_msp::policy::parse(name).unwrap());
+        let read = |p: Option<EndorsementPolicy>| {
+            reads.set(reads.get() + 1);
+            Ok(p)
+        };
+        let first = policy("OR('Org1MSP.peer')");
+        let second = policy("AND('Org1MSP.peer', 'Org2MSP.peer')");
+        assert_eq!(
+            ch.endorsement_policy("basic", || read(Some(first.clone()))),
+            Ok(Some(first.clone()))
+        );
+        assert_eq!(
+            ch.endorsement_policy("basic", || read(Some(second.clone()))),
+            Ok(Some(first.clone()))
+        );
+        assert_eq!(ch.endorsement_policy("other", || read(None)), Ok(None));
+        assert_eq!(
+            ch.endorsement_policy("other", || read(Some(second.clone()))),
+            Ok(None)
+        );
+        assert_eq!(reads.get(), 2);
+        // A failed read is reported and not remembered.
+        let failed = ch.endorsement_policy("broken", || Err(PeerError::Ledger("disk".into())));
+        assert_eq!(failed, Err(PeerError::Ledger("disk".into())));
+        assert_eq!(ch.endorsement_policy("broken", || read(None)), Ok(None));
+        assert_eq!(reads.get(), 3);
+        // A new block may have changed any definition: read again.
+        ch.publish(1, &[]);
+        assert_eq!(
+            ch.endorsement_policy("basic", || read(Some(second.clone()))),
+            Ok(Some(second))
+        );
+        assert_eq!(reads.get(), 4);
     }
 
     #[tokio::test]

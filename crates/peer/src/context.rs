@@ -38,14 +38,16 @@ impl PeerContext for PeerNode {
         contract: &str,
     ) -> Result<Option<EndorsementPolicy>, PeerError> {
         let channel = self.joined(channel_id)?;
-        let snapshot = channel
-            .ledger
-            .snapshot()
-            .map_err(|e| PeerError::Ledger(e.to_string()))?;
-        let policies = self.shared.policies.policies(channel_id, &snapshot);
-        policies
-            .endorsement_policy(contract)
-            .map_err(|e| PeerError::Ledger(e.message))
+        channel.endorsement_policy(contract, || {
+            let snapshot = channel
+                .ledger
+                .snapshot()
+                .map_err(|e| PeerError::Ledger(e.to_string()))?;
+            let policies = self.shared.policies.policies(channel_id, &snapshot);
+            policies
+                .endorsement_policy(contract)
+                .map_err(|e| PeerError::Ledger(e.message))
+        })
     }
 
     fn commit_status(

@@ -499,13 +499,14 @@ impl Peer {
         let channels = node.rejoin_channels()?;
 
         let mut routes = RoutesBuilder::default();
+        let endorser_service = Arc::new(MeteredEndorser::new(
+            EndorserService::new(endorser),
+            Arc::clone(&shared.metrics),
+        ));
         routes.add_service(
-            EndorserServer::new(MeteredEndorser::new(
-                EndorserService::new(endorser),
-                Arc::clone(&shared.metrics),
-            ))
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max),
+            EndorserServer::from_arc(Arc::clone(&endorser_service))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
         );
         routes.add_service(
             DeliverServer::new(DeliverService::new(Arc::clone(&shared)))
@@ -542,6 +543,9 @@ impl Peer {
                     let _ = stop_rx.wait_for(|s| *s).await;
                 }),
         );
+        // Gateways in this process (another organisation's peer under `cambium up`) call
+        // this Endorser service directly instead of over a loopback connection.
+        let colocated = cambium_gateway::register_colocated_endorser(&external, endorser_service);
         tracing::info!(address = %local_addr, external = %external, channels = ?channels, msp = %shared.config.msp.id, operations = ?ops_server.as_ref().map(OpsServer::url), "peer started");
         Ok(PeerHandle {
             node,
@@ -549,6 +553,7 @@ impl Peer {
             external_address: external,
             server: Some(server),
             ops: ops_server,
+            colocated: Some(colocated),
         })
     }
 }
@@ -592,6 +597,9 @@ pub struct PeerHandle {
     external_address: String,
     server: Option<JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
     ops: Option<OpsServer>,
+    /// This peer's Endorser service registered for gateways in this process; dropped when
+    /// the peer stops.
+    colocated: Option<cambium_gateway::ColocatedEndorser>,
 }
 
 impl std::fmt::Debug for PeerHandle {
@@ -631,6 +639,9 @@ impl PeerHandle {
 
     /// Stops serving, stops every committer and ends every subscription; the data stays.
     pub async fn shutdown(mut self) {
+        // From now on other gateways in this process reach this peer over the network, where
+        // the stopping server refuses them.
+        self.colocated = None;
         let shared = &self.node.shared;
         shared.stop.send_replace(true);
         let channels: Vec<Arc<ChannelState>> = shared
