@@ -1,5 +1,6 @@
 //! Criterion benches of the contract runtime: instantiate-and-call, host round trips, compile
-//! and cached load, and example-contract calls.
+//! and cached load, example-contract calls, a migration of N records and the compatibility
+//! check.
 //!
 //! Run with `cargo bench -p cambium-vm --features bench -- --quick`. The example contracts are
 //! built for wasm32 first (the same way the tests build them).
@@ -131,5 +132,45 @@ fn install(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, install);
+/// The example upgrade pair: v2's migration rewriting 100 and 1,000 v1 records (one
+/// `migrate` call, as the commit of v2's definition runs it), and the compatibility check.
+fn migrations(c: &mut Criterion) {
+    let vm = Vm::new(VmConfig::default()).unwrap();
+    let v1 = contract_wasm("asset-ledger-v1");
+    let v2 = vm.install(&contract_wasm("asset-ledger-v2")).unwrap();
+    for records in [100u32, 1_000] {
+        let mut state = MemState::new();
+        for i in 0..records {
+            state.put(
+                "assets",
+                &format!("asset/a{i:05}"),
+                format!("Owner{i},{i}").as_bytes(),
+                Version {
+                    block_num: 1,
+                    tx_num: 0,
+                },
+            );
+        }
+        let env = Env::new(Arc::new(state));
+        let call = Call::new("assets", "unused", &[]);
+        let out = vm.migrate(&v2, &call, "1.0", &env).unwrap();
+        assert_eq!(out.response.status, 200, "{}", out.response.message);
+        assert_eq!(
+            out.rwset.namespace("assets").unwrap().writes.len(),
+            records as usize
+        );
+        eprintln!("migrating {records} records uses {} fuel", out.fuel_used);
+        c.bench_function(
+            &format!("migrate/asset-ledger v1->v2 {records} records"),
+            |b| b.iter(|| black_box(vm.migrate(&v2, &call, "1.0", &env).unwrap())),
+        );
+    }
+    let old = Vm::validate(&v1).unwrap().unwrap();
+    let new = v2.manifest().unwrap().clone();
+    c.bench_function("compat/check asset-ledger v1 vs v2", |b| {
+        b.iter(|| black_box(cambium_vm::check_compat(black_box(&old), black_box(&new))))
+    });
+}
+
+criterion_group!(benches, calls, install, migrations);
 criterion_main!(benches);
