@@ -67,12 +67,37 @@ impl BlockUpdates {
     }
 }
 
+/// How the range queries of a namespace are re-validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RangeCheck {
+    /// Fabric's rule: the range must return the same keys at the same versions, so a key
+    /// inserted since is a phantom.
+    Phantom,
+    /// A migration's rule: every key the scan returned must still have the version it read
+    /// (changed or deleted is a conflict), but keys inserted since are allowed. A migration
+    /// converts the records that exist when it is simulated; records written later by the
+    /// previous version (in flight, or served by a canary) are the new version's to read, as
+    /// are those written within the upgrade's grace window. Without this, a migration that
+    /// scans its namespace could never commit while clients keep creating keys.
+    ReturnedKeys,
+}
+
 /// Checks the reads and range queries of `rwset`, namespace by namespace, against committed
-/// state plus `updates`.
+/// state plus `updates`, with Fabric's phantom rule for every range query.
 pub(crate) fn check_reads(
     state: &dyn StateReader,
     updates: &BlockUpdates,
     rwset: &TxRwSet,
+) -> cambium_ledger::Result<Result<(), Rejection>> {
+    check_reads_with(state, updates, rwset, &|_| RangeCheck::Phantom)
+}
+
+/// [`check_reads`] with the range rule of each namespace chosen by `range_check`.
+pub(crate) fn check_reads_with(
+    state: &dyn StateReader,
+    updates: &BlockUpdates,
+    rwset: &TxRwSet,
+    range_check: &dyn Fn(&str) -> RangeCheck,
 ) -> cambium_ledger::Result<Result<(), Rejection>> {
     for ns in &rwset.ns {
         for read in &ns.reads {
@@ -83,14 +108,51 @@ pub(crate) fn check_reads(
                 }));
             }
         }
-        if let Some(reason) = phantom(state, updates, ns)? {
-            return Ok(Err(Rejection {
+        let conflict = match range_check(&ns.namespace) {
+            RangeCheck::Phantom => phantom(state, updates, ns)?.map(|reason| Rejection {
                 code: Code::PhantomReadConflict,
                 reason,
-            }));
+            }),
+            RangeCheck::ReturnedKeys => {
+                returned_keys_changed(state, updates, ns)?.map(|reason| Rejection {
+                    code: Code::MvccReadConflict,
+                    reason,
+                })
+            }
+        };
+        if let Some(rejection) = conflict {
+            return Ok(Err(rejection));
         }
     }
     Ok(Ok(()))
+}
+
+/// The first key returned by one of `ns`'s range queries that has changed since (see
+/// [`RangeCheck::ReturnedKeys`]). A Merkle summary cannot be checked key by key and conflicts.
+fn returned_keys_changed(
+    state: &dyn StateReader,
+    updates: &BlockUpdates,
+    ns: &NsRwSet,
+) -> cambium_ledger::Result<Option<String>> {
+    for query in &ns.range_queries {
+        let reads: &[KvRead] = match &query.reads {
+            None => &[],
+            Some(RangeQueryReads::Raw(reads)) => reads,
+            Some(RangeQueryReads::MerkleSummary { .. }) => {
+                return Ok(Some(format!(
+                    "the range query ['{}', '{}') of '{}' is recorded as a Merkle summary, \
+                     which Cambium does not re-validate; endorse with raw range reads",
+                    query.start_key, query.end_key, ns.namespace
+                )))
+            }
+        };
+        for read in reads {
+            if let Some(reason) = read_conflict(state, updates, &ns.namespace, read)? {
+                return Ok(Some(format!("in a range scan: {reason}")));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn show(version: Option<Version>) -> String {

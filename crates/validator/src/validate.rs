@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cambium_ledger::{Block, BlockCommit, KeyWrite, TxOutcome, TRANSACTIONS_FILTER};
-use cambium_primitives::{TxValidationCode as Code, Version};
+use cambium_primitives::{TxRwSet, TxValidationCode as Code, Version};
 
 use crate::check::{check_transaction, CheckEnv, Checked, Kind, Rejection};
 use crate::context::{ChannelContext, CommittedLedger, EndorsementPolicies};
 use crate::error::{Result, ValidatorError};
-use crate::mvcc::{check_reads, BlockUpdates};
+use crate::mvcc::{check_reads_with, BlockUpdates, RangeCheck};
 
 /// How to validate a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,11 +223,38 @@ fn decide(
             reason: "internal: a checked transaction has no read/write set".to_owned(),
         }));
     };
-    if let Err(r) = check_reads(ledger.state(), updates, rwset)? {
+    let migrated = migrated_namespaces(rwset);
+    let range_check = |ns: &str| {
+        if migrated.contains(ns) {
+            RangeCheck::ReturnedKeys
+        } else {
+            RangeCheck::Phantom
+        }
+    };
+    if let Err(r) = check_reads_with(ledger.state(), updates, rwset, &range_check)? {
         return Ok(Err(r));
     }
     updates.record(rwset, version);
     Ok(Ok(TxOutcome::from_rwset(Code::Valid, rwset).writes))
+}
+
+/// The contracts whose definition `rwset` commits (it writes `_lifecycle`'s
+/// `namespaces/metadata/<name>`): their namespaces hold the commit's migration, whose range
+/// scans are re-validated with [`RangeCheck::ReturnedKeys`]. Only a `_lifecycle` commit can
+/// write those keys (the namespace's writes need `LifecycleEndorsement`).
+fn migrated_namespaces(rwset: &TxRwSet) -> BTreeSet<&str> {
+    rwset
+        .namespace(cambium_lifecycle::NAMESPACE)
+        .map(|ns| {
+            ns.writes
+                .iter()
+                .filter_map(|w| {
+                    w.key
+                        .strip_prefix(cambium_lifecycle::state::METADATA_PREFIX)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `f(0..n)` on up to `threads` scoped threads (0: one per core), results in index order.

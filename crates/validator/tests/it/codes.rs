@@ -539,6 +539,40 @@ fn mvcc_and_phantoms(cases: &mut Vec<Case>) {
         vec![insert.build(), partial.build()],
         &[Code::Valid, Code::Valid],
     ));
+
+    // A definition commit's migration (a `_lifecycle` transaction that writes
+    // `namespaces/metadata/basic` and migrates `basic`): keys inserted into its scan since are
+    // allowed, keys it returned must be unchanged.
+    let migration = |nonce: u8| {
+        let mut lifecycle = NsRwSet::new("_lifecycle");
+        lifecycle.writes = vec![write("namespaces/metadata/basic", "definition")];
+        let mut ns = basic(
+            vec![],
+            vec![write("r1", "migrated"), write("r3", "migrated")],
+        );
+        ns.range_queries = vec![range("r0", "r9", both())];
+        let mut b = TxBuilder::new(nonce, vec![lifecycle, ns]);
+        b.chaincode = "_lifecycle".to_owned();
+        b
+    };
+    cases.push(case(
+        "migration scan, key inserted since",
+        vec![insert.build(), migration(3).build()],
+        &[Code::Valid, Code::Valid],
+    ));
+    let change = TxBuilder::new(2, vec![basic(vec![], vec![write("r3", "changed")])]);
+    cases.push(case(
+        "migration scan, returned key changed since",
+        vec![change.build(), migration(3).build()],
+        &[Code::Valid, Code::MvccReadConflict],
+    ));
+    let mut not_a_commit = migration(3);
+    not_a_commit.rwset.ns[0].writes = vec![write("approvals/Org1MSP/basic#2", "a")];
+    cases.push(case(
+        "a scan in a _lifecycle transaction that commits no definition keeps the phantom rule",
+        vec![insert.build(), not_a_commit.build()],
+        &[Code::Valid, Code::PhantomReadConflict],
+    ));
 }
 
 #[test]
