@@ -83,16 +83,7 @@ pub(crate) enum RangeCheck {
 }
 
 /// Checks the reads and range queries of `rwset`, namespace by namespace, against committed
-/// state plus `updates`, with Fabric's phantom rule for every range query.
-pub(crate) fn check_reads(
-    state: &dyn StateReader,
-    updates: &BlockUpdates,
-    rwset: &TxRwSet,
-) -> cambium_ledger::Result<Result<(), Rejection>> {
-    check_reads_with(state, updates, rwset, &|_| RangeCheck::Phantom)
-}
-
-/// [`check_reads`] with the range rule of each namespace chosen by `range_check`.
+/// state plus `updates`, with the range rule of each namespace chosen by `range_check`.
 pub(crate) fn check_reads_with(
     state: &dyn StateReader,
     updates: &BlockUpdates,
