@@ -442,6 +442,54 @@ mod cli_tests {
     }
 
     #[test]
+    fn approve_commit_and_readiness_carry_a_canary_plan() {
+        for verb in ["approve", "checkcommitreadiness", "commit"] {
+            let c = parse(&[
+                verb,
+                "--name",
+                "basic",
+                "--sequence",
+                "2",
+                "--canary",
+                "25%",
+                "--selector",
+                "org=Org2MSP",
+            ])
+            .unwrap();
+            let plan = match c {
+                ContractCommand::Lifecycle(LifecycleCommand::Approve { definition, .. })
+                | ContractCommand::Lifecycle(LifecycleCommand::Checkcommitreadiness {
+                    definition,
+                    ..
+                })
+                | ContractCommand::Lifecycle(LifecycleCommand::Commit { definition, .. }) => {
+                    definition.definition().unwrap().rollout
+                }
+                other => panic!("{verb} parsed as {other:?}"),
+            };
+            let plan = plan.expect("a plan");
+            assert_eq!(
+                (plan.weight_percent, plan.orgs.as_slice()),
+                (25, &["Org2MSP".to_owned()][..])
+            );
+        }
+        let ContractCommand::Lifecycle(LifecycleCommand::Approve { definition, .. }) = parse(&[
+            "approve",
+            "--name",
+            "basic",
+            "--sequence",
+            "2",
+            "--canary",
+            "150%",
+        ])
+        .unwrap() else {
+            panic!("approve");
+        };
+        let e = definition.definition().unwrap_err().to_string();
+        assert!(e.contains("150% is outside 0-100%"), "{e}");
+    }
+
+    #[test]
     fn upgrade_refuses_bad_input_before_touching_the_network() {
         let tmp = tempfile::tempdir().unwrap();
         let pkg = write(tmp.path(), "v2.wasm", "cambium-manifest 1\nschema 1\n");

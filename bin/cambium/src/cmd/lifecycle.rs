@@ -55,12 +55,20 @@ pub(crate) struct DefinitionArgs {
     /// Require `Init` to be invoked once before anything else.
     #[arg(long)]
     init_required: bool,
+    /// Start the definition as a canary: this share of transactions gets it first, e.g. 10%
+    /// (every org must approve the same plan).
+    #[arg(long, value_name = "N%")]
+    canary: Option<String>,
+    /// Canary selectors: org=MSPID, client=SHA256HEX or ou=UNIT (repeatable).
+    #[arg(long)]
+    selector: Vec<String>,
 }
 
 impl DefinitionArgs {
-    fn definition(&self) -> anyhow::Result<Definition> {
+    pub(crate) fn definition(&self) -> anyhow::Result<Definition> {
         let mut d = Definition::new(&self.name, &self.version, self.sequence);
         d.init_required = self.init_required;
+        d.rollout = upgrade::plan_from_flags(self.canary.as_deref(), &self.selector)?;
         if let Some(p) = &self.signature_policy {
             d = d.with_signature_policy(p)?;
         }
@@ -468,6 +476,9 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 approved.package_id.as_deref().unwrap_or("(none)"),
                 approved.definition.init_required
             );
+            if let Some(plan) = &approved.definition.rollout {
+                println!("  canary: {}", plan.describe());
+            }
             Ok(())
         }
         LifecycleCommand::Querycommitted { name, admin: args } => {
@@ -497,6 +508,9 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                         format!(", approvals [{}]", approvals.join(", "))
                     }
                 );
+                if let Some(plan) = &d.definition.rollout {
+                    println!("  canary: {}", plan.describe());
+                }
             }
             Ok(())
         }
