@@ -6,10 +6,12 @@
 //! ```text
 //! cambium-manifest 1
 //! schema 3
+//! migrate
 //! fn CreateAsset id:string color:string size:i64
 //! ```
 //!
-//! `schema` is the contract's state schema version; each `fn` line names a function and its
+//! `schema` is the contract's state schema version; `migrate` (present only when the contract
+//! declares `migrate => handler;`) says it exports `cambium_migrate`; each `fn` line names a function and its
 //! arguments with their [`crate::FromArg::TYPE_NAME`]. The functions here are `const` so the
 //! manifest is built at compile time (Rust 1.63 has no other way to place computed bytes in a
 //! custom section).
