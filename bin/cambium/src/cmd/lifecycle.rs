@@ -509,7 +509,11 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                     }
                 );
                 if let Some(plan) = &d.definition.rollout {
-                    println!("  canary: {}", plan.describe());
+                    println!(
+                        "  canary as committed: {} (`cambium contract rollout status {}` shows where it stands)",
+                        plan.describe(),
+                        d.definition.name
+                    );
                 }
             }
             Ok(())
