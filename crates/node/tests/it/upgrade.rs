@@ -1,6 +1,7 @@
 //! `cambium contract upgrade` end to end on a development network: the example upgrade pair
 //! (asset-ledger v1 → v2), the interface check refusing a breaking package, a dry run that
-//! changes nothing, and the upgrade itself.
+//! changes nothing (and, once approved, shows the migration's writes), the upgrade with its
+//! migration, and a canary rollout stepped to abort and promote.
 
 use std::path::Path;
 
@@ -125,6 +126,44 @@ async fn upgrade_checks_the_interface_dry_runs_and_commits_the_next_sequence() {
         "the dry run installed nothing"
     );
 
+    // Once both orgs approved, a dry run endorses the commit: its read/write set holds the
+    // migration's rewrite of the two v1 records. Still nothing commits.
+    for org in ["Org1", "Org2"] {
+        let admin = Admin::new(profile.clone(), org, None).unwrap();
+        let peer = admin.peer_name(None).unwrap();
+        admin.install(&peer, &v2).await.expect("installs");
+        admin
+            .approve(&peer, &dry.definition, Some(&dry.package_id))
+            .await
+            .expect("approves");
+    }
+    let dry = upgrade::upgrade(
+        &profile,
+        &v2,
+        &UpgradeOptions {
+            dry_run: true,
+            version: Some("2.0".into()),
+            ..options("assets")
+        },
+        &|_| {},
+    )
+    .await
+    .expect("the dry run reports");
+    let found = dry.dry_run.expect("dry-run findings");
+    assert!(found.approvals.values().all(|a| *a), "{found:?}");
+    assert_eq!(found.refused, None);
+    assert_eq!(found.endorsed_by.len(), 2);
+    let migrated = &found.rwset["assets"];
+    assert_eq!(
+        (migrated.writes, migrated.range_queries),
+        (2, 1),
+        "{found:?}"
+    );
+    assert!(found.rwset["_lifecycle"].writes > 0, "{found:?}");
+    assert_eq!(committed(&profile, "assets").await, 1);
+    let (status, payload) = query(&profile, "assets", &["ReadAsset", "a1"]).await;
+    assert_eq!((status, payload.as_slice()), (200, &b"Tomoko,300"[..]));
+
     // The upgrade: compatible (v2 adds SetCurrency and migrates the schema), next sequence.
     let steps = std::sync::Mutex::new(Vec::new());
     let done = upgrade::upgrade(
@@ -156,6 +195,19 @@ async fn upgrade_checks_the_interface_dry_runs_and_commits_the_next_sequence() {
     assert!(steps.contains(&Step::Checked { breaking: false }));
     assert_eq!(steps.last(), Some(&Step::Committed));
     assert_eq!(committed(&profile, "assets").await, 2);
+
+    // The migration ran in the commit: v1's records are JSON with the new field.
+    let (status, payload) = query(&profile, "assets", &["ReadAsset", "a2"]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        payload,
+        br#"{"currency":"USD","id":"a2","owner":"Tomoko","value":300}"#
+    );
+    assert_eq!(
+        done.already_installed.len(),
+        2,
+        "installed before the dry run"
+    );
 
     // v2 serves: new records are JSON with the new field.
     let (code, _) = submit(&profile, "assets", &["CreateAsset", "b1", "Ana", "7"]).await;
