@@ -466,13 +466,13 @@ fn rolling_back_to_an_old_package_is_a_new_sequence_ready_at_commit() {
     );
 }
 
-/// Re-signs `responses` (by Org1's and Org2's peers, in that order) with `version` in their
-/// chaincode action: what endorsers that ignore the rollout would produce.
-fn with_version(responses: &mut [ProposalResponse], version: &str) {
+/// Re-signs `responses` (by Org1's and Org2's peers, in that order) after `edit` changed
+/// their chaincode action: what endorsers that break the rules would produce.
+fn resign(responses: &mut [ProposalResponse], edit: impl Fn(&mut peer::ChaincodeAction)) {
     for (o, r) in responses.iter_mut().enumerate() {
         let mut prp = peer::ProposalResponsePayload::decode(r.payload.as_slice()).unwrap();
         let mut action = peer::ChaincodeAction::decode(prp.extension.as_slice()).unwrap();
-        action.chaincode_id.as_mut().unwrap().version = version.into();
+        edit(&mut action);
         prp.extension = action.encode_to_vec();
         r.payload = prp.encode_to_vec();
         let signer = if o == 0 {
@@ -488,6 +488,13 @@ fn with_version(responses: &mut [ProposalResponse], version: &str) {
             endorser,
         });
     }
+}
+
+/// [`resign`] with the chaincode version set to `version`.
+fn with_version(responses: &mut [ProposalResponse], version: &str) {
+    resign(responses, |action| {
+        action.chaincode_id.as_mut().unwrap().version = version.into();
+    });
 }
 
 #[test]
@@ -687,5 +694,107 @@ fn bad_rollout_input_is_refused_with_what_to_do_and_changes_nothing() {
             .contains("not agreed to by this org (Org2MSP)"),
         "{}",
         responses[1].response.message
+    );
+}
+
+/// The test channel's config with `RolloutAbort` set to the signature policy `dsl`.
+fn config_with_rollout_abort(dsl: &str) -> cambium_channel::ChannelConfig {
+    let default = net().config.as_ref();
+    let mut root = default.channel_group().clone();
+    let app = root
+        .groups
+        .get_mut("Application")
+        .expect("application group");
+    let abort = app
+        .policies
+        .get_mut(cambium_channel::spec::ROLLOUT_ABORT)
+        .expect("the sample channel defines RolloutAbort");
+    abort.policy = cambium_primitives::Policy::Signature(
+        cambium_msp::policy::parse(dsl).expect("policy parses"),
+    );
+    cambium_channel::ChannelConfig::new(CHANNEL, default.sequence(), root).expect("config builds")
+}
+
+#[test]
+fn an_abort_by_an_admin_outside_rollout_abort_fails_validation() {
+    let canary = Canary::new(RolloutPlan {
+        orgs: vec!["Org1MSP".into()],
+        ..Default::default()
+    });
+    // Org2's admin, endorsed by Org2's peer alone: ANY Admins (the default) is met by the
+    // creator's own signature.
+    let (_, tx) = canary.step(canary.admin(1), &[1], "AbortRollout", 0);
+    let tx = tx.expect("endorsed");
+    assert_eq!(
+        code_under(&canary.network, net().config.as_ref(), tx.clone()),
+        Code::Valid
+    );
+    // A channel whose RolloutAbort names only Org1's admins refuses the same transaction.
+    let org1_only = config_with_rollout_abort("OR('Org1MSP.admin')");
+    assert_eq!(
+        code_under(&canary.network, &org1_only, tx),
+        Code::EndorsementPolicyFailure
+    );
+    // An Org1 admin's abort satisfies it.
+    let (_, tx) = canary.step(canary.admin(0), &[0], "AbortRollout", 0);
+    assert_eq!(
+        code_under(&canary.network, &org1_only, tx.expect("endorsed")),
+        Code::Valid
+    );
+}
+
+#[test]
+fn a_step_must_read_the_rollout_it_writes_and_write_a_legal_step() {
+    let canary = Canary::new(RolloutPlan {
+        weight_percent: 10,
+        ..Default::default()
+    });
+    let admin = canary.admin(0);
+    let args = RolloutStepArgs {
+        name: "kv".into(),
+        weight_percent: 0,
+    };
+    let (proposal, responses) =
+        canary
+            .network
+            .lifecycle(&[0, 1], admin, "PauseRollout", args.encode_to_vec());
+    // Endorsers that leave out the read of the rollout key.
+    let mut blind = responses.clone();
+    resign(&mut blind, |action| {
+        let mut rwset = cambium_wire::decode_tx_rwset(&action.results).unwrap();
+        for ns in &mut rwset.ns {
+            ns.reads.retain(|r| r.key != "cambium/rollout/kv");
+        }
+        action.results = cambium_wire::encode_tx_rwset(&rwset);
+    });
+    let (code, reason) = canary
+        .network
+        .reason(Network::envelope(admin, &proposal, &blind));
+    assert_eq!(code, Code::EndorsementPolicyFailure);
+    assert!(reason.contains("does not read the rollout"), "{reason}");
+    // Endorsers that write a promote to 100 % but call it a pause.
+    let mut forged = responses.clone();
+    resign(&mut forged, |action| {
+        let mut rwset = cambium_wire::decode_tx_rwset(&action.results).unwrap();
+        for ns in &mut rwset.ns {
+            for w in &mut ns.writes {
+                let mut status = RolloutStatus::decode(w.value.as_slice()).unwrap();
+                status.plan.as_mut().unwrap().weight_percent = 100;
+                w.value = status.encode_to_vec();
+            }
+        }
+        action.results = cambium_wire::encode_tx_rwset(&rwset);
+    });
+    let (code, reason) = canary
+        .network
+        .reason(Network::envelope(admin, &proposal, &forged));
+    assert_eq!(code, Code::EndorsementPolicyFailure);
+    assert!(reason.contains("is not a legal step"), "{reason}");
+    // The honest one is valid.
+    assert_eq!(
+        canary
+            .network
+            .submit(vec![Network::envelope(admin, &proposal, &responses)]),
+        [Code::Valid]
     );
 }
