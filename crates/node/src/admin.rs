@@ -595,6 +595,11 @@ impl Admin {
     /// Endorses `function(args)` on every peer in `endorsers`, broadcasts the transaction to
     /// the orderer and waits on `watch` until it commits; anything but VALID is an error.
     /// Returns the transaction and the endorsed response payload.
+    ///
+    /// Under load the peers may simulate at different heights and disagree, or a key the
+    /// simulation read may change before the transaction is ordered (a migration reads its
+    /// whole namespace). Both leave the ledger unchanged, so the call is tried again, a few
+    /// times, with a short pause; any other failure is final.
     async fn submit(
         &self,
         endorsers: &[String],
@@ -602,7 +607,45 @@ impl Admin {
         function: &str,
         args: Vec<u8>,
     ) -> Result<(Committed, Vec<u8>)> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .submit_once(endorsers, watch, function, args.clone())
+                .await?
+            {
+                Attempt::Committed(done) => return Ok(done),
+                Attempt::Transient(reason) if attempt < SUBMIT_ATTEMPTS => {
+                    tracing::info!(function, attempt, %reason, "trying again");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt as u64)).await;
+                }
+                Attempt::Transient(reason) => {
+                    return Err(NodeError::Rejected(format!(
+                        "{function} failed {attempt} times: {reason}; the network may be too \
+                         busy or a peer may be behind; try again"
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn submit_once(
+        &self,
+        endorsers: &[String],
+        watch: &str,
+        function: &str,
+        args: Vec<u8>,
+    ) -> Result<Attempt> {
         let (proposal, responses) = self.endorse(endorsers, function, args).await?;
+        if let Some((endpoint, _)) = responses
+            .iter()
+            .find(|(_, r)| r.payload != responses[0].1.payload)
+        {
+            return Ok(Attempt::Transient(format!(
+                "{endpoint} endorsed a different result than {} (peers at different heights)",
+                responses[0].0
+            )));
+        }
         let payload = responses
             .first()
             .and_then(|(_, r)| r.response.as_ref())
@@ -616,6 +659,17 @@ impl Admin {
         let orderer_channel = connect(orderer, self.client_tls.as_ref()).await?;
         client::broadcast(orderer_channel, &orderer.url, envelope).await?;
         let (code, block) = watcher.wait(&proposal.tx_id, COMMIT_TIMEOUT).await?;
+        let conflict = [
+            peer::TxValidationCode::MvccReadConflict as i32,
+            peer::TxValidationCode::PhantomReadConflict as i32,
+        ];
+        if conflict.contains(&code) {
+            return Ok(Attempt::Transient(format!(
+                "transaction {} committed in block {block} as {}",
+                proposal.tx_id,
+                client::validation_code_name(code)
+            )));
+        }
         if code != 0 {
             return Err(NodeError::Rejected(format!(
                 "{function} transaction {} committed in block {block} as {}; nothing changed",
@@ -623,14 +677,25 @@ impl Admin {
                 client::validation_code_name(code)
             )));
         }
-        Ok((
+        Ok(Attempt::Committed((
             Committed {
                 tx_id: proposal.tx_id,
                 block,
             },
             payload,
-        ))
+        )))
     }
+}
+
+/// How many times a lifecycle transaction is tried when the attempt failed transiently.
+const SUBMIT_ATTEMPTS: usize = 8;
+
+/// How one attempt of [`Admin::submit`] ended.
+enum Attempt {
+    /// Committed VALID.
+    Committed((Committed, Vec<u8>)),
+    /// Nothing changed, and trying again can succeed.
+    Transient(String),
 }
 
 /// Fabric's commit arguments for `definition`, with its rollout plan (if any) appended.

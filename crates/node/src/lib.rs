@@ -18,6 +18,8 @@
 //! - [`blocks`]: a channel's committed blocks read from a peer's Deliver, decoded per transaction;
 //!   [`history`]: a contract's lifecycle events from those blocks (`cambium contract history`);
 //!   [`replay`]: shadow replay of a contract's recent transactions against a new package.
+//! - [`load`]: a pooled Gateway write client; [`upgrade_bench`]: `cambium bench upgrade`, a live
+//!   upgrade with migration, canary, abort and promotion under that load.
 
 #![warn(missing_docs)]
 
@@ -30,12 +32,14 @@ pub mod deploy;
 pub mod error;
 pub mod generate;
 pub mod history;
+pub mod load;
 pub mod network;
 pub mod ports;
 pub mod profile;
 pub mod replay;
 pub mod up;
 pub mod upgrade;
+pub mod upgrade_bench;
 
 pub use error::{NodeError, Result};
 pub use network::{Network, NetworkState, CHANNEL_ID};

@@ -43,6 +43,10 @@ pub(crate) enum BenchCommand {
     /// Fabric application (Endorse, sign, Submit, CommitStatus); prints throughput, latency to
     /// commit and failures by validation code.
     Gateway(GatewayArgs),
+    /// Live upgrade: under concurrent gateway clients, upgrade a contract with a migration and
+    /// a canary, advance, abort, roll out again and promote; prints failed transactions,
+    /// throughput before/during/after, blocks to serve and whether peers' state digests agree.
+    Upgrade(super::bench_upgrade::UpgradeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +85,7 @@ pub(crate) struct GatewayArgs {
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Gateway(args) => gateway(args),
+        BenchCommand::Upgrade(args) => super::bench_upgrade::run(args),
         BenchCommand::Ordering {
             nodes,
             broadcasters,

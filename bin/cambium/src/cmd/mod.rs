@@ -1,6 +1,7 @@
 //! One module per subcommand family.
 
 pub(crate) mod bench;
+pub(crate) mod bench_upgrade;
 pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;

@@ -1,0 +1,204 @@
+//! A client that writes through a peer's Gateway service the way a Fabric application does
+//! (Endorse → sign → Submit → CommitStatus), over a pool of connections, for load that runs
+//! alongside other work (`cambium bench upgrade`).
+
+use std::sync::Arc;
+
+use cambium_msp::SigningIdentity;
+use cambium_wire::gateway::gateway_client::GatewayClient;
+use cambium_wire::gateway::{
+    CommitStatusRequest, EndorseRequest, SignedCommitStatusRequest, SubmitRequest,
+};
+use cambium_wire::Message;
+use rand::Rng;
+use tonic::transport::Channel;
+
+use crate::client::{self, validation_code_name};
+use crate::connect::{connect, status_text, ClientTls, MAX_MESSAGE_BYTES};
+use crate::error::{NodeError, Result};
+use crate::profile::ConnectionProfile;
+
+/// How one write ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Committed VALID in this block.
+    Valid {
+        /// The block number.
+        block: u64,
+    },
+    /// Failed: the validation code's name, or which step failed and why.
+    Failed(String),
+}
+
+struct Inner {
+    signer: SigningIdentity,
+    creator: Vec<u8>,
+    channel_id: String,
+    contract: String,
+    connections: Vec<Channel>,
+    run_id: u32,
+}
+
+/// A pool of Gateway connections writing as one client identity; cheap to clone.
+#[derive(Clone)]
+pub struct LoadClient {
+    inner: Arc<Inner>,
+}
+
+impl LoadClient {
+    /// Connects `connections` times to the gateway of `org`'s peer (`peer`, or its first) as
+    /// `user`, to call `contract` on the profile's channel.
+    pub async fn open(
+        profile: &ConnectionProfile,
+        org: &str,
+        user: &str,
+        peer: Option<&str>,
+        contract: &str,
+        connections: usize,
+    ) -> Result<LoadClient> {
+        let (org_key, _) = profile.organization(org)?;
+        let org_key = org_key.to_owned();
+        let signer = profile.signing_identity(&org_key, user)?;
+        let files = profile.client_files(&org_key, user)?;
+        let client_tls = match (
+            std::fs::read(&files.tls_cert),
+            std::fs::read(&files.tls_key),
+        ) {
+            (Ok(cert), Ok(key)) => Some(ClientTls { cert, key }),
+            _ => None,
+        };
+        let (_, node) = profile.peer_of(&org_key, peer)?;
+        let mut pool = Vec::with_capacity(connections.max(1));
+        for _ in 0..connections.max(1) {
+            pool.push(connect(node, client_tls.as_ref()).await?);
+        }
+        Ok(LoadClient {
+            inner: Arc::new(Inner {
+                creator: cambium_wire::encode_serialized_identity(&signer.serialized()),
+                signer,
+                channel_id: profile.channel()?.to_owned(),
+                contract: contract.to_owned(),
+                connections: pool,
+                run_id: rand::thread_rng().gen(),
+            }),
+        })
+    }
+
+    /// Writes `count` records with `CreateAsset(id, owner, value)`, ten at a time; fails on
+    /// the first that does not commit VALID.
+    pub async fn seed(&self, count: usize) -> Result<()> {
+        let mut next = 0;
+        while next < count {
+            let batch: Vec<_> = (next..count.min(next + 10))
+                .map(|i| {
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        let id = format!("seed-{:08x}-{i}", this.inner.run_id);
+                        let outcome = this
+                            .write(
+                                i,
+                                vec![
+                                    b"CreateAsset".to_vec(),
+                                    id.into_bytes(),
+                                    b"seeder".to_vec(),
+                                    b"100".to_vec(),
+                                ],
+                            )
+                            .await;
+                        (i, outcome)
+                    })
+                })
+                .collect();
+            for task in batch {
+                let (i, outcome) = task
+                    .await
+                    .map_err(|e| NodeError::Rejected(format!("a seeding task failed: {e}")))?;
+                if let WriteOutcome::Failed(cause) = outcome {
+                    return Err(NodeError::Rejected(format!(
+                        "seeding record {i} failed: {cause}"
+                    )));
+                }
+            }
+            next = count.min(next + 10);
+        }
+        Ok(())
+    }
+
+    /// Client `client`'s `n`-th new record: `CreateAsset(id, owner, value)` with a fresh ID.
+    pub async fn create(&self, client: usize, n: u64) -> WriteOutcome {
+        let id = format!("load-{:08x}-c{client}-{n}", self.inner.run_id);
+        self.write(
+            client,
+            vec![
+                b"CreateAsset".to_vec(),
+                id.into_bytes(),
+                format!("owner-{client}").into_bytes(),
+                b"10".to_vec(),
+            ],
+        )
+        .await
+    }
+
+    /// One write with `args` over connection `slot` (modulo the pool size).
+    pub async fn write(&self, slot: usize, args: Vec<Vec<u8>>) -> WriteOutcome {
+        match self.try_write(slot, args).await {
+            Ok(block) => WriteOutcome::Valid { block },
+            Err(cause) => WriteOutcome::Failed(cause),
+        }
+    }
+
+    async fn try_write(&self, slot: usize, args: Vec<Vec<u8>>) -> std::result::Result<u64, String> {
+        let inner = &self.inner;
+        let proposal =
+            client::signed_proposal(&inner.signer, &inner.channel_id, &inner.contract, args)
+                .map_err(|e| format!("sign: {e}"))?;
+        let channel = inner.connections[slot % inner.connections.len()].clone();
+        let mut gw = GatewayClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let endorsed = gw
+            .endorse(EndorseRequest {
+                transaction_id: proposal.tx_id.clone(),
+                channel_id: inner.channel_id.clone(),
+                proposed_transaction: Some(proposal.message.clone()),
+                endorsing_organizations: Vec::new(),
+            })
+            .await
+            .map_err(|s| format!("endorse: {}", status_text(&s)))?
+            .into_inner();
+        let mut envelope = endorsed
+            .prepared_transaction
+            .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
+        envelope.signature = inner
+            .signer
+            .sign(&envelope.payload)
+            .map_err(|e| format!("sign: {e}"))?;
+        gw.submit(SubmitRequest {
+            transaction_id: proposal.tx_id.clone(),
+            channel_id: inner.channel_id.clone(),
+            prepared_transaction: Some(envelope),
+        })
+        .await
+        .map_err(|s| format!("submit: {}", status_text(&s)))?;
+        let request = CommitStatusRequest {
+            transaction_id: proposal.tx_id.clone(),
+            channel_id: inner.channel_id.clone(),
+            identity: inner.creator.clone(),
+        }
+        .encode_to_vec();
+        let signature = inner
+            .signer
+            .sign(&request)
+            .map_err(|e| format!("sign: {e}"))?;
+        let status = gw
+            .commit_status(SignedCommitStatusRequest { request, signature })
+            .await
+            .map_err(|s| format!("commit status: {}", status_text(&s)))?
+            .into_inner();
+        if status.result == 0 {
+            Ok(status.block_number)
+        } else {
+            Err(validation_code_name(status.result))
+        }
+    }
+}
