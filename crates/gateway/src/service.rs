@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cambium_channel::ChannelConfig;
 use cambium_msp::policy::SignedData;
@@ -40,6 +41,10 @@ use crate::{PeerContext, PeerError};
 /// The channel policy Fabric's default ACLs use for `gateway/CommitStatus` and
 /// `gateway/ChaincodeEvents`.
 pub const READERS_POLICY: &str = "/Channel/Application/Readers";
+
+/// How many times an endorsement whose peers disagree is started again before the gateway
+/// gives up (pauses of 10, 20 and 40 ms: long enough for a peer one block behind to catch up).
+const MISMATCH_RESTARTS: u32 = 3;
 
 /// Fabric's gateway service for the peer behind a [`PeerContext`].
 #[derive(Clone)]
@@ -425,6 +430,7 @@ impl GatewayService {
         let mut failed: BTreeSet<String> = BTreeSet::new();
         let mut details: Vec<ErrorDetail> = Vec::new();
         let mut reference: Option<Vec<u8>> = None;
+        let mut restarts = 0u32;
         loop {
             let plan: Vec<String> = match &requirement {
                 None => {
@@ -496,6 +502,7 @@ impl GatewayService {
             });
             let outcomes = join_all(calls).await;
             let mut fatal = false;
+            let mut mismatched = Vec::new();
             for (org, outcome) in batch.into_iter().zip(outcomes) {
                 match outcome {
                     Ok(endorsement) => {
@@ -508,7 +515,7 @@ impl GatewayService {
                                     msp_id: org.clone(),
                                     message: "ProposalResponsePayloads do not match".to_owned(),
                                 });
-                                failed.insert(org);
+                                mismatched.push(org);
                                 continue;
                             }
                             Some(_) => {}
@@ -531,6 +538,21 @@ impl GatewayService {
                     "failed to endorse transaction, see attached details for more info",
                     &details,
                 ));
+            }
+            if !mismatched.is_empty() {
+                // Peers that simulate at different heights can disagree (a block that changes
+                // state, a definition or a rollout step has reached one and not yet the other);
+                // they agree again a moment later, so the whole set is endorsed afresh.
+                if restarts < MISMATCH_RESTARTS {
+                    restarts += 1;
+                    tracing::debug!(restarts, "endorsements disagree; endorsing again");
+                    collected.clear();
+                    reference = None;
+                    details.clear();
+                    tokio::time::sleep(Duration::from_millis(5 << restarts)).await;
+                    continue;
+                }
+                failed.extend(mismatched);
             }
         }
     }
