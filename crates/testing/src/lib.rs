@@ -3,8 +3,11 @@
 //! - [`DevNetwork`]: the material of the default development network (crypto for one orderer
 //!   org and two peer orgs, and the sample channel's configuration), made fresh in a temporary
 //!   folder, as the integration tests of the endorser, the validator and others need it.
-//! - The tests in `tests/it/`: repository invariants (`tidy`) and interoperability with the
-//!   official Hyperledger Fabric Node libraries (`node_client`).
+//! - The tests in `tests/it/`: repository invariants (`tidy`), interoperability with the
+//!   official Hyperledger Fabric Node libraries (`node_client`), and a network from
+//!   `cambium network generate` run as separate `cambium` processes (`procnet` runs it,
+//!   `load` drives its Gateway): load, metrics, fault drills (`network`), revocation by a
+//!   CRL in channel config (`revocation`) and bad operator input.
 
 use std::path::{Path, PathBuf};
 

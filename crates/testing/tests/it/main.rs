@@ -1,4 +1,9 @@
-//! Cross-crate tests: repository invariants and interop with the official Fabric clients.
+//! Cross-crate tests: repository invariants, interop with the official Fabric clients, and a
+//! generated network run as separate processes with its fault drills.
 
+mod load;
+mod network;
 mod node_client;
+mod procnet;
+mod revocation;
 mod tidy;
