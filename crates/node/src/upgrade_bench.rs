@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::admin::Admin;
-use crate::blocks::{endorser_transactions, read_blocks};
+use crate::blocks::{endorser_transactions, read_blocks, EndorserTx};
 use crate::client;
 use crate::connect::connect;
 use crate::deploy::{self, DeployOptions};
@@ -85,9 +85,15 @@ pub struct UpgradeBenchReport {
     pub throughput_after: f64,
     /// How far throughput fell during the upgrade, percent of before (negative: it rose).
     pub throughput_dip_pct: f64,
-    /// Blocks from the upgrade's commit to the first block with a transaction endorsed by the
-    /// new version (target: at most 1); `None` if the new version never served.
+    /// Blocks from the upgrade's commit to the first block with a transaction that ran on the
+    /// new version (target: at most 1); `None` if it served nothing before the next step. With
+    /// a small canary and small blocks the first such transaction can come later simply
+    /// because few are assigned to it: see `assigned_before_serving`.
     pub blocks_to_serve: Option<u64>,
+    /// Transactions the canary assigned to the new version that still ran on the old one
+    /// before it first served (endorsed before the switch; a new version that was not ready
+    /// would show many).
+    pub assigned_before_serving: u64,
     /// The lifecycle steps, in order.
     pub steps: Vec<StepTiming>,
     /// Each peer's (height, state digest) once the load has drained.
@@ -269,7 +275,16 @@ pub async fn run(
     }
 
     progress("checking the blocks and every peer's state");
-    let blocks_to_serve = first_block_served(profile, &name, &new_version, upgrade_block).await?;
+    let next_step = steps.get(1).map_or(u64::MAX, |s| s.block);
+    let served = serving(
+        profile,
+        &name,
+        &new_version,
+        options.canary,
+        upgrade_block,
+        next_step,
+    )
+    .await?;
     let state_digests = settled_digests(profile).await?;
     let state_digests_equal = {
         let mut values = state_digests.values();
@@ -296,21 +311,29 @@ pub async fn run(
         } else {
             0.0
         },
-        blocks_to_serve,
+        blocks_to_serve: served.map(|(blocks, _)| blocks),
+        assigned_before_serving: served.map_or(0, |(_, n)| n),
         steps,
         state_digests,
         state_digests_equal,
     })
 }
 
-/// Blocks from `commit_block` to the first block with a valid transaction of `name` endorsed
-/// by `version`.
-async fn first_block_served(
+/// How soon after `commit_block` the new `version` of `name` served: the number of blocks to
+/// the first one with a transaction that ran on it, and how many transactions that a canary
+/// of `weight` percent assigns to the new version (by transaction ID, the peers' rule) still
+/// ran on the old one before that. Those were endorsed before the switch and are valid within
+/// the grace window; a new version that was not ready at commit would show many of them and
+/// many blocks. Only blocks before `until` (the next rollout step) count. `None` if the new
+/// version served nothing in that span.
+async fn serving(
     profile: &ConnectionProfile,
     name: &str,
     version: &str,
+    weight: u32,
     commit_block: u64,
-) -> Result<Option<u64>> {
+    until: u64,
+) -> Result<Option<(u64, u64)>> {
     let signer = profile.signing_identity("Org1", "User1")?;
     let (_, node) = profile.peer_of("Org1", None)?;
     let channel_id = profile.channel()?.to_owned();
@@ -323,15 +346,22 @@ async fn first_block_served(
         |_| {},
     )
     .await?;
-    for block in &blocks {
-        for tx in endorser_transactions(block)? {
-            let served = tx.is_valid()
-                && tx.chaincode == name
-                && tx.action.chaincode_id.as_ref().map(|c| c.version.as_str()) == Some(version);
-            if served {
-                return Ok(Some(tx.block - commit_block));
-            }
+    let mut assigned_on_old = 0;
+    for block in blocks
+        .iter()
+        .filter(|b| b.header.as_ref().is_some_and(|h| h.number < until))
+    {
+        let txs = endorser_transactions(block)?;
+        let ours = || txs.iter().filter(|t| t.is_valid() && t.chaincode == name);
+        let ran_new = |t: &EndorserTx| {
+            t.action.chaincode_id.as_ref().map(|c| c.version.as_str()) == Some(version)
+        };
+        if let Some(first) = ours().find(|t| ran_new(t)) {
+            return Ok(Some((first.block - commit_block, assigned_on_old)));
         }
+        assigned_on_old += ours()
+            .filter(|t| cambium_lifecycle::rollout::bucket(&t.tx_id) < weight)
+            .count() as u64;
     }
     Ok(None)
 }

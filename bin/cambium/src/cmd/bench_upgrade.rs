@@ -115,9 +115,13 @@ fn print_report(r: &UpgradeBenchReport) {
     println!(
         "{:<28} {}",
         "blocks to serve",
-        r.blocks_to_serve
-            .map(|b| b.to_string())
-            .unwrap_or_else(|| "never (the new version served no transaction)".to_owned())
+        match r.blocks_to_serve {
+            Some(b) => format!(
+                "{b} ({} transaction(s) assigned to it ran on the old version first)",
+                r.assigned_before_serving
+            ),
+            None => "never (the new version served no transaction)".to_owned(),
+        }
     );
     println!(
         "{:<28} {} ({} peers)",

@@ -5,3 +5,4 @@ mod history;
 mod network;
 mod support;
 mod upgrade;
+mod upgrade_bench;
