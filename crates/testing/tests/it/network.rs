@@ -65,7 +65,7 @@ fn submitter(profile: &std::path::Path) -> load::Submitter<'_> {
 }
 
 /// A bounded load: `clients` × `per_client` acknowledged writes.
-fn load_n(
+pub(crate) fn load_n(
     rt: &tokio::runtime::Runtime,
     net: &ProcNet,
     clients: usize,

@@ -176,14 +176,18 @@ impl ProcNet {
         }
     }
 
-    fn spawn(&mut self, name: &str, args: &[&str]) {
+    fn spawn(&mut self, name: &str, program: Option<&str>, args: &[&str]) {
         let log_path = self.root.join("logs").join(format!("{name}.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .unwrap();
-        let child = Command::new(cambium_exe())
+        let mut command = match program {
+            Some(p) => Command::new(p),
+            None => Command::new(cambium_exe()),
+        };
+        let child = command
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -206,6 +210,7 @@ impl ProcNet {
         let node = self.orderers[i].clone();
         self.spawn(
             &node.name,
+            None,
             &[
                 "orderer",
                 "start",
@@ -253,8 +258,60 @@ impl ProcNet {
         let node = self.peers[i].clone();
         self.spawn(
             &node.name,
+            None,
             &["peer", "start", "--config", node.config.to_str().unwrap()],
         );
+    }
+
+    /// Joins and starts peer `i` with its data folder on a tmpfs of `megabytes` in a user and
+    /// mount namespace of its own (no root needed), so a test can fill its disk. Returns
+    /// false when this machine does not allow unprivileged namespaces.
+    pub(crate) fn start_peer_on_small_disk(&mut self, i: usize, megabytes: u32) -> bool {
+        let probe = Command::new("unshare")
+            .args(["-Urm", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !probe.is_ok_and(|s| s.success()) {
+            return false;
+        }
+        let node = self.peers[i].clone();
+        std::fs::create_dir_all(&node.data_dir).unwrap();
+        let script = r#"mount -t tmpfs -o size="$1" tmpfs "$2" && "$3" peer channel join --block "$4" --config "$5" >/dev/null && exec "$3" peer start --config "$5""#;
+        let size = format!("{megabytes}m");
+        let genesis = self.genesis.clone();
+        self.spawn(
+            &node.name,
+            Some("unshare"),
+            &[
+                "-Urm",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                &size,
+                node.data_dir.to_str().unwrap(),
+                cambium_exe().to_str().unwrap(),
+                genesis.to_str().unwrap(),
+                node.config.to_str().unwrap(),
+            ],
+        );
+        true
+    }
+
+    /// The peer's data folder as its own mount namespace sees it (through `/proc`).
+    pub(crate) fn private_data_dir(&self, name: &str) -> PathBuf {
+        let pid = self.running[name].id();
+        let inside = self
+            .peers
+            .iter()
+            .find(|p| p.name == name)
+            .expect("a peer")
+            .data_dir
+            .strip_prefix("/")
+            .unwrap()
+            .to_path_buf();
+        PathBuf::from(format!("/proc/{pid}/root")).join(inside)
     }
 
     /// Starts and joins every node, then waits until every peer is healthy and has the genesis
