@@ -6,8 +6,8 @@
 //! - The tests in `tests/it/`: repository invariants (`tidy`), interoperability with the
 //!   official Hyperledger Fabric Node libraries (`node_client`), and a network from
 //!   `cambium network generate` run as separate `cambium` processes (`procnet` runs it,
-//!   `load` drives its Gateway): load, metrics, fault drills (`network`), revocation by a
-//!   CRL in channel config (`revocation`) and bad operator input.
+//!   `load` drives its Gateway): load, metrics, fault drills (`network`, `diskfull`),
+//!   revocation by a CRL in channel config (`revocation`) and bad operator input.
 
 use std::path::{Path, PathBuf};
 
