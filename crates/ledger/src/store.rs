@@ -191,9 +191,15 @@ pub struct Ledger {
     flush_bytes: usize,
 }
 
+/// The state table as a snapshot reads it.
+type StateTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 /// A consistent read-only view of a [`Ledger`]: a redb read transaction and the overlay
 /// layers above its savepoint.
 pub struct LedgerSnapshot {
+    /// The state table of `txn`, opened at the first state read and kept for the next ones
+    /// (an endorsement reads several keys, and opening a table costs more than a lookup).
+    state: std::sync::OnceLock<StateTable>,
     txn: redb::ReadTransaction,
     /// The savepoint `txn` sees.
     stored: Option<u64>,
@@ -1339,6 +1345,7 @@ impl SnapshotSource for Ledger {
         let stored = read_savepoint(&txn)?;
         let first = layers.partition_point(|l| Some(l.number) <= stored);
         Ok(LedgerSnapshot {
+            state: std::sync::OnceLock::new(),
             txn,
             stored,
             layers,
@@ -1349,6 +1356,15 @@ impl SnapshotSource for Ledger {
 }
 
 impl LedgerSnapshot {
+    /// The state table of this view's read transaction, opened once.
+    fn state_table(&self, action: &'static str) -> Result<&StateTable> {
+        if let Some(table) = self.state.get() {
+            return Ok(table);
+        }
+        let table = self.txn.open_table(STATE).map_err(se(action))?;
+        Ok(self.state.get_or_init(|| table))
+    }
+
     /// The overlay layers this view includes, oldest first.
     fn overlay(&self) -> &[Arc<Layer>] {
         &self.layers[self.first..]
@@ -1391,7 +1407,7 @@ impl LedgerSnapshot {
         upper: Bound<&[u8]>,
         f: &mut dyn FnMut(Vec<u8>, VersionedValue) -> Result<bool>,
     ) -> Result<()> {
-        let state = self.txn.open_table(STATE).map_err(se("scanning state"))?;
+        let state = self.state_table("scanning state")?;
         let stored = state
             .range::<&[u8]>((lower, upper))
             .map_err(se("scanning state"))?
@@ -1417,7 +1433,7 @@ impl LedgerSnapshot {
         k: &[u8],
         out: &mut Vec<HistoryEntry>,
     ) -> Result<()> {
-        let state = self.txn.open_table(STATE).map_err(se("reading state"))?;
+        let state = self.state_table("reading state")?;
         let mut next = match state.get(k).map_err(se("reading state"))? {
             Some(g) => Some(codec::decode_state(g.value())?.1),
             None => {
@@ -1547,7 +1563,7 @@ impl StateReader for LedgerSnapshot {
                 return Ok(v.clone());
             }
         }
-        let state = self.txn.open_table(STATE).map_err(se("reading state"))?;
+        let state = self.state_table("reading state")?;
         let v = state.get(k.as_slice()).map_err(se("reading state"))?;
         v.map(|g| codec::decode_value(g.value())).transpose()
     }
