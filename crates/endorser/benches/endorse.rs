@@ -1,7 +1,8 @@
 //! Criterion bench: `Endorser::process_proposal` of a `kv` put, from signed proposal bytes to a
 //! signed proposal response (pre-checks, MSP validation, ACL, snapshot, VM call, PRP, signing),
 //! with the contract from a `StaticRegistry` and from a `LifecycleRegistry` (committed
-//! definition and approval read from the snapshot per proposal); and that lookup alone.
+//! definition and approval read from the snapshot per proposal); and that lookup alone, also
+//! with a proposal origin (rollout routing, no rollout in force).
 //!
 //! Run with `cargo bench -p cambium-endorser --features bench -- --quick`.
 
@@ -13,7 +14,7 @@ use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
 use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
 use cambium_endorser::{
     ContractRegistry, DirPackageStore, Endorser, EndorserChannel, LedgerSource, LifecycleRegistry,
-    StaticRegistry,
+    ProposalOrigin, StaticRegistry,
 };
 use cambium_ledger::{
     Block, BlockCommit, BlockWriter, KeyWrite, Ledger, SnapshotSource, TxOutcome,
@@ -156,6 +157,21 @@ fn bench(c: &mut Criterion) {
     let snapshot = defined.snapshot_view().expect("snapshot");
     c.bench_function("LifecycleRegistry::contract", |b| {
         b.iter(|| registry.contract("kv", snapshot.as_ref()).expect("defined"))
+    });
+    // What a proposal pays for rollout routing when no rollout is in force: one more point
+    // read (`cambium/rollout/kv`).
+    let origin = ProposalOrigin {
+        tx_id: "00".repeat(32),
+        msp_id: "Org1MSP".into(),
+        identity: b"creator".to_vec(),
+        ous: Vec::new(),
+    };
+    c.bench_function("LifecycleRegistry::routed_contract", |b| {
+        b.iter(|| {
+            registry
+                .routed_contract("kv", snapshot.as_ref(), &origin)
+                .expect("defined")
+        })
     });
 }
 
