@@ -1,5 +1,5 @@
 //! Runs the ordering load generator without building the whole `cambium` binary:
-//! `cargo run --release -p cambium-orderer --example ordering_load -- NODES [WINDOW] [ENVELOPES]`.
+//! `cargo run --release -p cambium-orderer --example ordering_load -- NODES [WINDOW] [ENVELOPES] [RATE]`.
 //! Prints one JSON report, as `cambium bench ordering --json` does.
 
 fn main() {
@@ -13,6 +13,10 @@ fn main() {
     }
     if let Some(e) = args.next() {
         options.envelopes_per_broadcaster = e.parse().expect("ENVELOPES is a number");
+    }
+    if let Some(r) = args.next() {
+        let rate: f64 = r.parse().expect("RATE is envelopes per second");
+        options.rate = (rate > 0.0).then_some(rate);
     }
     let runtime = cambium_orderer::client::runtime().expect("runtime");
     let report = runtime

@@ -1,7 +1,9 @@
 //! The ordering load generator behind `cambium bench ordering`: one or more in-process
 //! orderers on loopback, fresh crypto material, and concurrent broadcasters that each keep a
-//! window of signed envelopes in flight on one Broadcast stream. Latency is measured per
-//! envelope from sending it to its `SUCCESS` reply (which comes only after its block commits).
+//! window of signed envelopes in flight on one Broadcast stream, either as fast as the window
+//! allows (saturation) or at a fixed offered rate ([`LoadOptions::rate`]). Latency is measured
+//! per envelope from sending it (or, when paced, from when it was due) to its `SUCCESS` reply,
+//! which comes only after the block holding it is committed.
 //!
 //! With [`LoadOptions::tls`] (the default) every gRPC connection is TLS with the generated
 //! certificates: broadcasters use server-only TLS as Caliper does, orderers talk mutual TLS.
@@ -49,6 +51,10 @@ pub struct LoadOptions {
     pub max_message_count: u32,
     /// Serve and connect over TLS.
     pub tls: bool,
+    /// Offered load in envelopes per second over all broadcasters; `None`: as fast as the
+    /// window allows (saturation). With a rate, each envelope's latency counts from when it
+    /// was due, so a backlog shows in the latency instead of slowing the sender down.
+    pub rate: Option<f64>,
 }
 
 impl Default for LoadOptions {
@@ -63,6 +69,7 @@ impl Default for LoadOptions {
             batch_timeout: Duration::from_millis(5),
             max_message_count: 500,
             tls: true,
+            rate: None,
         }
     }
 }
@@ -88,6 +95,29 @@ pub struct LoadReport {
     pub blocks: u64,
     /// Whether the run used TLS.
     pub tls: bool,
+    /// The offered load (envelopes/s), if the run was paced.
+    pub offered_rate: Option<f64>,
+    /// CPU time (user and system, every thread of the process: orderers and broadcasters)
+    /// per acknowledged envelope, in microseconds; a measure of work that a machine shared
+    /// with other load disturbs less than throughput. `None` where it cannot be read.
+    pub cpu_us_per_envelope: Option<f64>,
+}
+
+/// User plus system CPU time of the whole process so far.
+fn process_cpu() -> Option<Duration> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given and nothing else.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).ok()?)
+            .checked_add(Duration::from_micros(u64::try_from(t.tv_usec).ok()?))
+    };
+    time(usage.ru_utime)?.checked_add(time(usage.ru_stime)?)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -241,14 +271,25 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         None
     };
     let start_height = nodes[0].0.channel(CHANNEL)?.height;
+    // Each broadcaster offers its share of the rate, the broadcasters' first envelopes spread
+    // over one interval so that they do not arrive in bursts.
+    let interval = options
+        .rate
+        .filter(|r| *r > 0.0 && r.is_finite())
+        .map(|r| Duration::from_secs_f64(options.broadcasters as f64 / r));
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for envs in batches {
+    for (i, envs) in batches.into_iter().enumerate() {
         let addr = leader_addr.clone();
         let window = options.window;
         let tls = client_tls.clone();
+        let pacing = interval.map(|every| Pacing {
+            first: started + every.mul_f64(i as f64 / options.broadcasters as f64),
+            every,
+        });
         tasks.push(tokio::spawn(async move {
-            broadcaster(&addr, tls.as_ref(), envs, window).await
+            broadcaster(&addr, tls.as_ref(), envs, window, pacing).await
         }));
     }
     let mut latencies = Vec::new();
@@ -261,6 +302,9 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         failed += fail;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before
+        .zip(process_cpu())
+        .map(|(before, after)| after.saturating_sub(before));
     let blocks = nodes[0].0.channel(CHANNEL)?.height - start_height;
     for s in servers {
         s.stop().await;
@@ -279,6 +323,10 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         p99_ms: percentile(&latencies, 0.99),
         blocks,
         tls: options.tls,
+        offered_rate: interval.and(options.rate),
+        cpu_us_per_envelope: cpu
+            .filter(|_| !latencies.is_empty())
+            .map(|c| c.as_secs_f64() * 1e6 / latencies.len() as f64),
     })
 }
 
@@ -286,13 +334,22 @@ fn tls_err(e: cambium_tls::TlsError) -> OrdererError {
     OrdererError::Config(format!("bench TLS material: {e}"))
 }
 
-/// One broadcaster: a stream with `window` envelopes in flight; returns latencies (ms) of
-/// successes and the number of refusals.
+/// When a paced broadcaster's envelopes are due: `first`, then one every `every`.
+#[derive(Clone, Copy, Debug)]
+struct Pacing {
+    first: Instant,
+    every: Duration,
+}
+
+/// One broadcaster: a stream with at most `window` envelopes in flight, sent as soon as
+/// possible or when due under `pacing`; returns latencies (ms) of successes, counted from
+/// sending or from when the envelope was due, and the number of refusals.
 async fn broadcaster(
     addr: &str,
     tls: Option<&ClientTlsConfig>,
     envelopes: Vec<common::Envelope>,
     window: usize,
+    pacing: Option<Pacing>,
 ) -> Result<(Vec<f64>, usize)> {
     let mut client = connect_tls(addr, tls).await?;
     let (tx, rx) = mpsc::channel(window.max(1));
@@ -302,12 +359,18 @@ async fn broadcaster(
     let sender = {
         let (sent, permits) = (sent.clone(), permits.clone());
         tokio::spawn(async move {
-            for env in envelopes {
+            for (i, env) in envelopes.into_iter().enumerate() {
+                let due = pacing.map(|p| p.first + p.every.mul_f64(i as f64));
+                if let Some(due) = due {
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let Ok(permit) = permits.acquire().await else {
                     return;
                 };
                 permit.forget();
-                sent.lock().expect("sent lock").push_back(Instant::now());
+                sent.lock()
+                    .expect("sent lock")
+                    .push_back(due.unwrap_or_else(Instant::now));
                 if tx.send(env).await.is_err() {
                     return;
                 }

@@ -29,6 +29,12 @@ pub(crate) enum BenchCommand {
         /// Batch timeout in milliseconds.
         #[arg(long, default_value_t = 5)]
         batch_timeout_ms: u64,
+        /// Offered load in envelopes/s over all broadcasters (latency then counts from when
+        /// each envelope was due); 0 sends as fast as the window allows. Several values run
+        /// one after another, e.g. `--rate 0,5000` for the saturated throughput and the
+        /// latency at 5,000/s.
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        rate: Vec<f64>,
         /// Print one JSON object per run instead of a table.
         #[arg(long)]
         json: bool,
@@ -93,42 +99,55 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
             size,
             window,
             batch_timeout_ms,
+            rate,
             json,
             tls,
             no_tls,
         } => {
             let runtime = tokio_runtime()?;
             if !json {
-                println!("nodes  envelopes  failed  blocks  throughput/s  p50 ms  p90 ms  p99 ms");
+                println!("nodes  offered/s  envelopes  failed  blocks  throughput/s  p50 ms  p90 ms  p99 ms  cpu µs/env");
             }
             for n in nodes {
-                let options = cambium_orderer::loadgen::LoadOptions {
-                    nodes: n,
-                    broadcasters,
-                    envelopes_per_broadcaster: envelopes,
-                    envelope_size: size,
-                    window,
-                    batch_timeout: Duration::from_millis(batch_timeout_ms),
-                    tls: tls || !no_tls,
-                    ..Default::default()
-                };
-                let report = runtime
-                    .block_on(cambium_orderer::loadgen::run(&options))
-                    .with_context(|| format!("ordering bench with {n} node(s)"))?;
-                if json {
-                    println!("{}", serde_json::to_string(&report)?);
-                } else {
-                    println!(
-                        "{:>5}  {:>9}  {:>6}  {:>6}  {:>12.0}  {:>6.2}  {:>6.2}  {:>6.2}",
-                        report.nodes,
-                        report.envelopes,
-                        report.failed,
-                        report.blocks,
-                        report.throughput,
-                        report.p50_ms,
-                        report.p90_ms,
-                        report.p99_ms
-                    );
+                for &offered in &rate {
+                    if !(offered >= 0.0 && offered.is_finite()) {
+                        anyhow::bail!("--rate must be 0 (as fast as possible) or a positive number of envelopes per second");
+                    }
+                    let options = cambium_orderer::loadgen::LoadOptions {
+                        nodes: n,
+                        broadcasters,
+                        envelopes_per_broadcaster: envelopes,
+                        envelope_size: size,
+                        window,
+                        batch_timeout: Duration::from_millis(batch_timeout_ms),
+                        tls: tls || !no_tls,
+                        rate: (offered > 0.0).then_some(offered),
+                        ..Default::default()
+                    };
+                    let report = runtime
+                        .block_on(cambium_orderer::loadgen::run(&options))
+                        .with_context(|| format!("ordering bench with {n} node(s)"))?;
+                    if json {
+                        println!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        println!(
+                            "{:>5}  {:>9}  {:>9}  {:>6}  {:>6}  {:>12.0}  {:>6.2}  {:>6.2}  {:>6.2}  {:>10}",
+                            report.nodes,
+                            report
+                                .offered_rate
+                                .map_or_else(|| "max".to_owned(), |r| format!("{r:.0}")),
+                            report.envelopes,
+                            report.failed,
+                            report.blocks,
+                            report.throughput,
+                            report.p50_ms,
+                            report.p90_ms,
+                            report.p99_ms,
+                            report
+                                .cpu_us_per_envelope
+                                .map_or_else(|| "-".to_owned(), |c| format!("{c:.0}"))
+                        );
+                    }
                 }
             }
             Ok(())
