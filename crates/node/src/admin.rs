@@ -396,6 +396,9 @@ impl Admin {
         let watch = endorsers.first().ok_or_else(|| {
             NodeError::Rejected("a rollout step needs at least one peer to endorse it".to_owned())
         })?;
+        // A step just committed on one peer may not have reached another yet; peers that
+        // disagree would endorse different results (or refuse the next step).
+        self.wait_for_rollout(endorsers, name, None).await?;
         let (committed, payload) = self
             .submit(
                 endorsers,
@@ -404,7 +407,71 @@ impl Admin {
                 upgrade::step_args(name, step.weight()),
             )
             .await?;
-        Ok((committed, RolloutStatus::decode(&payload)?))
+        let status = RolloutStatus::decode(&payload)?;
+        // Return once every endorser serves the new state, so the next command sees it.
+        self.wait_for_rollout(endorsers, name, Some(&status))
+            .await?;
+        Ok((committed, status))
+    }
+
+    /// Waits until every peer in `peers` answers `QueryRollout` for `name` alike (and, with
+    /// `expected`, exactly so); a peer that answers with an error counts as "no rollout".
+    async fn wait_for_rollout(
+        &self,
+        peers: &[String],
+        name: &str,
+        expected: Option<&RolloutStatus>,
+    ) -> Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut answers = Vec::with_capacity(peers.len());
+            for peer in peers {
+                answers.push(self.query_rollout(peer, name).await.ok());
+            }
+            let agree = answers.windows(2).all(|w| w[0] == w[1]);
+            let as_expected =
+                expected.is_none_or(|e| answers.iter().all(|a| a.as_ref() == Some(e)));
+            if agree && as_expected {
+                return Ok(());
+            }
+            if started.elapsed() > AGREEMENT_TIMEOUT {
+                return Err(NodeError::Rejected(format!(
+                    "the peers {} still report different rollouts of '{name}' after {:.0} s; check that every peer receives blocks",
+                    peers.join(", "),
+                    AGREEMENT_TIMEOUT.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until every peer in `peers` reports `name` committed at `sequence` or later.
+    pub async fn wait_for_sequence(
+        &self,
+        peers: &[String],
+        name: &str,
+        sequence: i64,
+    ) -> Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut behind = Vec::new();
+            for peer in peers {
+                if self.committed_sequence(peer, name).await? < sequence {
+                    behind.push(peer.as_str());
+                }
+            }
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > AGREEMENT_TIMEOUT {
+                return Err(NodeError::Rejected(format!(
+                    "{} still do not report '{name}' at sequence {sequence} after {:.0} s; check that they receive blocks",
+                    behind.join(", "),
+                    AGREEMENT_TIMEOUT.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits until every peer in `peers` reports the same approvals for `definition`: an

@@ -280,6 +280,10 @@ pub async fn deploy(
         .map(|a| a.peer_name(None))
         .collect::<Result<Vec<_>>>()?;
     let commit = first.commit(&endorsers, &definition).await?;
+    // Return once every endorser serves the new definition, so the next command sees it.
+    first
+        .wait_for_sequence(&endorsers, &options.name, sequence)
+        .await?;
     progress(&Step::Committed);
 
     Ok(DeployReport {

@@ -684,6 +684,10 @@ pub async fn upgrade(
         approved.push(admin.org.clone());
     }
     let commit = first.commit(&endorsers, &definition).await?;
+    // Return once every endorser serves the new definition, so the next command sees it.
+    first
+        .wait_for_sequence(&endorsers, &options.name, sequence)
+        .await?;
     progress(&Step::Committed);
     Ok(UpgradeReport {
         definition,
