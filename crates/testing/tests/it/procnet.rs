@@ -3,7 +3,6 @@
 //! channel participation API, the peers' operations endpoint, the ledgers on disk).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -17,11 +16,21 @@ use cambium_wire::Message;
 /// The channel every generated network here has.
 pub(crate) const CHANNEL: &str = "mychannel";
 
-/// The `cambium` binary next to this test binary, built once per test process so it is never
-/// older than the sources (`CARGO_BIN_EXE_*` exists only for the binary's own package).
+/// The `cambium` binary: `$CAMBIUM_BIN` when set (a CI job that built it first), else the
+/// one next to this test binary, built once per test process so it is never older than the
+/// sources (`CARGO_BIN_EXE_*` exists only for the binary's own package).
 pub(crate) fn cambium_exe() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
+        if let Some(given) = std::env::var_os("CAMBIUM_BIN") {
+            let given = PathBuf::from(given);
+            assert!(
+                given.is_file(),
+                "CAMBIUM_BIN={} is not a file",
+                given.display()
+            );
+            return given;
+        }
         let me = std::env::current_exe().expect("the test binary's path");
         // <target>/<profile>/deps/it-<hash>
         let profile_dir = me
@@ -76,20 +85,6 @@ pub(crate) fn cambium_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-/// Holds a lock file so that only one multi-process network runs at a time on this machine
-/// (nextest runs tests in parallel; two networks of seven processes on two cores would time
-/// out).
-pub(crate) struct NetworkLock(#[allow(dead_code)] File);
-
-impl NetworkLock {
-    pub(crate) fn acquire() -> NetworkLock {
-        let path = std::env::temp_dir().join("cambium-testing-procnet.lock");
-        let file = File::create(&path).expect("the lock file");
-        file.lock().expect("locking the network lock file");
-        NetworkLock(file)
-    }
-}
-
 /// A base port with `count` free ports above it.
 pub(crate) fn free_base_port(count: u16) -> u16 {
     let seed = std::process::id() as u16;
@@ -135,13 +130,11 @@ pub(crate) struct ProcNet {
     pub(crate) orderers: Vec<NodeInfo>,
     pub(crate) peers: Vec<NodeInfo>,
     running: BTreeMap<String, Child>,
-    _lock: NetworkLock,
 }
 
 impl ProcNet {
     /// Generates a network with `cambium network generate` into `dir`.
     pub(crate) fn generate(dir: &Path, orgs: u32, peers_per_org: u32, orderers: u32) -> ProcNet {
-        let lock = NetworkLock::acquire();
         let ports = 2 * (orderers + orgs * peers_per_org) as u16;
         let base = free_base_port(ports).to_string();
         let out = dir.join("net");
@@ -172,7 +165,6 @@ impl ProcNet {
             orderers: list("orderers"),
             peers: list("peers"),
             running: BTreeMap::new(),
-            _lock: lock,
         }
     }
 
