@@ -9,6 +9,7 @@
 //! | `cambium_ledger_block_commit_seconds` | histogram | `channel` |
 //! | `cambium_endorser_proposal_seconds` | histogram | `channel`, `contract`, `status` |
 //! | `cambium_contract_invocations_total` | counter | `channel`, `contract`, `version` |
+//! | `cambium_contract_transactions_total` | counter | `channel`, `contract`, `version`, `validation_code` |
 //! | `cambium_deliver_blocks_sent_total` | counter | `channel`, `filtered` |
 //! | `cambium_broadcast_processed_total` | counter | `channel`, `type`, `status` |
 //! | `cambium_gateway_requests_total` | counter | `method`, `code` |
@@ -50,6 +51,14 @@ struct ContractLabels {
     channel: String,
     contract: String,
     version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ContractTxLabels {
+    channel: String,
+    contract: String,
+    version: String,
+    validation_code: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -100,6 +109,7 @@ pub struct Metrics {
     block_commit: Latency<ChannelLabels>,
     endorsement: Latency<EndorseLabels>,
     invocations: Family<ContractLabels, Counter>,
+    contract_transactions: Family<ContractTxLabels, Counter>,
     deliver_blocks: Family<DeliverLabels, Counter>,
     broadcast: Family<BroadcastLabels, Counter>,
     gateway: Family<GatewayLabels, Counter>,
@@ -142,6 +152,7 @@ impl Metrics {
             block_commit: Family::new_with_constructor(latency_histogram),
             endorsement: Family::new_with_constructor(latency_histogram),
             invocations: Family::default(),
+            contract_transactions: Family::default(),
             deliver_blocks: Family::default(),
             broadcast: Family::default(),
             gateway: Family::default(),
@@ -174,6 +185,11 @@ impl Metrics {
             "contract_invocations",
             "Proposals endorsed, by contract and version",
             m.invocations.clone(),
+        );
+        registry.register(
+            "contract_transactions",
+            "Transactions committed, by contract, the version that endorsed them and validation code",
+            m.contract_transactions.clone(),
         );
         registry.register(
             "deliver_blocks_sent",
@@ -262,6 +278,25 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one committed transaction of a contract by the version that endorsed it and its
+    /// validation code: what a canary's error rate is computed from.
+    pub fn record_contract_transaction(
+        &self,
+        channel_id: &str,
+        contract: &str,
+        version: &str,
+        validation_code: &str,
+    ) {
+        self.contract_transactions
+            .get_or_create(&ContractTxLabels {
+                channel: channel_id.to_owned(),
+                contract: contract.to_owned(),
+                version: version.to_owned(),
+                validation_code: validation_code.to_owned(),
+            })
+            .inc();
+    }
+
     /// Counts one block sent on the Deliver service.
     pub fn record_deliver_block(&self, channel_id: &str, filtered: bool) {
         self.deliver_blocks
@@ -333,6 +368,7 @@ mod tests {
         m.observe_block_commit("ch", 0.003);
         m.observe_endorsement("ch", "kv", "success", 0.002);
         m.record_invocation("ch", "kv", "1.0");
+        m.record_contract_transaction("ch", "kv", "2.0", "ENDORSEMENT_POLICY_FAILURE");
         m.record_broadcast("ch", "ENDORSER_TRANSACTION", "SUCCESS");
         m.record_gateway_request("Submit", "OK");
         m.record_deliver_block("ch", true);
@@ -353,6 +389,7 @@ mod tests {
             "cambium_ledger_block_commit_seconds_count{channel=\"ch\"} 1",
             "cambium_endorser_proposal_seconds_count{channel=\"ch\",contract=\"kv\",status=\"success\"} 1",
             "cambium_contract_invocations_total{channel=\"ch\",contract=\"kv\",version=\"1.0\"} 1",
+            "cambium_contract_transactions_total{channel=\"ch\",contract=\"kv\",version=\"2.0\",validation_code=\"ENDORSEMENT_POLICY_FAILURE\"} 1",
             "cambium_broadcast_processed_total{channel=\"ch\",type=\"ENDORSER_TRANSACTION\",status=\"SUCCESS\"} 1",
             "cambium_gateway_requests_total{method=\"Submit\",code=\"OK\"} 1",
             "cambium_deliver_blocks_sent_total{channel=\"ch\",filtered=\"true\"} 1",

@@ -317,7 +317,7 @@ fn commit_block(
         .map_err(|e| format!("reading the ledger: {e}"))?;
     let policies = shared.policies.policies(&channel.id, &snapshot);
     let options = ValidationOptions::at(at).with_threads(shared.config.limits.validator_threads);
-    let validation = validate_block(
+    let mut validation = validate_block(
         &block,
         config.as_ref(),
         policies.as_ref(),
@@ -355,10 +355,12 @@ fn commit_block(
     };
     let number = block.number;
     let codes = tx_codes(&validation.transactions);
-    let code_names: Vec<&'static str> = validation
+    // Each transaction's code, and the contract version that endorsed it (moved out: the
+    // commit below does not need it).
+    let code_names: Vec<(&'static str, Option<(String, String)>)> = validation
         .transactions
-        .iter()
-        .map(|t| t.code.name())
+        .iter_mut()
+        .map(|t| (t.code.name(), t.chaincode.take()))
         .collect();
     channel
         .ledger
@@ -370,8 +372,11 @@ fn commit_block(
     }
     // Counted before the announcement, so whoever learns of the commit sees it counted.
     let metrics = &shared.metrics;
-    for name in code_names {
+    for (name, chaincode) in code_names {
         metrics.record_transaction(&channel.id, name);
+        if let Some((contract, version)) = chaincode {
+            metrics.record_contract_transaction(&channel.id, &contract, &version, name);
+        }
     }
     metrics.set_height(&channel.id, number + 1);
     metrics.observe_block_commit(&channel.id, started.elapsed().as_secs_f64());

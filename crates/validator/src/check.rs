@@ -61,6 +61,9 @@ pub(crate) struct Checked {
     pub(crate) late: std::result::Result<(), Rejection>,
     /// The decoded read/write set of an endorser transaction that passed every check.
     pub(crate) rwset: Option<TxRwSet>,
+    /// The contract and version its chaincode action says ran (endorser transactions whose
+    /// action decoded), for per-version metrics.
+    pub(crate) chaincode: Option<(String, String)>,
 }
 
 impl Checked {
@@ -71,6 +74,7 @@ impl Checked {
             early: Err(rejection),
             late: Ok(()),
             rwset: None,
+            chaincode: None,
         }
     }
 }
@@ -161,6 +165,7 @@ pub(crate) fn check_transaction(env: &CheckEnv<'_>, index: usize, bytes: &[u8]) 
             early: check_config(env, &envelope),
             late: Ok(()),
             rwset: None,
+            chaincode: None,
         }),
     }
 }
@@ -274,6 +279,7 @@ fn check_endorser(
                     format!("the chaincode action cannot be decoded: {source}"),
                 )),
                 rwset: None,
+                chaincode: None,
             })
         }
         Err(e) => {
@@ -304,12 +310,14 @@ fn check_endorser(
         Ok(rwset) => (Ok(()), Some(rwset)),
         Err(rejection) => (Err(rejection), None),
     };
+    let chaincode = action.action.chaincode_id.map(|id| (id.name, id.version));
     Ok(Checked {
         kind: Kind::Endorser,
         tx_id: Some(tx_id),
         early: Ok(()),
         late,
         rwset,
+        chaincode,
     })
 }
 

@@ -56,6 +56,9 @@ pub struct TxResult {
     pub writes: Vec<KeyWrite>,
     /// Whether this is a valid CONFIG transaction: the caller applies the new channel config.
     pub is_config: bool,
+    /// For an endorser transaction, the contract and the version that its chaincode action
+    /// says endorsed it (valid or not), for per-version metrics.
+    pub chaincode: Option<(String, String)>,
 }
 
 /// The validator's decision on a block.
@@ -178,6 +181,7 @@ pub fn validate_block(
             reason,
             writes,
             is_config: checked.kind == Kind::Config && code == Code::Valid,
+            chaincode: checked.chaincode,
         });
     }
     Ok(BlockValidation {
