@@ -20,6 +20,8 @@
 //!   [`replay`]: shadow replay of a contract's recent transactions against a new package.
 //! - [`load`]: a pooled Gateway write client; [`upgrade_bench`]: `cambium bench upgrade`, a live
 //!   upgrade with migration, canary, abort and promotion under that load.
+//! - [`watch`]: `cambium contract rollout watch`, the automated brake that aborts a canary whose
+//!   error rate on the peers' `/metrics` exceeds a limit.
 
 #![warn(missing_docs)]
 
@@ -39,6 +41,7 @@ pub mod profile;
 pub mod replay;
 pub mod up;
 pub mod upgrade;
+pub mod watch;
 pub mod upgrade_bench;
 
 pub use error::{NodeError, Result};

@@ -13,6 +13,7 @@ use cambium_node::deploy::{self, DeployOptions, Source, Step};
 use cambium_node::upgrade::{
     self, CompatCheck, RolloutOutcome, RolloutStep, UpgradeOptions, UpgradeReport,
 };
+use cambium_node::watch;
 use clap::{Args, Subcommand};
 
 use super::network::{runtime, NetworkArgs};
@@ -269,6 +270,30 @@ pub(crate) enum RolloutAction {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Follow the new version's error rate on the peers' /metrics and abort the rollout when
+    /// it exceeds --max-error-rate (an automated brake); stops when the rollout ends.
+    Watch {
+        /// The contract's name.
+        name: String,
+        /// A peer's operations endpoint, http://HOST:PORT (repeatable).
+        #[arg(long = "metrics", required = true)]
+        metrics: Vec<String>,
+        /// The highest tolerated share of the new version's transactions that do not commit
+        /// VALID, 0-1 (e.g. 0.05).
+        #[arg(long)]
+        max_error_rate: f64,
+        /// Transactions of the new version needed before judging.
+        #[arg(long, default_value_t = 20)]
+        min_transactions: u64,
+        /// Seconds between scrapes.
+        #[arg(long, default_value_t = 5.0)]
+        interval: f64,
+        /// Stop after this many seconds with the canary healthy (default: until it ends).
+        #[arg(long)]
+        timeout: Option<f64>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 impl RolloutAction {
@@ -289,6 +314,9 @@ impl RolloutAction {
             RolloutAction::Resume { name, admin } => (RolloutStep::Resume, name, admin),
             RolloutAction::Promote { name, admin } => (RolloutStep::Promote, name, admin),
             RolloutAction::Abort { name, admin } => (RolloutStep::Abort, name, admin),
+            RolloutAction::Watch { .. } => {
+                anyhow::bail!("watch is not a single rollout step")
+            }
         })
     }
 }
@@ -618,6 +646,63 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 return print_json(&report);
             }
             print_upgrade(&report);
+            Ok(())
+        }
+        LifecycleCommand::Rollout {
+            action:
+                RolloutAction::Watch {
+                    name,
+                    metrics,
+                    max_error_rate,
+                    min_transactions,
+                    interval,
+                    timeout,
+                    admin: args,
+                },
+        } => {
+            let (admin, peer) = admin(&args)?;
+            let options = watch::WatchOptions {
+                metrics,
+                interval: std::time::Duration::from_secs_f64(interval.max(0.1)),
+                max_error_rate,
+                min_transactions,
+                timeout: timeout.map(|t| std::time::Duration::from_secs_f64(t.max(0.0))),
+            };
+            let json = args.json;
+            let end = watch::watch(&admin, &peer, &name, &options, &|tick: &watch::Tick| {
+                if !json {
+                    println!(
+                        "{name} {}: {} committed, {} not VALID ({:.1}% errors)",
+                        tick.version,
+                        tick.window.total(),
+                        tick.window.invalid,
+                        tick.error_rate * 100.0
+                    );
+                }
+            })
+            .await?;
+            if json {
+                return print_json(&end);
+            }
+            match end {
+                watch::WatchEnd::Aborted {
+                    error_rate, commit, ..
+                } => println!(
+                    "error rate {:.1}% > {:.1}%: rollout of {name} aborted (tx {} in block {}); \
+                     all traffic is back on the previous version",
+                    error_rate * 100.0,
+                    max_error_rate * 100.0,
+                    commit.tx_id,
+                    commit.block
+                ),
+                watch::WatchEnd::Ended { state } => {
+                    println!("the rollout of {name} is {state}; nothing to watch")
+                }
+                watch::WatchEnd::TimedOut { window } => println!(
+                    "watched {} transactions of the new version of {name}: healthy",
+                    window.total()
+                ),
+            }
             Ok(())
         }
         LifecycleCommand::Rollout { action } => {
