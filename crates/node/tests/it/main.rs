@@ -6,3 +6,4 @@ mod network;
 mod support;
 mod upgrade;
 mod upgrade_bench;
+mod watch;
