@@ -377,6 +377,9 @@ impl Endorser {
     ) -> std::result::Result<ProposalResponse, Refusal> {
         let channel_id = view.channel_header.channel_id.as_str();
         let name = view.chaincode_name.clone().unwrap_or_default();
+        if let Some(message) = governance_refusal(snapshot.as_ref(), &name)? {
+            return Err(Refusal::refused(message));
+        }
         let routed = channel
             .contracts
             .routed_contract(&name, snapshot.as_ref(), &origin);
@@ -1143,6 +1146,31 @@ fn channel_admin(
         })?;
     }
     Ok(())
+}
+
+/// The refusal of a proposal to `name` when its committed governance status
+/// (`cambium/status/<name>` in `_lifecycle`) is frozen or retired, naming the block that
+/// changed it.
+fn governance_refusal(
+    snapshot: &dyn LedgerView,
+    name: &str,
+) -> std::result::Result<Option<String>, Refusal> {
+    let key = cambium_lifecycle::governance::status_key(name);
+    let stored = snapshot.get_state(LIFECYCLE, &key).map_err(|e| {
+        Refusal::refused(format!(
+            "error in simulation: reading the status of contract {name} failed: {e}; check the peer's ledger"
+        ))
+    })?;
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let status = cambium_lifecycle::governance::decode_status(&stored.value)
+        .map_err(|e| Refusal::refused(format!("error in simulation: {e}")))?;
+    Ok(cambium_lifecycle::governance::refusal(
+        name,
+        Some(&status),
+        stored.version.block_num,
+    ))
 }
 
 /// The key under which Fabric records that a contract's init ran, in the contract's own

@@ -19,6 +19,9 @@
 //!   client or OU), the deterministic assignment of a transaction to the new or the previous
 //!   version, the rollout state kept under `cambium/rollout/<name>` and the steps (advance,
 //!   pause, resume, promote, abort) that move it.
+//! - [`governance`]: freezing, unfreezing and retiring a contract (`cambium/status/<name>`),
+//!   the legal acts, and the refusals endorsers and the validator give a frozen or retired
+//!   contract's transactions.
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
@@ -36,6 +39,7 @@
 
 pub mod definition;
 pub mod error;
+pub mod governance;
 pub mod package;
 pub mod readiness;
 pub mod rollout;
@@ -45,6 +49,7 @@ pub mod upgrade;
 
 pub use definition::{ApplicationPolicy, Approval, Definition, PackageSource};
 pub use error::{LifecycleError, Result};
+pub use governance::{Act, ContractState, ContractStateArgs, ContractStatus};
 pub use package::{InstalledPackage, PackageStore};
 pub use readiness::{
     append_report, orgs_satisfy, ready_orgs, report_from_result, OrgReadiness, ReadinessReport,

@@ -33,6 +33,13 @@
 //! - **Peer-local**: `InstallChaincode`, `QueryInstalledChaincode`,
 //!   `QueryInstalledChaincodes`, `GetInstalledChaincodePackage` over a [`PackageStore`].
 //!
+//! # Cambium additions: governance ([`crate::governance`])
+//!
+//! `FreezeContract`, `UnfreezeContract`, `RetireContract` (ACL [`Acl::ChannelAdmins`]) take a
+//! `ContractStateArgs{name, reason}`, rewrite `cambium/status/<name>` and answer the new
+//! `ContractStatus`; `QueryContractStatus` (channel Writers) answers the current one. Approving
+//! or committing a definition of a retired contract is refused.
+//!
 //! # Cambium additions: canary rollouts ([`crate::rollout`])
 //!
 //! - Approve, readiness and commit read an optional `cambium.lifecycle.RolloutPlan` at field
@@ -59,6 +66,7 @@ use cambium_wire::Message;
 
 use crate::definition::{Approval, Definition, PackageSource};
 use crate::error::{LifecycleError, Result};
+use crate::governance::{self, refuse_if_retired, Act, ContractStateArgs, ContractStatus};
 use crate::package::PackageStore;
 use crate::readiness::{
     append_report, describe_policy, orgs_satisfy, OrgReadiness, ReadinessReport,
@@ -93,6 +101,7 @@ pub const QUERY_APPROVED: &str = "QueryApprovedChaincodeDefinition";
 pub const QUERY_DEFINITION: &str = "QueryChaincodeDefinition";
 /// `QueryChaincodeDefinitions`.
 pub const QUERY_DEFINITIONS: &str = "QueryChaincodeDefinitions";
+pub use crate::governance::{FREEZE, QUERY_STATUS, RETIRE, UNFREEZE};
 pub use crate::rollout::{ABORT, ADVANCE, PAUSE, PROMOTE, QUERY as QUERY_ROLLOUT, RESUME};
 
 /// Who may call a function (Fabric's default ACLs).
@@ -102,7 +111,7 @@ pub enum Acl {
     LocalAdmins,
     /// The channel's `/Channel/Application/Writers` policy.
     ChannelWriters,
-    /// An admin of one of the channel's orgs (the rollout steps).
+    /// An admin of one of the channel's orgs (the rollout steps and the governance acts).
     ChannelAdmins,
 }
 
@@ -114,10 +123,11 @@ pub fn acl(function: &str) -> Option<Acl> {
     match function {
         INSTALL | QUERY_INSTALLED | QUERY_INSTALLED_ALL | GET_PACKAGE | APPROVE
         | QUERY_APPROVED => Some(Acl::LocalAdmins),
-        COMMIT | CHECK_READINESS | QUERY_DEFINITION | QUERY_DEFINITIONS | QUERY_ROLLOUT => {
-            Some(Acl::ChannelWriters)
+        COMMIT | CHECK_READINESS | QUERY_DEFINITION | QUERY_DEFINITIONS | QUERY_ROLLOUT
+        | QUERY_STATUS => Some(Acl::ChannelWriters),
+        ADVANCE | PAUSE | RESUME | PROMOTE | ABORT | FREEZE | UNFREEZE | RETIRE => {
+            Some(Acl::ChannelAdmins)
         }
-        ADVANCE | PAUSE | RESUME | PROMOTE | ABORT => Some(Acl::ChannelAdmins),
         _ => None,
     }
 }
@@ -283,7 +293,7 @@ pub fn invoke_local(
 
 fn unknown_function(function: &str) -> LifecycleError {
     LifecycleError::BadArguments(format!(
-        "unknown function '{function}'; _lifecycle offers InstallChaincode, QueryInstalledChaincode, QueryInstalledChaincodes, GetInstalledChaincodePackage, ApproveChaincodeDefinitionForMyOrg, CheckCommitReadiness, CommitChaincodeDefinition, QueryApprovedChaincodeDefinition, QueryChaincodeDefinition, QueryChaincodeDefinitions, AdvanceRollout, PauseRollout, ResumeRollout, PromoteRollout, AbortRollout and QueryRollout"
+        "unknown function '{function}'; _lifecycle offers InstallChaincode, QueryInstalledChaincode, QueryInstalledChaincodes, GetInstalledChaincodePackage, ApproveChaincodeDefinitionForMyOrg, CheckCommitReadiness, CommitChaincodeDefinition, QueryApprovedChaincodeDefinition, QueryChaincodeDefinition, QueryChaincodeDefinitions, AdvanceRollout, PauseRollout, ResumeRollout, PromoteRollout, AbortRollout, QueryRollout, FreezeContract, UnfreezeContract, RetireContract and QueryContractStatus"
     ))
 }
 
@@ -315,6 +325,7 @@ pub fn invoke_channel(
                 args.init_required,
             )?
             .with_rollout(plan_from_message(input)?);
+            refuse_if_retired(sim, &args.name, function)?;
             check_definition_plan(ctx, sim, &args.name, &definition)?;
             commit(ctx, sim, &args.name, &definition)?;
             Ok(pb::CommitChaincodeDefinitionResult {}.encode_to_vec())
@@ -414,6 +425,21 @@ pub fn invoke_channel(
                 .unwrap_or_else(|| unreachable!("is_step names only steps"));
             Ok(rollout_step(sim, &args.name, step)?.encode_to_vec())
         }
+        QUERY_STATUS => {
+            let args: ContractStateArgs = decode(input, function)?;
+            require_definition(sim, &args.name)?;
+            let status = governance::stored_status(sim, &args.name)?.unwrap_or(ContractStatus {
+                name: args.name.clone(),
+                ..Default::default()
+            });
+            Ok(status.encode_to_vec())
+        }
+        act if governance::is_act(act) => {
+            let args: ContractStateArgs = decode(input, function)?;
+            let act =
+                Act::from_function(act).unwrap_or_else(|| unreachable!("is_act names only acts"));
+            Ok(governance_act(sim, &args, act)?.encode_to_vec())
+        }
         other if is_peer_local(other) => invoke_local(packages, references, other, input),
         other => Err(unknown_function(other)),
     }
@@ -464,6 +490,27 @@ fn query_rollout(sim: &mut dyn Simulation, name: &str) -> Result<RolloutStatus> 
     })
 }
 
+/// A governance act: the contract must be defined; reads the stored status (so MVCC orders
+/// acts) and writes the next one.
+fn governance_act(
+    sim: &mut dyn Simulation,
+    args: &ContractStateArgs,
+    act: Act,
+) -> Result<ContractStatus> {
+    if args.name.is_empty() {
+        return Err(LifecycleError::BadArguments(format!(
+            "{}: no contract name given; name the contract to {}",
+            act.function(),
+            governance::state_word(act.target())
+        )));
+    }
+    require_definition(sim, &args.name)?;
+    let current = governance::stored_status(sim, &args.name)?;
+    let next = governance::apply(current.as_ref(), act, &args.name, &args.reason)?;
+    governance::write_status(sim, &next);
+    Ok(next)
+}
+
 /// A rollout step: reads the stored status (so MVCC orders steps) and writes the next one.
 fn rollout_step(sim: &mut dyn Simulation, name: &str, step: Step) -> Result<RolloutStatus> {
     let definition = require_definition(sim, name)?;
@@ -498,6 +545,7 @@ fn approve(
         args.init_required,
     )?
     .with_rollout(rollout);
+    refuse_if_retired(sim, name, APPROVE)?;
     check_definition_plan(ctx, sim, name, &definition)?;
     let source = PackageSource::from_wire(args.source.as_ref());
     if let Some(id) = source.package_id() {

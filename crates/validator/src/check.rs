@@ -460,6 +460,9 @@ fn check_action(
         VersionedPolicy::VersionRejected(why) => {
             return Ok(Err(reject(Code::ChaincodeVersionConflict, why)))
         }
+        VersionedPolicy::ContractHalted(why) => {
+            return Ok(Err(reject(Code::EndorsementPolicyFailure, why)))
+        }
     };
     let signers = verify_endorsements(env.channel.msps(), action, env.identity_time);
     if let Some(lifecycle) = rwset
@@ -468,6 +471,9 @@ fn check_action(
         .find(|ns| ns.namespace == LIFECYCLE_NAMESPACE)
     {
         if let Err(rejection) = check_rollout_steps(env, index, envelope, action, lifecycle)? {
+            return Ok(Err(rejection));
+        }
+        if let Err(rejection) = check_governance(env, index, envelope, lifecycle)? {
             return Ok(Err(rejection));
         }
     }
@@ -565,6 +571,94 @@ fn check_rollout_steps(
             return failure(format!(
                 "{} of '{name}' must satisfy the channel policy {policy} over its endorsers and its creator, which it does not: {e}; submit it as an identity the policy names, with enough endorsements",
                 step.function()
+            ));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Governance in a `_lifecycle` write set ([`cambium_lifecycle::governance`]): each written
+/// contract status must be read (so MVCC orders acts), be the legal result of an act from the
+/// status committed before the block, and come from a creator who is a valid admin of a
+/// channel org (the endorsements' `LifecycleEndorsement` is checked with the namespace's
+/// other writes); and no definition of a retired contract may be written. Failures are
+/// `ENDORSEMENT_POLICY_FAILURE`.
+fn check_governance(
+    env: &CheckEnv<'_>,
+    index: usize,
+    envelope: &EnvelopeView,
+    lifecycle: &cambium_primitives::NsRwSet,
+) -> Result<std::result::Result<(), Rejection>> {
+    use cambium_lifecycle::governance::{self, ContractState};
+    let failure = |reason: String| Ok(Err(reject(Code::EndorsementPolicyFailure, reason)));
+    let lookup = |e: crate::context::PolicySourceError| ValidatorError::PolicyLookup {
+        block: env.block,
+        index,
+        namespace: LIFECYCLE_NAMESPACE.to_owned(),
+        problem: e.message,
+    };
+    for write in &lifecycle.writes {
+        let Some(name) = write
+            .key
+            .strip_prefix(cambium_lifecycle::state::METADATA_PREFIX)
+        else {
+            continue;
+        };
+        let status = env.policies.contract_status(name).map_err(lookup)?;
+        if governance::state_of_opt(status.as_ref()) == ContractState::Retired {
+            return failure(format!(
+                "the transaction writes a definition of '{name}', which is retired; retiring is final, so deploy the contract under a new name"
+            ));
+        }
+    }
+    let status_writes: Vec<_> = lifecycle
+        .writes
+        .iter()
+        .filter(|w| governance::status_name(&w.key).is_some())
+        .collect();
+    if status_writes.is_empty() {
+        return Ok(Ok(()));
+    }
+    let admin = envelope.creator.as_ref().and_then(|creator| {
+        env.channel
+            .msps()
+            .validate(creator, env.identity_time)
+            .ok()
+            .filter(Identity::is_admin)
+    });
+    for write in status_writes {
+        let name = governance::status_name(&write.key).unwrap_or_default();
+        if write.is_delete {
+            return failure(format!(
+                "the transaction deletes the status of '{name}'; a contract's status is only ever changed by FreezeContract, UnfreezeContract or RetireContract"
+            ));
+        }
+        if !lifecycle.reads.iter().any(|r| r.key == write.key) {
+            return failure(format!(
+                "the governance act on '{name}' does not read the status it changes; endorse it with a Cambium peer"
+            ));
+        }
+        let written = match governance::decode_status(&write.value) {
+            Ok(status) => status,
+            Err(e) => return failure(format!("the governance act on '{name}' writes {e}")),
+        };
+        let committed = env.policies.contract_status(name).map_err(lookup)?;
+        let act = match governance::act_between(committed.as_ref(), &written, name) {
+            Ok(act) => act,
+            Err(e) => {
+                return failure(format!(
+                    "the governance act on '{name}' is not legal from its committed status: {e}; query the contract's status and endorse the act again"
+                ))
+            }
+        };
+        if admin.is_none() {
+            return failure(format!(
+                "{} of '{name}' must be submitted by an admin of a channel org, and its creator ({}) is not one; sign it with an org admin's identity",
+                act.function(),
+                envelope
+                    .creator
+                    .as_ref()
+                    .map_or("an unknown identity", |c| c.msp_id.as_str())
             ));
         }
     }

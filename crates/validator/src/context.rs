@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use cambium_channel::ChannelConfig;
 use cambium_ledger::{BlockReader, StateReader};
 use cambium_lifecycle::rollout::{plan_in_force, step_between, RolloutStatus};
-use cambium_lifecycle::{Creator, RolloutInForce, Step};
+use cambium_lifecycle::{ContractStatus, Creator, RolloutInForce, Step};
 use cambium_msp::policy::{PolicyError, PolicyGroup, VerifiedSignatures};
 use cambium_msp::MspManager;
 use cambium_primitives::SignaturePolicyEnvelope;
@@ -197,6 +197,16 @@ pub trait EndorsementPolicies: Sync {
         Ok(VersionedPolicy::Policy(self.endorsement_policy(namespace)?))
     }
 
+    /// The governance status (`cambium/status/<name>`) of contract `name` committed before the
+    /// block, if one is stored. The default knows none.
+    fn contract_status(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Option<ContractStatus>, PolicySourceError> {
+        let _ = name;
+        Ok(None)
+    }
+
     /// Checks a write of `written` to the rollout key of contract `name` (a rollout step
     /// transaction) against the rollout committed before the block: `Ok(Ok(step))` for a
     /// legal step, `Ok(Err(why))` otherwise. The default knows no rollouts and refuses every
@@ -240,6 +250,10 @@ pub enum VersionedPolicy {
     Policy(Option<EndorsementPolicy>),
     /// The version is not acceptable in this block; what was wrong and what to do.
     VersionRejected(String),
+    /// The contract is frozen or retired (see [`cambium_lifecycle::governance`]): no
+    /// transaction of it is valid (`ENDORSEMENT_POLICY_FAILURE`); what was wrong and what to
+    /// do.
+    ContractHalted(String),
 }
 
 /// One policy that a transaction's writes to a namespace must satisfy, and what it covers
@@ -331,6 +345,8 @@ struct Contract {
     sequence: i64,
     /// The stored rollout status (possibly of an earlier sequence).
     rollout: Option<RolloutStatus>,
+    /// The stored governance status and the block that wrote it.
+    status: Option<(ContractStatus, u64)>,
 }
 
 impl LifecyclePolicies {
@@ -401,6 +417,18 @@ fn load_policies(
             .map(|v| cambium_lifecycle::rollout::decode_status(&v.value))
             .transpose()
             .map_err(failed)?;
+        let status_key = cambium_lifecycle::governance::status_key(&name);
+        let status = state
+            .get_state(LIFECYCLE_NAMESPACE, &status_key)
+            .map_err(|e| PolicySourceError {
+                message: format!("reading _lifecycle key '{status_key}' failed: {e}"),
+            })?
+            .map(|v| {
+                cambium_lifecycle::governance::decode_status(&v.value)
+                    .map(|s| (s, v.version.block_num))
+            })
+            .transpose()
+            .map_err(failed)?;
         let in_force =
             plan_in_force(rollout.as_ref(), definition.sequence).map(|plan| RolloutInForce {
                 plan: plan.clone(),
@@ -419,6 +447,7 @@ fn load_policies(
                 previous_policy,
                 sequence: definition.sequence,
                 rollout,
+                status,
             },
         );
     }
@@ -456,6 +485,13 @@ impl EndorsementPolicies for LifecyclePolicies {
         let Some(contract) = policies.get(namespace) else {
             return Ok(VersionedPolicy::Policy(None));
         };
+        if let Some((status, since)) = &contract.status {
+            if let Some(why) =
+                cambium_lifecycle::governance::refusal(namespace, Some(status), *since)
+            {
+                return Ok(VersionedPolicy::ContractHalted(why));
+            }
+        }
         Ok(
             match cambium_lifecycle::judge_version(
                 namespace,
@@ -476,6 +512,17 @@ impl EndorsementPolicies for LifecyclePolicies {
                 }
             },
         )
+    }
+
+    fn contract_status(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Option<ContractStatus>, PolicySourceError> {
+        let policies = self.policies.as_ref().map_err(Clone::clone)?;
+        Ok(policies
+            .get(name)
+            .and_then(|c| c.status.as_ref())
+            .map(|(s, _)| s.clone()))
     }
 
     fn rollout_step(
@@ -746,6 +793,78 @@ mod tests {
             .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_frozen_or_retired_contract_has_no_policy_in_force_from_the_next_block() {
+        use cambium_ledger::BlockWriter;
+        use cambium_lifecycle::{ContractState, ContractStatus};
+        // A rollout at 100 %: every transaction is on 2.0.
+        let ledger = canary_state(&cambium_lifecycle::RolloutPlan {
+            weight_percent: 100,
+            ..Default::default()
+        });
+        let ous: Vec<String> = Vec::new();
+        let origin = TxOrigin {
+            tx_id: "00",
+            creator: Creator {
+                msp_id: "Org1MSP",
+                identity: b"creator",
+                ous: &ous,
+            },
+        };
+        let decide = |ledger: &cambium_ledger::MemLedger| {
+            let snapshot = cambium_ledger::SnapshotSource::snapshot(ledger).unwrap();
+            let policies = LifecyclePolicies::new(&snapshot);
+            (
+                policies.contract_status("kv").unwrap(),
+                policies
+                    .versioned_policy("kv", "2.0", &origin, 100, 5)
+                    .unwrap(),
+            )
+        };
+        let (status, decided) = decide(&ledger);
+        assert_eq!(status, None);
+        assert!(matches!(decided, VersionedPolicy::Policy(Some(_))));
+        for (block, state) in [(1, ContractState::Frozen), (2, ContractState::Retired)] {
+            let mut writes = Writes::default();
+            cambium_lifecycle::governance::write_status(
+                &mut writes,
+                &ContractStatus {
+                    state: state as i32,
+                    reason: "incident".into(),
+                    name: "kv".into(),
+                },
+            );
+            let previous = cambium_ledger::BlockReader::block(
+                &cambium_ledger::SnapshotSource::snapshot(&ledger).unwrap(),
+                block - 1,
+            )
+            .unwrap()
+            .unwrap()
+            .hash
+            .to_vec();
+            ledger
+                .commit_block(&cambium_ledger::BlockCommit {
+                    block: cambium_ledger::Block::new(block, previous, vec![b"act".to_vec()]),
+                    outcomes: vec![cambium_ledger::TxOutcome::valid(writes.0)],
+                })
+                .expect("block commits");
+            let (status, decided) = decide(&ledger);
+            assert_eq!(status.map(|s| s.state), Some(state as i32));
+            let VersionedPolicy::ContractHalted(why) = decided else {
+                panic!("{state:?} contract still has a policy: {decided:?}");
+            };
+            let word = cambium_lifecycle::governance::state_word(state);
+            assert!(
+                why.starts_with(&format!(
+                    "contract kv is {word} since block {block}: incident"
+                )),
+                "{why}"
+            );
+        }
+        // The default policy source knows no statuses.
+        assert_eq!(PolicyTable::new().contract_status("kv").unwrap(), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! run by `cambium-vm`, and `cambium-validator` as the judge of what the endorser signs.
 
 mod endorse;
+mod governance;
 mod grpc;
 mod lifecycle;
 mod migration;

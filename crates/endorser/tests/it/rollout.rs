@@ -468,7 +468,10 @@ fn rolling_back_to_an_old_package_is_a_new_sequence_ready_at_commit() {
 
 /// Re-signs `responses` (by Org1's and Org2's peers, in that order) after `edit` changed
 /// their chaincode action: what endorsers that break the rules would produce.
-fn resign(responses: &mut [ProposalResponse], edit: impl Fn(&mut peer::ChaincodeAction)) {
+pub(crate) fn resign(
+    responses: &mut [ProposalResponse],
+    edit: impl Fn(&mut peer::ChaincodeAction),
+) {
     for (o, r) in responses.iter_mut().enumerate() {
         let mut prp = peer::ProposalResponsePayload::decode(r.payload.as_slice()).unwrap();
         let mut action = peer::ChaincodeAction::decode(prp.extension.as_slice()).unwrap();
