@@ -14,8 +14,8 @@
 //!   connection-profile.json|yaml     every organisation's keys, for one operator who holds them all
 //! ```
 //!
-//! Ports start at `base_port`: two per orderer (gRPC, then its channel participation API),
-//! then two per peer (gRPC, then its operations endpoint). Node configurations name the crypto
+//! Ports start at `base_port`: three per orderer (gRPC, its channel participation API, its
+//! operations endpoint), then two per peer (gRPC, then its operations endpoint). Node configurations name the crypto
 //! material by paths relative to themselves, so the folder (or a node's share of it) can be
 //! copied to another host; the connection profiles use absolute paths, as Fabric SDKs read them.
 
@@ -104,6 +104,8 @@ pub struct NodePlan {
     /// The second port: an orderer's channel participation API, a peer's operations endpoint
     /// (`host:port`, bound on loopback for orderers).
     pub aux_address: String,
+    /// An orderer's operations endpoint (`host:port`); a peer's is its `aux_address`.
+    pub operations_address: Option<String>,
     /// Its configuration file.
     pub config: PathBuf,
     /// Its data folder.
@@ -182,7 +184,7 @@ pub fn check(options: &GenerateOptions) -> Result<()> {
 
 /// How many ports the network uses from `base_port`.
 pub fn port_count(options: &GenerateOptions) -> u32 {
-    2 * (options.orderers + options.orgs * options.peers_per_org)
+    3 * options.orderers + 2 * options.orgs * options.peers_per_org
 }
 
 /// Generates the network into `options.out`, reporting each step to `progress`.
@@ -244,7 +246,7 @@ pub fn generate(
     ));
     let mut orderers = Vec::new();
     for (i, node) in orderer_org.nodes.iter().enumerate() {
-        let (grpc, admin) = ports.orderer(i);
+        let (grpc, admin, ops) = ports.orderer(i);
         let dir = root.join("nodes").join(&node.name);
         let file = OrdererFile {
             listen_address: format!("{listen_host}:{grpc}"),
@@ -262,6 +264,9 @@ pub fn generate(
                 root_cas: tls_cas.iter().map(|p| relative(&dir, p)).collect(),
                 client_auth_required: false,
             },
+            operations: OpsFile {
+                listen_address: format!("{listen_host}:{ops}"),
+            },
         };
         let text = serde_norway::to_string(&file)
             .map_err(|e| NodeError::Rejected(format!("encoding {ORDERER_CONFIG}: {e}")))?;
@@ -272,6 +277,7 @@ pub fn generate(
             msp_id: orderer_org.msp_id.clone(),
             address: file.advertised_address.clone(),
             aux_address: file.admin_listen_address.clone(),
+            operations_address: Some(format!("{}:{ops}", options.host)),
             config,
             data_dir: dir.join("data"),
         });
@@ -310,6 +316,7 @@ pub fn generate(
                 msp_id: org.msp_id.clone(),
                 address: format!("{}:{grpc}", options.host),
                 aux_address: format!("{}:{ops}", options.host),
+                operations_address: None,
                 config: path,
                 data_dir: dir.join("data"),
             });
@@ -428,15 +435,15 @@ impl PortPlan {
         }
     }
 
-    /// Orderer `i`'s gRPC and admin ports.
-    fn orderer(&self, i: usize) -> (u16, u16) {
-        let p = self.base + 2 * i as u16;
-        (p, p + 1)
+    /// Orderer `i`'s gRPC, admin and operations ports.
+    fn orderer(&self, i: usize) -> (u16, u16, u16) {
+        let p = self.base + 3 * i as u16;
+        (p, p + 1, p + 2)
     }
 
     /// Peer `i`'s (counted over all organisations) gRPC and operations ports.
     fn peer(&self, i: usize) -> (u16, u16) {
-        let p = self.base + 2 * self.orderers + 2 * i as u16;
+        let p = self.base + 3 * self.orderers + 2 * i as u16;
         (p, p + 1)
     }
 }
@@ -688,6 +695,14 @@ struct OrdererFile {
     data_dir: PathBuf,
     msp: MspFile,
     tls: OrdererTlsFile,
+    operations: OpsFile,
+}
+
+/// The `operations` section: plain HTTP, as Fabric's default.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OpsFile {
+    listen_address: String,
 }
 
 #[derive(Serialize)]
@@ -764,12 +779,16 @@ fn readme(options: &GenerateOptions, d: &GeneratedDeployment) -> String {
     for p in &d.peers {
         let _ = writeln!(t, "cambium peer start --config {}", rel(&p.config));
     }
-    t.push_str("```\n\n## Nodes\n\n| node | MSP | gRPC | second port |\n|---|---|---|---|\n");
+    t.push_str("```\n\n## Nodes\n\n| node | MSP | gRPC | other ports |\n|---|---|---|---|\n");
     for o in &d.orderers {
         let _ = writeln!(
             t,
-            "| {} | {} | {} | admin API {} |",
-            o.name, o.msp_id, o.address, o.aux_address
+            "| {} | {} | {} | admin API {}, operations http://{} |",
+            o.name,
+            o.msp_id,
+            o.address,
+            o.aux_address,
+            o.operations_address.as_deref().unwrap_or("-")
         );
     }
     for p in &d.peers {
@@ -826,11 +845,15 @@ mod tests {
         assert_eq!(d.orderers.len(), 3);
         assert_eq!(d.peers.len(), 4);
         assert_eq!(d.orderers[0].address, "127.0.0.1:30000");
-        assert_eq!(d.orderers[2].aux_address, "127.0.0.1:30005");
+        assert_eq!(d.orderers[2].aux_address, "127.0.0.1:30007");
+        assert_eq!(
+            d.orderers[2].operations_address.as_deref(),
+            Some("127.0.0.1:30008")
+        );
         assert_eq!(d.peers[0].name, "peer0.org1.example.com");
-        assert_eq!(d.peers[0].address, "127.0.0.1:30006");
+        assert_eq!(d.peers[0].address, "127.0.0.1:30009");
         assert_eq!(d.peers[3].name, "peer1.org2.example.com");
-        assert_eq!(d.peers[3].aux_address, "127.0.0.1:30013");
+        assert_eq!(d.peers[3].aux_address, "127.0.0.1:30016");
 
         // The configurations load with the nodes' own parsers, and their files exist.
         for o in &d.orderers {
@@ -843,6 +866,10 @@ mod tests {
             );
             assert!(c.tls.load().unwrap().is_some());
             assert_eq!(c.data_dir, o.config.parent().unwrap().join("data"));
+            assert_eq!(
+                Some(c.operations.unwrap().listen_address),
+                o.operations_address.clone()
+            );
         }
         for p in &d.peers {
             let c = PeerConfig::load(&p.config).unwrap();
@@ -863,7 +890,7 @@ mod tests {
             .collect();
         assert_eq!(
             consenters,
-            ["127.0.0.1:30000", "127.0.0.1:30002", "127.0.0.1:30004"]
+            ["127.0.0.1:30000", "127.0.0.1:30003", "127.0.0.1:30006"]
         );
         assert_eq!(config.application_orgs().len(), 2);
         assert_eq!(config.batch_timeout(), Duration::from_millis(250));
@@ -930,7 +957,7 @@ mod tests {
         check_err(&|o| o.orderers = 0, "--orderers 0");
         check_err(
             &|o| o.base_port = 65530,
-            "--base-port 65530 does not fit the 14 ports",
+            "--base-port 65530 does not fit the 17 ports",
         );
         check_err(&|o| o.base_port = 80, "use a port from 1024");
         check_err(&|o| o.host = "a b".into(), "--host 'a b'");
@@ -950,8 +977,8 @@ mod tests {
         opts.orgs = 1;
         let d = generate(&opts, &mut |_| {}).unwrap();
         let peer = PeerConfig::load(&d.peers[0].config).unwrap();
-        assert_eq!(peer.listen_address, "0.0.0.0:30002");
-        assert_eq!(peer.external_address.as_deref(), Some("10.1.2.3:30002"));
+        assert_eq!(peer.listen_address, "0.0.0.0:30003");
+        assert_eq!(peer.external_address.as_deref(), Some("10.1.2.3:30003"));
         let pem = std::fs::read_to_string(peer.tls.cert.unwrap()).unwrap();
         let der = pem::parse(pem).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(der.contents()).unwrap();

@@ -26,8 +26,8 @@ pub(crate) enum NetworkCommand {
         /// The folder to write (new or empty; see --force).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// The first port: two per orderer (gRPC, channel participation API), then two per
-        /// peer (gRPC, operations endpoint).
+        /// The first port: three per orderer (gRPC, channel participation API, operations
+        /// endpoint), then two per peer (gRPC, operations endpoint).
         #[arg(long, value_name = "PORT", default_value_t = 7050)]
         base_port: u16,
         /// The host name or IP address the nodes are reached at; it goes into every TLS

@@ -135,7 +135,8 @@ pub(crate) struct ProcNet {
 impl ProcNet {
     /// Generates a network with `cambium network generate` into `dir`.
     pub(crate) fn generate(dir: &Path, orgs: u32, peers_per_org: u32, orderers: u32) -> ProcNet {
-        let ports = 2 * (orderers + orgs * peers_per_org) as u16;
+        // Three ports per orderer (gRPC, admin, operations), two per peer (gRPC, operations).
+        let ports = (3 * orderers + 2 * orgs * peers_per_org) as u16;
         let base = free_base_port(ports).to_string();
         let out = dir.join("net");
         let json = cambium_ok(&[
