@@ -182,7 +182,9 @@ impl Admin {
         Ok((node.url.clone(), channel))
     }
 
-    async fn call(
+    /// Calls the `_lifecycle` function `function(args)` on `peer` for `channel_id` as this
+    /// admin, without submitting; returns the response payload.
+    pub async fn call(
         &self,
         peer: &str,
         channel_id: &str,
@@ -667,7 +669,7 @@ impl Admin {
     /// simulation read may change before the transaction is ordered (a migration reads its
     /// whole namespace). Both leave the ledger unchanged, so the call is tried again, a few
     /// times, with a short pause; any other failure is final.
-    async fn submit(
+    pub async fn submit(
         &self,
         endorsers: &[String],
         watch: &str,

@@ -33,6 +33,7 @@ pub mod connect;
 pub mod deploy;
 pub mod error;
 pub mod generate;
+pub mod governance;
 pub mod history;
 pub mod load;
 pub mod network;

@@ -67,6 +67,8 @@ pub(crate) enum ContractCommand {
     Replay(super::history::ReplayArgs),
     #[command(flatten)]
     Lifecycle(super::lifecycle::LifecycleCommand),
+    #[command(flatten)]
+    Governance(super::governance::GovernanceCommand),
 }
 
 pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
@@ -98,6 +100,7 @@ pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
         ContractCommand::History(args) => super::history::history(args),
         ContractCommand::Replay(args) => super::history::replay_command(args),
         ContractCommand::Lifecycle(c) => super::lifecycle::run(c),
+        ContractCommand::Governance(c) => super::governance::run(c),
     }
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod bench_upgrade;
 pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;
+pub(crate) mod governance;
 pub(crate) mod history;
 pub(crate) mod ledger;
 pub(crate) mod lifecycle;
