@@ -3,7 +3,8 @@
 //!
 //! An event is an endorser transaction to `_lifecycle` whose arguments name the contract: an
 //! organisation's approval, a commit of a definition (with its canary plan, if any), and
-//! Cambium's rollout steps (advance, pause, resume, promote, abort). Each comes
+//! Cambium's rollout steps (advance, pause, resume, promote, abort) and governance acts (freeze,
+//! unfreeze, retire, with their reason). Each comes
 //! with the block and transaction that carry it, the client that signed it, the organisations
 //! whose peers endorsed it, and its validation code, so refused attempts (a commit without
 //! enough approvals that still reached a block, a failed migration) are listed as well, marked.
@@ -31,7 +32,7 @@ pub struct HistoryEvent {
     pub tx_id: String,
     /// The client's timestamp, RFC 3339 in UTC.
     pub timestamp: String,
-    /// What happened: `approve`, `commit`, `rollout-advance`, `rollout-abort`, …
+    /// What happened: `approve`, `commit`, `rollout-advance`, `rollout-abort`, `freeze`, …
     pub action: String,
     /// The definition's sequence, when the event names one.
     pub sequence: Option<i64>,
@@ -122,6 +123,18 @@ fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
                 ),
             };
             (action, None, None, detail)
+        }
+        "FreezeContract" | "UnfreezeContract" | "RetireContract" => {
+            let args = cl::ContractStateArgs::decode(arg).ok()?;
+            if args.name != name {
+                return None;
+            }
+            let action = match function.as_str() {
+                "FreezeContract" => "freeze",
+                "UnfreezeContract" => "unfreeze",
+                _ => "retire",
+            };
+            (action, None, None, args.reason)
         }
         _ => return None,
     };

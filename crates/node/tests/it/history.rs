@@ -41,6 +41,14 @@ async fn history_lists_approvals_and_commit_and_replay_compares_packages() {
         assert_eq!(code, 0, "{args:?} commits VALID");
     }
 
+    let admin = cambium_node::admin::Admin::new(profile.clone(), "Org1", None).unwrap();
+    for (word, reason) in [("freeze", "audit"), ("unfreeze", "audit done")] {
+        let act = cambium_node::governance::parse_act(word).unwrap();
+        cambium_node::governance::act(&admin, "basic", act, reason, &|_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{word}: {e}"));
+    }
+
     let signer = profile.signing_identity("Org1", "User1").unwrap();
     let channel_id = profile.channel().unwrap().to_owned();
     let (_, peer) = profile.peer_of("Org1", None).unwrap();
@@ -71,11 +79,15 @@ async fn history_lists_approvals_and_commit_and_replay_compares_packages() {
         [
             ("approve", "Org1MSP"),
             ("approve", "Org2MSP"),
-            ("commit", "Org1MSP")
+            ("commit", "Org1MSP"),
+            ("freeze", "Org1MSP"),
+            ("unfreeze", "Org1MSP")
         ],
         "{history:#?}"
     );
-    assert!(history.iter().all(|e| e.valid && e.sequence == Some(1)));
+    assert!(history.iter().all(|e| e.valid));
+    assert!(history[..3].iter().all(|e| e.sequence == Some(1)));
+    assert_eq!(history[3].detail, "audit");
     assert!(
         history[0].signer.starts_with("Admin@"),
         "{:?}",
