@@ -104,6 +104,10 @@ pub struct Definition {
     /// Cambium's canary rollout plan, as approved and committed (its live state is kept
     /// under the rollout key, see [`crate::rollout`]); `None` switches all traffic at commit.
     pub rollout: Option<RolloutPlan>,
+    /// Cambium's upgrade policy of the definition (a signature policy in Fabric's DSL), as
+    /// approved and committed: the next definition's commit must satisfy it (see
+    /// [`crate::upgrade_policy`]); `None` leaves upgrades to `LifecycleEndorsement` alone.
+    pub upgrade_policy: Option<String>,
 }
 
 impl Definition {
@@ -118,6 +122,15 @@ impl Definition {
             validation_parameter: ApplicationPolicy::default_policy().encode(),
             init_required: false,
             rollout: None,
+            upgrade_policy: None,
+        }
+    }
+
+    /// The same definition carrying `upgrade_policy` (builder style; an empty string is none).
+    pub fn with_upgrade_policy(self, upgrade_policy: Option<String>) -> Definition {
+        Definition {
+            upgrade_policy: upgrade_policy.filter(|p| !p.is_empty()),
+            ..self
         }
     }
 
@@ -176,6 +189,7 @@ impl Definition {
             validation_parameter,
             init_required,
             rollout: None,
+            upgrade_policy: None,
         })
     }
 
@@ -215,6 +229,9 @@ impl Definition {
         }
         if self.rollout != other.rollout {
             out.push("Rollout".to_owned());
+        }
+        if self.upgrade_policy != other.upgrade_policy {
+            out.push("UpgradePolicy".to_owned());
         }
         out
     }
@@ -300,6 +317,9 @@ impl Approval {
         if let Some(plan) = &self.definition.rollout {
             append_plan(plan, &mut bytes);
         }
+        if let Some(policy) = &self.definition.upgrade_policy {
+            crate::upgrade_policy::append(policy, &mut bytes);
+        }
         bytes
     }
 
@@ -317,6 +337,8 @@ impl Approval {
                 validation_parameter: r.validation_parameter,
                 init_required: r.init_required,
                 rollout: plan_from_message(bytes)
+                    .map_err(|e| LifecycleError::Storage(format!("a stored approval's {e}")))?,
+                upgrade_policy: crate::upgrade_policy::from_message(bytes)
                     .map_err(|e| LifecycleError::Storage(format!("a stored approval's {e}")))?,
             },
             source: PackageSource::from_wire(r.source.as_ref()),

@@ -22,6 +22,8 @@
 //! - [`governance`]: freezing, unfreezing and retiring a contract (`cambium/status/<name>`),
 //!   the legal acts, and the refusals endorsers and the validator give a frozen or retired
 //!   contract's transactions.
+//! - [`upgrade_policy`]: a definition's own upgrade policy (extension field 1002): the next
+//!   definition's commit must satisfy it, over the orgs whose admins approved.
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
@@ -46,6 +48,7 @@ pub mod rollout;
 pub mod scc;
 pub mod state;
 pub mod upgrade;
+pub mod upgrade_policy;
 
 pub use definition::{ApplicationPolicy, Approval, Definition, PackageSource};
 pub use error::{LifecycleError, Result};

@@ -33,6 +33,15 @@
 //! - **Peer-local**: `InstallChaincode`, `QueryInstalledChaincode`,
 //!   `QueryInstalledChaincodes`, `GetInstalledChaincodePackage` over a [`PackageStore`].
 //!
+//! # Cambium additions: upgrade policy ([`crate::upgrade_policy`])
+//!
+//! Approve, readiness and commit read an optional upgrade policy (signature policy DSL) at
+//! field 1002 of their arguments; it is part of the approved definition (`UpgradePolicy` in
+//! the mismatches), stored as the field `UpgradePolicy`, and reported at field 1002 of
+//! `QueryApprovedChaincodeDefinition` and `QueryChaincodeDefinition`. A commit is refused
+//! unless the orgs that approved it exactly satisfy the committed definition's upgrade policy
+//! and, when it changes, the new one.
+//!
 //! # Cambium additions: governance ([`crate::governance`])
 //!
 //! `FreezeContract`, `UnfreezeContract`, `RetireContract` (ACL [`Acl::ChannelAdmins`]) take a
@@ -309,7 +318,7 @@ pub fn invoke_channel(
     match function {
         APPROVE => {
             let args: pb::ApproveChaincodeDefinitionForMyOrgArgs = decode(input, function)?;
-            approve(ctx, sim, packages, &args, plan_from_message(input)?)?;
+            approve(ctx, sim, packages, &args, input, plan_from_message(input)?)?;
             Ok(pb::ApproveChaincodeDefinitionForMyOrgResult {}.encode_to_vec())
         }
         COMMIT => {
@@ -324,8 +333,10 @@ pub fn invoke_channel(
                 args.collections.as_ref(),
                 args.init_required,
             )?
-            .with_rollout(plan_from_message(input)?);
+            .with_rollout(plan_from_message(input)?)
+            .with_upgrade_policy(crate::upgrade_policy::from_message(input)?);
             refuse_if_retired(sim, &args.name, function)?;
+            crate::upgrade_policy::check_syntax(&definition)?;
             check_definition_plan(ctx, sim, &args.name, &definition)?;
             commit(ctx, sim, &args.name, &definition)?;
             Ok(pb::CommitChaincodeDefinitionResult {}.encode_to_vec())
@@ -342,7 +353,8 @@ pub fn invoke_channel(
                 args.collections.as_ref(),
                 args.init_required,
             )?
-            .with_rollout(plan_from_message(input)?);
+            .with_rollout(plan_from_message(input)?)
+            .with_upgrade_policy(crate::upgrade_policy::from_message(input)?);
             check_definition_plan(ctx, sim, &args.name, &definition)?;
             check_next_sequence(sim, &args.name, definition.sequence)?;
             let status = approval_status(ctx, sim, &args.name, &definition)?;
@@ -376,6 +388,7 @@ pub fn invoke_channel(
             let status = approval_status(ctx, sim, &args.name, &definition)?;
             let report = status.report();
             let rollout = definition.rollout.clone();
+            let upgrade_policy = definition.upgrade_policy.clone();
             let mut result = pb::QueryChaincodeDefinitionResult {
                 sequence: definition.sequence,
                 version: definition.version,
@@ -390,6 +403,9 @@ pub fn invoke_channel(
             append_report(&report, &mut result);
             if let Some(plan) = &rollout {
                 append_plan(plan, &mut result);
+            }
+            if let Some(policy) = &upgrade_policy {
+                crate::upgrade_policy::append(policy, &mut result);
             }
             Ok(result)
         }
@@ -525,6 +541,7 @@ fn approve(
     sim: &mut dyn Simulation,
     packages: &dyn PackageStore,
     args: &pb::ApproveChaincodeDefinitionForMyOrgArgs,
+    input: &[u8],
     rollout: Option<crate::rollout::RolloutPlan>,
 ) -> Result<()> {
     if ctx.creator_msp_id != ctx.peer_msp_id {
@@ -544,8 +561,10 @@ fn approve(
         args.collections.as_ref(),
         args.init_required,
     )?
-    .with_rollout(rollout);
+    .with_rollout(rollout)
+    .with_upgrade_policy(crate::upgrade_policy::from_message(input)?);
     refuse_if_retired(sim, name, APPROVE)?;
+    crate::upgrade_policy::check_syntax(&definition)?;
     check_definition_plan(ctx, sim, name, &definition)?;
     let source = PackageSource::from_wire(args.source.as_ref());
     if let Some(id) = source.package_id() {
@@ -635,6 +654,13 @@ fn commit(
     }
     check_ready(ctx, name, definition, &status)?;
     let current = committed_definition(sim, name)?;
+    let approved: std::collections::BTreeSet<String> = status
+        .approved
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(org, _)| org.clone())
+        .collect();
+    crate::upgrade_policy::check(name, current.as_ref(), definition, &approved)?;
     let rollout = stored_status(sim, name)?;
     // The definition that serves traffic now is the one the new definition replaces: the
     // current one, or after an aborted rollout, the one before it.

@@ -50,6 +50,10 @@ pub const DEFINITION_FIELDS: [&str; 4] = [
 /// listed in the metadata only for a definition that carries a plan.
 pub const ROLLOUT_FIELD_NAME: &str = "Rollout";
 
+/// Cambium's definition field holding the upgrade policy (its DSL text as bytes), written and
+/// listed in the metadata only when the definition has one.
+pub const UPGRADE_POLICY_FIELD_NAME: &str = "UpgradePolicy";
+
 /// `namespaces/metadata/<name>`.
 pub fn metadata_key(name: &str) -> String {
     format!("{METADATA_PREFIX}{name}")
@@ -285,6 +289,16 @@ pub fn committed_definition(state: &mut dyn StateGet, name: &str) -> Result<Opti
     } else {
         None
     };
+    let upgrade_policy = if metadata
+        .fields
+        .iter()
+        .any(|f| f == UPGRADE_POLICY_FIELD_NAME)
+    {
+        let bytes = read_bytes_field(state, name, UPGRADE_POLICY_FIELD_NAME)?;
+        Some(String::from_utf8(bytes).map_err(|e| corrupt(name, UPGRADE_POLICY_FIELD_NAME, e))?)
+    } else {
+        None
+    };
     Ok(Some(Definition {
         sequence,
         version: endorsement.version,
@@ -293,6 +307,7 @@ pub fn committed_definition(state: &mut dyn StateGet, name: &str) -> Result<Opti
         validation_parameter: validation.validation_parameter,
         init_required: endorsement.init_required,
         rollout,
+        upgrade_policy,
     }))
 }
 
@@ -305,6 +320,14 @@ pub fn write_definition(sim: &mut dyn Simulation, name: &str, definition: &Defin
         sim.put(
             &field_key(name, ROLLOUT_FIELD_NAME),
             state_data(state_data::Type::Bytes(plan.encode_to_vec())),
+        );
+    }
+    if let Some(policy) = &definition.upgrade_policy {
+        fields.push(UPGRADE_POLICY_FIELD_NAME.to_owned());
+        fields.sort();
+        sim.put(
+            &field_key(name, UPGRADE_POLICY_FIELD_NAME),
+            state_data(state_data::Type::Bytes(policy.as_bytes().to_vec())),
         );
     }
     let metadata = StateMetadata {

@@ -238,8 +238,99 @@ fn decide(
     if let Err(r) = check_reads_with(ledger.state(), updates, rwset, &range_check)? {
         return Ok(Err(r));
     }
+    if let Err(r) = check_upgrade_policies(ledger.state(), rwset) {
+        return Ok(Err(r));
+    }
     updates.record(rwset, version);
     Ok(Ok(TxOutcome::from_rwset(Code::Valid, rwset).writes))
+}
+
+/// A `_lifecycle` write set as state: the definition a commit writes, read back with the
+/// lifecycle's own decoder.
+struct Written<'a>(&'a cambium_primitives::NsRwSet);
+
+impl cambium_lifecycle::StateGet for Written<'_> {
+    fn get(&mut self, key: &str) -> cambium_lifecycle::Result<Option<Vec<u8>>> {
+        Ok(self
+            .0
+            .writes
+            .iter()
+            .rev()
+            .find(|w| w.key == key)
+            .filter(|w| !w.is_delete)
+            .map(|w| w.value.clone()))
+    }
+}
+
+/// The upgrade policies ([`cambium_lifecycle::upgrade_policy`]) of every definition commit in
+/// `rwset`: the committed definition's policy, and a changed new one, must be satisfied by
+/// the orgs whose committed approvals of the new sequence match it exactly. The approvals are
+/// those whose keys the commit read: its reads passed MVCC just before, so the committed
+/// values are the ones the endorsers saw. Runs in the order-dependent phase because it reads
+/// committed state. A failure is `ENDORSEMENT_POLICY_FAILURE`.
+fn check_upgrade_policies(
+    state: &dyn cambium_ledger::StateReader,
+    rwset: &TxRwSet,
+) -> std::result::Result<(), Rejection> {
+    use cambium_lifecycle::{committed_definition, org_approval, CommittedState};
+    let Some(lifecycle) = rwset.namespace(cambium_lifecycle::NAMESPACE) else {
+        return Ok(());
+    };
+    let fail = |reason: String| Rejection {
+        code: Code::EndorsementPolicyFailure,
+        reason,
+    };
+    for write in &lifecycle.writes {
+        let Some(name) = write
+            .key
+            .strip_prefix(cambium_lifecycle::state::METADATA_PREFIX)
+        else {
+            continue;
+        };
+        let old = committed_definition(&mut CommittedState(state), name)
+            .map_err(|e| fail(format!("reading the committed definition of '{name}': {e}")))?;
+        let policy_key = cambium_lifecycle::state::field_key(
+            name,
+            cambium_lifecycle::state::UPGRADE_POLICY_FIELD_NAME,
+        );
+        let new_has_policy = lifecycle.writes.iter().any(|w| w.key == policy_key);
+        if !new_has_policy && old.as_ref().is_none_or(|o| o.upgrade_policy.is_none()) {
+            // No upgrade policy before or after: nothing to check.
+            continue;
+        }
+        let new = committed_definition(&mut Written(lifecycle), name)
+            .map_err(|e| {
+                fail(format!(
+                    "the definition of '{name}' the transaction writes: {e}"
+                ))
+            })?
+            .ok_or_else(|| {
+                fail(format!(
+                    "the transaction writes an empty definition of '{name}'"
+                ))
+            })?;
+        let required = cambium_lifecycle::upgrade_policy::required(old.as_ref(), &new);
+        if required.is_empty() {
+            continue;
+        }
+        let mut approved = BTreeSet::new();
+        for read in &lifecycle.reads {
+            let Some(org) = cambium_lifecycle::approval_org(&read.key) else {
+                continue;
+            };
+            if read.key != cambium_lifecycle::approval_key(org, name, new.sequence) {
+                continue;
+            }
+            let approval = org_approval(&mut CommittedState(state), org, name, new.sequence)
+                .map_err(|e| fail(format!("reading {org}'s approval of '{name}': {e}")))?;
+            if approval.is_some_and(|a| a.definition.mismatches(&new).is_empty()) {
+                approved.insert(org.to_owned());
+            }
+        }
+        cambium_lifecycle::upgrade_policy::check(name, old.as_ref(), &new, &approved)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// The contracts whose definition `rwset` commits (it writes `_lifecycle`'s

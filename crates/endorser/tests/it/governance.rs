@@ -355,3 +355,151 @@ fn the_validator_refuses_forged_governance_acts() {
         [Code::Valid]
     );
 }
+
+const BOTH_ADMINS: &str = "AND('Org1MSP.admin','Org2MSP.admin')";
+
+/// The commit of `def` by Org1's admin endorsed by both peers: the responses.
+fn endorse_commit(network: &Network, def: &Def) -> (Vec<u8>, Vec<ProposalResponse>) {
+    network.lifecycle(
+        &[0, 1],
+        network.admin(0),
+        "CommitChaincodeDefinition",
+        def.commit(),
+    )
+}
+
+#[test]
+fn a_definitions_upgrade_policy_binds_the_next_commit() {
+    let network = Network::new();
+    let id = crate::rollout::install_both(&network, "kv_1");
+    let v1 = Def::new("kv", 1, "1.0").with_upgrade_policy(BOTH_ADMINS);
+    // Introducing the policy needs it: both orgs approved.
+    crate::rollout::define(&network, &v1, &id);
+    let (_, responses) = network.lifecycle(
+        &[0],
+        network.client(0),
+        "QueryChaincodeDefinition",
+        lc::QueryChaincodeDefinitionArgs { name: "kv".into() }.encode_to_vec(),
+    );
+    assert_eq!(
+        cambium_lifecycle::upgrade_policy::from_message(&responses[0].response.payload)
+            .unwrap()
+            .as_deref(),
+        Some(BOTH_ADMINS),
+        "the committed upgrade policy is reported at field 1002"
+    );
+
+    // Sequence 2 keeps the policy and is endorsable by Org1 alone, so Org1 is ready with only
+    // its own approval; the upgrade policy needs Org2's admin too.
+    let v2 = Def::new("kv", 2, "2.0")
+        .with_policy("OR('Org1MSP.peer')")
+        .with_upgrade_policy(BOTH_ADMINS);
+    network.approve(0, &v2, Some(&id));
+    let (_, responses) = endorse_commit(&network, &v2);
+    let message = &responses[0].response.message;
+    assert_eq!(responses[0].response.status, 500);
+    assert!(
+        message.contains("the upgrade policy of the committed sequence 1")
+            && message.contains(BOTH_ADMINS)
+            && message.contains("missing approvals from: Org2MSP"),
+        "{message}"
+    );
+    // Org2's approval of other parameters (dropping the policy) does not count.
+    network.approve(
+        1,
+        &Def::new("kv", 2, "2.0").with_policy("OR('Org1MSP.peer')"),
+        Some(&id),
+    );
+    let (_, responses) = endorse_commit(&network, &v2);
+    assert!(responses[0]
+        .response
+        .message
+        .contains("missing approvals from: Org2MSP"));
+    let ready: lc::CheckCommitReadinessResult =
+        network.query(0, "CheckCommitReadiness", v2.readiness());
+    assert_eq!(
+        ready.mismatches.get("Org2MSP").map(|m| m.items.clone()),
+        Some(vec!["UpgradePolicy".to_owned()]),
+        "the upgrade policy is part of what orgs approve"
+    );
+    network.approve(1, &v2, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &v2), Code::Valid);
+
+    // Changing the policy needs the old and the new one: loosening to Org1 alone with only
+    // Org1's approval fails the old policy.
+    let v3 = Def::new("kv", 3, "3.0")
+        .with_policy("OR('Org1MSP.peer')")
+        .with_upgrade_policy("OR('Org1MSP.admin')");
+    network.approve(0, &v3, Some(&id));
+    let (_, responses) = endorse_commit(&network, &v3);
+    assert!(
+        responses[0]
+            .response
+            .message
+            .contains("the upgrade policy of the committed sequence 2"),
+        "{}",
+        responses[0].response.message
+    );
+    network.approve(1, &v3, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &v3), Code::Valid);
+    // Now Org1's admin alone satisfies the upgrade policy: Org1's peer endorses the commit
+    // (LifecycleEndorsement still needs a majority of the orgs' peers to endorse it).
+    let v4 = Def::new("kv", 4, "4.0")
+        .with_policy("OR('Org1MSP.peer')")
+        .with_upgrade_policy("OR('Org1MSP.admin')");
+    network.approve(0, &v4, Some(&id));
+    let (_, responses) = endorse_commit(&network, &v4);
+    assert_eq!(
+        responses[0].response.status, 200,
+        "{}",
+        responses[0].response.message
+    );
+}
+
+#[test]
+fn the_validator_checks_the_upgrade_policy_from_the_committed_approvals() {
+    let network = Network::new();
+    let id = crate::rollout::install_both(&network, "kv_1");
+    crate::rollout::define(
+        &network,
+        &Def::new("kv", 1, "1.0").with_upgrade_policy(BOTH_ADMINS),
+        &id,
+    );
+    let v2 = Def::new("kv", 2, "2.0").with_upgrade_policy(BOTH_ADMINS);
+    network.approve(0, &v2, Some(&id));
+    network.approve(1, &v2, Some(&id));
+    // Two commits endorsed while both approvals match.
+    let (honest, honest_responses) = endorse_commit(&network, &v2);
+    let (other, other_responses) = endorse_commit(&network, &v2);
+    // Then Org2's admin approves other parameters.
+    network.approve(1, &Def::new("kv", 2, "2.0"), Some(&id));
+    // The honest commit read Org2's approval: MVCC invalidates it.
+    assert_eq!(
+        network.submit(vec![Network::envelope(
+            network.admin(0),
+            &honest,
+            &honest_responses
+        )]),
+        [Code::MvccReadConflict]
+    );
+    // Endorsers that drop the read of Org2's approval (so MVCC cannot see the change): the
+    // validator counts only the approvals read and matching, and the upgrade policy fails.
+    let mut forged = other_responses.clone();
+    crate::rollout::resign(&mut forged, |action| {
+        let mut rwset = cambium_wire::decode_tx_rwset(&action.results).unwrap();
+        for ns in &mut rwset.ns {
+            ns.reads
+                .retain(|r| !r.key.starts_with("approvals/Org2MSP/"));
+        }
+        action.results = cambium_wire::encode_tx_rwset(&rwset);
+    });
+    let (code, reason) = network.reason(Network::envelope(network.admin(0), &other, &forged));
+    assert_eq!(code, Code::EndorsementPolicyFailure, "{reason}");
+    assert!(
+        reason.contains("the upgrade policy of the committed sequence 1")
+            && reason.contains("missing approvals from: Org2MSP"),
+        "{reason}"
+    );
+    // The same commit with every read intact, had Org2 not changed its mind, is valid: shown
+    // by the honest path in a_definitions_upgrade_policy_binds_the_next_commit.
+}

@@ -105,12 +105,17 @@ pub(crate) struct Def {
     init_required: bool,
     /// Cambium's rollout plan, sent as extension field 1001.
     rollout: Option<cambium_lifecycle::RolloutPlan>,
+    /// Cambium's upgrade policy, sent as extension field 1002.
+    upgrade_policy: Option<&'static str>,
 }
 
 /// Appends the rollout plan of `def`, if any, to encoded arguments.
 fn with_plan(def: &Def, mut args: Vec<u8>) -> Vec<u8> {
     if let Some(plan) = &def.rollout {
         cambium_lifecycle::rollout::append_plan(plan, &mut args);
+    }
+    if let Some(policy) = def.upgrade_policy {
+        cambium_lifecycle::upgrade_policy::append(policy, &mut args);
     }
     args
 }
@@ -124,7 +129,14 @@ impl Def {
             policy: Vec::new(),
             init_required: false,
             rollout: None,
+            upgrade_policy: None,
         }
+    }
+
+    /// The same definition carrying an upgrade policy.
+    pub(crate) fn with_upgrade_policy(mut self, policy: &'static str) -> Def {
+        self.upgrade_policy = Some(policy);
+        self
     }
 
     /// The same definition carrying a rollout plan.
@@ -133,7 +145,7 @@ impl Def {
         self
     }
 
-    fn with_policy(mut self, dsl: &str) -> Def {
+    pub(crate) fn with_policy(mut self, dsl: &str) -> Def {
         let env = cambium_msp::policy::parse(dsl).expect("policy parses");
         self.policy = cambium_lifecycle::ApplicationPolicy::Signature(env).encode();
         self
