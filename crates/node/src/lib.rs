@@ -42,8 +42,8 @@ pub mod profile;
 pub mod replay;
 pub mod up;
 pub mod upgrade;
-pub mod watch;
 pub mod upgrade_bench;
+pub mod watch;
 
 pub use error::{NodeError, Result};
 pub use network::{Network, NetworkState, CHANNEL_ID};
