@@ -9,16 +9,13 @@ use std::time::{Duration, Instant};
 
 use cambium_msp::SigningIdentity;
 use cambium_wire::gateway::gateway_client::GatewayClient;
-use cambium_wire::gateway::{
-    CommitStatusRequest, EndorseRequest, EvaluateRequest, SignedCommitStatusRequest, SubmitRequest,
-};
-use cambium_wire::Message;
+use cambium_wire::gateway::EvaluateRequest;
 use rand::Rng;
 use serde::Serialize;
 use tonic::transport::Channel;
 
-use crate::client::{self, validation_code_name};
-use crate::connect::{connect, status_text, ClientTls, MAX_MESSAGE_BYTES};
+use crate::client;
+use crate::connect::{connect, ClientTls, MAX_MESSAGE_BYTES};
 use crate::error::{NodeError, Result};
 use crate::profile::ConnectionProfile;
 
@@ -378,62 +375,16 @@ async fn write(
     channel: Channel,
     args: Vec<Vec<u8>>,
 ) -> std::result::Result<[f64; 3], String> {
-    let started = Instant::now();
-    let proposal =
-        client::signed_proposal(&target.signer, &target.channel_id, &target.contract, args)
-            .map_err(|e| format!("sign: {e}"))?;
-    let mut gw = gateway(channel);
-    let endorsed = gw
-        .endorse(EndorseRequest {
-            transaction_id: proposal.tx_id.clone(),
-            channel_id: target.channel_id.clone(),
-            proposed_transaction: Some(proposal.message.clone()),
-            endorsing_organizations: Vec::new(),
-        })
-        .await
-        .map_err(|s| format!("endorse: {}", status_text(&s)))?
-        .into_inner();
-    let endorsed_at = Instant::now();
-    let mut envelope = endorsed
-        .prepared_transaction
-        .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
-    envelope.signature = target
-        .signer
-        .sign(&envelope.payload)
-        .map_err(|e| format!("sign: {e}"))?;
-    gw.submit(SubmitRequest {
-        transaction_id: proposal.tx_id.clone(),
-        channel_id: target.channel_id.clone(),
-        prepared_transaction: Some(envelope),
-    })
+    crate::load::gateway_write(
+        &target.signer,
+        &target.creator,
+        &target.channel_id,
+        &target.contract,
+        channel,
+        args,
+    )
     .await
-    .map_err(|s| format!("submit: {:?}", s.code()))?;
-    let submitted_at = Instant::now();
-    let request = CommitStatusRequest {
-        transaction_id: proposal.tx_id.clone(),
-        channel_id: target.channel_id.clone(),
-        identity: target.creator.clone(),
-    }
-    .encode_to_vec();
-    let signature = target
-        .signer
-        .sign(&request)
-        .map_err(|e| format!("sign: {e}"))?;
-    let status = gw
-        .commit_status(SignedCommitStatusRequest { request, signature })
-        .await
-        .map_err(|s| format!("commit status: {:?}", s.code()))?
-        .into_inner();
-    if status.result == 0 {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        Ok([
-            ms(endorsed_at - started),
-            ms(submitted_at - endorsed_at),
-            ms(submitted_at.elapsed()),
-        ])
-    } else {
-        Err(validation_code_name(status.result))
-    }
+    .map(|w| w.phases_ms)
 }
 
 async fn evaluate(target: &Target, channel: Channel, key: &str) -> std::result::Result<(), String> {

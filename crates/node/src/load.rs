@@ -3,6 +3,7 @@
 //! alongside other work (`cambium bench upgrade`).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use cambium_msp::SigningIdentity;
 use cambium_wire::gateway::gateway_client::GatewayClient;
@@ -149,56 +150,93 @@ impl LoadClient {
 
     async fn try_write(&self, slot: usize, args: Vec<Vec<u8>>) -> std::result::Result<u64, String> {
         let inner = &self.inner;
-        let proposal =
-            client::signed_proposal(&inner.signer, &inner.channel_id, &inner.contract, args)
-                .map_err(|e| format!("sign: {e}"))?;
         let channel = inner.connections[slot % inner.connections.len()].clone();
-        let mut gw = GatewayClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let endorsed = gw
-            .endorse(EndorseRequest {
-                transaction_id: proposal.tx_id.clone(),
-                channel_id: inner.channel_id.clone(),
-                proposed_transaction: Some(proposal.message.clone()),
-                endorsing_organizations: Vec::new(),
-            })
-            .await
-            .map_err(|s| format!("endorse: {}", status_text(&s)))?
-            .into_inner();
-        let mut envelope = endorsed
-            .prepared_transaction
-            .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
-        envelope.signature = inner
-            .signer
-            .sign(&envelope.payload)
-            .map_err(|e| format!("sign: {e}"))?;
-        gw.submit(SubmitRequest {
+        gateway_write(
+            &inner.signer,
+            &inner.creator,
+            &inner.channel_id,
+            &inner.contract,
+            channel,
+            args,
+        )
+        .await
+        .map(|w| w.block)
+    }
+}
+
+/// One write that committed VALID.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Written {
+    /// The block it committed in.
+    pub(crate) block: u64,
+    /// The Endorse, Submit and CommitStatus times, ms (each with the client's signing).
+    pub(crate) phases_ms: [f64; 3],
+}
+
+/// One write through a gateway as `signer` (whose serialized identity is `creator`): Endorse,
+/// sign, Submit, CommitStatus. A failure is its category: the validation code's name, or the
+/// step that failed and why.
+pub(crate) async fn gateway_write(
+    signer: &SigningIdentity,
+    creator: &[u8],
+    channel_id: &str,
+    contract: &str,
+    channel: Channel,
+    args: Vec<Vec<u8>>,
+) -> std::result::Result<Written, String> {
+    let started = Instant::now();
+    let proposal = client::signed_proposal(signer, channel_id, contract, args)
+        .map_err(|e| format!("sign: {e}"))?;
+    let mut gw = GatewayClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let endorsed = gw
+        .endorse(EndorseRequest {
             transaction_id: proposal.tx_id.clone(),
-            channel_id: inner.channel_id.clone(),
-            prepared_transaction: Some(envelope),
+            channel_id: channel_id.to_owned(),
+            proposed_transaction: Some(proposal.message.clone()),
+            endorsing_organizations: Vec::new(),
         })
         .await
-        .map_err(|s| format!("submit: {}", status_text(&s)))?;
-        let request = CommitStatusRequest {
-            transaction_id: proposal.tx_id.clone(),
-            channel_id: inner.channel_id.clone(),
-            identity: inner.creator.clone(),
-        }
-        .encode_to_vec();
-        let signature = inner
-            .signer
-            .sign(&request)
-            .map_err(|e| format!("sign: {e}"))?;
-        let status = gw
-            .commit_status(SignedCommitStatusRequest { request, signature })
-            .await
-            .map_err(|s| format!("commit status: {}", status_text(&s)))?
-            .into_inner();
-        if status.result == 0 {
-            Ok(status.block_number)
-        } else {
-            Err(validation_code_name(status.result))
-        }
+        .map_err(|s| format!("endorse: {}", status_text(&s)))?
+        .into_inner();
+    let endorsed_at = Instant::now();
+    let mut envelope = endorsed
+        .prepared_transaction
+        .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
+    envelope.signature = signer
+        .sign(&envelope.payload)
+        .map_err(|e| format!("sign: {e}"))?;
+    gw.submit(SubmitRequest {
+        transaction_id: proposal.tx_id.clone(),
+        channel_id: channel_id.to_owned(),
+        prepared_transaction: Some(envelope),
+    })
+    .await
+    .map_err(|s| format!("submit: {:?}", s.code()))?;
+    let submitted_at = Instant::now();
+    let request = CommitStatusRequest {
+        transaction_id: proposal.tx_id.clone(),
+        channel_id: channel_id.to_owned(),
+        identity: creator.to_vec(),
     }
+    .encode_to_vec();
+    let signature = signer.sign(&request).map_err(|e| format!("sign: {e}"))?;
+    let status = gw
+        .commit_status(SignedCommitStatusRequest { request, signature })
+        .await
+        .map_err(|s| format!("commit status: {:?}", s.code()))?
+        .into_inner();
+    if status.result != 0 {
+        return Err(validation_code_name(status.result));
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Ok(Written {
+        block: status.block_number,
+        phases_ms: [
+            ms(endorsed_at - started),
+            ms(submitted_at - endorsed_at),
+            ms(submitted_at.elapsed()),
+        ],
+    })
 }
