@@ -64,6 +64,11 @@ pub struct Definition {
     /// rollout; `None` switches every transaction at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutPlan>,
+    /// The definition's own upgrade policy (Cambium extension field 1002), e.g.
+    /// `AND('Org1MSP.admin','Org2MSP.admin')`: the next definition's commit must satisfy it over
+    /// the organisations whose admins approved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_policy: Option<String>,
 }
 
 impl Definition {
@@ -88,6 +93,14 @@ impl Definition {
             r#type: Some(application_policy::Type::SignaturePolicy(message)),
         }
         .encode_to_vec();
+        Ok(self)
+    }
+
+    /// Sets the definition's own upgrade policy (checked here for syntax).
+    pub fn with_upgrade_policy(mut self, policy: &str) -> Result<Definition> {
+        cambium_msp::policy::parse(policy)
+            .map_err(|e| NodeError::Rejected(format!("--upgrade-policy {policy:?}: {e}")))?;
+        self.upgrade_policy = Some(policy.to_owned());
         Ok(self)
     }
 
@@ -537,6 +550,7 @@ impl Admin {
                 validation_parameter: r.validation_parameter,
                 init_required: r.init_required,
                 rollout: RolloutPlan::from_extension(&bytes)?,
+                upgrade_policy: upgrade_policy_of(&bytes)?,
             },
             package_id,
         })
@@ -573,6 +587,7 @@ impl Admin {
                         validation_parameter: r.validation_parameter,
                         init_required: r.init_required,
                         rollout: RolloutPlan::from_extension(&bytes)?,
+                        upgrade_policy: upgrade_policy_of(&bytes)?,
                     },
                     approvals: r.approvals,
                 }])
@@ -600,6 +615,7 @@ impl Admin {
                             validation_parameter: d.validation_parameter,
                             init_required: d.init_required,
                             rollout: None,
+                            upgrade_policy: None,
                         },
                         approvals: BTreeMap::new(),
                     })
@@ -784,11 +800,22 @@ fn commit_args(definition: &Definition) -> Vec<u8> {
 
 /// Appends `definition`'s rollout plan to encoded Fabric arguments as extension field 1001
 /// (Fabric's decoders skip it; Cambium's `_lifecycle` reads it).
+/// Fabric's `args` with the definition's Cambium extensions appended: the rollout plan (field
+/// 1001) and the upgrade policy (field 1002).
 fn with_rollout(mut args: Vec<u8>, definition: &Definition) -> Vec<u8> {
     if let Some(plan) = &definition.rollout {
         args.extend(plan.extension());
     }
+    if let Some(policy) = &definition.upgrade_policy {
+        cambium_lifecycle::upgrade_policy::append(policy, &mut args);
+    }
     args
+}
+
+/// The upgrade policy (field 1002) a lifecycle result carries, if any.
+fn upgrade_policy_of(bytes: &[u8]) -> Result<Option<String>> {
+    cambium_lifecycle::upgrade_policy::from_message(bytes)
+        .map_err(|e| NodeError::Rejected(format!("reading the upgrade policy: {e}")))
 }
 
 /// The lifecycle function a proposal calls, for messages.
@@ -811,6 +838,23 @@ fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_upgrade_policy_travels_in_field_1002_and_bad_syntax_is_refused() {
+        let d = Definition::new("basic", "1.0", 1)
+            .with_upgrade_policy("AND('Org1MSP.admin','Org2MSP.admin')")
+            .unwrap();
+        let args = with_rollout(Vec::new(), &d);
+        assert_eq!(
+            upgrade_policy_of(&args).unwrap().as_deref(),
+            Some("AND('Org1MSP.admin','Org2MSP.admin')")
+        );
+        let err = Definition::new("basic", "1.0", 1)
+            .with_upgrade_policy("AND('Org1MSP.admin'")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--upgrade-policy"), "{err}");
+    }
 
     #[test]
     fn policies_encode_as_application_policies() {

@@ -481,6 +481,8 @@ pub struct UpgradeOptions {
     pub signature_policy: Option<String>,
     /// A canary rollout plan (default: switch every transaction at once).
     pub plan: Option<RolloutPlan>,
+    /// A new upgrade policy for the definition (default: keep the committed one).
+    pub upgrade_policy: Option<String>,
     /// Approve even if the interface check finds breaking changes.
     pub allow_breaking: bool,
     /// Only check and endorse the commit; submit nothing.
@@ -605,9 +607,13 @@ pub async fn upgrade(
         validation_parameter: previous.validation_parameter.clone(),
         init_required: previous.init_required,
         rollout: options.plan.clone(),
+        upgrade_policy: previous.upgrade_policy.clone(),
     };
     if let Some(policy) = &options.signature_policy {
         definition = definition.with_signature_policy(policy)?;
+    }
+    if let Some(policy) = &options.upgrade_policy {
+        definition = definition.with_upgrade_policy(policy)?;
     }
 
     let compat = compat_against_committed(&admins, &options.name, package).await?;

@@ -63,6 +63,10 @@ pub(crate) struct DefinitionArgs {
     /// Canary selectors: org=MSPID, client=SHA256HEX or ou=UNIT (repeatable).
     #[arg(long)]
     selector: Vec<String>,
+    /// The definition's own upgrade policy, e.g. "AND('Org1MSP.admin','Org2MSP.admin')": the
+    /// next definition needs the approvals of admins that satisfy it.
+    #[arg(long)]
+    upgrade_policy: Option<String>,
 }
 
 impl DefinitionArgs {
@@ -75,6 +79,9 @@ impl DefinitionArgs {
         }
         if let Some(p) = &self.channel_config_policy {
             d = d.with_channel_config_policy(p);
+        }
+        if let Some(p) = &self.upgrade_policy {
+            d = d.with_upgrade_policy(p)?;
         }
         Ok(d)
     }
@@ -201,6 +208,9 @@ pub(crate) enum LifecycleCommand {
         /// A new signature endorsement policy (default: keep the committed one).
         #[arg(long)]
         signature_policy: Option<String>,
+        /// A new upgrade policy for the definition (default: keep the committed one).
+        #[arg(long)]
+        upgrade_policy: Option<String>,
         /// Go ahead even if the new package breaks the committed interface.
         #[arg(long)]
         allow_breaking: bool,
@@ -603,6 +613,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
             canary,
             selector,
             signature_policy,
+            upgrade_policy,
             allow_breaking,
             dry_run,
             channel,
@@ -634,6 +645,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 version,
                 signature_policy,
                 plan,
+                upgrade_policy,
                 allow_breaking,
                 dry_run,
                 channel,
