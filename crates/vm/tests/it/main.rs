@@ -7,3 +7,4 @@ mod exec;
 mod install;
 mod migrate;
 mod native;
+mod stack;
