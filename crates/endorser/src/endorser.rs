@@ -43,7 +43,8 @@
 //! 500 and above the response and the payload, unendorsed.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
 
 use cambium_channel::ChannelConfig;
 use cambium_ledger::{BlockReader, SnapshotSource, StateReader};
@@ -67,8 +68,11 @@ use cambium_wire::{encode_chaincode_event, encode_serialized_identity, encode_tx
 use crate::cscc;
 use crate::error::{EndorserError, Result};
 use crate::lifecycle::PeerLifecycle;
+use crate::observe::{EndorsementObserver, EndorsementOutcome, Recorders};
 use crate::qscc::{self, SYSTEM_CHAINCODE_VERSION};
-use crate::registry::{ContractRegistry, LookupError, ProposalOrigin, RegistryResolver};
+use crate::registry::{
+    ContractRegistry, InstalledContract, LookupError, ProposalOrigin, RegistryResolver,
+};
 use crate::state::{to_tx_rwset, LedgerState};
 
 /// The channel policy Fabric's default ACL maps `peer/Propose` to.
@@ -155,6 +159,7 @@ pub struct Endorser {
     endorser_bytes: Vec<u8>,
     channels: RwLock<BTreeMap<String, EndorserChannel>>,
     lifecycle: RwLock<Option<PeerLifecycle>>,
+    observer: OnceLock<Recorders>,
 }
 
 impl std::fmt::Debug for Endorser {
@@ -167,7 +172,7 @@ impl std::fmt::Debug for Endorser {
 }
 
 /// A refusal inside the pipeline: the message of the `Response{500, message}` to send back.
-struct Refusal(String);
+pub(crate) struct Refusal(pub(crate) String);
 
 impl Refusal {
     fn refused(message: impl Into<String>) -> Refusal {
@@ -191,7 +196,15 @@ impl Endorser {
             endorser_bytes,
             channels: RwLock::new(BTreeMap::new()),
             lifecycle: RwLock::new(None),
+            observer: OnceLock::new(),
         }
+    }
+
+    /// Reports every simulated contract proposal to `observer`, per contract version (see
+    /// [`crate::observe`]). Set once: returns `false`, keeping the first, if one was set
+    /// already.
+    pub fn set_observer(&self, observer: Arc<dyn EndorsementObserver>) -> bool {
+        self.observer.set(Recorders::new(observer)).is_ok()
     }
 
     /// Serves `_lifecycle` with this peer's local MSP and package store. Without it,
@@ -396,11 +409,50 @@ impl Endorser {
                 )))
             }
         };
+        let Some(recorders) = self.observer.get() else {
+            let (response, rwset, event) =
+                self.run(view, channel, snapshot, creator, origin, &installed)?;
+            return self.respond(view, response, &rwset, event.as_ref(), &installed.version);
+        };
+        let started = Instant::now();
+        let ran = self.run(view, channel, snapshot, creator, origin, &installed);
+        let simulation = started.elapsed();
+        let answer = ran.and_then(|(response, rwset, event)| {
+            self.respond(view, response, &rwset, event.as_ref(), &installed.version)
+        });
+        let outcome = match &answer {
+            Err(_) => EndorsementOutcome::Failed,
+            Ok(r) if r.response.status >= STATUS_ERROR_THRESHOLD => {
+                EndorsementOutcome::ContractError
+            }
+            Ok(r) if r.is_endorsed() => EndorsementOutcome::Ok,
+            Ok(_) => EndorsementOutcome::Failed,
+        };
+        recorders
+            .get(channel_id, &name, &installed.version)
+            .record(outcome, simulation);
+        answer
+    }
+
+    /// Runs the routed contract `installed` for the proposal: the init rule, then the VM over
+    /// the snapshot, with contracts it calls resolved (and refused when frozen or retired) by
+    /// the channel's registry.
+    fn run(
+        &self,
+        view: &ProposalView,
+        channel: &EndorserChannel,
+        snapshot: Arc<dyn LedgerView>,
+        creator: SerializedIdentity,
+        origin: ProposalOrigin,
+        installed: &InstalledContract,
+    ) -> std::result::Result<(ChaincodeResponse, TxRwSet, Option<ChaincodeEvent>), Refusal> {
+        let channel_id = view.channel_header.channel_id.as_str();
+        let name = view.chaincode_name.as_deref().unwrap_or_default();
         let init = if installed.init_required {
             Some(check_init(
                 view,
                 snapshot.as_ref(),
-                &name,
+                name,
                 &installed.version,
             )?)
         } else {
@@ -419,7 +471,7 @@ impl Endorser {
             channel_id: channel_id.to_owned(),
             tx_id: tx_id.clone(),
             timestamp,
-            contract: name.clone(),
+            contract: name.to_owned(),
             args: view.args.clone(),
             creator: Creator {
                 msp_id: creator.msp_id,
@@ -428,18 +480,24 @@ impl Endorser {
             },
             transient: view.transient.clone(),
         };
+        let resolver = Arc::new(RegistryResolver::new(
+            Arc::clone(&channel.contracts),
+            Arc::clone(&snapshot),
+            origin,
+        ));
         let env = Env::with_contracts(
-            Arc::new(LedgerState::from_arc(Arc::clone(&snapshot))),
-            Arc::new(RegistryResolver {
-                registry: Arc::clone(&channel.contracts),
-                snapshot,
-                origin,
-            }),
+            Arc::new(LedgerState::from_arc(snapshot)),
+            Arc::clone(&resolver) as Arc<dyn cambium_vm::ContractResolver>,
         );
-        let outcome = self
-            .vm
-            .execute(&installed.contract, &call, &env)
-            .map_err(|e| Refusal::refused(format!("error in simulation: {e}")))?;
+        let outcome = self.vm.execute(&installed.contract, &call, &env);
+        // A call to a frozen or retired contract refuses the whole proposal, whatever the
+        // caller made of the call's failure, exactly as a proposal sent to it directly.
+        if let Some(refusal) = resolver.refusal() {
+            return Err(Refusal::refused(format!(
+                "error in simulation: contract {name} called {refusal}"
+            )));
+        }
+        let outcome = outcome.map_err(|e| Refusal::refused(format!("error in simulation: {e}")))?;
 
         let response = ChaincodeResponse {
             status: outcome.response.status,
@@ -447,16 +505,16 @@ impl Endorser {
             payload: outcome.response.payload,
         };
         let event = outcome.event.map(|event| ChaincodeEvent {
-            chaincode_id: name.clone(),
+            chaincode_id: name.to_owned(),
             tx_id,
             event_name: event.name,
             payload: event.payload,
         });
         let mut rwset = to_tx_rwset(&outcome.rwset);
         if let Some(init) = init {
-            init.record(&mut rwset, &name, &installed.version);
+            init.record(&mut rwset, name, &installed.version);
         }
-        self.respond(view, response, &rwset, event.as_ref(), &installed.version)
+        Ok((response, rwset, event))
     }
 
     /// A channel-less `_lifecycle` proposal (the peer CLI's install and installed-package
@@ -761,18 +819,20 @@ impl Endorser {
             },
             transient: BTreeMap::new(),
         };
+        let resolver = Arc::new(RegistryResolver::new(
+            Arc::clone(&channel.contracts),
+            Arc::clone(snapshot),
+            ProposalOrigin::default(),
+        ));
         let env = Env::with_contracts(
             Arc::new(LedgerState::from_arc(Arc::clone(snapshot))),
-            Arc::new(RegistryResolver {
-                registry: Arc::clone(&channel.contracts),
-                snapshot: Arc::clone(snapshot),
-                origin: ProposalOrigin::default(),
-            }),
+            Arc::clone(&resolver) as Arc<dyn cambium_vm::ContractResolver>,
         );
-        let outcome = self
-            .vm
-            .migrate(&contract, &call, from, &env)
-            .map_err(|e| refuse(e.to_string()))?;
+        let outcome = self.vm.migrate(&contract, &call, from, &env);
+        if let Some(refusal) = resolver.refusal() {
+            return Err(refuse(format!("it called {refusal}")));
+        }
+        let outcome = outcome.map_err(|e| refuse(e.to_string()))?;
         if outcome.response.status >= STATUS_ERROR_THRESHOLD {
             return Err(refuse(format!(
                 "migrate answered status {}: {}",
@@ -1151,7 +1211,7 @@ fn channel_admin(
 /// The refusal of a proposal to `name` when its committed governance status
 /// (`cambium/status/<name>` in `_lifecycle`) is frozen or retired, naming the block that
 /// changed it.
-fn governance_refusal(
+pub(crate) fn governance_refusal(
     snapshot: &dyn LedgerView,
     name: &str,
 ) -> std::result::Result<Option<String>, Refusal> {

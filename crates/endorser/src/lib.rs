@@ -17,6 +17,9 @@
 //!   get a `Response` only. [`DirPackageStore`] holds installed, compiled packages and
 //!   [`LifecycleRegistry`] resolves contracts from committed definitions.
 //! - [`EndorserService`] serves the `protos.Endorser` gRPC service.
+//! - [`Endorser::set_observer`] reports each simulated contract proposal, per contract version
+//!   the rollout routed it to, to an [`EndorsementObserver`] (the peer's metrics; see
+//!   [`observe`]).
 //!
 //! **The endorser never writes state**: simulation results leave only as signed bytes.
 
@@ -24,6 +27,7 @@ pub mod cscc;
 pub mod endorser;
 pub mod error;
 pub mod lifecycle;
+pub mod observe;
 pub mod qscc;
 pub mod registry;
 pub mod service;
@@ -34,6 +38,7 @@ pub use endorser::{
 };
 pub use error::{EndorserError, Result};
 pub use lifecycle::{DirPackageStore, LifecycleRegistry, PeerLifecycle};
+pub use observe::{EndorsementObserver, EndorsementOutcome, EndorsementRecorder};
 pub use registry::{
     ContractRegistry, InstalledContract, LookupError, ProposalOrigin, StaticRegistry,
 };

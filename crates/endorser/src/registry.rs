@@ -5,7 +5,7 @@
 //! ([`ProposalOrigin`]) to the version a canary rollout assigns it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cambium_vm::{Contract, ContractResolver};
 
@@ -142,16 +142,57 @@ impl ContractRegistry for StaticRegistry {
 }
 
 /// Lets contracts call each other (`invoke_contract`) through a registry, at the snapshot of
-/// the calling simulation.
-/// A called contract is routed by the calling transaction's origin, like the called one.
+/// the calling simulation. A called contract is routed by the calling transaction's origin,
+/// like the called one. A called contract that is frozen or retired (its committed governance
+/// status) does not run: the VM answers the caller that it is not available, and the first such
+/// refusal is kept ([`RegistryResolver::refusal`]) so the endorser refuses the whole proposal
+/// with the same message a direct proposal gets.
 pub(crate) struct RegistryResolver {
-    pub(crate) registry: Arc<dyn ContractRegistry>,
-    pub(crate) snapshot: Arc<dyn LedgerView>,
-    pub(crate) origin: ProposalOrigin,
+    registry: Arc<dyn ContractRegistry>,
+    snapshot: Arc<dyn LedgerView>,
+    origin: ProposalOrigin,
+    refusal: Mutex<Option<String>>,
+}
+
+impl RegistryResolver {
+    pub(crate) fn new(
+        registry: Arc<dyn ContractRegistry>,
+        snapshot: Arc<dyn LedgerView>,
+        origin: ProposalOrigin,
+    ) -> RegistryResolver {
+        RegistryResolver {
+            registry,
+            snapshot,
+            origin,
+            refusal: Mutex::new(None),
+        }
+    }
+
+    /// The first refusal of a called contract: `<name>, which refuses it: <why>`.
+    pub(crate) fn refusal(&self) -> Option<String> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn refuse(&self, name: &str, why: String) {
+        self.refusal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert_with(|| format!("{name}, which refuses it: {why}"));
+    }
 }
 
 impl ContractResolver for RegistryResolver {
     fn resolve(&self, name: &str) -> Option<Arc<Contract>> {
+        match crate::endorser::governance_refusal(self.snapshot.as_ref(), name) {
+            Ok(None) => {}
+            Ok(Some(why)) | Err(crate::endorser::Refusal(why)) => {
+                self.refuse(name, why);
+                return None;
+            }
+        }
         self.registry
             .routed_contract(name, self.snapshot.as_ref(), &self.origin)
             .ok()

@@ -49,6 +49,15 @@ pub enum OpsError {
         reason: String,
     },
 
+    /// An operations endpoint could not be read (see [`crate::client::get`]).
+    #[error("cannot read the operations endpoint {url}: {reason}")]
+    Scrape {
+        /// The endpoint as given.
+        url: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+
     /// The logging subscriber could not be installed or changed.
     #[error("logging: {0}")]
     Logging(String),

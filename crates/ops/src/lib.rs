@@ -16,9 +16,11 @@
 //! [`Metrics`] defines Cambium's metrics in one place (block height, transactions by
 //! validation code, endorsement and commit latency, broadcast results, gateway requests, Raft
 //! state, contract-version invocations); nodes record into it and the endpoint encodes it.
-//! [`init_logging`] installs the process's `tracing` subscriber (human or JSON lines) with the
+//! [`client::get`] reads a path of another node's plain-HTTP endpoint (tools that follow
+//! `/metrics`). [`init_logging`] installs the process's `tracing` subscriber (human or JSON lines) with the
 //! reloadable filter `/logspec` changes.
 
+pub mod client;
 mod error;
 pub mod health;
 pub mod logging;
@@ -28,5 +30,5 @@ pub mod server;
 pub use error::{OpsError, Result};
 pub use health::{FailedCheck, HealthChecker, HealthRegistry, HealthReport};
 pub use logging::{init_logging, LogControl, LogFormat};
-pub use metrics::Metrics;
+pub use metrics::{ContractVersionMetrics, EndorsementResult, Metrics};
 pub use server::{serve, Operations, OpsConfig, OpsServer, OpsTls, VersionInfo};

@@ -10,6 +10,8 @@
 //! | `cambium_endorser_proposal_seconds` | histogram | `channel`, `contract`, `status` |
 //! | `cambium_contract_invocations_total` | counter | `channel`, `contract`, `version` |
 //! | `cambium_contract_transactions_total` | counter | `channel`, `contract`, `version`, `validation_code` |
+//! | `cambium_contract_endorsements_total` | counter | `channel`, `contract`, `version`, `result` (`ok`, `contract_error`, `failed`) |
+//! | `cambium_contract_endorsement_duration_seconds` | histogram | `channel`, `contract`, `version` |
 //! | `cambium_deliver_blocks_sent_total` | counter | `channel`, `filtered` |
 //! | `cambium_broadcast_processed_total` | counter | `channel`, `type`, `status` |
 //! | `cambium_gateway_requests_total` | counter | `method`, `code` |
@@ -17,6 +19,11 @@
 //!
 //! Each node owns its own [`Metrics`] (no process-global recorder), so several nodes in one
 //! process — `cambium up`, tests — report separately.
+//!
+//! The per-version endorsement metrics are recorded on a hot path (every simulated proposal),
+//! so they are not looked up by label per call: [`Metrics::contract_version`] returns a
+//! [`ContractVersionMetrics`] handle for one `(channel, contract, version)` that the caller
+//! keeps and records into without building labels or taking the family's lock.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -62,6 +69,14 @@ struct ContractTxLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndorsementLabels {
+    channel: String,
+    contract: String,
+    version: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliverLabels {
     channel: String,
     filtered: String,
@@ -87,6 +102,60 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// Simulation latency buckets from 50 µs to about 6.6 s, doubling: a contract call takes tens
+/// of microseconds to milliseconds, far below [`latency_histogram`]'s first bucket.
+fn simulation_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 18))
+}
+
+/// How the endorsement of one proposal by a contract version ended: the `result` label of
+/// `cambium_contract_endorsements_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndorsementResult {
+    /// The contract answered a status below 400 and the peer endorsed the proposal.
+    Ok,
+    /// The contract answered a status of 400 or more (its own, deterministic error).
+    ContractError,
+    /// The simulation failed: a trap, fuel exhaustion, a host limit, or a refusal after the
+    /// version was chosen (a called contract frozen or retired, the init rule, signing).
+    Failed,
+}
+
+impl EndorsementResult {
+    /// Every result, in label order.
+    pub const ALL: [EndorsementResult; 3] = [
+        EndorsementResult::Ok,
+        EndorsementResult::ContractError,
+        EndorsementResult::Failed,
+    ];
+
+    /// The label value: `ok`, `contract_error` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndorsementResult::Ok => "ok",
+            EndorsementResult::ContractError => "contract_error",
+            EndorsementResult::Failed => "failed",
+        }
+    }
+}
+
+/// The endorsement metrics of one contract version on one channel, from
+/// [`Metrics::contract_version`]: handles onto the registered series, so recording is an
+/// atomic add and one histogram observation, with no label building. Clones share the series.
+#[derive(Clone, Debug)]
+pub struct ContractVersionMetrics {
+    results: [Counter; 3],
+    duration: Histogram,
+}
+
+impl ContractVersionMetrics {
+    /// Counts one endorsement with its result and observes its simulation time.
+    pub fn record(&self, result: EndorsementResult, seconds: f64) {
+        self.results[result as usize].inc();
+        self.duration.observe(seconds);
+    }
+}
+
 /// Raft state of one channel on an orderer, for [`Metrics::set_raft`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RaftState {
@@ -110,6 +179,8 @@ pub struct Metrics {
     endorsement: Latency<EndorseLabels>,
     invocations: Family<ContractLabels, Counter>,
     contract_transactions: Family<ContractTxLabels, Counter>,
+    contract_endorsements: Family<EndorsementLabels, Counter>,
+    contract_endorsement_duration: Latency<ContractLabels>,
     deliver_blocks: Family<DeliverLabels, Counter>,
     broadcast: Family<BroadcastLabels, Counter>,
     gateway: Family<GatewayLabels, Counter>,
@@ -153,6 +224,8 @@ impl Metrics {
             endorsement: Family::new_with_constructor(latency_histogram),
             invocations: Family::default(),
             contract_transactions: Family::default(),
+            contract_endorsements: Family::default(),
+            contract_endorsement_duration: Family::new_with_constructor(simulation_histogram),
             deliver_blocks: Family::default(),
             broadcast: Family::default(),
             gateway: Family::default(),
@@ -190,6 +263,16 @@ impl Metrics {
             "contract_transactions",
             "Transactions committed, by contract, the version that endorsed them and validation code",
             m.contract_transactions.clone(),
+        );
+        registry.register(
+            "contract_endorsements",
+            "Proposals simulated, by contract, the version the rollout routed them to, and result (ok, contract_error: status 400 or more, failed: trap, fuel, limit or refusal)",
+            m.contract_endorsements.clone(),
+        );
+        registry.register(
+            "contract_endorsement_duration_seconds",
+            "Time the endorser spent simulating one proposal in the routed contract version",
+            m.contract_endorsement_duration.clone(),
         );
         registry.register(
             "deliver_blocks_sent",
@@ -297,6 +380,35 @@ impl Metrics {
             .inc();
     }
 
+    /// The endorsement metrics of `contract` at `version` on `channel_id`, registered (all three
+    /// results at zero) on first use. Keep the handle: recording through it builds no labels.
+    pub fn contract_version(
+        &self,
+        channel_id: &str,
+        contract: &str,
+        version: &str,
+    ) -> ContractVersionMetrics {
+        let results = EndorsementResult::ALL.map(|result| {
+            self.contract_endorsements
+                .get_or_create(&EndorsementLabels {
+                    channel: channel_id.to_owned(),
+                    contract: contract.to_owned(),
+                    version: version.to_owned(),
+                    result: result.as_str().to_owned(),
+                })
+                .clone()
+        });
+        let duration = self
+            .contract_endorsement_duration
+            .get_or_create(&ContractLabels {
+                channel: channel_id.to_owned(),
+                contract: contract.to_owned(),
+                version: version.to_owned(),
+            })
+            .clone();
+        ContractVersionMetrics { results, duration }
+    }
+
     /// Counts one block sent on the Deliver service.
     pub fn record_deliver_block(&self, channel_id: &str, filtered: bool) {
         self.deliver_blocks
@@ -401,5 +513,47 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn contract_version_handles_record_into_the_registered_series() {
+        let m = Metrics::new();
+        let v1 = m.contract_version("ch", "kv", "1.0");
+        let v2 = m.contract_version("ch", "kv", "2.0");
+        // A second handle for the same version shares its series.
+        let v2_again = m.contract_version("ch", "kv", "2.0");
+        v1.record(EndorsementResult::Ok, 0.000_2);
+        v1.record(EndorsementResult::Ok, 0.000_3);
+        v2.record(EndorsementResult::ContractError, 0.000_1);
+        v2_again.record(EndorsementResult::Failed, 0.02);
+        v2_again.record(EndorsementResult::Ok, 0.000_07);
+        let text = m.encode();
+        let series = |version: &str, result: &str| {
+            format!("cambium_contract_endorsements_total{{channel=\"ch\",contract=\"kv\",version=\"{version}\",result=\"{result}\"}}")
+        };
+        for (line, value) in [
+            (series("1.0", "ok"), 2),
+            (series("1.0", "contract_error"), 0),
+            (series("1.0", "failed"), 0),
+            (series("2.0", "ok"), 1),
+            (series("2.0", "contract_error"), 1),
+            (series("2.0", "failed"), 1),
+            ("cambium_contract_endorsement_duration_seconds_count{channel=\"ch\",contract=\"kv\",version=\"1.0\"}".to_owned(), 2),
+            ("cambium_contract_endorsement_duration_seconds_count{channel=\"ch\",contract=\"kv\",version=\"2.0\"}".to_owned(), 3),
+        ] {
+            let want = format!("{line} {value}");
+            assert!(text.lines().any(|l| l == want), "missing {want} in\n{text}");
+        }
+        // 70 µs falls in the 100 µs bucket, not the 50 µs one.
+        assert!(text.lines().any(|l| l
+            == "cambium_contract_endorsement_duration_seconds_bucket{le=\"0.0001\",channel=\"ch\",contract=\"kv\",version=\"2.0\"} 2"
+            || l == "cambium_contract_endorsement_duration_seconds_bucket{channel=\"ch\",contract=\"kv\",version=\"2.0\",le=\"0.0001\"} 2"),
+            "{text}");
+    }
+
+    #[test]
+    fn endorsement_results_have_their_label_names() {
+        let names: Vec<&str> = EndorsementResult::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["ok", "contract_error", "failed"]);
     }
 }

@@ -34,7 +34,7 @@ use crate::committer;
 use crate::config::PeerConfig;
 use crate::deliver::DeliverService;
 use crate::error::{PeerNodeError, Result};
-use crate::ops::{register_channel_checks, MeteredEndorser, MeteredGateway};
+use crate::ops::{register_channel_checks, EndorsementMetrics, MeteredEndorser, MeteredGateway};
 use crate::tls;
 
 /// Name of the folder under the data folder that holds one ledger folder per channel.
@@ -470,6 +470,9 @@ impl Peer {
             log: plugins.log.clone(),
             ..Operations::new()
         });
+        endorser.set_observer(Arc::new(EndorsementMetrics::new(Arc::clone(
+            &operations.metrics,
+        ))));
         let ops_server = match &config.operations {
             Some(ops_config) => Some(
                 cambium_ops::serve(ops_config, Arc::clone(&operations))

@@ -7,16 +7,21 @@
 //! did not fail). Metrics: the committer records heights, transactions by validation code and
 //! block commit latency; [`MeteredEndorser`] the proposal latency and contract-version
 //! invocations; [`MeteredGateway`] Gateway calls by method and gRPC code; Deliver the blocks
-//! it sends.
+//! it sends; [`EndorsementMetrics`], the endorser's observer, every simulated proposal by the
+//! contract version the rollout routed it to (`cambium_contract_endorsements_total` by result
+//! and `cambium_contract_endorsement_duration_seconds`), whichever path it came by (the
+//! Endorser service, the local Gateway, a gateway of this process).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use cambium_endorser::EndorserService;
+use cambium_endorser::{
+    EndorsementObserver, EndorsementOutcome, EndorsementRecorder, EndorserService,
+};
 use cambium_ledger::{BlockReader, SnapshotSource};
-use cambium_ops::{HealthRegistry, Metrics};
+use cambium_ops::{ContractVersionMetrics, EndorsementResult, HealthRegistry, Metrics};
 use cambium_wire::peer::endorser_server::Endorser as EndorserRpc;
 use cambium_wire::peer::{ProposalResponse, SignedProposal};
 use cambium_wire::Message;
@@ -137,6 +142,48 @@ impl EndorserRpc for MeteredEndorser {
     }
 }
 
+/// The endorser's observer: hands it, per contract version, a recorder onto the peer's
+/// [`Metrics`] (the endorser caches it, so no labels are built per proposal).
+pub(crate) struct EndorsementMetrics {
+    metrics: Arc<Metrics>,
+}
+
+impl EndorsementMetrics {
+    pub(crate) fn new(metrics: Arc<Metrics>) -> Self {
+        EndorsementMetrics { metrics }
+    }
+}
+
+impl EndorsementObserver for EndorsementMetrics {
+    fn recorder(
+        &self,
+        channel: &str,
+        contract: &str,
+        version: &str,
+    ) -> Arc<dyn EndorsementRecorder> {
+        Arc::new(VersionRecorder(
+            self.metrics.contract_version(channel, contract, version),
+        ))
+    }
+}
+
+struct VersionRecorder(ContractVersionMetrics);
+
+/// The metric's `result` for an endorsement outcome.
+fn result_of(outcome: EndorsementOutcome) -> EndorsementResult {
+    match outcome {
+        EndorsementOutcome::Ok => EndorsementResult::Ok,
+        EndorsementOutcome::ContractError => EndorsementResult::ContractError,
+        EndorsementOutcome::Failed => EndorsementResult::Failed,
+    }
+}
+
+impl EndorsementRecorder for VersionRecorder {
+    fn record(&self, outcome: EndorsementOutcome, simulation: Duration) {
+        self.0.record(result_of(outcome), simulation.as_secs_f64());
+    }
+}
+
 /// gRPC's name of a status code, as `grpc-status` names appear in Fabric's metrics.
 fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code;
@@ -225,6 +272,36 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endorsement_outcomes_are_recorded_per_version_with_their_result() {
+        let metrics = Arc::new(Metrics::new());
+        let observer = EndorsementMetrics::new(Arc::clone(&metrics));
+        let v1 = observer.recorder("ch", "kv", "1.0");
+        let v2 = observer.recorder("ch", "kv", "2.0");
+        let ms = Duration::from_millis(1);
+        v1.record(EndorsementOutcome::Ok, ms);
+        v2.record(EndorsementOutcome::Ok, ms);
+        v2.record(EndorsementOutcome::ContractError, ms);
+        v2.record(EndorsementOutcome::Failed, ms);
+        v2.record(EndorsementOutcome::Failed, ms);
+        let text = metrics.encode();
+        for (version, result, count) in [
+            ("1.0", "ok", 1),
+            ("1.0", "contract_error", 0),
+            ("1.0", "failed", 0),
+            ("2.0", "ok", 1),
+            ("2.0", "contract_error", 1),
+            ("2.0", "failed", 2),
+        ] {
+            let line = format!(
+                "cambium_contract_endorsements_total{{channel=\"ch\",contract=\"kv\",version=\"{version}\",result=\"{result}\"}} {count}"
+            );
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        assert!(text.lines().any(|l| l
+            == "cambium_contract_endorsement_duration_seconds_count{channel=\"ch\",contract=\"kv\",version=\"2.0\"} 4"));
+    }
 
     #[test]
     fn grpc_codes_have_their_wire_names() {

@@ -7,6 +7,7 @@ mod governance;
 mod grpc;
 mod lifecycle;
 mod migration;
+mod observe;
 mod qscc;
 mod refusals;
 mod rollout;

@@ -1,6 +1,7 @@
 //! Integration tests of the operations endpoint over real HTTP on loopback: `/healthz` OK and
 //! 503 with reasons, `/metrics` text that parses, `/version`, `/logspec` GET/PUT/bad input.
 
+mod client;
 mod dashboard;
 mod endpoint;
 mod tls;

@@ -5,6 +5,7 @@
 mod commit;
 mod config_update;
 mod deliver;
+mod endorsement_metrics;
 mod gateway;
 mod join;
 mod ops;
