@@ -167,7 +167,7 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let runtime = super::network::runtime()?;
     if !args.json {
         println!(
-            "clients  submitted  valid  failed  throughput/s  p50 ms  p90 ms  p99 ms  reads  read p50 ms"
+            "clients  submitted  valid  failed  throughput/s  p50 ms  p90 ms  p99 ms  endorse p50  submit p50  commit p50  reads  read p50 ms"
         );
     }
     let mut failures = std::collections::BTreeMap::new();
@@ -191,7 +191,7 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             continue;
         }
         println!(
-            "{:>7}  {:>9}  {:>5}  {:>6}  {:>12.0}  {:>6.1}  {:>6.1}  {:>6.1}  {:>5}  {:>11.1}",
+            "{:>7}  {:>9}  {:>5}  {:>6}  {:>12.0}  {:>6.1}  {:>6.1}  {:>6.1}  {:>11.1}  {:>10.1}  {:>10.1}  {:>5}  {:>11.1}",
             report.clients,
             report.submitted,
             report.valid,
@@ -200,6 +200,9 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             report.p50_ms,
             report.p90_ms,
             report.p99_ms,
+            report.endorse_p50_ms,
+            report.submit_p50_ms,
+            report.commit_p50_ms,
             report.reads,
             report.read_p50_ms
         );
