@@ -1,8 +1,9 @@
 //! What recording costs the committer per block, and what a scrape costs: one 100-transaction
 //! block's metrics (100 validation codes, height, commit latency), and encoding `/metrics` with
-//! 10 channels and 5 contracts recorded.
+//! 10 channels and 5 contracts recorded; and one endorsement recorded per contract version
+//! through a kept handle, against a lookup by labels per call.
 
-use cambium_ops::Metrics;
+use cambium_ops::{EndorsementResult, Metrics};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn record_block(c: &mut Criterion) {
@@ -43,5 +44,20 @@ fn encode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, record_block, encode);
+fn record_endorsement(c: &mut Criterion) {
+    let metrics = Metrics::new();
+    let handle = metrics.contract_version("mychannel", "basic", "2.0");
+    c.bench_function("record an endorsement (kept handle)", |b| {
+        b.iter(|| handle.record(EndorsementResult::Ok, 0.000_2))
+    });
+    c.bench_function("record an endorsement (labels per call)", |b| {
+        b.iter(|| {
+            metrics
+                .contract_version("mychannel", "basic", "2.0")
+                .record(EndorsementResult::Ok, 0.000_2)
+        })
+    });
+}
+
+criterion_group!(benches, record_block, encode, record_endorsement);
 criterion_main!(benches);
