@@ -1,6 +1,7 @@
 //! Integration tests of `cambium-node`: a development network in a temporary data directory
 //! on free ports, driven with the same client code the CLI uses.
 
+mod brake;
 mod history;
 mod network;
 mod support;
