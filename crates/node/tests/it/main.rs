@@ -2,6 +2,7 @@
 //! on free ports, driven with the same client code the CLI uses.
 
 mod brake;
+mod contract_cost;
 mod history;
 mod network;
 mod support;
