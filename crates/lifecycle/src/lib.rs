@@ -24,6 +24,9 @@
 //!   contract's transactions.
 //! - [`upgrade_policy`]: a definition's own upgrade policy (extension field 1002): the next
 //!   definition's commit must satisfy it, over the orgs whose admins approved.
+//! - [`package_signing`]: signed contract packages: the package hash owners sign, the
+//!   signatures in the package file and on the ledger (extension field 1003), and the
+//!   channel's `PackageSigners` requirement checked at approve and commit.
 //! - [`scc`]: the `_lifecycle` functions with Fabric's argument and result protobufs
 //!   (`ApproveChaincodeDefinitionForMyOrg`, `CheckCommitReadiness`,
 //!   `CommitChaincodeDefinition`, the queries, and the peer-local `InstallChaincode`,
@@ -43,6 +46,7 @@ pub mod definition;
 pub mod error;
 pub mod governance;
 pub mod package;
+pub mod package_signing;
 pub mod readiness;
 pub mod rollout;
 pub mod scc;

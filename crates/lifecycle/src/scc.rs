@@ -42,6 +42,14 @@
 //! unless the orgs that approved it exactly satisfy the committed definition's upgrade policy
 //! and, when it changes, the new one.
 //!
+//! # Cambium additions: signed packages ([`crate::package_signing`])
+//!
+//! On a channel whose configuration has the Application policy `PackageSigners`, approving
+//! with a local package needs owner signatures of that package (field 1003 of the arguments,
+//! or in the installed package file) that satisfy the policy; they are recorded with the
+//! approval. A commit is refused unless every org that approved it with a local package
+//! recorded signatures that satisfy the policy in force at commit.
+//!
 //! # Cambium additions: governance ([`crate::governance`])
 //!
 //! `FreezeContract`, `UnfreezeContract`, `RetireContract` (ACL [`Acl::ChannelAdmins`]) take a
@@ -69,6 +77,7 @@
 use std::collections::BTreeMap;
 
 use cambium_msp::policy::PolicyGroup;
+use cambium_msp::MspManager;
 use cambium_primitives::ChaincodeResponse;
 use cambium_wire::lifecycle::{self as pb};
 use cambium_wire::Message;
@@ -77,6 +86,7 @@ use crate::definition::{Approval, Definition, PackageSource};
 use crate::error::{LifecycleError, Result};
 use crate::governance::{self, refuse_if_retired, Act, ContractStateArgs, ContractStatus};
 use crate::package::PackageStore;
+use crate::package_signing;
 use crate::readiness::{
     append_report, describe_policy, orgs_satisfy, OrgReadiness, ReadinessReport,
 };
@@ -307,8 +317,55 @@ fn unknown_function(function: &str) -> LifecycleError {
 }
 
 /// Runs any `_lifecycle` function on a channel, reading and writing through `sim`.
+///
+/// Package signatures ([`crate::package_signing`]) are checked without the channel's MSPs:
+/// each signature must verify over the installed package with its certificate's key and the
+/// signers' organisations must be able to satisfy the channel's `PackageSigners` policy; the
+/// validator evaluates the policy in full. [`invoke_channel_with_msps`] evaluates it in full
+/// here too.
 pub fn invoke_channel(
     ctx: &ChannelContext<'_>,
+    sim: &mut dyn Simulation,
+    packages: &dyn PackageStore,
+    references: ReferenceLookup<'_>,
+    function: &str,
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    invoke(ctx, None, sim, packages, references, function, input)
+}
+
+/// [`invoke_channel`] with the channel's MSPs: package signatures are evaluated against the
+/// channel's `PackageSigners` policy exactly as the validator evaluates them, validating the
+/// signers' identities at `at` (unix seconds; pass the proposal's timestamp so every endorser
+/// of a proposal judges at the same moment).
+#[allow(clippy::too_many_arguments)]
+pub fn invoke_channel_with_msps(
+    ctx: &ChannelContext<'_>,
+    msps: &MspManager,
+    at: i64,
+    sim: &mut dyn Simulation,
+    packages: &dyn PackageStore,
+    references: ReferenceLookup<'_>,
+    function: &str,
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    invoke(
+        ctx,
+        Some((msps, at)),
+        sim,
+        packages,
+        references,
+        function,
+        input,
+    )
+}
+
+/// The channel's MSPs and the moment identities are validated at, when the caller has them.
+type Judge<'a> = Option<(&'a MspManager, i64)>;
+
+fn invoke(
+    ctx: &ChannelContext<'_>,
+    judge: Judge<'_>,
     sim: &mut dyn Simulation,
     packages: &dyn PackageStore,
     references: ReferenceLookup<'_>,
@@ -318,7 +375,15 @@ pub fn invoke_channel(
     match function {
         APPROVE => {
             let args: pb::ApproveChaincodeDefinitionForMyOrgArgs = decode(input, function)?;
-            approve(ctx, sim, packages, &args, input, plan_from_message(input)?)?;
+            approve(
+                ctx,
+                judge,
+                sim,
+                packages,
+                &args,
+                input,
+                plan_from_message(input)?,
+            )?;
             Ok(pb::ApproveChaincodeDefinitionForMyOrgResult {}.encode_to_vec())
         }
         COMMIT => {
@@ -338,7 +403,7 @@ pub fn invoke_channel(
             refuse_if_retired(sim, &args.name, function)?;
             crate::upgrade_policy::check_syntax(&definition)?;
             check_definition_plan(ctx, sim, &args.name, &definition)?;
-            commit(ctx, sim, &args.name, &definition)?;
+            commit(ctx, judge, sim, &args.name, &definition)?;
             Ok(pb::CommitChaincodeDefinitionResult {}.encode_to_vec())
         }
         CHECK_READINESS => {
@@ -538,6 +603,7 @@ fn rollout_step(sim: &mut dyn Simulation, name: &str, step: Step) -> Result<Roll
 
 fn approve(
     ctx: &ChannelContext<'_>,
+    judge: Judge<'_>,
     sim: &mut dyn Simulation,
     packages: &dyn PackageStore,
     args: &pb::ApproveChaincodeDefinitionForMyOrgArgs,
@@ -567,12 +633,14 @@ fn approve(
     crate::upgrade_policy::check_syntax(&definition)?;
     check_definition_plan(ctx, sim, name, &definition)?;
     let source = PackageSource::from_wire(args.source.as_ref());
+    let mut signatures = None;
     if let Some(id) = source.package_id() {
         if packages.get(id)?.is_none() {
             return Err(LifecycleError::PackageNotFound {
                 package_id: id.to_owned(),
             });
         }
+        signatures = approved_signatures(ctx, judge, packages, id, input)?;
     }
     let committed = committed_sequence(sim, name)?;
     let sequence = definition.sequence;
@@ -601,11 +669,111 @@ fn approve(
             },
         });
     }
-    sim.put(
-        &approval_key(ctx.peer_msp_id, name, sequence),
-        Approval { definition, source }.encode(),
-    );
+    let mut value = Approval { definition, source }.encode();
+    if let Some(signatures) = &signatures {
+        package_signing::append(signatures, &mut value);
+    }
+    sim.put(&approval_key(ctx.peer_msp_id, name, sequence), value);
     Ok(())
+}
+
+/// The owner signatures an approval with the installed package `package_id` records: those
+/// in the arguments (field 1003), else, on a channel that requires signatures, those in the
+/// installed package file. Each must verify
+/// over the package as installed on this peer, and with the channel's `PackageSigners`
+/// requirement they must satisfy it (see [`crate::package_signing`]).
+fn approved_signatures(
+    ctx: &ChannelContext<'_>,
+    judge: Judge<'_>,
+    packages: &dyn PackageStore,
+    package_id: &str,
+    input: &[u8],
+) -> Result<Option<package_signing::PackageSignatures>> {
+    let from_args = package_signing::from_message(input)?;
+    if from_args.is_none() && package_signing::requirement(ctx.policies).is_none() {
+        // Nothing to check or record: the package file is not opened.
+        return Ok(None);
+    }
+    let bytes =
+        packages
+            .package_bytes(package_id)?
+            .ok_or_else(|| LifecycleError::PackageNotFound {
+                package_id: package_id.to_owned(),
+            })?;
+    let parts = package_signing::read_parts(&bytes)?;
+    let hash = parts.hash();
+    let given = from_args.or(parts.signatures);
+    let Some(mut signatures) = given.filter(|s| !s.signatures.is_empty()) else {
+        package_signing::check_requirement(
+            ctx.policies,
+            None,
+            0,
+            None,
+            &format!("package '{package_id}'"),
+        )?;
+        return Ok(None);
+    };
+    if signatures.package_hash.is_empty() {
+        signatures.package_hash = hash.to_vec();
+    }
+    package_signing::check_integrity(&signatures, &hash, package_id)?;
+    let (msps, at) = judge.map_or((None, 0), |(m, at)| (Some(m), at));
+    package_signing::check_requirement(
+        ctx.policies,
+        msps,
+        at,
+        Some(&signatures),
+        &format!("package '{package_id}'"),
+    )?;
+    Ok(Some(signatures))
+}
+
+/// At commit, with the channel's `PackageSigners` requirement: the approval of every org that
+/// approved exactly `definition` with a local package must carry owner signatures satisfying
+/// the policy in force now.
+fn check_committed_packages(
+    ctx: &ChannelContext<'_>,
+    judge: Judge<'_>,
+    sim: &mut dyn Simulation,
+    name: &str,
+    definition: &Definition,
+    status: &ApprovalStatus,
+) -> Result<()> {
+    if package_signing::requirement(ctx.policies).is_none() {
+        return Ok(());
+    }
+    let (msps, at) = judge.map_or((None, 0), |(m, at)| (Some(m), at));
+    for (org, package_id) in &status.packages {
+        let signatures = approval_signatures(sim, org, name, definition.sequence)?;
+        package_signing::check_requirement(
+            ctx.policies,
+            msps,
+            at,
+            signatures.as_ref(),
+            &format!("package '{package_id}' that {org} approved"),
+        )
+        .map_err(|e| {
+            LifecycleError::Refused(format!(
+                "refusing to commit sequence {} of '{name}': {e}; then {org} approves sequence {} again",
+                definition.sequence, definition.sequence
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The owner signatures recorded with `msp_id`'s approval of `name` at `sequence`, if any.
+pub fn approval_signatures(
+    state: &mut dyn StateGet,
+    msp_id: &str,
+    name: &str,
+    sequence: i64,
+) -> Result<Option<package_signing::PackageSignatures>> {
+    let Some(bytes) = state.get(&approval_key(msp_id, name, sequence))? else {
+        return Ok(None);
+    };
+    package_signing::from_message(&bytes)
+        .map_err(|e| LifecycleError::Storage(format!("a stored approval's {e}")))
 }
 
 fn check_next_sequence(sim: &mut dyn Simulation, name: &str, sequence: i64) -> Result<()> {
@@ -626,6 +794,7 @@ fn check_next_sequence(sim: &mut dyn Simulation, name: &str, sequence: i64) -> R
 
 fn commit(
     ctx: &ChannelContext<'_>,
+    judge: Judge<'_>,
     sim: &mut dyn Simulation,
     name: &str,
     definition: &Definition,
@@ -653,6 +822,7 @@ fn commit(
         )));
     }
     check_ready(ctx, name, definition, &status)?;
+    check_committed_packages(ctx, judge, sim, name, definition, &status)?;
     let current = committed_definition(sim, name)?;
     let approved: std::collections::BTreeSet<String> = status
         .approved

@@ -476,6 +476,9 @@ fn check_action(
         if let Err(rejection) = check_governance(env, index, envelope, lifecycle)? {
             return Ok(Err(rejection));
         }
+        if let Err(rejection) = check_approved_packages(env, lifecycle) {
+            return Ok(Err(rejection));
+        }
     }
     for (namespace, keys) in written {
         let lookup_failed = |e: crate::context::PolicySourceError| ValidatorError::PolicyLookup {
@@ -667,6 +670,48 @@ fn check_governance(
 
 /// The endorsements of `action` as signed data: each endorser's signature over
 /// `prp ‖ endorser`. Endorsers that do not decode are left out (they satisfy no principal).
+/// On a channel that requires signed packages (`Application/PackageSigners`), every approval
+/// the transaction writes with a local package must record owner signatures that satisfy the
+/// policy, evaluated with the channel's MSPs at the block's identity time
+/// ([`cambium_lifecycle::package_signing`]); otherwise `ENDORSEMENT_POLICY_FAILURE`. The
+/// endorsing peer checked that the signatures are over the package it has installed; here the
+/// channel judges who signed.
+fn check_approved_packages(
+    env: &CheckEnv<'_>,
+    lifecycle: &cambium_primitives::NsRwSet,
+) -> std::result::Result<(), Rejection> {
+    use cambium_lifecycle::package_signing;
+    let policies = env.channel.channel_policies();
+    if package_signing::requirement(policies).is_none() {
+        return Ok(());
+    }
+    for write in &lifecycle.writes {
+        let Some(org) = cambium_lifecycle::approval_org(&write.key) else {
+            continue;
+        };
+        if write.is_delete {
+            continue;
+        }
+        let fail = |why: String| reject(Code::EndorsementPolicyFailure, why);
+        let approval = cambium_lifecycle::Approval::decode(&write.value)
+            .map_err(|e| fail(format!("the approval of {org} cannot be decoded: {e}")))?;
+        let Some(package_id) = approval.source.package_id() else {
+            continue;
+        };
+        let signatures = package_signing::from_message(&write.value)
+            .map_err(|e| fail(format!("the approval of {org}: {e}")))?;
+        package_signing::check_requirement(
+            policies,
+            Some(env.channel.msps()),
+            env.identity_time,
+            signatures.as_ref(),
+            &format!("package '{package_id}' that {org} approved"),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(())
+}
+
 fn endorsement_signed_data(action: &EndorsedActionView) -> Vec<SignedData> {
     action
         .endorsements

@@ -46,6 +46,11 @@ pub trait ChannelContext: Sync {
         signers: &VerifiedSignatures,
     ) -> std::result::Result<(), PolicyError>;
 
+    /// The channel's policy tree (the `Channel` group), e.g. to find whether it requires
+    /// signed packages (`Application/PackageSigners`, see
+    /// [`cambium_lifecycle::package_signing`]).
+    fn channel_policies(&self) -> &PolicyGroup;
+
     /// The upgrade grace window in blocks: how many blocks after a contract definition's
     /// commit block still accept transactions endorsed under the definition it replaced
     /// (see [`cambium_lifecycle::upgrade`]). The default is
@@ -103,6 +108,10 @@ impl ChannelContext for StaticChannel {
         };
         self.channel_group.evaluate(relative, signers, &self.msps)
     }
+
+    fn channel_policies(&self) -> &PolicyGroup {
+        &self.channel_group
+    }
 }
 
 impl ChannelContext for ChannelConfig {
@@ -129,6 +138,10 @@ impl ChannelContext for ChannelConfig {
         };
         self.policy_group()
             .evaluate(relative, signers, self.msp_manager())
+    }
+
+    fn channel_policies(&self) -> &PolicyGroup {
+        self.policy_group()
     }
 
     /// The `Application` group's `CambiumUpgradeGraceBlocks` value; the default without it.

@@ -168,7 +168,7 @@ pub fn validate_block(
     let mut transactions = Vec::with_capacity(checked.len());
     for (index, checked) in checked.into_iter().enumerate() {
         let version = Version::new(block.number, index as u64);
-        let decided = decide(ledger, &mut seen, &mut updates, version, &checked)
+        let decided = decide(&env, ledger, &mut seen, &mut updates, version, &checked)
             .map_err(ledger_error(index))?;
         let (code, reason, writes) = match decided {
             Ok(writes) => (Code::Valid, None, writes),
@@ -192,6 +192,7 @@ pub fn validate_block(
 
 /// The order-dependent part for one transaction: the writes to apply, or why it is invalid.
 fn decide(
+    env: &CheckEnv<'_>,
     ledger: &dyn CommittedLedger,
     seen: &mut BTreeSet<String>,
     updates: &mut BlockUpdates,
@@ -239,6 +240,9 @@ fn decide(
         return Ok(Err(r));
     }
     if let Err(r) = check_upgrade_policies(ledger.state(), rwset) {
+        return Ok(Err(r));
+    }
+    if let Err(r) = check_committed_packages(env, ledger.state(), rwset) {
         return Ok(Err(r));
     }
     updates.record(rwset, version);
@@ -329,6 +333,90 @@ fn check_upgrade_policies(
         }
         cambium_lifecycle::upgrade_policy::check(name, old.as_ref(), &new, &approved)
             .map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// On a channel that requires signed packages, every definition commit in `rwset`: the
+/// approvals it read of the new sequence that match the definition with a local package must
+/// record owner signatures that satisfy `Application/PackageSigners` as the channel has it
+/// now (the policy in force at commit), evaluated with the channel's MSPs at the block's
+/// identity time. Runs in the order-dependent phase because it reads committed approvals
+/// (after MVCC, so they are the ones the endorsers saw). A failure is
+/// `ENDORSEMENT_POLICY_FAILURE`.
+fn check_committed_packages(
+    env: &CheckEnv<'_>,
+    state: &dyn cambium_ledger::StateReader,
+    rwset: &TxRwSet,
+) -> std::result::Result<(), Rejection> {
+    use cambium_lifecycle::{committed_definition, org_approval, package_signing, CommittedState};
+    let policies = env.channel.channel_policies();
+    if package_signing::requirement(policies).is_none() {
+        return Ok(());
+    }
+    let Some(lifecycle) = rwset.namespace(cambium_lifecycle::NAMESPACE) else {
+        return Ok(());
+    };
+    let fail = |reason: String| Rejection {
+        code: Code::EndorsementPolicyFailure,
+        reason,
+    };
+    for write in &lifecycle.writes {
+        let Some(name) = write
+            .key
+            .strip_prefix(cambium_lifecycle::state::METADATA_PREFIX)
+        else {
+            continue;
+        };
+        let new = committed_definition(&mut Written(lifecycle), name)
+            .map_err(|e| {
+                fail(format!(
+                    "the definition of '{name}' the transaction writes: {e}"
+                ))
+            })?
+            .ok_or_else(|| {
+                fail(format!(
+                    "the transaction writes an empty definition of '{name}'"
+                ))
+            })?;
+        for read in &lifecycle.reads {
+            let Some(org) = cambium_lifecycle::approval_org(&read.key) else {
+                continue;
+            };
+            if read.key != cambium_lifecycle::approval_key(org, name, new.sequence) {
+                continue;
+            }
+            let mut committed = CommittedState(state);
+            let approval = org_approval(&mut committed, org, name, new.sequence)
+                .map_err(|e| fail(format!("reading {org}'s approval of '{name}': {e}")))?;
+            let Some(approval) = approval.filter(|a| a.definition.mismatches(&new).is_empty())
+            else {
+                continue;
+            };
+            let Some(package_id) = approval.source.package_id() else {
+                continue;
+            };
+            let signatures = cambium_lifecycle::scc::approval_signatures(
+                &mut committed,
+                org,
+                name,
+                new.sequence,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            package_signing::check_requirement(
+                policies,
+                Some(env.channel.msps()),
+                env.identity_time,
+                signatures.as_ref(),
+                &format!("package '{package_id}' that {org} approved"),
+            )
+            .map_err(|e| {
+                fail(format!(
+                    "the commit of sequence {} of '{name}': {e}",
+                    new.sequence
+                ))
+            })?;
+        }
     }
     Ok(())
 }

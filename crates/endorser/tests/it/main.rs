@@ -11,4 +11,5 @@ mod observe;
 mod qscc;
 mod refusals;
 mod rollout;
+mod signing;
 mod support;
