@@ -409,6 +409,56 @@ fn org_group(base: &str, name: &str, org: &OrgSpec, known: &[&str]) -> Result<Co
     Ok(group)
 }
 
+/// The channel group `channel` with the application organisation `org` added as
+/// `/Channel/Application/<name>`, the tree a config update that adds an organisation
+/// proposes (Fabric operators build it with `configtxgen -printOrg` and `jq`).
+///
+/// Refuses an organisation whose group name or MSP ID the channel already has, and policies
+/// of the new organisation that name MSPs the channel does not know.
+pub fn add_application_org(
+    channel: &ConfigGroup,
+    name: &str,
+    org: &OrgSpec,
+) -> Result<ConfigGroup> {
+    let mut updated = channel.clone();
+    let mut known: Vec<String> = Vec::new();
+    for section in [ORDERER_GROUP, APPLICATION_GROUP] {
+        for (group_name, group) in channel.groups.get(section).iter().flat_map(|g| &g.groups) {
+            if let Some(Value::Msp(MspValue::Fabric(msp))) =
+                group.values.get(wc::MSP_KEY).map(|v| &v.value)
+            {
+                if msp.name == org.msp_id() {
+                    return Err(ChannelError::invalid(
+                        format!("organisation {name}"),
+                        format!(
+                            "MSP ID {} is already used by /Channel/{section}/{group_name}; an organisation is added once — give the new one its own MSP ID",
+                            org.msp_id()
+                        ),
+                    ));
+                }
+                known.push(msp.name.clone());
+            }
+        }
+    }
+    known.push(org.msp_id().to_owned());
+    let app = updated.groups.get_mut(APPLICATION_GROUP).ok_or_else(|| {
+        ChannelError::invalid(
+            "/Channel",
+            "has no Application group, so no application organisation can be added",
+        )
+    })?;
+    if app.groups.contains_key(name) {
+        return Err(ChannelError::invalid(
+            format!("/Channel/Application/{name}"),
+            format!("already exists; the channel has organisation {name} — pick another Name"),
+        ));
+    }
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let group = org_group("/Channel/Application", name, org, &known)?;
+    app.groups.insert(name.to_owned(), group);
+    Ok(updated)
+}
+
 fn check_batch(orderer: &OrdererSpec) -> Result<()> {
     let b = &orderer.batch_size;
     let what = "/Channel/Orderer/BatchSize";

@@ -519,6 +519,48 @@ impl Resolver<'_> {
     }
 }
 
+/// Reads one application (peer) organisation in configtx form — `Name`, `ID`, `MSPDir`,
+/// `Policies`, `AnchorPeers`, as one entry of a channel YAML's `Organizations` — the
+/// equivalent of `configtxgen -printOrg`'s output. `cambium network add-org` writes such a
+/// file and `cambium channel update --add-org` adds it to a running channel. Paths are
+/// relative to the file; policies not given get the defaults of a peer organisation.
+///
+/// Returns the organisation's group name (its `Name`) and its spec.
+pub fn load_org(path: &Path) -> Result<(String, OrgSpec)> {
+    let text = std::fs::read_to_string(path).map_err(|source| ChannelError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    org_from_yaml(&text, base, &path.display().to_string())
+}
+
+/// Resolves one organisation's YAML text (see [`load_org`]); relative paths are taken from
+/// `base`, and `file` names the text in errors.
+pub fn org_from_yaml(text: &str, base: &Path, file: &str) -> Result<(String, OrgSpec)> {
+    let org: OrgYaml = serde_norway::from_str(text).map_err(|e| ChannelError::Yaml {
+        file: file.to_owned(),
+        line: e.location().map(|l| l.line()),
+        message: format!(
+            "{e}; an organisation file holds one organisation's Name, ID, MSPDir, Policies and AnchorPeers"
+        ),
+    })?;
+    let name = org.name.clone();
+    let resolver = Resolver {
+        base,
+        known: BTreeMap::new(),
+    };
+    let mut orgs = resolver.orgs(
+        "Application",
+        &Some(vec![OrgRef::Inline(Box::new(org))]),
+        OrgKind::Peer,
+    )?;
+    let spec = orgs.remove(&name).ok_or_else(|| {
+        ChannelError::invalid(file.to_owned(), "holds no organisation; give its Name")
+    })?;
+    Ok((name, spec))
+}
+
 /// Reads a channel YAML file; paths in it are relative to its folder.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<ChannelSpec> {
     let text = std::fs::read_to_string(path).map_err(|source| ChannelError::Io {

@@ -34,12 +34,14 @@ pub enum CryptogenError {
 
     /// A file or folder that generation would write already exists.
     #[error(
-        "{} already exists; pass --force to replace the crypto material (existing identities will stop working)",
+        "{} already exists: organisation {org} already has crypto material in this folder; to add another organisation give it a Name and Domain of its own, or pass --force to replace {org}'s material (its existing identities will stop working)",
         path.display()
     )]
     AlreadyExists {
         /// The first existing key, certificate or organisation folder found.
         path: PathBuf,
+        /// The organisation (`Name (Domain)`) whose material is there.
+        org: String,
     },
 
     /// Reading or writing the file system failed.

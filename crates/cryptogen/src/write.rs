@@ -263,6 +263,7 @@ pub(crate) fn check_existing(org: &GeneratedOrg, force: bool) -> Result<()> {
         .find(|path| path.symlink_metadata().is_ok());
     Err(CryptogenError::AlreadyExists {
         path: existing.unwrap_or(&org.dir).clone(),
+        org: format!("{} ({})", org.name, org.domain),
     })
 }
 

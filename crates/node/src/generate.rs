@@ -293,33 +293,14 @@ pub fn generate(
         for node in &org.nodes {
             let (grpc, ops) = ports.peer(index);
             index += 1;
-            let dir = root.join("nodes").join(&node.name);
-            let mut config = PeerConfig::new("data", relative(&dir, &node.msp_dir), &org.msp_id);
-            config.listen_address = format!("{listen_host}:{grpc}");
-            config.external_address = Some(format!("{}:{grpc}", options.host));
-            config.tls = TlsSection {
-                enabled: true,
-                cert: Some(relative(&dir, &node.tls_cert)),
-                key: Some(relative(&dir, &node.tls_key)),
-                client_root_cas: tls_cas.iter().map(|p| relative(&dir, p)).collect(),
-                client_auth_required: false,
-            };
-            config.operations = Some(cambium_peer::cambium_ops::OpsConfig::new(&format!(
-                "{listen_host}:{ops}"
-            )));
-            let text = serde_norway::to_string(&config)
-                .map_err(|e| NodeError::Rejected(format!("encoding {PEER_CONFIG}: {e}")))?;
-            let path = dir.join(PEER_CONFIG);
-            write(&path, with_header(&text, &node.name).as_bytes())?;
-            peers.push(NodePlan {
-                name: node.name.clone(),
-                msp_id: org.msp_id.clone(),
-                address: format!("{}:{grpc}", options.host),
-                aux_address: format!("{}:{ops}", options.host),
-                operations_address: None,
-                config: path,
-                data_dir: dir.join("data"),
-            });
+            peers.push(write_peer_config(
+                &root,
+                node,
+                &org.msp_id,
+                &options.host,
+                (grpc, ops),
+                &tls_cas,
+            )?);
         }
     }
 
@@ -354,6 +335,569 @@ pub fn generate(
     progress("README.md with the start and join commands");
     write(&deployment.readme, readme(options, &deployment).as_bytes())?;
     Ok(deployment)
+}
+
+/// Writes `nodes/<name>/peer.yaml` for a peer reached at `host` on `ports` (gRPC,
+/// operations), trusting `tls_cas` for TLS clients, and describes it.
+fn write_peer_config(
+    root: &Path,
+    node: &cambium_cryptogen::Identity,
+    msp_id: &str,
+    host: &str,
+    (grpc, ops): (u16, u16),
+    tls_cas: &[PathBuf],
+) -> Result<NodePlan> {
+    let listen_host = listen_host(host);
+    let dir = root.join("nodes").join(&node.name);
+    let mut config = PeerConfig::new("data", relative(&dir, &node.msp_dir), msp_id);
+    config.listen_address = format!("{listen_host}:{grpc}");
+    config.external_address = Some(format!("{host}:{grpc}"));
+    config.tls = TlsSection {
+        enabled: true,
+        cert: Some(relative(&dir, &node.tls_cert)),
+        key: Some(relative(&dir, &node.tls_key)),
+        client_root_cas: tls_cas.iter().map(|p| relative(&dir, p)).collect(),
+        client_auth_required: false,
+    };
+    config.operations = Some(cambium_peer::cambium_ops::OpsConfig::new(&format!(
+        "{listen_host}:{ops}"
+    )));
+    let text = serde_norway::to_string(&config)
+        .map_err(|e| NodeError::Rejected(format!("encoding {PEER_CONFIG}: {e}")))?;
+    let path = dir.join(PEER_CONFIG);
+    write(&path, with_header(&text, &node.name).as_bytes())?;
+    Ok(NodePlan {
+        name: node.name.clone(),
+        msp_id: msp_id.to_owned(),
+        address: format!("{host}:{grpc}"),
+        aux_address: format!("{host}:{ops}"),
+        operations_address: None,
+        config: path,
+        data_dir: dir.join("data"),
+    })
+}
+
+/// What [`add_org`] adds to a generated network folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddOrgOptions {
+    /// The folder `generate` wrote (it holds `channel.yaml`, `crypto/`, `nodes/`).
+    pub dir: PathBuf,
+    /// The new organisation's name, e.g. `Org3` (MSP ID `Org3MSP`, domain `org3.example.com`).
+    pub name: String,
+    /// Its peers (`peer0` … ).
+    pub peers: u32,
+    /// Its first port (two per peer: gRPC, operations); default: the port after the highest
+    /// one the folder's nodes use.
+    pub base_port: Option<u16>,
+}
+
+/// What [`add_org`] wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct AddedOrg {
+    /// The network folder (absolute).
+    pub root: PathBuf,
+    /// The channel.
+    pub channel: String,
+    /// The organisation's name (`Org3`).
+    pub name: String,
+    /// Its MSP ID (`Org3MSP`).
+    pub msp_id: String,
+    /// Its crypto material (`crypto/peerOrganizations/<domain>`).
+    pub crypto_dir: PathBuf,
+    /// Its definition for `cambium channel update --add-org` (`orgs/<name>.yaml`).
+    pub org_file: PathBuf,
+    /// Whether `channel.yaml` now lists it too (false when the file was edited by hand so
+    /// that the organisation could not be inserted; add it there by hand).
+    pub channel_yaml_updated: bool,
+    /// The existing nodes whose configuration now trusts the organisation's TLS CA for
+    /// clients; each must be restarted once (one at a time) before the organisation's peers
+    /// connect to it, since nodes read their TLS client CAs from their YAML at start.
+    pub restart: Vec<String>,
+    /// Its peers.
+    pub peers: Vec<NodePlan>,
+    /// Its own connection profile (JSON).
+    pub profile: PathBuf,
+    /// The admins whose signatures satisfy the channel's MAJORITY `Admins` policy, as
+    /// `MSPID=DIR` for `cambium channel update --signer`.
+    pub signers: Vec<String>,
+    /// The README, with a section on this organisation appended.
+    pub readme: PathBuf,
+}
+
+/// Adds a peer organisation to a folder written by [`generate`], as a Fabric operator adds
+/// Org3 with `cryptogen` (its crypto material), `configtxgen -printOrg` (its definition) and
+/// a compose file (its peers): crypto material under `crypto/` (refusing an organisation the
+/// folder already has), `orgs/<name>.yaml` for `cambium channel update --add-org`, the
+/// organisation in `channel.yaml`, one `peer.yaml` per peer, its connection profile, its peers
+/// in every other profile, and a README section with the commands, in order.
+///
+/// The running channel does not change: the update needs a MAJORITY of the existing admins.
+pub fn add_org(options: &AddOrgOptions, progress: &mut dyn FnMut(&str)) -> Result<AddedOrg> {
+    let root = std::path::absolute(&options.dir)
+        .map_err(|e| NodeError::io("resolving", &options.dir, e))?;
+    let channel_yaml_path = root.join(CHANNEL_YAML);
+    if !channel_yaml_path.is_file() {
+        return Err(NodeError::data_dir(
+            &root,
+            format!(
+                "has no {CHANNEL_YAML}; pass the folder `cambium network generate --out` wrote"
+            ),
+        ));
+    }
+    let spec = yaml::load(&channel_yaml_path, &LoadOptions::default())?;
+    let name = options.name.as_str();
+    let valid_name = name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if !valid_name {
+        return Err(NodeError::Rejected(format!(
+            "--name '{name}' is not an organisation name; use letters and digits starting with a letter, e.g. Org3"
+        )));
+    }
+    let msp_id = format!("{name}MSP");
+    let domain = format!("{}.example.com", name.to_lowercase());
+    let existing: Vec<&str> = spec.msp_ids();
+    if existing
+        .iter()
+        .any(|id| id.eq_ignore_ascii_case(&msp_id) || id.eq_ignore_ascii_case(name))
+    {
+        return Err(NodeError::Rejected(format!(
+            "organisation {name} ({msp_id}) is already in {} (organisations: {}); pick another --name",
+            channel_yaml_path.display(),
+            existing.join(", ")
+        )));
+    }
+    if options.peers == 0 || options.peers > MAX_NODES_PER_ORG {
+        return Err(NodeError::Rejected(format!(
+            "--peers {} is out of range; give 1 to {MAX_NODES_PER_ORG}",
+            options.peers
+        )));
+    }
+    let host = spec
+        .orderer
+        .consenters
+        .first()
+        .map(|c| c.host.clone())
+        .ok_or_else(|| {
+            NodeError::Rejected(format!(
+                "{} lists no Raft consenter, so the network's host is unknown",
+                channel_yaml_path.display()
+            ))
+        })?;
+    let used = used_ports(&root.join("nodes"))?;
+    let needed = 2 * options.peers;
+    let base = match options.base_port {
+        Some(p) => u32::from(p),
+        None => used.iter().next_back().map_or(7050, |p| u32::from(*p) + 1),
+    };
+    let last = base + needed - 1;
+    if base < 1024 || last > u32::from(u16::MAX) {
+        return Err(NodeError::Rejected(format!(
+            "--base-port {base} does not fit the {needed} ports the organisation needs (up to {last}); use a port from 1024 to {}",
+            u32::from(u16::MAX) + 1 - needed
+        )));
+    }
+    if let Some(clash) = (base..=last).find(|p| used.contains(&(*p as u16))) {
+        return Err(NodeError::Rejected(format!(
+            "--base-port {base}: port {clash} is already used by a node in {}; give a --base-port above {}",
+            root.join("nodes").display(),
+            used.iter().next_back().copied().unwrap_or_default()
+        )));
+    }
+
+    progress(&format!(
+        "crypto material: {name} ({domain}) with {} peer(s) and {USERS_PER_ORG} user(s)",
+        options.peers
+    ));
+    let sans = if is_loopback(&host) {
+        Vec::new()
+    } else {
+        vec![host.clone()]
+    };
+    let org_spec = cambium_cryptogen::OrgSpec {
+        name: name.to_owned(),
+        domain: domain.clone(),
+        enable_node_ous: true,
+        template: cambium_cryptogen::NodeTemplate {
+            count: options.peers,
+            sans,
+            ..Default::default()
+        },
+        users: cambium_cryptogen::UsersSpec {
+            count: USERS_PER_ORG,
+        },
+        ..Default::default()
+    };
+    let crypto = cambium_cryptogen::generate(
+        &CryptoConfig {
+            orderer_orgs: Vec::new(),
+            peer_orgs: vec![org_spec.clone()],
+        },
+        &root.join("crypto"),
+        cambium_cryptogen::GenerateOptions { force: false },
+    )?;
+    let org = crypto
+        .org(&msp_id)
+        .ok_or_else(|| NodeError::Rejected(format!("no crypto material was made for {msp_id}")))?
+        .clone();
+    let crypto_config_path = root.join("crypto-config.yaml");
+    if let Ok(text) = std::fs::read_to_string(&crypto_config_path) {
+        let mut all = CryptoConfig::from_yaml(&text)?;
+        all.peer_orgs.push(org_spec);
+        write(
+            &crypto_config_path,
+            format!(
+                "# Generated by `cambium network generate` and `add-org`; the input of `cambium crypto generate`.\n{}",
+                all.to_yaml()
+            )
+            .as_bytes(),
+        )?;
+    }
+
+    progress(&format!("{name}'s definition and channel.yaml"));
+    let anchor_port = base as u16;
+    let org_file = root
+        .join("orgs")
+        .join(format!("{}.yaml", name.to_lowercase()));
+    let org_text = format!(
+        "# {name}: generated by `cambium network add-org`, in configtx form (`configtxgen -printOrg`).\n# Paths are relative to this file. Add it to the running channel with\n# `cambium channel update --add-org` signed by a MAJORITY of the channel's admins.\n{}\n",
+        peer_org_yaml(
+            &msp_id,
+            &relative(org_file.parent().unwrap_or(&root), &org.msp_dir)
+                .display()
+                .to_string(),
+            &host,
+            anchor_port,
+            ""
+        )
+    );
+    write(&org_file, org_text.as_bytes())?;
+    // Checks the file the way `channel update --add-org` reads it.
+    yaml::load_org(&org_file)?;
+    let channel_text = std::fs::read_to_string(&channel_yaml_path)
+        .map_err(|e| NodeError::io("reading", &channel_yaml_path, e))?;
+    let with_org = insert_org(
+        &channel_text,
+        &msp_id,
+        &peer_org_yaml(
+            &msp_id,
+            &relative(&root, &org.msp_dir).display().to_string(),
+            &host,
+            anchor_port,
+            "    ",
+        ),
+    )
+    .filter(|text| {
+        yaml::from_yaml(text, &root, CHANNEL_YAML, &LoadOptions::default())
+            .is_ok_and(|s| s.application.organizations.contains_key(&msp_id))
+    });
+    let channel_yaml_updated = with_org.is_some();
+    if let Some(text) = with_org {
+        write(&channel_yaml_path, text.as_bytes())?;
+    }
+
+    progress(&format!("node configurations: {} peer(s)", org.nodes.len()));
+    let restart = trust_tls_ca(&root.join("nodes"), &org.tls_ca.cert)?;
+    let tls_cas = tls_ca_certs(&root.join("crypto"))?;
+    let mut peers = Vec::new();
+    for (i, node) in org.nodes.iter().enumerate() {
+        let grpc = (base + 2 * i as u32) as u16;
+        peers.push(write_peer_config(
+            &root,
+            node,
+            &msp_id,
+            &host,
+            (grpc, grpc + 1),
+            &tls_cas,
+        )?);
+    }
+
+    progress("connection profiles");
+    let profile = extend_profiles(&root, &spec.channel_id, &org, &peers)?;
+
+    let admins: Vec<(String, String)> = spec
+        .application
+        .organizations
+        .values()
+        .map(|o| o.msp_id().to_owned())
+        .filter_map(|id| {
+            let short = id.strip_suffix("MSP")?.to_lowercase();
+            let domain = format!("{short}.example.com");
+            let dir = root
+                .join("crypto/peerOrganizations")
+                .join(&domain)
+                .join(format!("users/Admin@{domain}/msp"));
+            dir.is_dir()
+                .then(|| (id, relative(&root, &dir).display().to_string()))
+        })
+        .collect();
+    let majority = spec.application.organizations.len() / 2 + 1;
+    let signers: Vec<String> = admins
+        .iter()
+        .take(majority)
+        .map(|(id, dir)| format!("{id}={dir}"))
+        .collect();
+    let added = AddedOrg {
+        root: root.clone(),
+        channel: spec.channel_id.clone(),
+        name: name.to_owned(),
+        msp_id,
+        crypto_dir: org.dir.clone(),
+        org_file,
+        channel_yaml_updated,
+        restart,
+        peers,
+        profile,
+        signers,
+        readme: root.join(README),
+    };
+    progress("README.md: the commands that add the organisation");
+    let first_orderer = spec
+        .orderer
+        .consenters
+        .first()
+        .map(|c| format!("{}:{}", c.host, c.port))
+        .unwrap_or_default();
+    let mut readme = std::fs::read_to_string(&added.readme).unwrap_or_default();
+    readme.push_str(&add_org_readme(&added, &first_orderer));
+    write(&added.readme, readme.as_bytes())?;
+    Ok(added)
+}
+
+/// Every port named as `host:port` in the node configurations under `nodes`.
+fn used_ports(nodes: &Path) -> Result<std::collections::BTreeSet<u16>> {
+    fn collect(value: &serde_norway::Value, out: &mut std::collections::BTreeSet<u16>) {
+        match value {
+            serde_norway::Value::String(s) => {
+                if let Some(port) = s.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) {
+                    out.insert(port);
+                }
+            }
+            serde_norway::Value::Sequence(items) => items.iter().for_each(|v| collect(v, out)),
+            serde_norway::Value::Mapping(map) => map.values().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut ports = std::collections::BTreeSet::new();
+    let Ok(entries) = std::fs::read_dir(nodes) else {
+        return Ok(ports);
+    };
+    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    dirs.sort();
+    for dir in dirs {
+        for file in [PEER_CONFIG, ORDERER_CONFIG] {
+            let path = dir.join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+                NodeError::Rejected(format!("{} is not valid YAML: {e}", path.display()))
+            })?;
+            collect(&value, &mut ports);
+        }
+    }
+    Ok(ports)
+}
+
+/// Adds `ca` to the TLS client CAs (`tls.rootCAs` of an orderer, `tls.clientRootCas` of a
+/// peer) of every node configuration under `nodes`; returns the names of the nodes changed.
+fn trust_tls_ca(nodes: &Path, ca: &Path) -> Result<Vec<String>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(nodes)
+        .map_err(|e| NodeError::io("reading", nodes, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    dirs.sort();
+    let mut changed = Vec::new();
+    for dir in dirs {
+        for (file, key) in [(ORDERER_CONFIG, "rootCAs"), (PEER_CONFIG, "clientRootCas")] {
+            let path = dir.join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let mut value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+                NodeError::Rejected(format!("{} is not valid YAML: {e}", path.display()))
+            })?;
+            let Some(list) = value
+                .get_mut("tls")
+                .and_then(|t| t.get_mut(key))
+                .and_then(serde_norway::Value::as_sequence_mut)
+            else {
+                continue;
+            };
+            let entry = serde_norway::Value::String(relative(&dir, ca).display().to_string());
+            if list.contains(&entry) {
+                continue;
+            }
+            list.push(entry);
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let yaml = serde_norway::to_string(&value)
+                .map_err(|e| NodeError::Rejected(format!("encoding {}: {e}", path.display())))?;
+            write(&path, with_header(&yaml, &name).as_bytes())?;
+            changed.push(name);
+        }
+    }
+    Ok(changed)
+}
+
+/// The TLS CA certificates of every organisation under a cryptogen folder, sorted.
+fn tls_ca_certs(crypto: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for kind in ["ordererOrganizations", "peerOrganizations"] {
+        let Ok(orgs) = std::fs::read_dir(crypto.join(kind)) else {
+            continue;
+        };
+        for org in orgs.filter_map(|e| e.ok()) {
+            let dir = org.path().join("tlsca");
+            let Ok(files) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            out.extend(
+                files
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.to_string_lossy().ends_with("-cert.pem")),
+            );
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `channel` (a generated channel YAML) with organisation `id` listed under `Organizations`
+/// and in the profile's `Application` organisations; `None` if the file no longer has the
+/// shape `generate` wrote.
+fn insert_org(channel: &str, id: &str, org_yaml: &str) -> Option<String> {
+    let caps = channel.find("\nCapabilities:\n")?;
+    let app_end = channel.rfind("      Capabilities: *ApplicationCapabilities\n")?;
+    if app_end < caps {
+        return None;
+    }
+    let mut out = String::with_capacity(channel.len() + org_yaml.len() + 64);
+    out.push_str(&channel[..caps + 1]);
+    let _ = writeln!(out, "  - &{id}\n{org_yaml}");
+    out.push_str(&channel[caps + 1..app_end]);
+    let _ = writeln!(out, "        - *{id}");
+    out.push_str(&channel[app_end..]);
+    Some(out)
+}
+
+/// Adds the organisation's peers to every profile in the folder and writes its own profile;
+/// returns the latter's JSON path.
+fn extend_profiles(
+    root: &Path,
+    channel: &str,
+    org: &GeneratedOrg,
+    peers: &[NodePlan],
+) -> Result<PathBuf> {
+    let add_peers = |profile: &mut ConnectionProfile| -> Result<()> {
+        for p in peers {
+            profile.peers.insert(
+                p.name.clone(),
+                node_entry_at("grpcs", &p.address, &p.name, &org.tls_ca.cert)?,
+            );
+            for section in profile.channels.values_mut() {
+                section.peers.insert(
+                    p.name.clone(),
+                    PeerRoles {
+                        endorsing_peer: true,
+                        chaincode_query: true,
+                        ledger_query: true,
+                        event_source: true,
+                    },
+                );
+            }
+        }
+        Ok(())
+    };
+    let admin = org.admin();
+    let own_entry = Organization {
+        mspid: org.msp_id.clone(),
+        peers: peers.iter().map(|p| p.name.clone()).collect(),
+        certificate_authorities: Vec::new(),
+        admin_private_key: Some(PemOrPath {
+            pem: None,
+            path: Some(admin.key.clone()),
+        }),
+        signed_cert: Some(PemOrPath {
+            pem: None,
+            path: Some(admin.cert.clone()),
+        }),
+    };
+    let all_path = root.join(crate::network::PROFILE_JSON);
+    let mut all = ConnectionProfile::load(&all_path)?;
+    add_peers(&mut all)?;
+    all.organizations
+        .insert(org.name.clone(), own_entry.clone());
+    all.clients.insert(org.name.clone(), org_clients(org));
+    all.write(root)?;
+
+    let profiles = root.join("profiles");
+    let mut others: Vec<PathBuf> = std::fs::read_dir(&profiles)
+        .map_err(|e| NodeError::io("reading", &profiles, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    others.sort();
+    for path in others {
+        let mut profile = ConnectionProfile::load(&path)?;
+        add_peers(&mut profile)?;
+        write_profile(&profile, &path.with_extension(""))?;
+    }
+
+    let mut own = all;
+    own.name = format!("cambium-{channel}-{}", org.name.to_lowercase());
+    own.client.organization = org.name.clone();
+    own.organizations.retain(|name, _| *name == org.name);
+    own.clients.retain(|name, _| *name == org.name);
+    let base = profiles.join(org.name.to_lowercase());
+    write_profile(&own, &base)?;
+    Ok(base.with_extension("json"))
+}
+
+fn add_org_readme(a: &AddedOrg, orderer: &str) -> String {
+    let rel = |p: &Path| relative(&a.root, p).display().to_string();
+    let lower = a.name.to_lowercase();
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "\n## Adding {name} (`cambium network add-org --name {name}`)\n\n`{}` holds {name}'s definition (its MSP, policies and anchor peer); its crypto material is in\n`{}`, its peers' configurations under `nodes/`, its connection profile in `profiles/{lower}.json`\n(the other profiles now list its peers too).\n\n1. Restart each existing node once, one at a time ({restart}): their configurations now
+   trust {name}'s TLS CA for clients, and nodes read those CAs from their YAML when they start.
+
+2. A MAJORITY of the channel's current admins sign and submit the update that adds {name} (one\n   signature is not enough: the orderer names the `Admins` policy and the signatures it found):\n\n```sh",
+        rel(&a.org_file),
+        rel(&a.crypto_dir),
+        name = a.name,
+        restart = a.restart.join(", "),
+    );
+    let signers: Vec<String> = a.signers.iter().map(|s| format!("--signer {s}")).collect();
+    let _ = writeln!(
+        t,
+        "cambium channel update --channel {} --orderer {orderer} --tls-ca crypto/ordererOrganizations/example.com/msp/tlscacerts --add-org {} {}\n```\n\n   (Or collect the signatures one admin at a time: `--out update.pb`, `cambium channel signconfigtx update.pb --signer MSPID=DIR`, then `--file update.pb`.)\n\n3. Join {name}'s peers to the channel with the genesis block and start them; they catch up\n   through the update:\n\n```sh",
+        a.channel,
+        rel(&a.org_file),
+        signers.join(" "),
+        name = a.name,
+    );
+    for p in &a.peers {
+        let _ = writeln!(
+            t,
+            "cambium peer channel join --block {}.block --config {}",
+            a.channel,
+            rel(&p.config)
+        );
+    }
+    for p in &a.peers {
+        let _ = writeln!(t, "cambium peer start --config {}", rel(&p.config));
+    }
+    let first = a.peers.first().map(|p| p.name.as_str()).unwrap_or_default();
+    let _ = writeln!(
+        t,
+        "```\n\n4. {name}'s admin installs the contracts on its peers and approves the definitions already\n   committed, at their current sequence (see `cambium contract querycommitted`):\n\n```sh\ncambium contract install contracts/asset-transfer --profile profiles/{lower}.json --org {name} --peer {first}\ncambium contract approve --name basic --version 1.0 --sequence 1 --package-id PACKAGE_ID --profile profiles/{lower}.json --org {name} --peer {first}\n```\n\n{name}'s peers then endorse whenever a definition's policy asks for {name}, and its clients\nsubmit through them (`profiles/{lower}.json`, user `User1`).",
+        name = a.name
+    );
+    t
 }
 
 /// The files and folders `generate` writes at the top of the output folder.
@@ -523,9 +1067,9 @@ fn channel_yaml(
         peer_index += org.nodes.len();
         let _ = writeln!(
             t,
-            "  - &{id}\n    Name: {id}\n    ID: {id}\n    MSPDir: {}\n    Policies:\n      Readers: {{ Type: Signature, Rule: \"OR('{id}.admin', '{id}.peer', '{id}.client')\" }}\n      Writers: {{ Type: Signature, Rule: \"OR('{id}.admin', '{id}.client')\" }}\n      Admins: {{ Type: Signature, Rule: \"OR('{id}.admin')\" }}\n      Endorsement: {{ Type: Signature, Rule: \"OR('{id}.peer')\" }}\n    AnchorPeers:\n      - Host: {host}\n        Port: {anchor_port}",
-            rel(&org.msp_dir),
-            id = org.msp_id
+            "  - &{}\n{}",
+            org.msp_id,
+            peer_org_yaml(&org.msp_id, &rel(&org.msp_dir), host, anchor_port, "    ")
         );
     }
     let implicit = |name: &str, rule: &str| {
@@ -587,6 +1131,29 @@ fn channel_yaml(
     }
     t.push_str("      Capabilities: *ApplicationCapabilities\n");
     Ok(t)
+}
+
+/// A peer organisation in configtx form (without the list dash), each line indented by
+/// `indent`: its MSP, the policies of Fabric's samples and one anchor peer.
+fn peer_org_yaml(id: &str, msp_dir: &str, host: &str, anchor_port: u16, indent: &str) -> String {
+    let lines = [
+        format!("Name: {id}"),
+        format!("ID: {id}"),
+        format!("MSPDir: {msp_dir}"),
+        "Policies:".to_owned(),
+        format!("  Readers: {{ Type: Signature, Rule: \"OR('{id}.admin', '{id}.peer', '{id}.client')\" }}"),
+        format!("  Writers: {{ Type: Signature, Rule: \"OR('{id}.admin', '{id}.client')\" }}"),
+        format!("  Admins: {{ Type: Signature, Rule: \"OR('{id}.admin')\" }}"),
+        format!("  Endorsement: {{ Type: Signature, Rule: \"OR('{id}.peer')\" }}"),
+        "AnchorPeers:".to_owned(),
+        format!("  - Host: {host}"),
+        format!("    Port: {anchor_port}"),
+    ];
+    lines
+        .iter()
+        .map(|l| format!("{indent}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A connection profile: every organisation's peers, and the client keys of `only` (or of
@@ -799,14 +1366,14 @@ fn readme(options: &GenerateOptions, d: &GeneratedDeployment) -> String {
         );
     }
     t.push_str("\n## 3. Contracts and load\n\nEach organisation's profile holds only its own keys: `profiles/<org>.json`.\n`connection-profile.json` holds every organisation's keys, for an operator who runs them all:\n\n```sh\ncambium contract deploy contracts/asset-transfer --name basic --profile connection-profile.json\ncambium bench gateway --profile connection-profile.json --duration 10\n```\n\n");
-    t.push_str("## 4. Channel changes\n\nEdit `channel.yaml` (add an organisation, change `BatchTimeout`, a policy, an MSP's CRLs) and\nsubmit it with the signatures of a MAJORITY of the organisations' admins:\n\n```sh\n");
+    t.push_str("## 4. Channel changes\n\nEdit `channel.yaml` (change `BatchTimeout`, a policy, an MSP's CRLs) and submit it with the\nsignatures of a MAJORITY of the organisations' admins (to add an organisation, see\n`cambium network add-org --dir . --name Org3`, which appends its steps below):\n\n```sh\n");
     let signers: Vec<String> = d
         .org_profiles
         .keys()
         .take((options.orgs / 2 + 1) as usize)
         .map(|org| {
             let domain = format!("{}.example.com", org.to_lowercase());
-            format!("--signer crypto/peerOrganizations/{domain}/users/Admin@{domain}/msp")
+            format!("--signer {org}MSP=crypto/peerOrganizations/{domain}/users/Admin@{domain}/msp")
         })
         .collect();
     let first = &d.orderers[0];
@@ -992,6 +1559,131 @@ mod tests {
         );
         let orderer = cambium_orderer::OrdererConfig::load(&d.orderers[0].config).unwrap();
         assert_eq!(orderer.admin_listen_address, "127.0.0.1:30001");
+    }
+
+    #[test]
+    fn add_org_writes_a_new_org_beside_the_network_and_refuses_clashes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut opts = options(tmp.path());
+        opts.orderers = 1;
+        opts.peers_per_org = 1;
+        let d = generate(&opts, &mut |_| {}).unwrap();
+        let org1_key = std::fs::read(d.root.join(
+            "crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp/keystore/priv_sk",
+        ))
+        .unwrap();
+        let add = |name: &str, base_port: Option<u16>| {
+            add_org(
+                &AddOrgOptions {
+                    dir: opts.out.clone(),
+                    name: name.to_owned(),
+                    peers: 1,
+                    base_port,
+                },
+                &mut |_| {},
+            )
+        };
+        let a = add("Org3", None).unwrap();
+        assert_eq!(
+            (a.msp_id.as_str(), a.channel.as_str()),
+            ("Org3MSP", "mychannel")
+        );
+        // The ports after the network's: 3 for the orderer and 2 per peer from 30000.
+        assert_eq!(a.peers[0].address, "127.0.0.1:30007");
+        assert_eq!(a.peers[0].aux_address, "127.0.0.1:30008");
+        let peer = PeerConfig::load(&a.peers[0].config).unwrap();
+        assert_eq!(peer.msp.id, "Org3MSP");
+        assert!(peer.msp.dir.join("keystore").is_dir());
+        assert_eq!(peer.tls.client_root_cas.len(), 4);
+        assert_eq!(
+            a.restart,
+            [
+                "orderer0.example.com",
+                "peer0.org1.example.com",
+                "peer0.org2.example.com"
+            ]
+        );
+        let org1_peer = PeerConfig::load(&d.peers[0].config).unwrap();
+        assert_eq!(org1_peer.tls.client_root_cas.len(), 4);
+        let orderer = cambium_orderer::OrdererConfig::load(&d.orderers[0].config).unwrap();
+        assert_eq!(orderer.tls.root_cas.len(), 4);
+        assert_eq!(
+            a.signers,
+            [
+                "Org1MSP=crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp",
+                "Org2MSP=crypto/peerOrganizations/org2.example.com/users/Admin@org2.example.com/msp"
+            ]
+        );
+        // Existing material is untouched; the definition and channel.yaml name Org3.
+        assert_eq!(
+            std::fs::read(d.root.join(
+                "crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp/keystore/priv_sk",
+            ))
+            .unwrap(),
+            org1_key
+        );
+        let (name, org) = yaml::load_org(&a.org_file).unwrap();
+        assert_eq!(name, "Org3MSP");
+        assert_eq!(org.anchor_peers[0].port, 30007);
+        assert!(a.channel_yaml_updated);
+        let spec = yaml::load(&d.root.join(CHANNEL_YAML), &LoadOptions::default()).unwrap();
+        assert_eq!(
+            spec.application.organizations.keys().collect::<Vec<_>>(),
+            ["Org1MSP", "Org2MSP", "Org3MSP"]
+        );
+        // Profiles: Org3's own, and its peer in everyone's.
+        let own = ConnectionProfile::load(&a.profile).unwrap();
+        assert_eq!(own.organizations.keys().collect::<Vec<_>>(), ["Org3"]);
+        assert_eq!(
+            own.signing_identity("Org3", "User1").unwrap().msp_id(),
+            "Org3MSP"
+        );
+        assert_eq!(own.peers.len(), 3);
+        let all = ConnectionProfile::load(&d.profile).unwrap();
+        assert_eq!(all.organizations.len(), 3);
+        let org1 = ConnectionProfile::load(&d.org_profiles["Org1"]).unwrap();
+        assert!(org1.peers.contains_key("peer0.org3.example.com"));
+        assert_eq!(org1.organizations.keys().collect::<Vec<_>>(), ["Org1"]);
+        let readme = std::fs::read_to_string(&a.readme).unwrap();
+        assert!(
+            readme.contains("--add-org orgs/org3.yaml --signer Org1MSP="),
+            "{readme}"
+        );
+        assert!(readme.contains(
+            "cambium peer channel join --block mychannel.block --config nodes/peer0.org3.example.com/peer.yaml"
+        ));
+
+        // Clashes and bad input name the problem and the fix; nothing is written.
+        let err = add("Org3", None).unwrap_err().to_string();
+        assert!(
+            err.contains("Org3MSP") && err.contains("pick another --name"),
+            "{err}"
+        );
+        let err = add("Org2", None).unwrap_err().to_string();
+        assert!(
+            err.contains("organisation Org2 (Org2MSP) is already in"),
+            "{err}"
+        );
+        let err = add("Org 4", None).unwrap_err().to_string();
+        assert!(err.contains("--name 'Org 4'"), "{err}");
+        let err = add("Org4", Some(30003)).unwrap_err().to_string();
+        assert!(err.contains("port 30003 is already used"), "{err}");
+        assert!(!d
+            .root
+            .join("crypto/peerOrganizations/org4.example.com")
+            .exists());
+        let err = add_org(
+            &AddOrgOptions {
+                dir: tmp.path().join("nowhere"),
+                name: "Org4".into(),
+                peers: 1,
+                base_port: None,
+            },
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("has no channel.yaml"), "{err}");
     }
 
     #[test]

@@ -101,6 +101,12 @@ pub(crate) struct UpdateArgs {
     /// A collected update file to submit (from `--out` and `signconfigtx`).
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
+    /// Add an application organisation: a YAML file with its Name, ID, MSPDir, Policies and
+    /// AnchorPeers (what `cambium network add-org` writes, Fabric's `configtxgen -printOrg`),
+    /// applied to the channel's current config. Needs the signatures of a MAJORITY of the
+    /// channel's admins (its Application `Admins` policy).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["file", "config"])]
+    add_org: Option<PathBuf>,
     /// New Orderer/BatchTimeout, e.g. `250ms` or `2s`.
     #[arg(long, value_name = "DURATION", conflicts_with_all = ["file", "config"])]
     batch_timeout: Option<String>,
@@ -293,6 +299,11 @@ async fn latest_config(
 /// The current config with the edit flags applied.
 fn edited(current: &ChannelConfig, args: &UpdateArgs) -> anyhow::Result<ConfigGroup> {
     let mut group = current.channel_group().clone();
+    if let Some(path) = &args.add_org {
+        let (name, org) = yaml::load_org(path)?;
+        group = cambium_channel::spec::add_application_org(&group, &name, &org)
+            .with_context(|| format!("adding the organisation of {}", path.display()))?;
+    }
     let orderer = group
         .groups
         .get_mut("Orderer")
@@ -331,14 +342,15 @@ fn edited(current: &ChannelConfig, args: &UpdateArgs) -> anyhow::Result<ConfigGr
 }
 
 fn update(args: UpdateArgs) -> anyhow::Result<()> {
-    let edits = args.batch_timeout.is_some()
+    let edits = args.add_org.is_some()
+        || args.batch_timeout.is_some()
         || args.max_message_count.is_some()
         || args.preferred_max_bytes.is_some()
         || args.absolute_max_bytes.is_some();
     if args.config.is_none() && args.file.is_none() && !edits {
         anyhow::bail!(
-            "say what to change: --config NEW.yaml, an edit flag such as --batch-timeout 250ms, \
-             or --file with a collected update"
+            "say what to change: --config NEW.yaml, an edit flag such as --batch-timeout 250ms \
+             or --add-org ORG.yaml, or --file with a collected update"
         );
     }
     let wait = cambium_channel::duration::parse(&args.wait)
@@ -495,15 +507,26 @@ fn update(args: UpdateArgs) -> anyhow::Result<()> {
                 "signatures": envelope.signatures.len(),
                 "batchTimeout": cambium_channel::duration::format(new_config.batch_timeout()),
                 "maxMessageCount": new_config.batch_size().max_message_count,
+                "organizations": new_config
+                    .application_orgs()
+                    .into_iter()
+                    .map(|o| o.msp_id)
+                    .collect::<Vec<_>>(),
             })
         );
     } else {
         println!(
-            "Channel {} updated: config block {number}, sequence {} (batch timeout {}, max message count {})",
+            "Channel {} updated: config block {number}, sequence {} (batch timeout {}, max message count {}, organisations {})",
             args.channel,
             new_config.sequence(),
             cambium_channel::duration::format(new_config.batch_timeout()),
-            new_config.batch_size().max_message_count
+            new_config.batch_size().max_message_count,
+            new_config
+                .application_orgs()
+                .into_iter()
+                .map(|o| o.msp_id)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())

@@ -47,10 +47,17 @@ pub(crate) enum NetworkCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Add a peer organisation to a folder `generate` wrote, as Fabric's cryptogen,
+    /// `configtxgen -printOrg` and a compose file do: its crypto material, its definition
+    /// (orgs/<name>.yaml, for `cambium channel update --add-org`), its peers' peer.yaml, its
+    /// connection profile (and its peers in the others), and a README section with the
+    /// commands. The running channel changes only with the update the README shows.
+    AddOrg(super::network::AddOrgArgs),
 }
 
 pub(crate) fn run(command: NetworkCommand) -> anyhow::Result<()> {
     match command {
+        NetworkCommand::AddOrg(args) => super::network::add_org(args),
         NetworkCommand::Generate {
             orgs,
             peers_per_org,

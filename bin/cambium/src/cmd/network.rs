@@ -1,12 +1,84 @@
 //! How commands that act on a running network find it: `--data-dir` (the default of
-//! `cambium up`) or `--profile` (any Fabric connection profile).
+//! `cambium up`) or `--profile` (any Fabric connection profile); and `cambium network
+//! add-org`, which adds an organisation to a generated network folder.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
+use cambium_node::generate::{self, AddOrgOptions};
 use cambium_node::network::PROFILE_JSON;
 use cambium_node::ConnectionProfile;
 use clap::Args;
+
+/// Flags of `cambium network add-org`.
+#[derive(Debug, Args)]
+pub(crate) struct AddOrgArgs {
+    /// The folder `cambium network generate --out` wrote.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// The new organisation, e.g. Org3 (MSP ID Org3MSP, domain org3.example.com).
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// Its peers.
+    #[arg(long, default_value_t = 1)]
+    peers: u32,
+    /// Its first port (two per peer: gRPC, operations); default: the one after the highest
+    /// port the folder's nodes use.
+    #[arg(long, value_name = "PORT")]
+    base_port: Option<u16>,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `cambium network add-org`.
+pub(crate) fn add_org(args: AddOrgArgs) -> anyhow::Result<()> {
+    let options = AddOrgOptions {
+        dir: args.dir,
+        name: args.name,
+        peers: args.peers,
+        base_port: args.base_port,
+    };
+    let total = 5;
+    let mut step = 0;
+    let added = generate::add_org(&options, &mut |what| {
+        step += 1;
+        eprintln!("[{step}/{total}] {what}");
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&added)?);
+        return Ok(());
+    }
+    println!(
+        "Added {} ({}) to {}: {} peer(s), definition {}",
+        added.name,
+        added.msp_id,
+        added.root.display(),
+        added.peers.len(),
+        added.org_file.display()
+    );
+    for node in &added.peers {
+        println!(
+            "  {:<28} {:<22} {}",
+            node.name,
+            node.address,
+            node.config.display()
+        );
+    }
+    if !added.channel_yaml_updated {
+        println!(
+            "channel.yaml was edited by hand, so {} was not added to it; add it as in {}",
+            added.msp_id,
+            added.org_file.display()
+        );
+    }
+    println!(
+        "The channel does not include {} yet: submit the update signed by a MAJORITY of its admins as {} describes.",
+        added.msp_id,
+        added.readme.display()
+    );
+    Ok(())
+}
 
 use super::up::DEFAULT_DATA_DIR;
 

@@ -213,3 +213,79 @@ fn stale_tampered_misdirected_and_empty_updates_are_rejected() {
     };
     assert!(config.authorize_update(&junk, now()).is_err());
 }
+
+#[test]
+fn an_org_from_its_own_file_is_added_by_a_majority_of_admins() {
+    let f = Fixture::new();
+    let org3 = cambium_cryptogen::generate(
+        &cambium_cryptogen::CryptoConfig::from_yaml(
+            "PeerOrgs:\n  - Name: Org3\n    Domain: org3.example.com\n    EnableNodeOUs: true\n    Template:\n      Count: 1\n",
+        )
+        .unwrap(),
+        &f.dir.join("crypto"),
+        cambium_cryptogen::GenerateOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(org3.orgs.len(), 1);
+    let file = f.dir.join("org3.yaml");
+    std::fs::write(
+        &file,
+        "Name: Org3MSP\nID: Org3MSP\nMSPDir: crypto/peerOrganizations/org3.example.com/msp\nAnchorPeers:\n  - Host: peer0.org3.example.com\n    Port: 11051\n",
+    )
+    .unwrap();
+    let (name, org) = cambium_channel::yaml::load_org(&file).unwrap();
+    assert_eq!((name.as_str(), org.msp_id()), ("Org3MSP", "Org3MSP"));
+    assert!(
+        org.policies.contains_key("Endorsement"),
+        "a peer organisation's default policies are filled in"
+    );
+    let config = f.config();
+    let root =
+        cambium_channel::spec::add_application_org(config.channel_group(), &name, &org).unwrap();
+
+    // One admin of two is not a MAJORITY: the error names the policy.
+    let one = envelope(&config, &root, &admins(&f, &[ORG1_ADMIN]));
+    let err = config
+        .authorize_update(&one, now())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/Channel/Application/Admins"), "{err}");
+    let both = envelope(&config, &root, &admins(&f, &[ORG1_ADMIN, ORG2_ADMIN]));
+    let next = config.authorize_update(&both, now()).unwrap();
+    let orgs: Vec<_> = next
+        .application_orgs()
+        .into_iter()
+        .map(|o| o.msp_id)
+        .collect();
+    assert_eq!(orgs, ["Org1MSP", "Org2MSP", "Org3MSP"]);
+    let anchors = next.anchor_peers("Org3MSP");
+    assert_eq!(anchors.len(), 1);
+    assert_eq!(
+        (anchors[0].host.as_str(), anchors[0].port),
+        ("peer0.org3.example.com", 11051)
+    );
+    assert!(next.msp_manager().msp("Org3MSP").is_ok());
+
+    // The same organisation twice, or an MSP ID the channel has, is refused.
+    let err = cambium_channel::spec::add_application_org(next.channel_group(), &name, &org)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("already used by /Channel/Application/Org3MSP"),
+        "{err}"
+    );
+    let err = cambium_channel::spec::add_application_org(next.channel_group(), "Org3Again", &org)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MSP ID Org3MSP is already used"), "{err}");
+
+    // An unknown key in the file names it.
+    std::fs::write(&file, "Name: Org3MSP\nMSPDir: x\nAnchorPeer: []\n").unwrap();
+    let err = cambium_channel::yaml::load_org(&file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("AnchorPeer") && err.contains("org3.yaml"),
+        "{err}"
+    );
+}

@@ -36,13 +36,13 @@ fn a_second_run_refuses_and_changes_nothing() {
         .path()
         .join("peerOrganizations/org1.example.com/ca/priv_sk");
     match &err {
-        CryptogenError::AlreadyExists { path } => assert_eq!(path, &expected),
+        CryptogenError::AlreadyExists { path, .. } => assert_eq!(path, &expected),
         other => panic!("unexpected error {other:?}"),
     }
     assert_eq!(
         err.to_string(),
         format!(
-            "{} already exists; pass --force to replace the crypto material (existing identities will stop working)",
+            "{} already exists: organisation Org1 (org1.example.com) already has crypto material in this folder; to add another organisation give it a Name and Domain of its own, or pass --force to replace Org1 (org1.example.com)'s material (its existing identities will stop working)",
             expected.display()
         )
     );
@@ -64,6 +64,38 @@ fn a_clash_in_any_org_refuses_the_whole_run() {
         .path()
         .join("peerOrganizations/org3.example.com")
         .exists());
+}
+
+#[test]
+fn one_more_org_is_added_beside_the_others_without_touching_them() {
+    let (dir, _) = generated(&CryptoConfig::default_network());
+    let before = snapshot(dir.path());
+    let org3 = CryptoConfig::from_yaml(
+        "PeerOrgs:\n  - Name: Org3\n    Domain: org3.example.com\n    EnableNodeOUs: true\n    Template:\n      Count: 1\n    Users:\n      Count: 1\n",
+    )
+    .unwrap();
+    let added = generate(&org3, dir.path(), GenerateOptions::default()).unwrap();
+    assert_eq!(added.orgs.len(), 1);
+    assert!(added.org("Org3MSP").unwrap().admin().cert.is_file());
+    let after = snapshot(dir.path());
+    let kept: Vec<_> = after
+        .iter()
+        .filter(|(path, _)| !path.starts_with("peerOrganizations/org3.example.com"))
+        .cloned()
+        .collect();
+    assert_eq!(kept, before, "the existing organisations are untouched");
+    no_staging_left(dir.path());
+
+    // The same organisation again is refused, naming it, and the fix.
+    let err = generate(&org3, dir.path(), GenerateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("organisation Org3 (org3.example.com) already has crypto material")
+            && err.contains("a Name and Domain of its own"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), after);
 }
 
 #[test]
@@ -101,7 +133,7 @@ fn empty_org_folders_are_filled_but_other_content_is_refused() {
     fs::write(org2.join("notes.txt"), "mine").unwrap();
     let err = generate(&config, other.path(), GenerateOptions::default()).unwrap_err();
     match err {
-        CryptogenError::AlreadyExists { path } => assert_eq!(path, org2),
+        CryptogenError::AlreadyExists { path, .. } => assert_eq!(path, org2),
         other => panic!("unexpected error {other:?}"),
     }
     assert_eq!(fs::read_to_string(org2.join("notes.txt")).unwrap(), "mine");

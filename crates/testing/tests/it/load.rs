@@ -14,7 +14,7 @@ use cambium_node::connect::{connect, status_text, ClientTls};
 use cambium_node::ConnectionProfile;
 use cambium_wire::gateway::gateway_client::GatewayClient;
 use cambium_wire::gateway::{
-    CommitStatusRequest, EndorseRequest, SignedCommitStatusRequest, SubmitRequest,
+    CommitStatusRequest, EndorseRequest, EvaluateRequest, SignedCommitStatusRequest, SubmitRequest,
 };
 use cambium_wire::Message;
 use tonic::transport::Channel;
@@ -221,27 +221,55 @@ async fn write(
     }
 }
 
-/// One CreateAsset of `key` by `who`: the transaction ID
-/// once committed VALID, or the failure.
-pub(crate) async fn write_once(who: Submitter<'_>, key: &str) -> Result<String, String> {
-    let Submitter {
-        profile: profile_path,
-        org,
-        user,
-        peer,
-    } = who;
-    let profile = ConnectionProfile::load(profile_path).expect("the profile loads");
-    let (org_key, _) = profile.organization(org).expect("org in profile");
+/// Connects `who` to its gateway peer; returns the client and its signer.
+async fn gateway(
+    who: Submitter<'_>,
+) -> Result<(GatewayClient<Channel>, cambium_msp::SigningIdentity), String> {
+    let profile = ConnectionProfile::load(who.profile).expect("the profile loads");
+    let (org_key, _) = profile.organization(who.org).expect("org in profile");
     let org_key = org_key.to_owned();
-    let signer = profile.signing_identity(&org_key, user).expect("user");
-    let files = profile.client_files(&org_key, user).expect("user files");
+    let signer = profile.signing_identity(&org_key, who.user).expect("user");
+    let files = profile
+        .client_files(&org_key, who.user)
+        .expect("user files");
     let tls = ClientTls {
         cert: std::fs::read(&files.tls_cert).unwrap(),
         key: std::fs::read(&files.tls_key).unwrap(),
     };
-    let (_, node) = profile.peer(peer).expect("peer in profile");
+    let (_, node) = profile.peer(who.peer).expect("peer in profile");
     let channel = connect(node, Some(&tls))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    write(GatewayClient::new(channel), &signer, key).await
+    Ok((GatewayClient::new(channel), signer))
+}
+
+/// ReadAsset of `key` by `who` through its gateway (Evaluate): the contract's JSON answer.
+pub(crate) async fn read_once(who: Submitter<'_>, key: &str) -> Result<String, String> {
+    let (mut gw, signer) = gateway(who).await?;
+    let args = ["ReadAsset", key]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+    let proposal = client::signed_proposal(&signer, super::procnet::CHANNEL, "basic", args)
+        .map_err(|e| format!("sign: {e}"))?;
+    let reply = step(
+        "evaluate",
+        gw.evaluate(EvaluateRequest {
+            transaction_id: proposal.tx_id.clone(),
+            channel_id: super::procnet::CHANNEL.to_owned(),
+            proposed_transaction: Some(proposal.message),
+            target_organizations: Vec::new(),
+        }),
+    )
+    .await?
+    .into_inner();
+    let payload = reply.result.map(|r| r.payload).unwrap_or_default();
+    String::from_utf8(payload).map_err(|e| format!("evaluate: the answer is not UTF-8: {e}"))
+}
+
+/// One CreateAsset of `key` by `who`: the transaction ID
+/// once committed VALID, or the failure.
+pub(crate) async fn write_once(who: Submitter<'_>, key: &str) -> Result<String, String> {
+    let (gw, signer) = gateway(who).await?;
+    write(gw, &signer, key).await
 }

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod add_org;
+
 use crate::load;
 use crate::procnet::{
     cambium, check_ledger, codes_in_blocks, http, metric_sum, wait_for, ProcNet, CHANNEL,
@@ -99,7 +101,7 @@ fn load_background(
 
 /// Stops every node, then checks on disk that every peer holds every acknowledged
 /// transaction as VALID and that all peers have one height and one state digest.
-fn stop_and_check(net: &mut ProcNet, committed: &[String]) -> u64 {
+pub(crate) fn stop_and_check(net: &mut ProcNet, committed: &[String]) -> u64 {
     net.stop_all();
     let mut seen = Vec::new();
     for (i, p) in net.peers.iter().enumerate() {

@@ -107,7 +107,8 @@ pub(crate) struct NodeInfo {
     pub(crate) data_dir: PathBuf,
 }
 
-fn node_info(v: &serde_json::Value) -> NodeInfo {
+/// A node as `cambium network generate --json` and `add-org --json` describe it.
+pub(crate) fn node_info(v: &serde_json::Value) -> NodeInfo {
     let s = |k: &str| {
         v[k].as_str()
             .unwrap_or_else(|| panic!("{k} in {v}"))
@@ -135,9 +136,21 @@ pub(crate) struct ProcNet {
 impl ProcNet {
     /// Generates a network with `cambium network generate` into `dir`.
     pub(crate) fn generate(dir: &Path, orgs: u32, peers_per_org: u32, orderers: u32) -> ProcNet {
+        ProcNet::generate_with_spare(dir, orgs, peers_per_org, orderers, 0)
+    }
+
+    /// Like [`ProcNet::generate`], with `spare` free ports right after the network's (for
+    /// nodes added later, such as a new organisation's peers).
+    pub(crate) fn generate_with_spare(
+        dir: &Path,
+        orgs: u32,
+        peers_per_org: u32,
+        orderers: u32,
+        spare: u16,
+    ) -> ProcNet {
         // Three ports per orderer (gRPC, admin, operations), two per peer (gRPC, operations).
         let ports = (3 * orderers + 2 * orgs * peers_per_org) as u16;
-        let base = free_base_port(ports).to_string();
+        let base = free_base_port(ports + spare).to_string();
         let out = dir.join("net");
         let json = cambium_ok(&[
             "network",
