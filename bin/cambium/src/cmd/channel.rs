@@ -268,7 +268,12 @@ async fn latest_config(
             client::deliver_tls(&args.orderer, tls, reader, &args.channel, seek, seek)
                 .await
                 .with_context(|| {
-                    format!("fetching blocks of {} from {}", args.channel, args.orderer)
+                    format!(
+                        "fetching blocks of {} from orderer {}; check that an orderer of the \
+                         channel runs there and that --orderer names its gRPC address \
+                         (host:port) and --tls-ca its TLS CA",
+                        args.channel, args.orderer
+                    )
                 })?;
         match blocks.into_iter().next() {
             Some(block) if client::is_success(status) => Ok(block),

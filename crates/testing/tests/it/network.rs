@@ -371,3 +371,83 @@ fn bad_node_input_names_the_file_the_field_and_the_fix() {
     assert!(body.contains(&orderer.address), "{body}");
     net.stop(&peer.name);
 }
+
+/// The rest of #9's bad-input list, beside [`bad_node_input_names_the_file_the_field_and_the_fix`]:
+/// an orderer YAML with an unknown key, a peer whose TLS certificate is missing, an orderer
+/// whose port is taken, and a config update sent to an orderer address that does not answer.
+/// Each error names the file, field or address; a node refused at start leaves no data behind.
+#[test]
+fn bad_orderer_input_and_an_unanswering_orderer_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = ProcNet::generate(tmp.path(), 1, 1, 1);
+    let orderer = net.orderers[0].clone();
+    let peer = net.peers[0].clone();
+    let refused = |args: &[&str]| -> String {
+        let out = cambium(args);
+        assert!(!out.status.success(), "cambium {args:?} is refused");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    // An orderer YAML with an unknown key: the file and the key.
+    let text = std::fs::read_to_string(&orderer.config).unwrap();
+    let bad = orderer.config.with_file_name("typo.yaml");
+    std::fs::write(&bad, format!("{text}\nbatchTimout: 1s\n")).unwrap();
+    let err = refused(&["orderer", "start", "--config", bad.to_str().unwrap()]);
+    assert!(
+        err.contains("typo.yaml") && err.contains("batchTimout"),
+        "{err}"
+    );
+    assert!(!orderer.data_dir.exists(), "nothing is written: {err}");
+
+    // A peer whose TLS certificate is missing: the file.
+    let cert = net.root.join(
+        "crypto/peerOrganizations/org1.example.com/peers/peer0.org1.example.com/tls/server.crt",
+    );
+    let saved = std::fs::read(&cert).unwrap();
+    std::fs::remove_file(&cert).unwrap();
+    let err = refused(&["peer", "start", "--config", peer.config.to_str().unwrap()]);
+    assert!(err.contains("server.crt"), "{err}");
+    assert!(
+        !peer.aux_address.is_empty() && std::net::TcpListener::bind(&peer.aux_address).is_ok(),
+        "the operations endpoint is not left bound"
+    );
+    std::fs::write(&cert, saved).unwrap();
+
+    // An orderer whose gRPC port is taken: the address.
+    let holder = std::net::TcpListener::bind(&orderer.address).unwrap();
+    let err = refused(&[
+        "orderer",
+        "start",
+        "--config",
+        orderer.config.to_str().unwrap(),
+    ]);
+    assert!(err.contains(&orderer.address), "{err}");
+    drop(holder);
+
+    // A config update sent to an orderer address nothing answers at: the address.
+    let admin = net
+        .root
+        .join("crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp");
+    let err = refused(&[
+        "channel",
+        "update",
+        "--channel",
+        CHANNEL,
+        "--orderer",
+        &orderer.address,
+        "--tls-ca",
+        net.root
+            .join("crypto/ordererOrganizations/example.com/msp/tlscacerts")
+            .to_str()
+            .unwrap(),
+        "--batch-timeout",
+        "1s",
+        "--signer",
+        &format!("Org1MSP={}", admin.display()),
+    ]);
+    assert!(
+        err.contains(&format!("from orderer {}", orderer.address))
+            && err.contains("--orderer names its gRPC address"),
+        "{err}"
+    );
+}
