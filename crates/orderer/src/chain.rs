@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::block::assemble_block;
+use crate::blocks::Blocks;
 use crate::cluster::{ClusterNetwork, Connections, SharedTrust};
 use crate::cutter::BlockCutter;
 use crate::error::{OrdererError, Result};
@@ -70,7 +71,8 @@ pub(crate) struct Chain {
     /// The configuration in force, replaced when a config block is applied.
     pub(crate) state: watch::Receiver<Arc<ChannelState>>,
     pub(crate) raft: ChannelRaft,
-    pub(crate) ledger: Arc<Ledger>,
+    /// The chain: the block store and the committed blocks on their way into it.
+    pub(crate) blocks: Arc<Blocks>,
     pub(crate) height: watch::Receiver<u64>,
     pub(crate) node_id: u64,
     pub(crate) dir: PathBuf,
@@ -162,7 +164,8 @@ impl Chain {
                 .trust(&settings.orderer_tls_roots)
                 .map_err(OrdererError::Config)?,
         );
-        let (height_tx, height_rx) = watch::channel(ledger.height()?);
+        let blocks = Arc::new(Blocks::new(ledger.clone())?);
+        let (height_tx, height_rx) = watch::channel(blocks.height());
         let (state_tx, state_rx) = watch::channel(Arc::new(state));
         let state_tx = Arc::new(state_tx);
         let db = open_store(&dir.join("raft.redb"))?;
@@ -174,7 +177,7 @@ impl Chain {
             raft_config(&settings.channel_id)?,
             ClusterNetwork::new(&settings.channel_id, connections.clone(), trust.clone()),
             LogStore::new(db.clone()),
-            ChainStateMachine::new(db, ledger.clone(), height_tx, state_tx),
+            ChainStateMachine::new(db, blocks.clone(), height_tx, state_tx),
         )
         .await
         .map_err(|e| OrdererError::Raft(e.to_string()))?;
@@ -198,7 +201,7 @@ impl Chain {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel();
         let cutter = CutterLoop {
             raft: raft.clone(),
-            ledger: ledger.clone(),
+            blocks: blocks.clone(),
             state: state_rx.clone(),
             signer,
             node_id,
@@ -220,7 +223,7 @@ impl Chain {
         Ok(Chain {
             state: state_rx,
             raft,
-            ledger,
+            blocks,
             height: height_rx,
             node_id,
             dir: dir.to_path_buf(),
@@ -292,7 +295,7 @@ impl Chain {
     pub(crate) fn stores(&self) -> Stores {
         Stores {
             raft_store: self.released.raft_store.upgrade(),
-            ledger: self.ledger.clone(),
+            ledger: self.blocks.ledger().clone(),
         }
     }
 
@@ -325,7 +328,7 @@ struct InFlight {
 
 struct CutterLoop {
     raft: ChannelRaft,
-    ledger: Arc<Ledger>,
+    blocks: Arc<Blocks>,
     state: watch::Receiver<Arc<ChannelState>>,
     signer: Arc<SigningIdentity>,
     node_id: u64,
@@ -395,16 +398,8 @@ impl CutterLoop {
         if let Some(tip) = &self.tip {
             return Ok(tip.clone());
         }
-        let height = self.ledger.height()?;
-        let hash = match height {
-            0 => Vec::new(),
-            h => self
-                .ledger
-                .block(h - 1)?
-                .map(|b| b.hash.to_vec())
-                .unwrap_or_default(),
-        };
-        Ok((height, hash))
+        let (height, hash) = self.blocks.tip();
+        Ok((height, hash.map(|h| h.to_vec()).unwrap_or_default()))
     }
 
     async fn propose(&mut self, batch: Vec<Submission>, attempt: u32) {
@@ -443,7 +438,11 @@ impl CutterLoop {
             self.state.borrow().settings.last_config,
             &self.signer,
         ) {
-            Ok(b) => b,
+            Ok(mut b) => {
+                // Replicated as the block store keeps it, so applying need not re-encode.
+                crate::raft::set_unvalidated_filter(&mut b);
+                b
+            }
             Err(e) => {
                 return fail(
                     batch,

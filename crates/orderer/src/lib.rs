@@ -3,6 +3,7 @@
 //!
 //! - [`cutter`]: the pure block-cutting rules (MaxMessageCount, PreferredMaxBytes, timeout).
 //! - [`block`]: block assembly and the orderer's signature in Fabric's metadata layout.
+//! - `blocks`: the chain readers see (block store plus committed blocks still being written).
 //! - [`raft`]: the channel's openraft types, its redb log store and the chain state machine.
 //! - [`cluster`]: openraft RPCs between orderers over gRPC.
 //! - [`service`]: the `orderer.AtomicBroadcast` gRPC service.
@@ -14,6 +15,7 @@
 
 pub mod admin;
 pub mod block;
+mod blocks;
 mod chain;
 pub mod client;
 pub mod cluster;

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use cambium_ledger::BlockReader;
 use cambium_msp::SigningIdentity;
 use cambium_ops::{HealthRegistry, Metrics};
 use cambium_wire::orderer::atomic_broadcast_server::AtomicBroadcastServer;
@@ -267,11 +266,11 @@ impl OrdererNode {
             .inner
             .chain(name)
             .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
-        let height = chain.ledger.height()?;
+        let height = chain.blocks.height();
         (start..height)
             .map(|n| {
                 chain
-                    .ledger
+                    .blocks
                     .block(n)?
                     .map(|b| b.hash)
                     .ok_or_else(|| OrdererError::Config(format!("block {n} is missing")))
@@ -285,7 +284,7 @@ impl OrdererNode {
             .inner
             .chain(name)
             .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
-        Ok(chain.ledger.block(number)?.map(|b| b.bytes))
+        Ok(chain.blocks.block(number)?.map(|b| b.bytes.to_vec()))
     }
 
     /// Serves AtomicBroadcast and the Raft transport on `listener` until [`Server::stop`],
@@ -421,7 +420,7 @@ fn raft_health(name: &str, chain: &Chain) -> std::result::Result<(), String> {
 }
 
 fn store_health(name: &str, chain: &Chain) -> std::result::Result<(), String> {
-    chain.ledger.height().map(|_| ()).map_err(|e| {
+    chain.blocks.check().map_err(|e| {
         format!(
             "the block store of channel '{name}' cannot be read: {e}; check the disk under the orderer's data folder"
         )
@@ -436,8 +435,11 @@ fn store_health(name: &str, chain: &Chain) -> std::result::Result<(), String> {
 fn channel_info(name: &str, chain: &Chain) -> Result<ChannelInfo> {
     Ok(ChannelInfo {
         name: name.to_string(),
-        height: chain.ledger.height()?,
+        height: chain.blocks.height(),
         consenter_id: chain.node_id,
         leader: chain.leader(),
     })
 }
+
+#[cfg(test)]
+mod crash_tests;

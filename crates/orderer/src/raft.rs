@@ -1,18 +1,23 @@
 //! The Raft group of one channel on openraft: entry types, the redb-backed log and vote store,
-//! and the state machine that appends replicated blocks to the channel's block store.
+//! and the state machine that appends replicated blocks to the channel's chain.
 //!
 //! Like Fabric's etcdraft, the leader cuts and signs a block and replicates the whole block;
 //! applying an entry writes it as-is, so every node's chain is byte-identical. Applying is
 //! deterministic: a block whose number or previous hash does not extend the chain (proposed
 //! by a deposed leader on a stale tip) is skipped on every node alike and reported as
 //! [`RaftResponse::Stale`], so its proposer re-cuts the envelopes on the current tip.
+//!
+//! The Raft log is the only fsync between a block's proposal and its acknowledgement: an
+//! applied block is on the chain in memory at once and reaches the block store on a writer
+//! thread, which moves the applied mark only after it (see [`crate::blocks`]).
 
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
 use cambium_ledger::{
-    Block, BlockCommit, BlockReader, BlockWriter, Ledger, TxOutcome, TxValidationCode,
+    Block, BlockCommit, BlockWriter, TxOutcome, TxValidationCode, METADATA_SLOTS,
+    TRANSACTIONS_FILTER,
 };
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{
@@ -23,6 +28,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::blocks::Blocks;
 use crate::error::{OrdererError, Result};
 use crate::update::{block_config, ChannelState};
 
@@ -403,32 +409,173 @@ struct SnapshotBlocks {
     blocks: Vec<Vec<u8>>,
 }
 
-/// The channel's chain as a Raft state machine: applying a block entry appends the block to
-/// the block store; applying a config block replaces the channel's [`ChannelState`].
+/// Work for the block writer, in log order.
+enum Job {
+    /// Append a committed block to the block store, then move the applied mark to `log_id`
+    /// (none for blocks from a snapshot, whose mark is written once they all are).
+    Block {
+        block: Box<Block>,
+        log_id: Option<LogId<u64>>,
+    },
+    /// An entry that wrote no block: move the applied mark (and the membership) once every
+    /// block before it is in the block store.
+    Mark {
+        log_id: LogId<u64>,
+        membership: Option<StoredMembership<u64, BasicNode>>,
+    },
+    /// Answer once everything queued before is written.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Appends committed blocks to the block store and then advances the applied mark, so that
+/// the mark never passes a block the block store does not hold (see [`crate::blocks`]).
+/// Ends when every sender is gone, after writing what was queued.
+fn write_loop(db: &Database, blocks: &Blocks, jobs: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut mark = None;
+        let mut membership = None;
+        let mut flushed = Vec::new();
+        for job in std::iter::once(first).chain(jobs.try_iter()) {
+            #[cfg(test)]
+            if blocks.drop_writes.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Job::Flush(done) = job {
+                    flushed.push(done);
+                }
+                continue;
+            }
+            if blocks.failure().is_some() {
+                if let Job::Flush(done) = job {
+                    flushed.push(done);
+                }
+                continue;
+            }
+            match job {
+                Job::Block { block, log_id } => {
+                    let number = block.number;
+                    let outcomes =
+                        vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
+                    let commit = BlockCommit {
+                        block: *block,
+                        outcomes,
+                    };
+                    match blocks.ledger().commit_block(&commit) {
+                        Ok(_) => {
+                            blocks.written(number);
+                            if log_id.is_some() {
+                                mark = log_id;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(
+                                block = number,
+                                "writing block {number} to the block store failed: {e}"
+                            );
+                            blocks.fail(format!("block {number}: {e}"));
+                        }
+                    }
+                }
+                Job::Mark {
+                    log_id,
+                    membership: m,
+                } => {
+                    mark = Some(log_id);
+                    if m.is_some() {
+                        membership = m;
+                    }
+                }
+                Job::Flush(done) => flushed.push(done),
+            }
+        }
+        if mark.is_some() || membership.is_some() {
+            let mut pairs = Vec::new();
+            if let Some(mark) = mark {
+                pairs.push((APPLIED_KEY, enc(&Some(mark))));
+            }
+            if let Some(m) = &membership {
+                pairs.push((MEMBERSHIP_KEY, enc(m)));
+            }
+            // The mark may lag after a crash (re-applying a block the block store holds is
+            // recognised by its hash); membership changes are rare and kept durable.
+            if let Err(e) = write_meta(db, &pairs, membership.is_some()) {
+                tracing::error!("writing the Raft applied mark failed: {e}");
+                blocks.fail(format!("the applied mark: {e}"));
+            }
+        }
+        for done in flushed {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Sets `block`'s `TRANSACTIONS_FILTER` metadata to what the block store writes for an
+/// orderer's blocks (every transaction `NOT_VALIDATED`, which peers replace when they
+/// validate); returns whether it changed. The metadata is outside the header hash.
+pub(crate) fn set_unvalidated_filter(block: &mut Block) -> bool {
+    let filter = vec![TxValidationCode::NotValidated.as_u8(); block.data.len()];
+    if block.metadata.get(TRANSACTIONS_FILTER) == Some(&filter) {
+        return false;
+    }
+    if block.metadata.len() < METADATA_SLOTS {
+        block.metadata.resize(METADATA_SLOTS, Vec::new());
+    }
+    block.metadata[TRANSACTIONS_FILTER] = filter;
+    true
+}
+
+/// The channel's chain as a Raft state machine: applying a block entry puts the block on the
+/// chain (readable at once) and queues it for the block store; applying a config block
+/// replaces the channel's [`ChannelState`].
 #[derive(Clone)]
 pub struct ChainStateMachine {
     db: Arc<Database>,
-    ledger: Arc<Ledger>,
+    blocks: Arc<Blocks>,
+    jobs: std::sync::mpsc::Sender<Job>,
     height: watch::Sender<u64>,
     state: Arc<watch::Sender<Arc<ChannelState>>>,
     current: Option<(SnapshotMeta<u64, BasicNode>, Vec<u8>)>,
 }
 
 impl ChainStateMachine {
-    /// The state machine over `ledger`, publishing the chain height on `height` and the
-    /// configuration in force on `state`.
+    /// The state machine over `blocks`, publishing the chain height on `height` and the
+    /// configuration in force on `state`; starts the block writer thread, which ends once the
+    /// state machine and its clones are dropped and what they queued is written.
     pub(crate) fn new(
         db: Arc<Database>,
-        ledger: Arc<Ledger>,
+        blocks: Arc<Blocks>,
         height: watch::Sender<u64>,
         state: Arc<watch::Sender<Arc<ChannelState>>>,
     ) -> Self {
+        let (jobs, queued) = std::sync::mpsc::channel();
+        let (writer_db, writer_blocks) = (db.clone(), blocks.clone());
+        std::thread::Builder::new()
+            .name("block-writer".into())
+            .spawn(move || write_loop(&writer_db, &writer_blocks, &queued))
+            .expect("spawning the block writer");
         ChainStateMachine {
             db,
-            ledger,
+            blocks,
+            jobs,
             height,
             state,
             current: None,
+        }
+    }
+
+    fn queue(&self, job: Job) -> std::result::Result<(), String> {
+        self.jobs
+            .send(job)
+            .map_err(|_| "the block writer stopped".to_string())
+    }
+
+    /// Waits until everything queued so far is in the block store.
+    fn flush(&self) -> std::result::Result<(), String> {
+        let (done, wait) = std::sync::mpsc::channel();
+        self.queue(Job::Flush(done))?;
+        wait.recv()
+            .map_err(|_| "the block writer stopped".to_string())?;
+        match self.blocks.failure() {
+            Some(why) => Err(format!("writing the block store failed: {why}")),
+            None => Ok(()),
         }
     }
 
@@ -462,71 +609,98 @@ impl ChainStateMachine {
         }
     }
 
-    fn apply_block(&self, number: u64, bytes: &[u8]) -> std::result::Result<RaftResponse, String> {
-        let height = self.ledger.height().map_err(|e| e.to_string())?;
+    /// Puts the block of entry `log_id` on the chain if it extends it; queues it (or, if it
+    /// wrote nothing, the applied mark) for the writer.
+    fn apply_block(
+        &self,
+        number: u64,
+        bytes: Vec<u8>,
+        log_id: Option<LogId<u64>>,
+    ) -> std::result::Result<RaftResponse, String> {
+        if let Some(why) = self.blocks.failure() {
+            return Err(format!(
+                "the block store failed ({why}); restart the orderer to re-derive the chain from the Raft log"
+            ));
+        }
+        let mark = |response: RaftResponse| -> std::result::Result<RaftResponse, String> {
+            if let Some(log_id) = log_id {
+                self.queue(Job::Mark {
+                    log_id,
+                    membership: None,
+                })?;
+            }
+            Ok(response)
+        };
+        let (height, tip) = self.blocks.tip();
         if number < height {
             // Already applied before a crash between the block commit and the applied mark.
-            let stored = self.ledger.block(number).map_err(|e| e.to_string())?;
+            let stored = self.blocks.block(number).map_err(|e| e.to_string())?;
             if let Some(stored) = stored.filter(|s| {
-                Block::decode(bytes)
+                Block::decode(&bytes)
                     .map(|b| b.header_hash() == s.hash)
                     .unwrap_or(false)
             }) {
-                return Ok(RaftResponse::Applied {
+                return mark(RaftResponse::Applied {
                     number,
                     hash: stored.hash.to_vec(),
                 });
             }
-            return Ok(RaftResponse::Stale { height });
+            return mark(RaftResponse::Stale { height });
         }
         if number > height {
-            return Ok(RaftResponse::Stale { height });
+            return mark(RaftResponse::Stale { height });
         }
-        let block = Block::decode(bytes).map_err(|e| e.to_string())?;
-        let tip = match height {
-            0 => None,
-            h => self
-                .ledger
-                .block(h - 1)
-                .map_err(|e| e.to_string())?
-                .map(|b| b.hash),
-        };
+        let block = Block::decode(&bytes).map_err(|e| e.to_string())?;
         if height > 0 && tip.map(|t| t.to_vec()) != Some(block.previous_hash.clone()) {
-            return Ok(RaftResponse::Stale { height });
+            return mark(RaftResponse::Stale { height });
         }
-        let outcomes = vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
-        let config_block = block_config(&block).is_some().then(|| block.clone());
-        let stored = self
-            .ledger
-            .commit_block(&BlockCommit { block, outcomes })
-            .map_err(|e| e.to_string())?;
-        if let Some(block) = config_block {
+        let hash = block.header_hash();
+        let is_config = block_config(&block).is_some();
+        // Readers get the bytes the block store will hold, before and after it holds them.
+        let mut block = block;
+        let bytes = if set_unvalidated_filter(&mut block) {
+            block.encode()
+        } else {
+            bytes
+        };
+        self.blocks.push(number, Arc::new(bytes), hash);
+        if is_config {
             self.apply_config(&block);
         }
-        self.height.send_replace(stored.number + 1);
+        self.queue(Job::Block {
+            block: Box::new(block),
+            log_id,
+        })?;
+        self.height.send_replace(number + 1);
         Ok(RaftResponse::Applied {
-            number: stored.number,
-            hash: stored.hash.to_vec(),
+            number,
+            hash: hash.to_vec(),
         })
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for ChainStateMachine {
     async fn build_snapshot(&mut self) -> std::result::Result<Snapshot<TypeConfig>, StErr> {
+        // The applied mark trails the chain in memory; a snapshot holds the blocks the mark
+        // covers, so wait for the writer first.
+        self.flush()
+            .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
         let (applied, membership) = self.applied_state().await?;
-        let blocks = (|| -> std::result::Result<Vec<Vec<u8>>, String> {
-            let height = self.ledger.height().map_err(|e| e.to_string())?;
-            (0..height)
-                .map(|n| {
-                    self.ledger
-                        .block(n)
-                        .map_err(|e| e.to_string())?
-                        .map(|b| b.bytes)
-                        .ok_or_else(|| format!("block {n} is missing from the block store"))
-                })
-                .collect()
-        })()
-        .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        let height = self.blocks.height();
+        let mut blocks = Vec::with_capacity(height as usize);
+        for n in 0..height {
+            let block = self
+                .blocks
+                .block(n)
+                .map_err(|e| io_err(StorageIOError::read_state_machine, e))?
+                .ok_or_else(|| {
+                    io_err(
+                        StorageIOError::read_state_machine,
+                        format!("block {n} is missing from the block store"),
+                    )
+                })?;
+            blocks.push(block.bytes.to_vec());
+        }
         let data = enc(&SnapshotBlocks { blocks });
         let meta = SnapshotMeta {
             last_log_id: applied,
@@ -565,32 +739,30 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
         I::IntoIter: Send,
     {
         let mut responses = Vec::new();
-        let mut last = None;
-        let mut membership = None;
         for entry in entries {
-            last = Some(entry.log_id);
+            let log_id = entry.log_id;
             let response = match entry.payload {
-                EntryPayload::Blank => RaftResponse::None,
+                EntryPayload::Blank => {
+                    self.queue(Job::Mark {
+                        log_id,
+                        membership: None,
+                    })
+                    .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
+                    RaftResponse::None
+                }
                 EntryPayload::Membership(m) => {
-                    membership = Some(StoredMembership::new(Some(entry.log_id), m));
+                    self.queue(Job::Mark {
+                        log_id,
+                        membership: Some(StoredMembership::new(Some(log_id), m)),
+                    })
+                    .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
                     RaftResponse::None
                 }
                 EntryPayload::Normal(RaftRequest::Block { number, bytes }) => self
-                    .apply_block(number, &bytes)
+                    .apply_block(number, bytes, Some(log_id))
                     .map_err(|e| io_err(StorageIOError::write_state_machine, e))?,
             };
             responses.push(response);
-        }
-        let mut pairs = vec![(APPLIED_KEY, enc(&last))];
-        if let Some(m) = &membership {
-            pairs.push((MEMBERSHIP_KEY, enc(m)));
-        }
-        if last.is_some() {
-            // The applied mark may lag after a crash: blocks are durable in the block store
-            // and re-applying one that is already there is recognised by its hash (see
-            // `apply_block`). Membership changes are rare and kept durable.
-            write_meta(&self.db, &pairs, membership.is_some())
-                .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
         }
         Ok(responses)
     }
@@ -613,22 +785,24 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
         let data = snapshot.into_inner();
         let content: SnapshotBlocks =
             dec(&data).map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?;
-        for bytes in &content.blocks {
-            let block = Block::decode(bytes)
-                .map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?;
+        for bytes in content.blocks {
+            let number = Block::decode(&bytes)
+                .map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?
+                .number;
             let response = self
-                .apply_block(block.number, bytes)
+                .apply_block(number, bytes, None)
                 .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
             if let RaftResponse::Stale { height } = response {
                 return Err(io_err(
                     StorageIOError::write_state_machine,
                     format!(
-                        "snapshot block {} does not extend the local chain of height {height}; the local chain has forked, remove the channel and join again",
-                        block.number
+                        "snapshot block {number} does not extend the local chain of height {height}; the local chain has forked, remove the channel and join again",
                     ),
                 ));
             }
         }
+        self.flush()
+            .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
         write_meta(
             &self.db,
             &[

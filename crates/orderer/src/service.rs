@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cambium_ledger::BlockReader;
 use cambium_msp::policy::SignedData;
 use cambium_primitives::{HeaderType, SeekBehavior, SeekContentType, SeekPosition};
 use cambium_wire::common::{self, Status};
@@ -366,7 +365,7 @@ async fn serve_seek(
                 _ = stopped.wait_for(|s| *s) => return Status::ServiceUnavailable,
             }
         }
-        let stored = match chain.ledger.block(number) {
+        let stored = match chain.blocks.block(number) {
             Ok(Some(b)) => b,
             _ => return Status::InternalServerError,
         };

@@ -1,0 +1,197 @@
+//! Crash recovery between the Raft log and the block store: blocks whose envelopes were
+//! acknowledged but which never reached the block store (the process died first) are derived
+//! again from the Raft log when the orderer restarts, so nothing acknowledged is lost.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions};
+use cambium_ledger::{Block, BlockReader};
+use cambium_msp::policy::{parse, Policy, PolicyGroup};
+use cambium_msp::{load_signing_identity, MspConfig, MspManager};
+use cambium_primitives::HeaderType;
+use cambium_tls::TlsRoots;
+use tokio::net::TcpListener;
+
+use super::*;
+use crate::client::{broadcast, is_success, signed_envelope};
+use crate::cutter::BatchConfig;
+use crate::settings::{ChannelSettings, Consenter};
+
+const CHANNEL: &str = "crashchannel";
+const CRYPTO: &str = "OrdererOrgs:\n  - Name: Orderer\n    Domain: example.com\n    EnableNodeOUs: true\n    Specs:\n      - Hostname: orderer0\nPeerOrgs:\n  - Name: Org1\n    Domain: org1.example.com\n    EnableNodeOUs: true\n    Template:\n      Count: 1\n    Users:\n      Count: 1\n";
+
+/// Polls `done` every 10 ms for at most 10 s; false if it never held.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..1000 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}
+
+async fn leader_elected(node: &OrdererNode) -> bool {
+    eventually(|| {
+        node.channel(CHANNEL)
+            .map(|c| c.leader == Some(c.consenter_id))
+            .unwrap_or(false)
+    })
+    .await
+}
+
+/// Envelopes in blocks `1..` of `node`'s chain.
+fn ordered_envelopes(node: &OrdererNode) -> Vec<Vec<u8>> {
+    let height = node.channel(CHANNEL).unwrap().height;
+    (1..height)
+        .flat_map(|n| {
+            Block::decode(&node.block(CHANNEL, n).unwrap().unwrap())
+                .unwrap()
+                .data
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_lost_between_the_raft_log_and_the_block_store_are_rederived_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CryptoConfig::from_yaml(CRYPTO).unwrap();
+    let crypto = generate(
+        &config,
+        &dir.path().join("crypto"),
+        GenerateOptions::default(),
+    )
+    .unwrap();
+    let configs: Vec<MspConfig> = crypto
+        .orgs
+        .iter()
+        .map(|o| MspConfig::from_dir(&o.msp_dir, &o.msp_id).unwrap())
+        .collect();
+    let orderer_org = crypto.org("OrdererMSP").unwrap();
+    let user =
+        load_signing_identity(&crypto.org("Org1MSP").unwrap().users[1].msp_dir, "Org1MSP").unwrap();
+    let signer = || load_signing_identity(&orderer_org.nodes[0].msp_dir, "OrdererMSP").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let writers = || Policy::Signature(parse("OR('Org1MSP.member')").unwrap());
+    let settings = ChannelSettings {
+        channel_id: CHANNEL.into(),
+        // Two envelopes per block, so the lost tail spans several blocks.
+        batch: BatchConfig {
+            max_message_count: 2,
+            absolute_max_bytes: 1024 * 1024,
+            preferred_max_bytes: 512 * 1024,
+            timeout: Duration::from_millis(5),
+        },
+        msps: Arc::new(MspManager::from_configs(&configs).unwrap()),
+        policies: PolicyGroup::new()
+            .with_policy("Writers", writers())
+            .with_policy("Readers", writers()),
+        consenters: vec![Consenter {
+            id: 1,
+            address: addr.clone(),
+        }],
+        last_config: 0,
+        orderer_tls_roots: TlsRoots::load(std::slice::from_ref(&orderer_org.tls_ca.cert)).unwrap(),
+    };
+    let genesis_env =
+        signed_envelope(&signer(), CHANNEL, HeaderType::Config, b"crash genesis").unwrap();
+    let genesis = Block::new(0, Vec::new(), vec![genesis_env]).encode();
+    let node_config = NodeConfig {
+        data_dir: dir.path().join("orderer0"),
+        advertised_address: addr.clone(),
+    };
+    let envelopes = |from: usize, count: usize| -> Vec<Vec<u8>> {
+        (from..from + count)
+            .map(|i| {
+                signed_envelope(
+                    &user,
+                    CHANNEL,
+                    HeaderType::EndorserTransaction,
+                    format!("envelope {i}").as_bytes(),
+                )
+                .unwrap()
+            })
+            .collect()
+    };
+
+    let node = OrdererNode::new(node_config.clone(), signer());
+    let server = node.serve(listener).unwrap();
+    node.join_channel(&genesis, settings.clone()).await.unwrap();
+    assert!(leader_elected(&node).await, "no leader");
+    let chain = node.inner.chain(CHANNEL).unwrap();
+
+    // Written normally: acknowledged, then in the block store.
+    let first = envelopes(0, 4);
+    let replies = broadcast(&addr, &first).await.unwrap();
+    assert!(replies.iter().all(|(s, _)| is_success(*s)), "{replies:?}");
+    assert!(
+        eventually(|| chain.blocks.unwritten() == 0).await,
+        "the writer never caught up"
+    );
+    let durable = chain.blocks.ledger().height().unwrap();
+    assert!(
+        durable >= 3,
+        "genesis and at least two blocks, got {durable}"
+    );
+
+    // From here the process "dies" before any block reaches the block store.
+    chain.blocks.drop_writes.store(true, Ordering::SeqCst);
+    let lost = envelopes(4, 10);
+    let replies = broadcast(&addr, &lost).await.unwrap();
+    assert_eq!(replies.len(), lost.len());
+    assert!(replies.iter().all(|(s, _)| is_success(*s)), "{replies:?}");
+    let acknowledged = node.block_hashes(CHANNEL, 0).unwrap();
+    assert!(
+        acknowledged.len() as u64 >= durable + 5,
+        "10 envelopes, 2 per block"
+    );
+    assert_eq!(
+        chain.blocks.ledger().height().unwrap(),
+        durable,
+        "nothing after the crash point reached the block store"
+    );
+    let mut expected = first.clone();
+    expected.extend(lost.iter().cloned());
+    assert_eq!(ordered_envelopes(&node), expected);
+    drop(chain);
+    server.stop().await;
+    node.shutdown().await;
+
+    // Restart on the same data: the chain is whole again, block for block.
+    let listener = TcpListener::bind(&addr).await.unwrap();
+    let node = OrdererNode::new(node_config, signer());
+    let server = node.serve(listener).unwrap();
+    node.join_channel(&genesis, settings).await.unwrap();
+    assert!(
+        eventually(|| node.channel(CHANNEL).unwrap().height >= acknowledged.len() as u64).await,
+        "the restarted orderer did not re-derive the lost blocks from its Raft log"
+    );
+    let chain = node.inner.chain(CHANNEL).unwrap();
+    assert!(
+        eventually(|| chain.blocks.unwritten() == 0).await,
+        "the re-derived blocks never reached the block store"
+    );
+    assert_eq!(
+        chain.blocks.ledger().height().unwrap(),
+        acknowledged.len() as u64
+    );
+    let hashes = node.block_hashes(CHANNEL, 0).unwrap();
+    assert_eq!(&hashes[..acknowledged.len()], &acknowledged[..]);
+    assert_eq!(
+        ordered_envelopes(&node),
+        expected,
+        "each envelope exactly once"
+    );
+
+    // And the chain goes on from there.
+    let more = envelopes(14, 2);
+    let replies = broadcast(&addr, &more).await.unwrap();
+    assert!(replies.iter().all(|(s, _)| is_success(*s)), "{replies:?}");
+    expected.extend(more);
+    assert_eq!(ordered_envelopes(&node), expected);
+    drop(chain);
+    server.stop().await;
+    node.shutdown().await;
+}
