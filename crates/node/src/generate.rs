@@ -1,5 +1,6 @@
 //! `cambium network generate`: everything a consortium needs to run a network as separate
-//! processes (or hosts) instead of `cambium up`'s one process.
+//! processes (or hosts) instead of `cambium up`'s one process; and `cambium network add-org`
+//! ([`add_org`]), which adds a peer organisation to such a folder.
 //!
 //! ```text
 //! <out>/
@@ -12,6 +13,7 @@
 //!   nodes/peer0.org1.example.com/peer.yaml
 //!   profiles/org1.json|yaml          each organisation's connection profile (its own keys only)
 //!   connection-profile.json|yaml     every organisation's keys, for one operator who holds them all
+//!   orgs/org3.yaml                   an organisation added by `add-org`, for `channel update --add-org`
 //! ```
 //!
 //! Ports start at `base_port`: three per orderer (gRPC, its channel participation API, its
