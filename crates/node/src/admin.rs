@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use cambium_channel::ChannelConfig;
+use cambium_lifecycle::package_signing::{self, PackageSignatures};
 use cambium_msp::SigningIdentity;
 use cambium_wire::lifecycle as lc;
 use cambium_wire::peer::{self, application_policy};
@@ -273,6 +275,57 @@ impl Admin {
         definition: &Definition,
         package_id: Option<&str>,
     ) -> Result<Committed> {
+        self.approve_signed(peer, definition, package_id, None)
+            .await
+    }
+
+    /// The channel's current configuration, read with `cscc GetConfigBlock` from `peer`.
+    pub async fn channel_config(&self, peer: &str) -> Result<ChannelConfig> {
+        let proposal = client::signed_proposal(
+            &self.signer,
+            "",
+            "cscc",
+            vec![
+                b"GetConfigBlock".to_vec(),
+                self.channel_id.as_bytes().to_vec(),
+            ],
+        )?;
+        let (url, channel) = self.peer_channel(peer).await?;
+        let response = client::process_proposal(channel, &url, &proposal).await?;
+        let block =
+            client::response_payload(&response, &format!("{peer} ({url})"), "GetConfigBlock")?;
+        ChannelConfig::from_config_block(&block).map_err(|e| {
+            NodeError::Rejected(format!(
+                "the config block of channel {} from {peer} cannot be read: {e}",
+                self.channel_id
+            ))
+        })
+    }
+
+    /// The owner signatures of `package` to approve it with, checked against the channel's
+    /// `PackageSigners` requirement (read from `peer`) before anything is submitted; see
+    /// [`check_package_signatures`].
+    pub async fn package_signatures(
+        &self,
+        peer: &str,
+        package: &[u8],
+    ) -> Result<Option<PackageSignatures>> {
+        let config = self.channel_config(peer).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        check_package_signatures(&config, package, now)
+    }
+
+    /// [`Admin::approve`] sending the package's owner `signatures` (Cambium extension field
+    /// 1003), which a channel requiring signed packages checks and records with the approval.
+    pub async fn approve_signed(
+        &self,
+        peer: &str,
+        definition: &Definition,
+        package_id: Option<&str>,
+        signatures: Option<&PackageSignatures>,
+    ) -> Result<Committed> {
         let source = lc::ChaincodeSource {
             r#type: Some(match package_id {
                 Some(id) => lc::chaincode_source::Type::LocalPackage(lc::chaincode_source::Local {
@@ -294,11 +347,15 @@ impl Admin {
             init_required: definition.init_required,
             source: Some(source),
         };
+        let mut args = with_rollout(args.encode_to_vec(), definition);
+        if let Some(signatures) = signatures {
+            package_signing::append(signatures, &mut args);
+        }
         self.submit(
             &[peer.to_owned()],
             peer,
             "ApproveChaincodeDefinitionForMyOrg",
-            with_rollout(args.encode_to_vec(), definition),
+            args,
         )
         .await
         .map(|(committed, _)| committed)
@@ -812,6 +869,34 @@ fn with_rollout(mut args: Vec<u8>, definition: &Definition) -> Vec<u8> {
     args
 }
 
+/// The owner signatures `package` carries, checked as the channel will check them: each must
+/// be a valid signature of this package, and when `config` requires signed packages
+/// (`Application/PackageSigners`) they must satisfy that policy with the channel's MSPs,
+/// validating identities at `at` (unix seconds). A refusal names the missing principals and
+/// says to run `cambium contract sign`; nothing has been submitted then.
+pub fn check_package_signatures(
+    config: &ChannelConfig,
+    package: &[u8],
+    at: i64,
+) -> Result<Option<PackageSignatures>> {
+    let refused = |e: cambium_lifecycle::LifecycleError| NodeError::Rejected(e.to_string());
+    let parts = package_signing::read_parts(package).map_err(refused)?;
+    let what = format!("package '{}'", parts.label);
+    if let Some(signatures) = &parts.signatures {
+        package_signing::check_integrity(signatures, &parts.hash(), &parts.label)
+            .map_err(refused)?;
+    }
+    package_signing::check_requirement(
+        config.policy_group(),
+        Some(config.msp_manager()),
+        at,
+        parts.signatures.as_ref(),
+        &what,
+    )
+    .map_err(refused)?;
+    Ok(parts.signatures.filter(|s| !s.signatures.is_empty()))
+}
+
 /// The upgrade policy (field 1002) a lifecycle result carries, if any.
 fn upgrade_policy_of(bytes: &[u8]) -> Result<Option<String>> {
     cambium_lifecycle::upgrade_policy::from_message(bytes)
@@ -901,5 +986,126 @@ mod tests {
         .unwrap();
         assert_eq!(this_fn(&p), "CommitChaincodeDefinition");
         assert_eq!(p.view.channel_header.tx_id, p.tx_id);
+    }
+}
+
+#[cfg(test)]
+mod signing_tests {
+    use cambium_channel::yaml::{self, LoadOptions};
+    use cambium_channel::DEFAULT_CHANNEL_YAML;
+    use cambium_cryptogen::{CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+    use cambium_msp::load_signing_identity;
+    use cambium_primitives::Policy;
+
+    use super::*;
+
+    fn identity(net: &GeneratedNetwork, msp_id: &str, role: Role) -> SigningIdentity {
+        let org = net.org(msp_id).unwrap();
+        let id = org
+            .nodes
+            .iter()
+            .chain(&org.users)
+            .find(|i| i.role == role)
+            .unwrap();
+        load_signing_identity(&id.msp_dir, msp_id).unwrap()
+    }
+
+    /// The sample channel over freshly generated crypto, requiring `policy` when given.
+    fn channel(root: &std::path::Path, policy: Option<&str>) -> ChannelConfig {
+        let mut spec = yaml::from_yaml(
+            DEFAULT_CHANNEL_YAML,
+            root,
+            "the built-in channel",
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        if let Some(dsl) = policy {
+            spec.application.policies.insert(
+                package_signing::POLICY_NAME.to_owned(),
+                Policy::Signature(cambium_msp::policy::parse(dsl).unwrap()),
+            );
+        }
+        ChannelConfig::from_spec(&spec).unwrap()
+    }
+
+    #[test]
+    fn deploy_approve_and_upgrade_check_signatures_before_submitting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let net = cambium_cryptogen::generate(
+            &CryptoConfig::default_network(),
+            &tmp.path().join("crypto"),
+            GenerateOptions::default(),
+        )
+        .unwrap();
+        let admin1 = identity(&net, "Org1MSP", Role::Admin);
+        let admin2 = identity(&net, "Org2MSP", Role::Admin);
+        let client2 = identity(&net, "Org2MSP", Role::Client);
+        let now = admin1.certificate().not_before() + 3600;
+        let requiring = channel(tmp.path(), Some("AND('Org1MSP.admin','Org2MSP.admin')"));
+        let open = channel(tmp.path(), None);
+        let unsigned = cambium_vm::package::write_package(b"\0asm\x01\0\0\0", "kv_1").unwrap();
+        let sign = |p: &[u8], s: &SigningIdentity| package_signing::sign(p, s).unwrap();
+
+        let err = check_package_signatures(&requiring, &unsigned, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing signatures from: Org1MSP.admin, Org2MSP.admin")
+                && err.contains("cambium contract sign"),
+            "{err}"
+        );
+        let member = sign(&sign(&unsigned, &admin1), &client2);
+        let err = check_package_signatures(&requiring, &member, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing signatures from: Org2MSP.admin"),
+            "{err}"
+        );
+        let both = sign(&sign(&unsigned, &admin1), &admin2);
+        let signatures = check_package_signatures(&requiring, &both, now)
+            .unwrap()
+            .expect("signatures to send");
+        assert_eq!(signatures.signatures.len(), 2);
+        // Without the requirement: nothing to refuse, and signatures still travel.
+        assert_eq!(
+            check_package_signatures(&open, &unsigned, now).unwrap(),
+            None
+        );
+        assert!(check_package_signatures(&open, &both, now)
+            .unwrap()
+            .is_some());
+
+        // The file helpers behind `contract sign` and `contract inspect`.
+        let file = tmp.path().join("kv_1.tar.gz");
+        std::fs::write(&file, &unsigned).unwrap();
+        let admin_dir = |msp: &str| {
+            net.org(msp)
+                .unwrap()
+                .users
+                .iter()
+                .find(|i| i.role == Role::Admin)
+                .unwrap()
+                .msp_dir
+                .clone()
+        };
+        let once = crate::deploy::sign_package_file(&file, "Org1MSP", &admin_dir("Org1MSP"), None)
+            .unwrap();
+        let twice = crate::deploy::sign_package_file(&file, "Org2MSP", &admin_dir("Org2MSP"), None)
+            .unwrap();
+        assert_eq!(once.package_hash, twice.package_hash);
+        assert_ne!(once.package_id, twice.package_id);
+        let signers: Vec<(&str, bool)> = twice
+            .signers
+            .iter()
+            .map(|s| (s.msp_id.as_str(), s.valid))
+            .collect();
+        assert_eq!(signers, [("Org1MSP", true), ("Org2MSP", true)]);
+        let on_disk = std::fs::read(&file).unwrap();
+        assert!(check_package_signatures(&requiring, &on_disk, now).is_ok());
+        let err = crate::deploy::sign_package_file(&file, "Org1MSP", tmp.path(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pass an admin's MSP folder"), "{err}");
     }
 }

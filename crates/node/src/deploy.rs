@@ -5,11 +5,15 @@
 //! others. Steps that are already done (a package already installed) are skipped, so a failed
 //! deploy can simply be run again. Redeploying over a committed definition first checks the
 //! package's interface against the committed one and refuses a breaking change unless
-//! `allow_breaking` is set (see [`crate::upgrade::refuse_breaking`]).
+//! `allow_breaking` is set (see [`crate::upgrade::refuse_breaking`]). On a channel that
+//! requires signed packages (`Application/PackageSigners`), the package's owner signatures
+//! are checked against the channel's policy before anything is installed, and each
+//! organisation approves with them (see [`crate::admin::check_package_signatures`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use cambium_lifecycle::package_signing::{self, PackageSignatures};
 use cambium_vm::package::{package_id, read_package, write_package};
 use serde::Serialize;
 
@@ -206,19 +210,164 @@ pub async fn deploy(
         definition = definition.with_signature_policy(policy)?;
     }
 
-    // Per organisation: install on each of its peers (concurrently), then approve.
-    // The first organisation's installs go first and the others start when they are done:
-    // peers that share a compile cache (all of `cambium up`'s do) then compile the module once
-    // instead of each compiling it at the same time on the same cores.
+    // Owner signatures, checked against the channel's requirement before anything changes.
+    let signatures = first.package_signatures(&first_peer, package).await?;
+    let Installs {
+        installed,
+        already_installed,
+        approved,
+    } = install_and_approve(
+        profile,
+        &admins,
+        package,
+        &id,
+        &definition,
+        signatures.as_ref(),
+        progress,
+    )
+    .await?;
+
+    let endorsers = admins
+        .iter()
+        .map(|a| a.peer_name(None))
+        .collect::<Result<Vec<_>>>()?;
+    let commit = first.commit(&endorsers, &definition).await?;
+    // Return once every endorser serves the new definition, so the next command sees it.
+    first
+        .wait_for_sequence(&endorsers, &options.name, sequence)
+        .await?;
+    progress(&Step::Committed);
+
+    Ok(DeployReport {
+        definition,
+        package_id: id,
+        installed,
+        already_installed,
+        approved,
+        commit,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// One owner signature of a package, as `cambium contract inspect` and `sign` show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PackageSigner {
+    /// The signer's MSP ID.
+    pub msp_id: String,
+    /// The common name of the signer's certificate.
+    pub signer: String,
+    /// Whether the signature verifies over this package with the certificate's key (whether
+    /// the channel accepts the certificate and its role is the channel's judgement).
+    pub valid: bool,
+}
+
+/// A package's signing facts: its package ID, the hash owners sign, and its signers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PackageSigning {
+    /// Fabric's package ID of the file (`label:sha256`); it changes with every signature.
+    pub package_id: String,
+    /// The package hash owners sign (hex; over `metadata.json` and `code.tar.gz`, unchanged
+    /// by signatures).
+    pub package_hash: String,
+    /// The owner signatures the file carries, in the order they were added.
+    pub signers: Vec<PackageSigner>,
+}
+
+/// The signing facts of the package file `package`.
+pub fn package_signing(package: &[u8]) -> Result<PackageSigning> {
+    let parts =
+        package_signing::read_parts(package).map_err(|e| NodeError::Package(e.to_string()))?;
+    let hash = parts.hash();
+    let signers = parts
+        .signatures
+        .iter()
+        .flat_map(|s| s.signatures.iter().map(move |one| (s, one)))
+        .map(|(all, one)| {
+            let single = PackageSignatures {
+                package_hash: all.package_hash.clone(),
+                signatures: vec![one.clone()],
+            };
+            let described = package_signing::describe_signer(one);
+            let (msp_id, signer) = described
+                .split_once(" (")
+                .map(|(m, rest)| (m.to_owned(), rest.trim_end_matches(')').to_owned()))
+                .unwrap_or((described.clone(), String::new()));
+            PackageSigner {
+                msp_id,
+                signer,
+                valid: package_signing::check_integrity(&single, &hash, &parts.label).is_ok(),
+            }
+        })
+        .collect();
+    Ok(PackageSigning {
+        package_id: package_id(&parts.label, package),
+        package_hash: package_signing::hex(&hash),
+        signers,
+    })
+}
+
+/// Adds the signature of the identity in the MSP folder `msp_dir` (MSP ID `msp_id`; its
+/// `signcerts/` and `keystore/`) to the package file at `path`, writing the result to `out`
+/// (default: `path` itself); returns the signed file's signing facts. Signing again with the
+/// same identity replaces its signature.
+pub fn sign_package_file(
+    path: &Path,
+    msp_id: &str,
+    msp_dir: &Path,
+    out: Option<&Path>,
+) -> Result<PackageSigning> {
+    let package = std::fs::read(path).map_err(|e| NodeError::io("reading", path, e))?;
+    let signer = cambium_msp::load_signing_identity(msp_dir, msp_id).map_err(|e| {
+        NodeError::Rejected(format!(
+            "the signer {msp_id}={}: {e}; pass an admin's MSP folder (with signcerts/ and keystore/)",
+            msp_dir.display()
+        ))
+    })?;
+    let signed = package_signing::sign(&package, &signer)
+        .map_err(|e| NodeError::Package(format!("{}: {e}", path.display())))?;
+    let out = out.unwrap_or(path);
+    let tmp = out.with_extension("signing");
+    std::fs::write(&tmp, &signed).map_err(|e| NodeError::io("writing", &tmp, e))?;
+    std::fs::rename(&tmp, out).map_err(|e| NodeError::io("replacing", out, e))?;
+    package_signing(&signed)
+}
+
+/// What [`install_and_approve`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Installs {
+    /// Peers the package was installed on now.
+    pub(crate) installed: Vec<String>,
+    /// Peers that had it already.
+    pub(crate) already_installed: Vec<String>,
+    /// Organisations that approved.
+    pub(crate) approved: Vec<String>,
+}
+
+/// Per organisation of `admins`: installs `package` (ID `id`) on each of its peers
+/// (concurrently, skipping peers that have it), then approves `definition` with it, sending
+/// the package's owner `signatures`. Organisations proceed independently, except that the
+/// first organisation's installs go first and the others start when they are done: peers that
+/// share a compile cache (all of `cambium up`'s do) then compile the module once instead of
+/// each compiling it at the same time on the same cores. Shared by deploy and upgrade.
+pub(crate) async fn install_and_approve(
+    profile: &ConnectionProfile,
+    admins: &[Admin],
+    package: &[u8],
+    id: &str,
+    definition: &Definition,
+    signatures: Option<&PackageSignatures>,
+    progress: &(dyn Fn(&Step) + Sync),
+) -> Result<Installs> {
     let (first_done, first_installed) = tokio::sync::watch::channel(false);
     let mut first_done = Some(first_done);
     let mut orgs = Vec::new();
-    for admin in &admins {
+    for admin in admins {
         let peers = profile.organizations[&admin.org].peers.clone();
         let admin = admin.clone();
         let package = package.to_vec();
-        let id = id.clone();
+        let id = id.to_owned();
         let definition = definition.clone();
+        let signatures = signatures.cloned();
         let done = first_done.take();
         let mut wait = first_installed.clone();
         orgs.push(tokio::spawn(async move {
@@ -251,13 +400,13 @@ pub async fn deploy(
                 let _ = done.send(true);
             }
             let peer = admin.peer_name(None)?;
-            admin.approve(&peer, &definition, Some(&id)).await?;
+            admin
+                .approve_signed(&peer, &definition, Some(&id), signatures.as_ref())
+                .await?;
             Ok::<_, NodeError>((admin.org.clone(), results))
         }));
     }
-    let mut installed = Vec::new();
-    let mut already_installed = Vec::new();
-    let mut approved = Vec::new();
+    let mut out = Installs::default();
     for task in orgs {
         let (org, results) = join(task).await?;
         for (peer, already) in results {
@@ -266,35 +415,15 @@ pub async fn deploy(
                 already,
             });
             if already {
-                already_installed.push(peer);
+                out.already_installed.push(peer);
             } else {
-                installed.push(peer);
+                out.installed.push(peer);
             }
         }
         progress(&Step::Approved { org: org.clone() });
-        approved.push(org);
+        out.approved.push(org);
     }
-
-    let endorsers = admins
-        .iter()
-        .map(|a| a.peer_name(None))
-        .collect::<Result<Vec<_>>>()?;
-    let commit = first.commit(&endorsers, &definition).await?;
-    // Return once every endorser serves the new definition, so the next command sees it.
-    first
-        .wait_for_sequence(&endorsers, &options.name, sequence)
-        .await?;
-    progress(&Step::Committed);
-
-    Ok(DeployReport {
-        definition,
-        package_id: id,
-        installed,
-        already_installed,
-        approved,
-        commit,
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    })
+    Ok(out)
 }
 
 async fn join<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {

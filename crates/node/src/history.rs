@@ -8,7 +8,8 @@
 //! with the block and transaction that carry it, the client that signed it, the organisations
 //! whose peers endorsed it, and its validation code, so refused attempts (a commit without
 //! enough approvals that still reached a block, a failed migration) are listed as well, marked.
-//! Installs never reach the ledger: they are per-peer and are not part of the history.
+//! Installs never reach the ledger: they are per-peer and are not part of the history. An
+//! approval that sent the package's owner signatures (Cambium field 1003) names its signers.
 
 use cambium_msp::Certificate;
 use cambium_wire::cambium_lifecycle as cl;
@@ -85,8 +86,9 @@ fn lifecycle_event(tx: &EndorserTx, name: &str) -> Option<HistoryEvent> {
                 _ => "no package (approved without installing)".to_owned(),
             };
             let detail = format!(
-                "{} approves; {package}{}",
+                "{} approves; {package}{}{}",
                 tx.creator.msp_id,
+                signers_detail(arg),
                 rollout_detail(arg)
             );
             ("approve", Some(args.sequence), Some(args.version), detail)
@@ -176,6 +178,25 @@ fn rollout_detail(arg: &[u8]) -> String {
 }
 
 /// The common name of a PEM certificate, else its subject, else a note that it is unreadable.
+/// The package's owner signers an approval sent (Cambium field 1003), e.g.
+/// `; signed by Org1MSP (Admin@org1.example.com), Org2MSP (Admin@org2.example.com)`; empty
+/// when it sent none.
+fn signers_detail(arg: &[u8]) -> String {
+    use cambium_lifecycle::package_signing;
+    match package_signing::from_message(arg) {
+        Ok(Some(signatures)) if !signatures.signatures.is_empty() => format!(
+            "; signed by {}",
+            signatures
+                .signatures
+                .iter()
+                .map(package_signing::describe_signer)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    }
+}
+
 fn signer_name(pem: &[u8]) -> String {
     match Certificate::from_pem(pem, "the signer's certificate") {
         Ok(cert) => cert

@@ -4,7 +4,10 @@
 //! - [`upgrade`]: package → compatibility check against the committed definition's package →
 //!   install on every peer of the profile → approve per organisation at the committed
 //!   sequence + 1 (with an optional canary [`RolloutPlan`]) → commit; or, with `dry_run`, only
-//!   the checks and an endorsement of the commit that is never submitted.
+//!   the checks and an endorsement of the commit that is never submitted. Installing and
+//!   approving is deploy's concurrent loop ([`crate::deploy`]); on a channel that requires
+//!   signed packages the package's owner signatures are checked first and sent with each
+//!   approval.
 //! - [`RolloutStep`], [`crate::admin::Admin::rollout_step`] and
 //!   [`crate::admin::Admin::query_rollout`]: the `_lifecycle` functions `QueryRollout`,
 //!   `AdvanceRollout`, `PauseRollout`, `ResumeRollout`, `PromoteRollout` and `AbortRollout`.
@@ -641,6 +644,9 @@ pub async fn upgrade(
         .map(|a| a.peer_name(None))
         .collect::<Result<Vec<_>>>()?;
 
+    // Owner signatures, checked against the channel's requirement before anything changes.
+    let signatures = first.package_signatures(&first_peer, package).await?;
+
     if options.dry_run {
         let dry = dry_run(first, &first_peer, &endorsers, &definition).await?;
         return Ok(UpgradeReport {
@@ -657,38 +663,20 @@ pub async fn upgrade(
         });
     }
 
-    let mut installed = Vec::new();
-    let mut already_installed = Vec::new();
-    let mut approved = Vec::new();
-    for admin in &admins {
-        for peer in profile.organizations[&admin.org].peers.clone() {
-            let already = admin
-                .query_installed(&peer)
-                .await?
-                .iter()
-                .any(|p| p.package_id == id);
-            if !already {
-                admin.install(&peer, package).await?;
-            }
-            progress(&Step::Install {
-                peer: peer.clone(),
-                already,
-            });
-            if already {
-                already_installed.push(peer);
-            } else {
-                installed.push(peer);
-            }
-        }
-    }
-    for admin in &admins {
-        let peer = admin.peer_name(None)?;
-        admin.approve(&peer, &definition, Some(&id)).await?;
-        progress(&Step::Approved {
-            org: admin.org.clone(),
-        });
-        approved.push(admin.org.clone());
-    }
+    let crate::deploy::Installs {
+        installed,
+        already_installed,
+        approved,
+    } = crate::deploy::install_and_approve(
+        profile,
+        &admins,
+        package,
+        &id,
+        &definition,
+        signatures.as_ref(),
+        progress,
+    )
+    .await?;
     let commit = first.commit(&endorsers, &definition).await?;
     // Return once every endorser serves the new definition, so the next command sees it.
     first

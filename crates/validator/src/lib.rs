@@ -48,6 +48,12 @@
 //!   endorsement policy is the org itself); any other `_lifecycle` write (a committed
 //!   definition) needs `/Channel/Application/LifecycleEndorsement`. With
 //!   [`LifecyclePolicies`], contract policies come from the committed definitions.
+//! - Signed packages (`cambium_lifecycle::package_signing`): on a channel with the
+//!   Application policy `PackageSigners`, an approval written with a local package must record
+//!   owner signatures (field 1003) that satisfy it, and a definition commit is valid only if
+//!   the approvals it read (matching the definition, with a local package) do so under the
+//!   channel's policy at that block; signers are validated by the channel's MSPs at
+//!   [`ValidationOptions::identity_time`]. Otherwise `ENDORSEMENT_POLICY_FAILURE`.
 //! - Canary rollouts: the invoked contract's endorsed version
 //!   (`ChaincodeAction.chaincode_id.version`) must be the one the rollout in force at the
 //!   block assigns to the transaction (by tx ID and creator, `cambium_lifecycle::assign`),

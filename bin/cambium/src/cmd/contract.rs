@@ -47,6 +47,25 @@ pub(crate) enum ContractCommand {
         /// A package .tar.gz or a .wasm file.
         pkg: PathBuf,
     },
+    /// Add one owner's signature to a package (like `peer chaincode signpackage`): the
+    /// signer's identity and ECDSA signature over the package hash (metadata and code), which
+    /// signatures do not change. A channel with the Application policy `PackageSigners`
+    /// approves only packages whose signers satisfy it. Sign before installing: the package ID
+    /// is the hash of the file, so it changes with each signature.
+    Sign {
+        /// The package .tar.gz (rewritten in place unless --out is given).
+        pkg: PathBuf,
+        /// The signer: MSPID=DIR, DIR an MSP folder with signcerts/ and keystore/ (usually an
+        /// organisation admin's).
+        #[arg(long)]
+        signer: String,
+        /// Write the signed package here instead of over PKG.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare the interfaces of two versions (removed or changed functions, a state schema
     /// change without `migrate`); exits with status 1 when the change is breaking.
     Check {
@@ -84,6 +103,12 @@ pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
         }
         ContractCommand::Package { path, label, out } => package(&path, &label, out),
         ContractCommand::Inspect { pkg } => inspect(&pkg),
+        ContractCommand::Sign {
+            pkg,
+            signer,
+            out,
+            json,
+        } => sign(&pkg, &signer, out.as_deref(), json),
         ContractCommand::Check { old, new, json } => {
             let report = check(&old, &new)?;
             if json {
@@ -130,24 +155,62 @@ fn package(path: &Path, label: &str, out: Option<PathBuf>) -> anyhow::Result<()>
 
 fn inspect(pkg: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(pkg).with_context(|| format!("reading {}", pkg.display()))?;
-    let (label, id, wasm) = if bytes.starts_with(b"\0asm") {
-        (None, None, bytes)
+    let (label, id, wasm, signing) = if bytes.starts_with(b"\0asm") {
+        (None, None, bytes, None)
     } else {
         let package = read_package(&bytes)
             .with_context(|| format!("{} is not a contract package", pkg.display()))?;
         let id = package_id(&package.metadata.label, &bytes);
-        (Some(package.metadata.label), Some(id), package.wasm)
+        let signing = cambium_node::deploy::package_signing(&bytes)?;
+        (
+            Some(package.metadata.label),
+            Some(id),
+            package.wasm,
+            Some(signing),
+        )
     };
     let manifest = Vm::validate(&wasm)?;
     let report = serde_json::json!({
         "label": label,
         "package_id": id,
+        "package_hash": signing.as_ref().map(|s| s.package_hash.clone()),
+        "signers": signing.map(|s| s.signers).unwrap_or_default(),
         "type": "wasm",
         "wasm_bytes": wasm.len(),
         "wasm_sha256": hex_sha256(&wasm),
         "manifest": manifest,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn sign(pkg: &Path, signer: &str, out: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let (msp_id, dir) = signer
+        .split_once('=')
+        .filter(|(m, d)| !m.is_empty() && !d.is_empty())
+        .with_context(|| {
+            format!("--signer {signer:?}: write MSPID=DIR, e.g. Org1MSP=crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp")
+        })?;
+    let signed = cambium_node::deploy::sign_package_file(pkg, msp_id, Path::new(dir), out)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&signed)?);
+        return Ok(());
+    }
+    let file = out.unwrap_or(pkg);
+    println!("signed {} as {msp_id}", file.display());
+    println!("package hash {}", signed.package_hash);
+    for s in &signed.signers {
+        println!(
+            "  signer {} ({}){}",
+            s.msp_id,
+            s.signer,
+            if s.valid { "" } else { " INVALID" }
+        );
+    }
+    println!(
+        "package ID now {} (install this file once every owner has signed)",
+        signed.package_id
+    );
     Ok(())
 }
 
@@ -518,6 +581,23 @@ mod cli_tests {
         // Good flags get as far as looking for the network.
         let e = run_upgrade(&["--package", pkg_arg, "--canary", "10%"]);
         assert!(e.contains("no network in"), "{e}");
+    }
+
+    #[test]
+    fn sign_refuses_bad_input_with_what_to_do() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pkg = tmp.path().join("kv_1.tar.gz");
+        std::fs::write(&pkg, write_package(b"\0asm\x01\0\0\0", "kv_1").unwrap()).unwrap();
+        let sign = |signer: &str| {
+            let pkg = pkg.to_str().unwrap();
+            run(parse(&["sign", pkg, "--signer", signer, "--json"]).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = sign("Org1MSP");
+        assert!(e.contains("write MSPID=DIR"), "{e}");
+        let e = sign(&format!("Org1MSP={}", tmp.path().display()));
+        assert!(e.contains("pass an admin's MSP folder"), "{e}");
     }
 
     #[test]

@@ -422,6 +422,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
         } => {
             let (admin, peer) = admin(&args)?;
             let d = definition.definition()?;
+            let mut signatures = None;
             if let Some(id) = &package_id {
                 let package = admin
                     .get_installed_package(&peer, id)
@@ -429,6 +430,9 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                     .with_context(|| {
                         format!("reading package {id} from {peer} for the interface check")
                     })?;
+                // The package's owner signatures go with the approval; a channel that
+                // requires them refuses here, before anything is submitted.
+                signatures = admin.package_signatures(&peer, &package).await?;
                 let compat = upgrade::compat_against_committed(
                     std::slice::from_ref(&admin),
                     &d.name,
@@ -437,7 +441,9 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 .await?;
                 upgrade::refuse_breaking(&compat, allow_breaking)?;
             }
-            let done = admin.approve(&peer, &d, package_id.as_deref()).await?;
+            let done = admin
+                .approve_signed(&peer, &d, package_id.as_deref(), signatures.as_ref())
+                .await?;
             if args.json {
                 print_json(&done)
             } else {
