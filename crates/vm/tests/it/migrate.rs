@@ -73,16 +73,8 @@ fn v2_migrates_every_v1_record_with_its_reads_and_writes_recorded() {
             .map(|w| (w.key.as_str(), w.is_delete, w.value.as_slice()))
             .collect::<Vec<_>>(),
         [
-            (
-                "asset/a1",
-                false,
-                &br#"{"currency":"USD","id":"a1","owner":"Tomoko","value":300}"#[..]
-            ),
-            (
-                "asset/a2",
-                false,
-                &br#"{"currency":"USD","id":"a2","owner":"Brad","value":400}"#[..]
-            ),
+            ("asset/a1", false, &b"\xFEUSD300,Tomoko"[..]),
+            ("asset/a2", false, &b"\xFEUSD400,Brad"[..]),
         ]
     );
     // The range the migration scanned is in the read set, so a concurrent write conflicts.
