@@ -5,6 +5,7 @@ mod brake;
 mod contract_cost;
 mod history;
 mod network;
+mod signing;
 mod support;
 mod upgrade;
 mod upgrade_bench;
