@@ -54,5 +54,8 @@ pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
 pub const DEFAULT_CONCURRENT_CALLS: u32 = 16;
 /// Guard region after each pooled linear memory, in bytes.
 pub const POOL_GUARD_BYTES: u64 = 64 * 1024;
-/// Bytes of each pooled memory and table reset by zeroing in place rather than `madvise`.
+/// Bytes of each pooled memory and table reset in place (zeroed or copied back from the
+/// module's image) rather than given back with `madvise`. With `PAGEMAP_SCAN` (Linux 6.7+)
+/// these are the first bytes of pages the call actually wrote, wherever they are; without it,
+/// the lowest bytes of the memory.
 pub const POOL_KEEP_RESIDENT_BYTES: usize = 1024 * 1024;
