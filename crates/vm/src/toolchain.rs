@@ -33,7 +33,9 @@ pub const DEBIAN_WASM_STD: &str = "/usr/lib/rustlib/wasm32-unknown-unknown";
 pub const CONTRACT_STACK_BYTES: u32 = 256 * 1024;
 
 /// The cargo environment variable through which [`build`] passes the stack size (target
-/// rustflags, so a plain `RUSTFLAGS` of the caller neither overrides nor leaks in).
+/// rustflags, so a plain `RUSTFLAGS` of the caller neither overrides nor leaks in). Cargo takes
+/// target rustflags over `[build] rustflags`, so a contract's own `[build] rustflags` are not
+/// used by [`build`]; a contract that needs flags sets them per target.
 pub const STACK_RUSTFLAGS_ENV: &str = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS";
 
 /// The rustflags [`build`] adds for the stack size.
