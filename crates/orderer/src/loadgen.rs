@@ -1,22 +1,25 @@
 //! The ordering load generator behind `cambium bench ordering`: one or more in-process
 //! orderers on loopback, fresh crypto material, and concurrent broadcasters that each keep a
 //! window of signed envelopes in flight on one Broadcast stream, either as fast as the window
-//! allows (saturation) or at a fixed offered rate ([`LoadOptions::rate`]). Latency is measured
-//! per envelope from sending it (or, when paced, from when it was due) to its `SUCCESS` reply,
-//! which comes only after the block holding it is committed.
+//! allows (saturation) or at a fixed offered rate ([`LoadOptions::rate`]). Two latencies are
+//! measured per envelope, both from sending it (or, when paced, from when it was due): to its
+//! `SUCCESS` reply, which comes once the Raft entry of the block holding it is committed and
+//! applied, and to the arrival of that block on a Deliver stream from the leader (the issue's
+//! Broadcast→block latency, which does not depend on when Broadcast answers).
 //!
 //! With [`LoadOptions::tls`] (the default) every gRPC connection is TLS with the generated
 //! certificates: broadcasters use server-only TLS as Caliper does, orderers talk mutual TLS.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions};
 use cambium_msp::policy::{parse, Policy, PolicyGroup};
 use cambium_msp::{load_signing_identity, MspConfig, MspManager};
-use cambium_primitives::HeaderType;
+use cambium_primitives::{HeaderType, SeekInfo, SeekPosition};
 use cambium_wire::common::{self, Status};
+use cambium_wire::orderer::deliver_response;
 use cambium_wire::Message;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -91,6 +94,15 @@ pub struct LoadReport {
     pub p90_ms: f64,
     /// 99th percentile latency, ms.
     pub p99_ms: f64,
+    /// Median Broadcast→block latency, ms: from sending an envelope to the arrival, on a
+    /// Deliver stream, of the block that holds it.
+    pub block_p50_ms: f64,
+    /// 90th percentile Broadcast→block latency, ms.
+    pub block_p90_ms: f64,
+    /// 99th percentile Broadcast→block latency, ms.
+    pub block_p99_ms: f64,
+    /// Acknowledged envelopes that the Deliver stream did not show in a block.
+    pub missing_from_blocks: usize,
     /// Blocks cut.
     pub blocks: u64,
     /// Whether the run used TLS.
@@ -271,6 +283,17 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         None
     };
     let start_height = nodes[0].0.channel(CHANNEL)?.height;
+    let total = options.broadcasters * options.envelopes_per_broadcaster;
+    let reader = load_signing_identity(&org1.users[1].msp_dir, "Org1MSP")?;
+    // The envelopes to wait for: all of them, until the refused ones are known.
+    let (expected_tx, expected) = tokio::sync::watch::channel(total);
+    let watcher = {
+        let (addr, tls) = (leader_addr.clone(), client_tls.clone());
+        tokio::spawn(async move {
+            watch_blocks(&addr, tls.as_ref(), &reader, start_height, expected).await
+        })
+    };
+    let sent_at: SentAt = Arc::default();
     // Each broadcaster offers its share of the rate, the broadcasters' first envelopes spread
     // over one interval so that they do not arrive in bursts.
     let interval = options
@@ -284,12 +307,13 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         let addr = leader_addr.clone();
         let window = options.window;
         let tls = client_tls.clone();
+        let sent_at = sent_at.clone();
         let pacing = interval.map(|every| Pacing {
             first: started + every.mul_f64(i as f64 / options.broadcasters as f64),
             every,
         });
         tasks.push(tokio::spawn(async move {
-            broadcaster(&addr, tls.as_ref(), envs, window, pacing).await
+            broadcaster(&addr, tls.as_ref(), envs, window, pacing, &sent_at).await
         }));
     }
     let mut latencies = Vec::new();
@@ -302,6 +326,24 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         failed += fail;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    expected_tx.send_replace(latencies.len());
+    // Every acknowledged envelope is in a block that is already deliverable.
+    let seen = tokio::time::timeout(Duration::from_secs(10), watcher)
+        .await
+        .map_err(|_| {
+            OrdererError::Network("Deliver did not show every envelope within 10 s".into())
+        })?
+        .map_err(|e| OrdererError::Network(e.to_string()))??;
+    let sent_at = std::mem::take(&mut *sent_at.lock().expect("sent lock"));
+    let mut block_latencies: Vec<f64> = sent_at
+        .iter()
+        .filter_map(|(signature, sent)| {
+            seen.get(signature)
+                .map(|at| at.saturating_duration_since(*sent).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    let missing_from_blocks = latencies.len().saturating_sub(block_latencies.len());
+    block_latencies.sort_by(|a, b| a.total_cmp(b));
     let cpu = cpu_before
         .zip(process_cpu())
         .map(|(before, after)| after.saturating_sub(before));
@@ -321,6 +363,10 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         p50_ms: percentile(&latencies, 0.50),
         p90_ms: percentile(&latencies, 0.90),
         p99_ms: percentile(&latencies, 0.99),
+        block_p50_ms: percentile(&block_latencies, 0.50),
+        block_p90_ms: percentile(&block_latencies, 0.90),
+        block_p99_ms: percentile(&block_latencies, 0.99),
+        missing_from_blocks,
         blocks,
         tls: options.tls,
         offered_rate: interval.and(options.rate),
@@ -332,6 +378,64 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
 
 fn tls_err(e: cambium_tls::TlsError) -> OrdererError {
     OrdererError::Config(format!("bench TLS material: {e}"))
+}
+
+/// When each envelope was sent (or due), by its signature.
+type SentAt = Arc<Mutex<HashMap<Vec<u8>, Instant>>>;
+
+/// Follows the channel's blocks from `start` on a Deliver stream from `addr`, noting when each
+/// envelope (known by its signature) arrives, until as many envelopes as `expected` says were
+/// seen.
+async fn watch_blocks(
+    addr: &str,
+    tls: Option<&ClientTlsConfig>,
+    reader: &cambium_msp::SigningIdentity,
+    start: u64,
+    mut expected: tokio::sync::watch::Receiver<usize>,
+) -> Result<HashMap<Vec<u8>, Instant>> {
+    let seek = cambium_wire::encode_seek_info(&SeekInfo::new(
+        SeekPosition::Specified(start),
+        SeekPosition::Specified(u64::MAX),
+    ));
+    let request = signed_envelope(reader, CHANNEL, HeaderType::DeliverSeekInfo, &seek)?;
+    let request = common::Envelope::decode(request.as_slice())
+        .map_err(|e| OrdererError::Network(e.to_string()))?;
+    let mut client = connect_tls(addr, tls).await?;
+    let mut stream = client
+        .deliver(tokio_stream::iter([request]))
+        .await
+        .map_err(|e| OrdererError::Network(format!("deliver: {e}")))?
+        .into_inner();
+    let mut seen = HashMap::with_capacity(*expected.borrow());
+    let mut settled = false;
+    while seen.len() < *expected.borrow_and_update() {
+        let message = tokio::select! {
+            message = stream.message() => message,
+            changed = expected.changed(), if !settled => {
+                settled = changed.is_err();
+                continue;
+            }
+        };
+        let message = message
+            .map_err(|e| OrdererError::Network(format!("deliver: {e}")))?
+            .ok_or_else(|| OrdererError::Network("the Deliver stream ended early".into()))?;
+        let at = Instant::now();
+        match message.r#type {
+            Some(deliver_response::Type::Block(block)) => {
+                for bytes in block.data.map(|d| d.data).unwrap_or_default() {
+                    let envelope = common::Envelope::decode(bytes.as_slice())
+                        .map_err(|e| OrdererError::Network(format!("block envelope: {e}")))?;
+                    seen.entry(envelope.signature).or_insert(at);
+                }
+            }
+            other => {
+                return Err(OrdererError::Network(format!(
+                    "Deliver answered {other:?} before every envelope was seen"
+                )))
+            }
+        }
+    }
+    Ok(seen)
 }
 
 /// When a paced broadcaster's envelopes are due: `first`, then one every `every`.
@@ -350,6 +454,7 @@ async fn broadcaster(
     envelopes: Vec<common::Envelope>,
     window: usize,
     pacing: Option<Pacing>,
+    sent_at: &SentAt,
 ) -> Result<(Vec<f64>, usize)> {
     let mut client = connect_tls(addr, tls).await?;
     let (tx, rx) = mpsc::channel(window.max(1));
@@ -357,7 +462,7 @@ async fn broadcaster(
     let permits = Arc::new(Semaphore::new(window.max(1)));
     let total = envelopes.len();
     let sender = {
-        let (sent, permits) = (sent.clone(), permits.clone());
+        let (sent, permits, sent_at) = (sent.clone(), permits.clone(), sent_at.clone());
         tokio::spawn(async move {
             for (i, env) in envelopes.into_iter().enumerate() {
                 let due = pacing.map(|p| p.first + p.every.mul_f64(i as f64));
@@ -368,9 +473,12 @@ async fn broadcaster(
                     return;
                 };
                 permit.forget();
-                sent.lock()
+                let at = due.unwrap_or_else(Instant::now);
+                sent.lock().expect("sent lock").push_back(at);
+                sent_at
+                    .lock()
                     .expect("sent lock")
-                    .push_back(due.unwrap_or_else(Instant::now));
+                    .insert(env.signature.clone(), at);
                 if tx.send(env).await.is_err() {
                     return;
                 }
