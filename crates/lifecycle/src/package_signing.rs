@@ -771,6 +771,81 @@ mod tests {
         assert_eq!(crate::upgrade_policy::from_message(&bytes).unwrap(), None);
     }
 
+    /// One installed package, for approvals through the `_lifecycle` functions.
+    struct OnePackage(Vec<u8>);
+
+    impl crate::PackageStore for OnePackage {
+        fn install(&self, _: &[u8]) -> Result<crate::InstalledPackage> {
+            Err(LifecycleError::Refused("read-only".into()))
+        }
+        fn installed(&self) -> Result<Vec<crate::InstalledPackage>> {
+            Ok(vec![crate::InstalledPackage {
+                package_id: "kv_1:x".into(),
+                label: "kv_1".into(),
+            }])
+        }
+        fn get(&self, id: &str) -> Result<Option<crate::InstalledPackage>> {
+            Ok(self.installed()?.into_iter().find(|p| p.package_id == id))
+        }
+        fn package_bytes(&self, id: &str) -> Result<Option<Vec<u8>>> {
+            Ok((id == "kv_1:x").then(|| self.0.clone()))
+        }
+    }
+
+    #[test]
+    fn approvals_are_judged_with_the_channel_msps_when_the_endorser_has_them() {
+        use crate::scc::{self, ChannelContext};
+        let o = &*ORGS;
+        let channel = requiring(BOTH_ADMINS);
+        let orgs = vec!["Org1MSP".to_owned(), "Org2MSP".to_owned()];
+        let ctx = ChannelContext {
+            channel_id: "mychannel",
+            orgs: &orgs,
+            peer_msp_id: "Org1MSP",
+            creator_msp_id: "Org1MSP",
+            policies: &channel,
+        };
+        let args = cambium_wire::lifecycle::ApproveChaincodeDefinitionForMyOrgArgs {
+            sequence: 1,
+            name: "kv".into(),
+            version: "1.0".into(),
+            source: Some(crate::PackageSource::Local("kv_1:x".into()).to_wire()),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let approve = |package: &[u8], msps: Option<&MspManager>| {
+            let mut sim = crate::state::tests::MapSim::default();
+            let store = OnePackage(package.to_vec());
+            let none = |_: &str| Ok(scc::References::new());
+            let result = match msps {
+                None => scc::invoke_channel(&ctx, &mut sim, &store, &none, scc::APPROVE, &args),
+                Some(msps) => scc::invoke_channel_with_msps(
+                    &ctx,
+                    msps,
+                    now(),
+                    &mut sim,
+                    &store,
+                    &none,
+                    scc::APPROVE,
+                    &args,
+                ),
+            };
+            result.map(|_| sim.writes)
+        };
+        let package = unsigned(b"code");
+        let member = sign(&sign(&package, &o.admin1).unwrap(), &o.client2).unwrap();
+        approve(&member, None).expect("the orgs could satisfy the policy");
+        let err = approve(&member, Some(&o.msps)).unwrap_err().to_string();
+        assert!(
+            err.contains("missing signatures from: Org2MSP.admin"),
+            "{err}"
+        );
+        let both = sign(&sign(&package, &o.admin1).unwrap(), &o.admin2).unwrap();
+        let writes = approve(&both, Some(&o.msps)).unwrap();
+        let stored = &writes[&crate::approval_key("Org1MSP", "kv", 1)];
+        assert_eq!(from_message(stored).unwrap(), Some(signatures_of(&both)));
+    }
+
     #[test]
     fn labels_are_read_from_metadata() {
         assert_eq!(
