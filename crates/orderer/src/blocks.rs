@@ -136,7 +136,6 @@ impl Blocks {
     }
 
     /// How many committed blocks wait for the block store.
-    #[cfg(test)]
     pub(crate) fn unwritten(&self) -> usize {
         self.view().unwritten.len()
     }

@@ -409,6 +409,9 @@ struct SnapshotBlocks {
     blocks: Vec<Vec<u8>>,
 }
 
+/// Committed blocks held in memory for the block store before applying waits for it.
+const MAX_UNWRITTEN: usize = 64;
+
 /// Work for the block writer, in log order.
 enum Job {
     /// Append a committed block to the block store, then move the applied mark to `log_id`
@@ -424,7 +427,7 @@ enum Job {
         membership: Option<StoredMembership<u64, BasicNode>>,
     },
     /// Answer once everything queued before is written.
-    Flush(std::sync::mpsc::Sender<()>),
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Appends committed blocks to the block store and then advances the applied mark, so that
@@ -568,10 +571,10 @@ impl ChainStateMachine {
     }
 
     /// Waits until everything queued so far is in the block store.
-    fn flush(&self) -> std::result::Result<(), String> {
-        let (done, wait) = std::sync::mpsc::channel();
+    async fn flush(&self) -> std::result::Result<(), String> {
+        let (done, wait) = tokio::sync::oneshot::channel();
         self.queue(Job::Flush(done))?;
-        wait.recv()
+        wait.await
             .map_err(|_| "the block writer stopped".to_string())?;
         match self.blocks.failure() {
             Some(why) => Err(format!("writing the block store failed: {why}")),
@@ -684,6 +687,7 @@ impl RaftSnapshotBuilder<TypeConfig> for ChainStateMachine {
         // The applied mark trails the chain in memory; a snapshot holds the blocks the mark
         // covers, so wait for the writer first.
         self.flush()
+            .await
             .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
         let (applied, membership) = self.applied_state().await?;
         let height = self.blocks.height();
@@ -764,6 +768,13 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
             };
             responses.push(response);
         }
+        if self.blocks.unwritten() > MAX_UNWRITTEN {
+            // The block store fell behind (a slow disk): hold Raft's apply, and with it new
+            // acknowledgements, until it caught up, so memory stays bounded.
+            self.flush()
+                .await
+                .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
+        }
         Ok(responses)
     }
 
@@ -802,6 +813,7 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
             }
         }
         self.flush()
+            .await
             .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
         write_meta(
             &self.db,
