@@ -2,7 +2,8 @@
 //! signed proposal response (pre-checks, MSP validation, ACL, snapshot, VM call, PRP, signing),
 //! with the contract from a `StaticRegistry` and from a `LifecycleRegistry` (committed
 //! definition and approval read from the snapshot per proposal); and that lookup alone, also
-//! with a proposal origin (rollout routing, no rollout in force).
+//! with a proposal origin (rollout routing, no rollout in force); and the static kv put again
+//! with the per-version endorsement metrics observed into a `cambium-ops` registry.
 //!
 //! Run with `cargo bench -p cambium-endorser --features bench -- --quick`.
 
@@ -13,7 +14,8 @@ use cambium_channel::yaml::{self, LoadOptions};
 use cambium_channel::{ChannelConfig, DEFAULT_CHANNEL_YAML};
 use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
 use cambium_endorser::{
-    ContractRegistry, DirPackageStore, Endorser, EndorserChannel, LedgerSource, LifecycleRegistry,
+    ContractRegistry, DirPackageStore, EndorsementObserver, EndorsementOutcome,
+    EndorsementRecorder, Endorser, EndorserChannel, LedgerSource, LifecycleRegistry,
     ProposalOrigin, StaticRegistry,
 };
 use cambium_ledger::{
@@ -41,6 +43,35 @@ fn identity(net: &GeneratedNetwork, msp_id: &str, role: Role) -> SigningIdentity
     load_signing_identity(&id.msp_dir, msp_id).expect("signing identity loads")
 }
 
+/// The peer's observer: a `cambium-ops` handle per contract version.
+struct MetricsObserver(Arc<cambium_ops::Metrics>);
+
+struct VersionMetrics(cambium_ops::ContractVersionMetrics);
+
+impl EndorsementRecorder for VersionMetrics {
+    fn record(&self, outcome: EndorsementOutcome, simulation: std::time::Duration) {
+        let result = match outcome {
+            EndorsementOutcome::Ok => cambium_ops::EndorsementResult::Ok,
+            EndorsementOutcome::ContractError => cambium_ops::EndorsementResult::ContractError,
+            EndorsementOutcome::Failed => cambium_ops::EndorsementResult::Failed,
+        };
+        self.0.record(result, simulation.as_secs_f64());
+    }
+}
+
+impl EndorsementObserver for MetricsObserver {
+    fn recorder(
+        &self,
+        channel: &str,
+        contract: &str,
+        version: &str,
+    ) -> Arc<dyn EndorsementRecorder> {
+        Arc::new(VersionMetrics(
+            self.0.contract_version(channel, contract, version),
+        ))
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let net = generate(
@@ -64,15 +95,23 @@ fn bench(c: &mut Criterion) {
     let wasm = std::fs::read(wasm).expect("module");
     let kv = Arc::new(vm.install(&wasm).expect("kv installs"));
     let ledger = Arc::new(Ledger::open(dir.path().join("ledger")).expect("ledger"));
-    let endorser = Endorser::new(
-        Arc::clone(&vm),
-        Arc::new(identity(&net, "Org1MSP", Role::Peer)),
-    );
-    endorser.add_channel(EndorserChannel {
-        config: Arc::clone(&config),
-        ledger,
-        contracts: Arc::new(StaticRegistry::new().with("kv", "1.0", kv)),
-    });
+    let static_endorser = || {
+        let endorser = Endorser::new(
+            Arc::clone(&vm),
+            Arc::new(identity(&net, "Org1MSP", Role::Peer)),
+        );
+        endorser.add_channel(EndorserChannel {
+            config: Arc::clone(&config),
+            ledger: Arc::clone(&ledger) as Arc<dyn LedgerSource>,
+            contracts: Arc::new(StaticRegistry::new().with("kv", "1.0", Arc::clone(&kv))),
+        });
+        endorser
+    };
+    let endorser = static_endorser();
+    // The same endorser reporting to the peer's metrics, as `cambium peer start` wires it.
+    let observed = static_endorser();
+    let metrics = Arc::new(cambium_ops::Metrics::new());
+    observed.set_observer(Arc::new(MetricsObserver(Arc::clone(&metrics))));
 
     let client = identity(&net, "Org1MSP", Role::Client);
     let unsigned = build_proposal(&ProposalParts {
@@ -99,6 +138,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("process_proposal kv put", |b| {
         b.iter(|| endorser.process_proposal(&signed).expect("processed"))
     });
+    c.bench_function("process_proposal kv put (observed)", |b| {
+        b.iter(|| observed.process_proposal(&signed).expect("processed"))
+    });
+    assert!(metrics.encode().contains(
+        "cambium_contract_endorsements_total{channel=\"mychannel\",contract=\"kv\",version=\"1.0\",result=\"ok\"}"
+    ));
 
     // The same call with the contract resolved through `_lifecycle`: kv installed, defined at
     // sequence 1 and approved by Org1 with its package.

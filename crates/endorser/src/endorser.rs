@@ -41,6 +41,14 @@
 //! no payload). Otherwise the proposal response payload is built per fabric-compat §3 and, by
 //! the contract's status: below 400 it is endorsed; 400–499 only the response is returned;
 //! 500 and above the response and the payload, unendorsed.
+//!
+//! A contract the call reaches through `invoke_contract` that is frozen or retired does not
+//! run, and the proposal is refused like a direct one: `error in simulation: contract <caller>
+//! called <callee>, which refuses it: contract <callee> is frozen since block <n>: <reason>; …`
+//! (status 500, nothing endorsed), whatever the caller made of the failed call.
+//!
+//! With an observer ([`Endorser::set_observer`]), every proposal that reached a routed contract
+//! version is reported with its outcome and simulation time (see [`crate::observe`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
