@@ -473,9 +473,20 @@ fn a_commit_needs_signatures_that_satisfy_the_policy_in_force() {
     network.install(1, &unsigned);
     assert_eq!(network.approve_code(0, 1, &id, None).0, Code::Valid);
     assert_eq!(network.approve_code(1, 1, &id, None).0, Code::Valid);
-    // The channel starts requiring signed packages before the commit.
+    // A commit endorsed while the channel did not require signed packages...
+    let (proposal, responses) = network.commit(1);
+    let early = Network::envelope(SignNet::admin(0), &proposal, &responses);
+    // ...and the channel starts requiring them before it is ordered.
     network.reconfigure(channel(Some(BOTH_ADMINS)));
     let before = network.digests();
+    let (code, reason) = network.submit(vec![early]);
+    assert_eq!(code, Code::EndorsementPolicyFailure, "{reason}");
+    assert!(
+        reason.contains("the commit of sequence 1 of 'kv'")
+            && reason.contains("carries no owner signatures"),
+        "{reason}"
+    );
+    assert_eq!(network.digests(), before);
     let message = refused(&network.commit(1).1);
     assert!(
         message.contains("refusing to commit sequence 1 of 'kv'")
