@@ -1,7 +1,8 @@
 //! `cambium bench upgrade`: a live upgrade with a migration, a canary, an abort, a second
 //! roll-out and a promotion under concurrent gateway clients; prints failed transactions,
 //! throughput before/during/after, blocks from commit to the new version serving, and whether
-//! every peer ends with the same state digest.
+//! every peer ends with the same state digest. The figures are defined in
+//! `cambium_node::upgrade_bench`.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -13,7 +14,30 @@ use cambium_node::upgrade_bench::{self, UpgradeBenchOptions, UpgradeBenchReport}
 
 use super::network::{runtime, NetworkArgs};
 
+/// What the figures mean, shown after the options in `--help`.
+const AFTER_HELP: &str = "\
+Figures:
+  throughput dip            (before - during) / before, percent: the issue's figure (target <= 5 %).
+                            \"before\" runs only v1 and \"after\" only v2, so a speed difference
+                            between the versions shows here too; \"dip vs mean of before/after\"
+                            compares \"during\" with their mean to isolate the upgrade steps.
+  blocks to serve           for each step that changes which version serves (upgrade, advance,
+                            abort, roll-out, promote) committed in block N: the transactions
+                            proposed after the bench learned that N committed (their proposal
+                            timestamp against the arrival of block N on the bench's block
+                            follower) are judged; the figure is B - N for the first block B > N
+                            from which every one of them committed VALID on the version the
+                            rollout assigns it (failed calls count as not served). 1 = served
+                            from the block after the commit (target <= 1); the largest over the
+                            steps is reported. A peer still serving the old version, or calls
+                            failing while the new one starts, make it larger.
+  blocks to first v2 tx     the earlier figure: from the upgrade's commit to the first block with a
+                            transaction that ran v2. It counts the pipeline: the blocks cut while
+                            in-flight transactions (proposed before the commit, valid in the grace
+                            window) drain.";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub(crate) struct UpgradeArgs {
     #[command(flatten)]
     network: NetworkArgs,
@@ -89,14 +113,23 @@ fn rand_tag() -> u32 {
 
 fn print_report(r: &UpgradeBenchReport) {
     println!("live upgrade under {} clients", r.clients);
+    println!("  block      ms   tx/s  to serve  judged (on switched, misserved)  step");
     for step in &r.steps {
         println!(
-            "  block {:>5}  {:>6} ms  {}",
-            step.block, step.ms, step.step
+            "  {:>5}  {:>6}  {:>5.0}  {:>8}  {:>6} ({}, {})  {}",
+            step.block,
+            step.ms,
+            step.throughput,
+            step.blocks_to_serve
+                .map_or_else(|| "-".to_owned(), |b| b.to_string()),
+            step.judged,
+            step.judged_on_switched,
+            step.misserved,
+            step.step
         );
     }
     println!(
-        "{:<28} {}",
+        "{:<34} {}",
         "failed transactions",
         if r.failures.is_empty() {
             "0".to_owned()
@@ -105,32 +138,70 @@ fn print_report(r: &UpgradeBenchReport) {
         }
     );
     println!(
-        "{:<28} {:.0} / {:.0} / {:.0} tx/s",
+        "{:<34} {:.0} / {:.0} / {:.0} tx/s ({:.0} tx/s between the steps)",
         "throughput before/during/after",
         r.throughput_before,
         r.throughput_during,
-        r.throughput_after
+        r.throughput_after,
+        r.throughput_between_steps
     );
-    println!("{:<28} {:.1} %", "throughput dip", r.throughput_dip_pct);
+    println!("{:<34} {:.1} %", "throughput dip", r.throughput_dip_pct);
     println!(
-        "{:<28} {}",
+        "{:<34} {:.1} %",
+        "dip vs mean of before/after", r.throughput_dip_vs_mean_pct
+    );
+    println!(
+        "{:<34} {}",
         "blocks to serve",
         match r.blocks_to_serve {
+            Some(b) => format!("{b} (largest over the steps)"),
+            None => "unknown (no transaction proposed after a commit was known)".to_owned(),
+        }
+    );
+    println!(
+        "{:<34} {}",
+        "blocks to first v2 tx",
+        match r.blocks_to_first_new_version_tx {
             Some(b) => format!(
-                "{b} ({} transaction(s) assigned to it ran on the old version first)",
+                "{b} ({} in-flight transaction(s) assigned to it ran on the old version first)",
                 r.assigned_before_serving
             ),
             None => "never (the new version served no transaction)".to_owned(),
         }
     );
     println!(
-        "{:<28} {} ({} peers)",
+        "{:<34} {:?}",
+        "lifecycle transactions", r.lifecycle_transactions
+    );
+    let second = |s: f64| s as usize;
+    let (before, during) = (
+        second(r.before_seconds),
+        second(r.before_seconds + r.during_seconds),
+    );
+    let show = |from: usize, to: usize| {
+        r.per_second
+            .get(from.min(r.per_second.len())..to.min(r.per_second.len()))
+            .unwrap_or_default()
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "{:<34} {} | {} | {}",
+        "valid tx per second (b | d | a)",
+        show(0, before),
+        show(before, during),
+        show(during, r.per_second.len())
+    );
+    println!(
+        "{:<34} {} ({} peers)",
         "state digests equal",
         if r.state_digests_equal { "yes" } else { "NO" },
         r.state_digests.len()
     );
     println!(
-        "{:<28} {} submitted, {} valid",
+        "{:<34} {} submitted, {} valid",
         "transactions", r.submitted, r.valid
     );
 }

@@ -44,6 +44,17 @@ async fn a_live_upgrade_under_load_fails_no_transaction_and_peers_agree() {
         report.steps
     );
     assert!(report.blocks_to_serve.is_some(), "{report:#?}");
+    assert!(
+        report.blocks_to_first_new_version_tx.is_some(),
+        "{report:#?}"
+    );
+    // Every step is judged on transactions proposed after its commit was known, and none
+    // of them ran another version than the rollout assigns (the peers switch at the block).
+    for step in &report.steps {
+        assert!(step.judged > 0, "{step:?}");
+        assert_eq!(step.misserved, 0, "{step:?}");
+    }
+    assert_eq!(report.lifecycle_transactions.get("VALID").copied(), Some(9));
     assert_eq!(report.state_digests.len(), 2);
     assert!(report.state_digests_equal, "{:?}", report.state_digests);
     network.stop().await;
