@@ -738,8 +738,12 @@ impl Endorser {
                             policies: channel.config.policy_group(),
                         };
                         let mut sim = LedgerSimulation::new(snapshot);
-                        let result = lifecycle_scc::invoke_channel(
+                        // With the channel's MSPs, so package signers are judged (roles,
+                        // certificate chains) here as the validator will judge them.
+                        let result = lifecycle_scc::invoke_channel_with_msps(
                             &ctx,
+                            channel.config.msp_manager(),
+                            now,
                             &mut sim,
                             lifecycle.packages.as_ref(),
                             &|id| self.package_references(id),

@@ -288,11 +288,12 @@ pub(crate) enum RolloutAction {
         /// A peer's operations endpoint, http://HOST:PORT (repeatable).
         #[arg(long = "metrics", required = true)]
         metrics: Vec<String>,
-        /// The highest tolerated share of the new version's transactions that do not commit
-        /// VALID, 0-1 (e.g. 0.05).
+        /// The highest tolerated error rate of the new version, 0-1 (e.g. 0.05): (contract
+        /// errors + failed endorsements + invalid commits) / (contract errors + failed +
+        /// max(endorsed, committed)).
         #[arg(long)]
         max_error_rate: f64,
-        /// Transactions of the new version needed before judging.
+        /// Attempts of the new version needed before judging.
         #[arg(long, default_value_t = 20)]
         min_transactions: u64,
         /// Seconds between scrapes.
@@ -681,18 +682,22 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
             let (admin, peer) = admin(&args)?;
             let options = watch::WatchOptions {
                 metrics,
-                interval: std::time::Duration::from_secs_f64(interval.max(0.1)),
+                interval: watch::seconds_flag("--interval", interval)?,
                 max_error_rate,
                 min_transactions,
-                timeout: timeout.map(|t| std::time::Duration::from_secs_f64(t.max(0.0))),
+                timeout: timeout
+                    .map(|t| watch::seconds_flag("--timeout", t))
+                    .transpose()?,
             };
             let json = args.json;
             let end = watch::watch(&admin, &peer, &name, &options, &|tick: &watch::Tick| {
                 if !json {
                     println!(
-                        "{name} {}: {} committed, {} not VALID ({:.1}% errors)",
+                        "{name} {}: {} attempts, {} contract errors, {} failed, {} not VALID ({:.1}% errors)",
                         tick.version,
                         tick.window.total(),
+                        tick.window.contract_errors,
+                        tick.window.failed,
                         tick.window.invalid,
                         tick.error_rate * 100.0
                     );
