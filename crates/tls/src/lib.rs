@@ -12,9 +12,14 @@
 //!   narrower set of roots than the listener trusts (e.g. only the orderer organisations' TLS
 //!   CAs for orderer-to-orderer traffic on a listener shared with clients).
 //!
+//! - [`TlsTrust`] / [`DynamicServerTls`]: client CAs that change at run time (the YAML's ∪ the
+//!   TLS CAs of every channel the node serves, refreshed on each config block) and a TLS
+//!   listener for tonic that checks each handshake against them (see [`trust`]).
+//!
 //! Message size limits are per gRPC service in tonic; services use [`MAX_MESSAGE_SIZE`].
 
 mod error;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +37,7 @@ pub use error::{Result, TlsError};
 pub use rustls::pki_types::CertificateDer;
 /// tonic's TLS settings types, re-exported so callers need not name tonic's paths.
 pub use tonic::transport::{ClientTlsConfig, ServerTlsConfig};
+pub use trust::{DynamicServerTls, ServerTlsStream, TlsIncoming, TlsTrust, HANDSHAKE_TIMEOUT};
 
 /// Largest gRPC message a Cambium service accepts or sends (100 MiB, as Fabric's default).
 pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
@@ -138,6 +144,19 @@ impl TlsIdentity {
     /// The leaf certificate, DER.
     pub fn leaf_der(&self) -> &[u8] {
         self.chain[0].as_ref()
+    }
+
+    /// The certificate chain, leaf first, DER.
+    pub(crate) fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// The private key, DER (checked at load time).
+    pub(crate) fn key_der(&self) -> Result<PrivateKeyDer<'static>> {
+        PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| TlsError::BadKey {
+            source_name: "the TLS identity".into(),
+            reason: e.to_string(),
+        })
     }
 
     /// The identity in tonic's form, for [`ServerTlsConfig`] or [`ClientTlsConfig`].

@@ -154,3 +154,21 @@ pub(crate) async fn connect_and_call(
     let channel = connect(addr, tls).await?;
     call(channel, body).await.map_err(|s| format!("{s:?}"))
 }
+
+/// Starts the echo service on 127.0.0.1 behind `tls`, whose client CAs may change while it
+/// runs.
+pub(crate) async fn serve_dynamic(tls: cambium_tls::DynamicServerTls) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = cambium_tls::server_builder(None)
+        .expect("server builder")
+        .add_service(EchoServer);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tokio::spawn(
+        router.serve_with_incoming_shutdown(tls.incoming(incoming), async {
+            let _ = stopped.await;
+        }),
+    );
+    Running { addr, _stop: stop }
+}
