@@ -34,7 +34,11 @@ fn call(vm: &Vm, contract: &cambium_vm::Contract, env: &Env, args: &[&str]) -> C
     let out = vm
         .execute(contract, &Call::new(NS, args[0], &args[1..]), env)
         .expect("the call runs");
-    assert_eq!(out.response.status, 200, "{args:?}: {}", out.response.message);
+    assert_eq!(
+        out.response.status, 200,
+        "{args:?}: {}",
+        out.response.message
+    );
     out
 }
 
