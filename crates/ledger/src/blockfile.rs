@@ -6,9 +6,12 @@
 //! payload = block_len: u32 BE | block bytes | commit section (codec::encode_tx_records)
 //! ```
 //!
-//! A record is written with one positioned write and made durable with `fdatasync` before the
-//! index may point at it. A file rolls over once it passes the size limit; a new file is made
-//! durable together with its directory entry.
+//! A record is written with one positioned write and, by default, made durable with `fdatasync`
+//! before the append returns. Without that (`sync_each` off) appends only reach the page cache
+//! and [`BlockFiles::sync`] makes every record so far durable with one `fdatasync`; the ledger
+//! calls it before the index may point at a record. A file rolls over once it passes the size
+//! limit: the full file is synced first, so only the last file can ever hold an unsynced tail,
+//! and a new file is made durable together with its directory entry.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -83,9 +86,13 @@ pub(crate) enum ScanEnd {
 /// Reads every record of `path` in order, calling `on_record(offset, record_len, payload)`.
 ///
 /// A damaged record followed by more data is corruption and fails with the file and offset;
-/// a damaged record that runs to the end of the file is reported as a torn tail.
+/// a damaged record that runs to the end of the file is reported as a torn tail. With
+/// `unsynced_tail` (the last file of a ledger that syncs records in groups) any damaged record
+/// starts a torn tail: the page cache may have written an unsynced tail out of order, so a
+/// hole can be followed by whole records that were never synced either.
 pub(crate) fn scan_file(
     path: &Path,
+    unsynced_tail: bool,
     mut on_record: impl FnMut(u64, u64, &[u8]) -> Result<()>,
 ) -> Result<ScanEnd> {
     let data = std::fs::read(path).map_err(|e| LedgerError::io("reading block file", path, e))?;
@@ -113,6 +120,9 @@ pub(crate) fn scan_file(
             reason,
         };
         if rest[..4] != MAGIC {
+            if unsynced_tail {
+                return Ok(torn("a record without its magic bytes (an unsynced tail)"));
+            }
             return Err(corrupt(format!(
                 "expected record magic {:02x?}, found {:02x?}",
                 MAGIC,
@@ -127,7 +137,7 @@ pub(crate) fn scan_file(
         }
         let payload = &rest[HEADER_LEN as usize..end as usize];
         if record_crc(len, payload) != crc {
-            if end == rest.len() as u64 {
+            if end == rest.len() as u64 || unsynced_tail {
                 return Ok(torn("the last record fails its checksum"));
             }
             return Err(corrupt(format!(
@@ -154,6 +164,8 @@ pub(crate) struct Faults {
     pub(crate) block_write: std::sync::atomic::AtomicBool,
     /// Fail redb's next `sync_data` (the commit of the state transaction).
     pub(crate) store_sync: std::sync::atomic::AtomicBool,
+    /// Fail the next [`BlockFiles::sync`].
+    pub(crate) block_sync: std::sync::atomic::AtomicBool,
 }
 
 /// The block files of one ledger: a writer at the tail and cached read handles.
@@ -164,6 +176,8 @@ pub(crate) struct BlockFiles {
     readers: Mutex<BTreeMap<u32, Arc<File>>>,
     /// The file being appended to and its durable length.
     tail: Mutex<Tail>,
+    /// `fdatasync` every append before it returns (otherwise [`BlockFiles::sync`] does).
+    sync_each: bool,
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) faults: Arc<Faults>,
 }
@@ -171,13 +185,24 @@ pub(crate) struct BlockFiles {
 #[derive(Debug)]
 struct Tail {
     file_no: u32,
-    file: File,
+    /// Shared so that [`BlockFiles::sync`] can fsync without holding the tail lock.
+    file: Arc<File>,
     len: u64,
+    /// How much of `file` is known durable.
+    synced_len: u64,
 }
 
 impl BlockFiles {
-    /// Opens the block directory for appending after `file_no` at `len` (both from the scan).
-    pub(crate) fn open(dir: &Path, file_no: u32, len: u64, max_file_len: u64) -> Result<Self> {
+    /// Opens the block directory for appending after `file_no` at `len` (both from the scan);
+    /// `sync_each` makes every append durable before it returns.
+    pub(crate) fn open(
+        dir: &Path,
+        file_no: u32,
+        len: u64,
+        max_file_len: u64,
+        sync_each: bool,
+        faults: Arc<Faults>,
+    ) -> Result<Self> {
         let path = dir.join(file_name(file_no));
         let file = OpenOptions::new()
             .create(true)
@@ -190,8 +215,16 @@ impl BlockFiles {
             dir: dir.to_path_buf(),
             max_file_len,
             readers: Mutex::new(BTreeMap::new()),
-            tail: Mutex::new(Tail { file_no, file, len }),
-            faults: Arc::default(),
+            tail: Mutex::new(Tail {
+                file_no,
+                file: Arc::new(file),
+                len,
+                // Without a sync per append, what a crashed process left in the page cache
+                // may not be on disk yet: the first sync covers the whole file.
+                synced_len: if sync_each { len } else { 0 },
+            }),
+            sync_each,
+            faults,
         })
     }
 
@@ -200,13 +233,20 @@ impl BlockFiles {
         self.dir.join(file_name(n))
     }
 
-    /// Appends one record and makes it durable; returns `(file, offset, len)`.
+    /// Appends one record and, with `sync_each`, makes it durable; returns `(file, offset, len)`.
     ///
     /// On failure the file is cut back to its previous length, so a failed append leaves no
     /// trace; if even that fails the error says so and the caller must stop writing.
     pub(crate) fn append(&self, record: &[u8]) -> Result<(u32, u64, u64)> {
         let mut tail = self.tail.lock().expect("block file lock");
         if tail.len > 0 && tail.len + record.len() as u64 > self.max_file_len {
+            if tail.synced_len < tail.len {
+                // Only the last file may end in an unsynced tail (recovery relies on it).
+                let path = self.path(tail.file_no);
+                tail.file
+                    .sync_data()
+                    .map_err(|e| LedgerError::io("syncing full block file", &path, e))?;
+            }
             let next = tail.file_no + 1;
             let path = self.path(next);
             let file = OpenOptions::new()
@@ -219,8 +259,9 @@ impl BlockFiles {
             sync_dir(&self.dir)?;
             *tail = Tail {
                 file_no: next,
-                file,
+                file: Arc::new(file),
                 len: 0,
+                synced_len: 0,
             };
         }
         let offset = tail.len;
@@ -240,7 +281,46 @@ impl BlockFiles {
             return Err(LedgerError::io("appending a block to", path, source));
         }
         tail.len = offset + record.len() as u64;
+        if self.sync_each {
+            tail.synced_len = tail.len;
+        }
         Ok((tail.file_no, offset, record.len() as u64))
+    }
+
+    /// Makes every record appended so far durable with one `fdatasync` of the last file (full
+    /// files were synced when they rolled over). The fsync runs without the tail lock, so
+    /// appends go on meanwhile. A failure leaves the records unsynced: the caller must not
+    /// count them durable.
+    pub(crate) fn sync(&self) -> Result<()> {
+        let (file_no, file, target) = {
+            let tail = self.tail.lock().expect("block file lock");
+            if tail.synced_len >= tail.len {
+                return Ok(());
+            }
+            (tail.file_no, tail.file.clone(), tail.len)
+        };
+        #[cfg(test)]
+        if self
+            .faults
+            .block_sync
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(LedgerError::io(
+                "syncing block file",
+                self.path(file_no),
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "injected: no space left on device",
+                ),
+            ));
+        }
+        file.sync_data()
+            .map_err(|e| LedgerError::io("syncing block file", self.path(file_no), e))?;
+        let mut tail = self.tail.lock().expect("block file lock");
+        if tail.file_no == file_no && tail.synced_len < target {
+            tail.synced_len = target;
+        }
+        Ok(())
     }
 
     fn write_and_sync(&self, file: &File, offset: u64, record: &[u8]) -> std::io::Result<()> {
@@ -257,7 +337,10 @@ impl BlockFiles {
             ));
         }
         file.write_all_at(record, offset)?;
-        file.sync_data()
+        if self.sync_each {
+            file.sync_data()?;
+        }
+        Ok(())
     }
 
     fn reader(&self, file_no: u32) -> Result<Arc<File>> {
@@ -315,7 +398,7 @@ mod tests {
 
     fn records(path: &Path) -> (Vec<(u64, u64, Vec<u8>)>, ScanEnd) {
         let mut out = Vec::new();
-        let end = scan_file(path, |o, l, p| {
+        let end = scan_file(path, false, |o, l, p| {
             out.push((o, l, p.to_vec()));
             Ok(())
         })
@@ -326,7 +409,7 @@ mod tests {
     #[test]
     fn append_then_scan_and_read() {
         let dir = tempfile::tempdir().unwrap();
-        let files = BlockFiles::open(dir.path(), 0, 0, 1 << 20).unwrap();
+        let files = BlockFiles::open(dir.path(), 0, 0, 1 << 20, true, Arc::default()).unwrap();
         let r1 = encode_record(b"block-one", b"c1");
         let r2 = encode_record(b"block-two", b"");
         let (f1, o1, l1) = files.append(&r1).unwrap();
@@ -346,7 +429,7 @@ mod tests {
     #[test]
     fn rolls_over_to_a_new_file() {
         let dir = tempfile::tempdir().unwrap();
-        let files = BlockFiles::open(dir.path(), 0, 0, 40).unwrap();
+        let files = BlockFiles::open(dir.path(), 0, 0, 40, true, Arc::default()).unwrap();
         let rec = encode_record(&[7u8; 20], b"");
         assert_eq!(files.append(&rec).unwrap().0, 0);
         assert_eq!(files.append(&rec).unwrap(), (1, 0, rec.len() as u64));
@@ -385,7 +468,7 @@ mod tests {
         let flip = rec.len() + HEADER_LEN as usize + 5;
         data[flip] ^= 0xff;
         std::fs::write(&path, &data).unwrap();
-        let err = scan_file(&path, |_, _, _| Ok(())).unwrap_err();
+        let err = scan_file(&path, false, |_, _, _| Ok(())).unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, LedgerError::Corrupt { offset, .. } if offset == rec.len() as u64),
@@ -401,7 +484,7 @@ mod tests {
     #[test]
     fn a_failed_append_leaves_no_trace() {
         let dir = tempfile::tempdir().unwrap();
-        let files = BlockFiles::open(dir.path(), 0, 0, 1 << 20).unwrap();
+        let files = BlockFiles::open(dir.path(), 0, 0, 1 << 20, true, Arc::default()).unwrap();
         let rec = encode_record(b"first", b"");
         files.append(&rec).unwrap();
         files

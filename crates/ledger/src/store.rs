@@ -110,6 +110,15 @@ pub struct LedgerOptions {
     /// committing (at most one flush in flight; a commit waits when the next overlay is full
     /// before the last flush finished). Otherwise the commit that fills the overlay writes it.
     pub flush_in_background: bool,
+    /// `fdatasync` each block's record before [`BlockWriter::commit_block`] returns (the
+    /// default: a committed block survives a crash). Turned off, a commit only writes the record
+    /// and [`Ledger::sync_blocks`] makes every block so far durable with one `fdatasync`, so a
+    /// caller that can re-derive lost blocks (the orderer, from its Raft log) pays one fsync per
+    /// group of blocks. Then a crash may lose blocks committed since the last sync — never one
+    /// the state database or an index already holds, since every state flush syncs the block
+    /// files first — and opening cuts the lost tail off the last block file, treating any
+    /// damaged record in it as the start of that tail.
+    pub sync_each_block: bool,
 }
 
 impl Default for LedgerOptions {
@@ -122,6 +131,7 @@ impl Default for LedgerOptions {
             flush_every_blocks: 16,
             flush_every_bytes: 16 * 1024 * 1024,
             flush_in_background: true,
+            sync_each_block: true,
         }
     }
 }
@@ -245,7 +255,7 @@ impl Ledger {
     pub fn open_with(dir: impl AsRef<Path>, options: LedgerOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let db = open_db(&dir, &options, None)?;
-        Self::recover(dir, db, options)
+        Self::recover(dir, db, options, Arc::default())
     }
 
     #[cfg(test)]
@@ -255,11 +265,7 @@ impl Ledger {
         faults: Arc<blockfile::Faults>,
     ) -> Result<Self> {
         let db = open_db(dir, &options, Some(faults.clone()))?;
-        let mut ledger = Self::recover(dir.to_path_buf(), db, options)?;
-        Arc::get_mut(&mut ledger.files)
-            .expect("fresh block files")
-            .faults = faults;
-        Ok(ledger)
+        Self::recover(dir.to_path_buf(), db, options, faults)
     }
 
     /// The ledger directory.
@@ -267,7 +273,12 @@ impl Ledger {
         &self.dir
     }
 
-    fn recover(dir: PathBuf, db: redb::Database, options: LedgerOptions) -> Result<Self> {
+    fn recover(
+        dir: PathBuf,
+        db: redb::Database,
+        options: LedgerOptions,
+        faults: Arc<blockfile::Faults>,
+    ) -> Result<Self> {
         let blocks_dir = dir.join(BLOCKS_DIR);
         let (savepoint, savepoint_loc) = {
             let txn = db.begin_read().map_err(se("reading the savepoint"))?;
@@ -287,7 +298,8 @@ impl Ledger {
             (false, Some(s), Some(loc)) => (loc.file, loc.offset, s),
             _ => (0, 0, 0),
         };
-        let scan = scan_blocks(&blocks_dir, start, savepoint, true)?;
+        let unsynced_tail = !options.sync_each_block;
+        let scan = scan_blocks(&blocks_dir, start, savepoint, true, unsynced_tail)?;
         let last = scan.blocks.last();
         match (savepoint, last) {
             (Some(s), None) => {
@@ -327,6 +339,8 @@ impl Ledger {
             scan.tail_file,
             scan.tail_len,
             options.max_block_file_len,
+            options.sync_each_block,
+            faults,
         )?;
         let background = options.flush_in_background;
         let ledger = Ledger {
@@ -370,7 +384,11 @@ impl Ledger {
             }
             ledger.flush_locked(&mut writer, None)?;
             if background {
-                writer.flusher = Some(spawn_flusher(ledger.db.clone(), ledger.layers.clone())?);
+                writer.flusher = Some(spawn_flusher(
+                    ledger.db.clone(),
+                    ledger.files.clone(),
+                    ledger.layers.clone(),
+                )?);
             }
         }
         Ok(ledger)
@@ -381,7 +399,13 @@ impl Ledger {
     /// number of blocks checked.
     pub fn verify_chain(&self) -> Result<u64> {
         let _writer = self.writer.lock().expect("writer lock");
-        let scan = scan_blocks(&self.dir.join(BLOCKS_DIR), (0, 0, 0), Some(u64::MAX), false)?;
+        let scan = scan_blocks(
+            &self.dir.join(BLOCKS_DIR),
+            (0, 0, 0),
+            Some(u64::MAX),
+            false,
+            false,
+        )?;
         let view = self.snapshot()?;
         let height = view.height()?;
         for b in &scan.blocks {
@@ -427,8 +451,21 @@ impl Ledger {
         Ok(layer)
     }
 
-    /// Writes the overlay into the state database and makes every state commit so far
-    /// durable, so that the next open replays nothing.
+    /// Makes every committed block durable in the block files with one `fdatasync` and returns
+    /// the height this covers: blocks below it survive a crash. Needed only with
+    /// [`LedgerOptions::sync_each_block`] off; otherwise every commit already synced its block.
+    /// On failure nothing new counts as durable; the blocks stay readable and the next sync
+    /// tries again.
+    pub fn sync_blocks(&self) -> Result<u64> {
+        // Read the height first: every block below it is already in the files, so the sync
+        // covers them (blocks committed meanwhile may be covered too, but are not claimed).
+        let height = self.writer.lock().expect("writer lock").height;
+        self.files.sync()?;
+        Ok(height)
+    }
+
+    /// Writes the overlay into the state database and makes every block and every state
+    /// commit so far durable, so that the next open replays nothing.
     pub fn sync(&self) -> Result<()> {
         let mut writer = self.writer.lock().expect("writer lock");
         if let Some(why) = &writer.poisoned {
@@ -439,6 +476,7 @@ impl Ledger {
 
     fn sync_locked(&self, writer: &mut WriterState) -> Result<()> {
         self.reap(writer, true)?;
+        self.files.sync()?;
         if !writer.pending.is_empty() {
             return self.flush_locked(writer, None);
         }
@@ -473,7 +511,12 @@ impl Ledger {
         let count = all.len() as u64;
         let sync = new.is_none() || writer.unsynced + count >= self.sync_every;
         let touched = std::mem::take(&mut writer.touched);
-        if let Err(e) = write_layers(&self.db, &touched, &all, sync) {
+        // The index may point only at durable records.
+        let written = self
+            .files
+            .sync()
+            .and_then(|()| write_layers(&self.db, &touched, &all, sync));
+        if let Err(e) = written {
             writer.poisoned = Some(format!(
                 "blocks {first}..={last} are in the block store but writing their state failed: {e}"
             ));
@@ -565,7 +608,11 @@ fn drop_flushed(layers: &RwLock<Layers>, last: u64) {
 
 /// Starts the background flush thread: it writes each job's layers into redb, drops them
 /// from the published overlay and reports the result.
-fn spawn_flusher(db: Arc<redb::Database>, layers: Arc<RwLock<Layers>>) -> Result<Flusher> {
+fn spawn_flusher(
+    db: Arc<redb::Database>,
+    files: Arc<BlockFiles>,
+    layers: Arc<RwLock<Layers>>,
+) -> Result<Flusher> {
     let (jobs, job_rx) = std::sync::mpsc::sync_channel::<FlushJob>(1);
     let (done_tx, done) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -573,7 +620,11 @@ fn spawn_flusher(db: Arc<redb::Database>, layers: Arc<RwLock<Layers>>) -> Result
         .spawn(move || {
             for job in job_rx {
                 let refs: Vec<&Layer> = job.layers.iter().map(|l| &**l).collect();
-                let result = write_layers(&db, &job.touched, &refs, job.sync);
+                // The index may point only at durable records (a no-op when every commit
+                // synced its own).
+                let result = files
+                    .sync()
+                    .and_then(|()| write_layers(&db, &job.touched, &refs, job.sync));
                 if result.is_ok() {
                     if let Some(last) = refs.last() {
                         drop_flushed(&layers, last.number);
@@ -756,12 +807,15 @@ fn block_file_numbers(dir: &Path) -> Result<Vec<u32>> {
 
 /// Scans block files from `(file, offset)` where block `first` is expected, checking
 /// checksums, numbering, the hash chain and data hashes. Keeps payloads of blocks above
-/// `keep_above`. Cuts a torn tail off the last file when `repair` is set.
+/// `keep_above`. Cuts a torn tail off the last file when `repair` is set; with
+/// `unsynced_tail` any damaged record of the last file starts that tail (see
+/// [`LedgerOptions::sync_each_block`]).
 fn scan_blocks(
     dir: &Path,
     start: (u32, u64, u64),
     keep_above: Option<u64>,
     repair: bool,
+    unsynced_tail: bool,
 ) -> Result<Scan> {
     let numbers = block_file_numbers(dir)?;
     let (start_file, start_offset, mut expected) = start;
@@ -775,58 +829,63 @@ fn scan_blocks(
         } else {
             0
         };
-        let end = blockfile::scan_file(&path, |offset, len, payload| {
-            if offset < skip {
-                return Ok(());
-            }
-            let (bytes, _) = blockfile::split_payload(payload)?;
-            let block = Block::decode(bytes).map_err(|e| LedgerError::Corrupt {
-                path: path.clone(),
-                offset,
-                reason: format!("the record's block does not decode: {e}"),
-            })?;
-            if block.number != expected {
-                return Err(LedgerError::Corrupt {
+        let last_file = numbers.last() == Some(&file_no);
+        let end =
+            blockfile::scan_file(&path, unsynced_tail && last_file, |offset, len, payload| {
+                if offset < skip {
+                    return Ok(());
+                }
+                let (bytes, _) = blockfile::split_payload(payload)?;
+                let block = Block::decode(bytes).map_err(|e| LedgerError::Corrupt {
                     path: path.clone(),
                     offset,
-                    reason: format!("expected block {expected} but found block {}", block.number),
-                });
-            }
-            if let Some(prev) = prev_hash {
-                if block.previous_hash != prev {
-                    return Err(LedgerError::BrokenChain {
-                        number: block.number,
+                    reason: format!("the record's block does not decode: {e}"),
+                })?;
+                if block.number != expected {
+                    return Err(LedgerError::Corrupt {
                         path: path.clone(),
                         offset,
-                        expected: block::hex(&prev),
-                        found: block::hex(&block.previous_hash),
+                        reason: format!(
+                            "expected block {expected} but found block {}",
+                            block.number
+                        ),
                     });
                 }
-            }
-            let data_hash = crate::hash::block_data_hash(&block.data);
-            if block.data_hash != data_hash {
-                return Err(LedgerError::Corrupt {
-                    path: path.clone(),
-                    offset,
-                    reason: format!("block {} does not match its data hash", block.number),
+                if let Some(prev) = prev_hash {
+                    if block.previous_hash != prev {
+                        return Err(LedgerError::BrokenChain {
+                            number: block.number,
+                            path: path.clone(),
+                            offset,
+                            expected: block::hex(&prev),
+                            found: block::hex(&block.previous_hash),
+                        });
+                    }
+                }
+                let data_hash = crate::hash::block_data_hash(&block.data);
+                if block.data_hash != data_hash {
+                    return Err(LedgerError::Corrupt {
+                        path: path.clone(),
+                        offset,
+                        reason: format!("block {} does not match its data hash", block.number),
+                    });
+                }
+                let hash = block.header_hash();
+                prev_hash = Some(hash);
+                expected += 1;
+                let keep = Some(block.number) > keep_above;
+                blocks.push(Scanned {
+                    number: block.number,
+                    loc: BlockLoc {
+                        file: file_no,
+                        offset,
+                        len,
+                        hash,
+                    },
+                    payload: keep.then(|| payload.to_vec()),
                 });
-            }
-            let hash = block.header_hash();
-            prev_hash = Some(hash);
-            expected += 1;
-            let keep = Some(block.number) > keep_above;
-            blocks.push(Scanned {
-                number: block.number,
-                loc: BlockLoc {
-                    file: file_no,
-                    offset,
-                    len,
-                    hash,
-                },
-                payload: keep.then(|| payload.to_vec()),
-            });
-            Ok(())
-        })?;
+                Ok(())
+            })?;
         let len = match end {
             ScanEnd::Clean { len } => len,
             ScanEnd::TornTail {
@@ -2063,5 +2122,108 @@ mod tests {
             model.state_digest().unwrap()
         );
         assert_eq!(ledger.verify_chain().unwrap(), 2);
+    }
+
+    /// Blocks synced in groups: overlays flushed by the commit that fills them.
+    fn grouped(flush_blocks: u64) -> LedgerOptions {
+        LedgerOptions {
+            sync_each_block: false,
+            flush_every_blocks: flush_blocks,
+            flush_in_background: false,
+            ..LedgerOptions::default()
+        }
+    }
+
+    #[test]
+    fn grouped_sync_loses_only_the_unsynced_tail_even_when_it_was_written_out_of_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(BLOCKS_DIR).join(blockfile::file_name(0));
+        let ledger = Ledger::open_with(dir.path(), grouped(64)).unwrap();
+        let mut chain = ChainBuilder::new();
+        for i in 0..3 {
+            let id = format!("t{i}");
+            ledger
+                .commit_block(&chain.block(&[tx(&id, "a", &id)]))
+                .unwrap();
+        }
+        assert_eq!(ledger.sync_blocks().unwrap(), 3);
+        let durable_len = std::fs::metadata(&file).unwrap().len();
+        for i in 3..5 {
+            let id = format!("t{i}");
+            ledger
+                .commit_block(&chain.block(&[tx(&id, "a", &id)]))
+                .unwrap();
+        }
+        // Unsynced blocks are committed for readers all the same.
+        assert_eq!(ledger.height().unwrap(), 5);
+        assert_eq!(ledger.get_state("ns", "a").unwrap().unwrap().value, b"t4");
+        drop(ledger);
+
+        // A crash wrote block 4's page but not block 3's: a hole followed by a whole record.
+        // The state database never saw either (it is rebuilt from the block files here).
+        std::fs::remove_file(dir.path().join(INDEX_FILE)).unwrap();
+        let data = std::fs::read(&file).unwrap();
+        let mut torn = data.clone();
+        let hole = durable_len as usize..durable_len as usize + 40;
+        torn[hole].fill(0);
+        std::fs::write(&file, &torn).unwrap();
+        // A ledger that syncs every block calls that corruption…
+        let err = Ledger::open_with(dir.path(), LedgerOptions::default()).unwrap_err();
+        assert!(matches!(err, LedgerError::Corrupt { offset, .. } if offset == durable_len));
+        std::fs::remove_file(dir.path().join(INDEX_FILE)).unwrap();
+        // …one that syncs in groups cuts the unsynced tail off and goes on from the last sync.
+        let ledger = Ledger::open_with(dir.path(), grouped(64)).unwrap();
+        assert_eq!(ledger.height().unwrap(), 3);
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), durable_len);
+        assert_eq!(ledger.get_state("ns", "a").unwrap().unwrap().value, b"t2");
+        let mut again = ChainBuilder::new();
+        let blocks: Vec<_> = (0..4)
+            .map(|i| {
+                let id = format!("t{i}");
+                again.block(&[tx(&id, "a", &id)])
+            })
+            .collect();
+        ledger.commit_block(&blocks[3]).unwrap();
+        assert_eq!(ledger.sync_blocks().unwrap(), 4);
+        drop(ledger);
+        let ledger = Ledger::open_with(dir.path(), grouped(64)).unwrap();
+        assert_eq!(ledger.height().unwrap(), 4);
+        assert_eq!(ledger.verify_chain().unwrap(), 4);
+    }
+
+    #[test]
+    fn the_index_never_points_at_a_block_the_block_files_did_not_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let faults = Arc::new(blockfile::Faults::default());
+        let ledger = Ledger::open_with_faults(dir.path(), grouped(2), faults.clone()).unwrap();
+        let mut chain = ChainBuilder::new();
+        ledger
+            .commit_block(&chain.block(&[tx("t0", "a", "1")]))
+            .unwrap();
+        assert_eq!(stored_savepoint(&ledger), None);
+        // The second block fills the overlay; its flush must sync the block files first, and
+        // when that fails the savepoint stays where it was.
+        faults.block_sync.store(true, Ordering::SeqCst);
+        let err = ledger
+            .commit_block(&chain.block(&[tx("t1", "a", "2")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("no space left"), "{err}");
+        assert_eq!(stored_savepoint(&ledger), None);
+        drop(ledger);
+        let ledger = Ledger::open_with(dir.path(), grouped(2)).unwrap();
+        assert_eq!(ledger.height().unwrap(), 2, "both records were written");
+        assert_eq!(stored_savepoint(&ledger), Some(1), "replayed and flushed");
+        assert_eq!(ledger.get_state("ns", "a").unwrap().unwrap().value, b"2");
+
+        // A failed explicit sync claims nothing and the next one succeeds.
+        let faults = Arc::new(blockfile::Faults::default());
+        drop(ledger);
+        let ledger = Ledger::open_with_faults(dir.path(), grouped(64), faults.clone()).unwrap();
+        ledger
+            .commit_block(&chain.block(&[tx("t2", "a", "3")]))
+            .unwrap();
+        faults.block_sync.store(true, Ordering::SeqCst);
+        assert!(ledger.sync_blocks().is_err());
+        assert_eq!(ledger.sync_blocks().unwrap(), 3);
     }
 }
