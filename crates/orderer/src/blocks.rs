@@ -5,10 +5,12 @@
 //! counts towards a quorum. Writing the block store is therefore taken off the path between
 //! commit and acknowledgement: applying an entry puts the block in memory ([`Blocks::push`]),
 //! where Deliver and the cutter see it at once, and a writer thread appends it to the block
-//! store and only then advances the state machine's applied mark (see
-//! [`crate::raft::ChainStateMachine`]). After a crash, the applied mark is at or below the
-//! last block in the block store, so openraft re-applies every later committed entry from the
-//! Raft log and the missing blocks are derived again. That needs the Raft log to keep every
+//! store. The writer takes the blocks queued meanwhile as one group, writes them without an
+//! fsync, makes the group durable with one fsync and only then advances the state machine's
+//! applied mark (see [`crate::raft::ChainStateMachine`]). After a crash, which may lose the
+//! blocks written since the last fsync, the applied mark is at or below the last durable block,
+//! so openraft re-applies every later committed entry from the Raft log and the missing blocks
+//! are derived again. That needs the Raft log to keep every
 //! entry above the block store's height, which holds because the channel never snapshots
 //! or purges its log ([`crate::chain::raft_config`]).
 
@@ -50,11 +52,12 @@ pub(crate) struct ChainBlock {
 pub(crate) struct Blocks {
     ledger: Arc<Ledger>,
     view: Mutex<View>,
-    /// Test hook standing in for a crash between the Raft log and the block store: while set,
-    /// the writer drops blocks and applied marks instead of writing them, as a process killed
-    /// before writing would.
+    /// Test hook standing in for a crash between writing blocks to the block store and the
+    /// fsync that makes them durable: while set, the writer writes each group of blocks and
+    /// then stops short of the fsync, the mark and everything after, as a process killed
+    /// there would.
     #[cfg(test)]
-    pub(crate) drop_writes: std::sync::atomic::AtomicBool,
+    pub(crate) crash_before_sync: std::sync::atomic::AtomicBool,
 }
 
 impl Blocks {
@@ -74,7 +77,7 @@ impl Blocks {
                 failure: None,
             }),
             #[cfg(test)]
-            drop_writes: std::sync::atomic::AtomicBool::new(false),
+            crash_before_sync: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -130,12 +133,12 @@ impl Blocks {
         view.tip = Some(hash);
     }
 
-    /// Block `number` is now in the block store: readers find it there.
+    /// Block `number` is now durable in the block store: readers find it there.
     pub(crate) fn written(&self, number: u64) {
         self.view().unwritten.remove(&number);
     }
 
-    /// How many committed blocks wait for the block store.
+    /// How many committed blocks wait for the block store (or for its fsync).
     pub(crate) fn unwritten(&self) -> usize {
         self.view().unwritten.len()
     }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cambium_ledger::{
-    Block, BlockCommit, BlockReader, BlockWriter, Ledger, TxOutcome, TxValidationCode,
+    Block, BlockCommit, BlockReader, BlockWriter, Ledger, LedgerOptions, TxOutcome,
+    TxValidationCode,
 };
 use cambium_msp::SigningIdentity;
 use cambium_ops::metrics::RaftState;
@@ -136,7 +137,13 @@ impl Chain {
         metrics: Arc<Metrics>,
     ) -> Result<Chain> {
         std::fs::create_dir_all(dir).map_err(|e| OrdererError::io("creating", dir, e))?;
-        let ledger = Arc::new(Ledger::open(dir.join("ledger"))?);
+        // Blocks above the genesis block are re-derived from the Raft log after a crash, so the
+        // block writer syncs them in groups (see `raft::write_group`).
+        let options = LedgerOptions {
+            sync_each_block: false,
+            ..LedgerOptions::default()
+        };
+        let ledger = Arc::new(Ledger::open_with(dir.join("ledger"), options)?);
         if ledger.height()? == 0 {
             let block = Block::decode(genesis)?;
             if block.number != 0 {
@@ -148,6 +155,8 @@ impl Chain {
             let outcomes =
                 vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
             ledger.commit_block(&BlockCommit { block, outcomes })?;
+            // The genesis block is in no Raft log: it must not be lost.
+            ledger.sync_blocks()?;
         }
         let given = Block::decode(genesis)?.header_hash();
         let stored = ledger.block(0)?.map(|b| b.hash);

@@ -9,7 +9,8 @@
 //!
 //! The Raft log is the only fsync between a block's proposal and its acknowledgement: an
 //! applied block is on the chain in memory at once and reaches the block store on a writer
-//! thread, which moves the applied mark only after it (see [`crate::blocks`]).
+//! thread, which fsyncs it with the other blocks of its group and moves the applied mark only
+//! after that fsync (see [`crate::blocks`]).
 
 use std::io::Cursor;
 use std::path::Path;
@@ -194,15 +195,66 @@ fn write_meta(
     txn.commit().map_err(|e| e.to_string())
 }
 
+/// The committed mark openraft gave last, until a log transaction writes it.
+type PendingCommitted = Arc<std::sync::Mutex<Option<Option<LogId<u64>>>>>;
+
+/// Takes the committed mark waiting to be written, if any.
+fn take_committed(pending: &PendingCommitted) -> Option<Option<LogId<u64>>> {
+    pending.lock().expect("committed mark lock").take()
+}
+
+/// Writes `entries` and the committed mark waiting, if any, in one unsynced transaction:
+/// readable at once, durable once the flusher's synced commit follows.
+fn append_txn(
+    db: &Database,
+    entries: impl IntoIterator<Item = Entry<TypeConfig>>,
+    committed: &PendingCommitted,
+) -> std::result::Result<(), String> {
+    let mut txn = db.begin_write().map_err(|e| e.to_string())?;
+    txn.set_durability(redb::Durability::None)
+        .map_err(|e| e.to_string())?;
+    {
+        let mut table = txn.open_table(LOG).map_err(|e| e.to_string())?;
+        for entry in entries {
+            table
+                .insert(entry.log_id.index, enc(&entry).as_slice())
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(committed) = take_committed(committed) {
+            let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
+            meta.insert(COMMITTED_KEY, enc(&committed).as_slice())
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    txn.commit().map_err(|e| e.to_string())
+}
+
+/// The flusher's synced commit: persists every unsynced commit before it. It carries the
+/// committed mark if one is waiting, else a small mark, so that it is never an empty
+/// transaction redb could skip.
+fn flush_txn(
+    db: &Database,
+    committed: &PendingCommitted,
+    batch: usize,
+) -> std::result::Result<(), String> {
+    let pair = match take_committed(committed) {
+        Some(c) => (COMMITTED_KEY, enc(&c)),
+        None => (FLUSH_KEY, enc(&batch)),
+    };
+    write_meta(db, &[pair], true)
+}
+
 /// Makes queued appends durable: one synced commit for all callbacks waiting, then reports
 /// them flushed (or failed).
-fn flush_loop(db: &Database, pending: &std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>) {
+fn flush_loop(
+    db: &Database,
+    committed: &PendingCommitted,
+    pending: &std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>,
+) {
     while let Ok(first) = pending.recv() {
         let mut callbacks = vec![first];
         callbacks.extend(pending.try_iter());
-        // A synced commit persists every unsynced commit before it; it writes a small mark
-        // so that it is never an empty transaction redb could skip.
-        let result = write_meta(db, &[(FLUSH_KEY, enc(&callbacks.len()))], true);
+        let result = flush_txn(db, committed, callbacks.len());
         for callback in callbacks {
             callback.log_io_completed(result.clone().map_err(std::io::Error::other));
         }
@@ -215,10 +267,16 @@ fn flush_loop(db: &Database, pending: &std::sync::mpsc::Receiver<LogFlushed<Type
 /// requires, and a background flusher makes them durable with one synced commit for every
 /// append that queued up meanwhile (group commit) before it reports them flushed. The Raft core
 /// thus never waits on the disk, and under load one fsync covers several blocks.
+///
+/// Metadata costs no transaction of its own on the way: the committed mark openraft reports
+/// after each block is kept in memory and written by the next append's transaction or the
+/// flusher's synced commit, whichever comes first. Only a vote (an election) and the rare
+/// truncate or purge write a transaction outside an append.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Database>,
     flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+    committed: PendingCommitted,
 }
 
 impl LogStore {
@@ -226,12 +284,18 @@ impl LogStore {
     pub(crate) fn new(db: Arc<Database>) -> Self {
         let (flusher, pending) = std::sync::mpsc::channel();
         let flush_db = db.clone();
+        let committed = PendingCommitted::default();
+        let flush_committed = committed.clone();
         // The thread ends when the last clone of the store is dropped.
         std::thread::Builder::new()
             .name("raft-log-flush".into())
-            .spawn(move || flush_loop(&flush_db, &pending))
+            .spawn(move || flush_loop(&flush_db, &flush_committed, &pending))
             .expect("spawning the Raft log flusher");
-        LogStore { db, flusher }
+        LogStore {
+            db,
+            flusher,
+            committed,
+        }
     }
 
     fn entries(
@@ -341,12 +405,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         committed: Option<LogId<u64>>,
     ) -> std::result::Result<(), StErr> {
         // openraft treats the committed mark as a hint it may lose (it is re-learned from the
-        // leader), so it need not cost an fsync per block.
-        write_meta(&self.db, &[(COMMITTED_KEY, enc(&committed))], false)
-            .map_err(|e| io_err(StorageIOError::write_logs, e))
+        // leader), so it need not cost an fsync, nor a transaction, per block: the next log
+        // transaction writes it (see `LogStore`).
+        *self.committed.lock().expect("committed mark lock") = Some(committed);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> std::result::Result<Option<LogId<u64>>, StErr> {
+        if let Some(waiting) = *self.committed.lock().expect("committed mark lock") {
+            return Ok(waiting);
+        }
         Ok(read_meta::<Option<LogId<u64>>>(&self.db, COMMITTED_KEY)
             .map_err(|e| io_err(StorageIOError::read_logs, e))?
             .flatten())
@@ -361,21 +429,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
-        let result = (|| -> std::result::Result<(), String> {
-            let mut txn = self.db.begin_write().map_err(|e| e.to_string())?;
-            // Readable now, durable once the flusher's synced commit follows.
-            txn.set_durability(redb::Durability::None)
-                .map_err(|e| e.to_string())?;
-            {
-                let mut table = txn.open_table(LOG).map_err(|e| e.to_string())?;
-                for entry in entries {
-                    table
-                        .insert(entry.log_id.index, enc(&entry).as_slice())
-                        .map_err(|e| e.to_string())?;
-                }
-            }
-            txn.commit().map_err(|e| e.to_string())
-        })();
+        let result = append_txn(&self.db, entries, &self.committed);
         match result {
             Ok(()) => {
                 if let Err(std::sync::mpsc::SendError(callback)) = self.flusher.send(callback) {
@@ -430,84 +484,124 @@ enum Job {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
-/// Appends committed blocks to the block store and then advances the applied mark, so that
-/// the mark never passes a block the block store does not hold (see [`crate::blocks`]).
-/// Ends when every sender is gone, after writing what was queued.
+/// Most jobs the block writer takes as one group: the blocks of a group share one fsync of the
+/// block store, and the applied mark moves once per group.
+const MAX_GROUP: usize = 32;
+
+/// Appends committed blocks to the block store, makes each group of them durable with one
+/// fsync, and only then advances the applied mark, so that the mark never passes a block the
+/// block store could lose in a crash (see [`crate::blocks`]). Ends when every sender is gone,
+/// after writing what was queued.
 fn write_loop(db: &Database, blocks: &Blocks, jobs: &std::sync::mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let mut mark = None;
-        let mut membership = None;
-        let mut flushed = Vec::new();
-        for job in std::iter::once(first).chain(jobs.try_iter()) {
-            #[cfg(test)]
-            if blocks.drop_writes.load(std::sync::atomic::Ordering::SeqCst) {
-                if let Job::Flush(done) = job {
-                    flushed.push(done);
-                }
-                continue;
-            }
-            if blocks.failure().is_some() {
-                if let Job::Flush(done) = job {
-                    flushed.push(done);
-                }
-                continue;
-            }
-            match job {
-                Job::Block { block, log_id } => {
-                    let number = block.number;
-                    let outcomes =
-                        vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
-                    let commit = BlockCommit {
-                        block: *block,
-                        outcomes,
-                    };
-                    match blocks.ledger().commit_block(&commit) {
-                        Ok(_) => {
-                            blocks.written(number);
-                            if log_id.is_some() {
-                                mark = log_id;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(
-                                block = number,
-                                "writing block {number} to the block store failed: {e}"
-                            );
-                            blocks.fail(format!("block {number}: {e}"));
-                        }
-                    }
-                }
-                Job::Mark {
-                    log_id,
-                    membership: m,
-                } => {
-                    mark = Some(log_id);
-                    if m.is_some() {
-                        membership = m;
-                    }
-                }
-                Job::Flush(done) => flushed.push(done),
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
             }
         }
-        if mark.is_some() || membership.is_some() {
-            let mut pairs = Vec::new();
-            if let Some(mark) = mark {
-                pairs.push((APPLIED_KEY, enc(&Some(mark))));
-            }
-            if let Some(m) = &membership {
-                pairs.push((MEMBERSHIP_KEY, enc(m)));
-            }
-            // The mark may lag after a crash (re-applying a block the block store holds is
-            // recognised by its hash); membership changes are rare and kept durable.
-            if let Err(e) = write_meta(db, &pairs, membership.is_some()) {
-                tracing::error!("writing the Raft applied mark failed: {e}");
-                blocks.fail(format!("the applied mark: {e}"));
-            }
-        }
+        let flushed = write_group(db, blocks, group);
         for done in flushed {
             let _ = done.send(());
         }
     }
+}
+
+/// Writes one group of jobs: every block without an fsync, then one fsync, then the applied
+/// mark of the last entry whose block (and every block before it) that fsync covered.
+/// Returns the flush requests of the group, to answer once it is done.
+fn write_group(
+    db: &Database,
+    blocks: &Blocks,
+    group: Vec<Job>,
+) -> Vec<tokio::sync::oneshot::Sender<()>> {
+    let mut mark = None;
+    let mut membership = None;
+    let mut flushed = Vec::new();
+    let mut written = Vec::new();
+    for job in group {
+        if blocks.failure().is_some() {
+            if let Job::Flush(done) = job {
+                flushed.push(done);
+            }
+            continue;
+        }
+        match job {
+            Job::Block { block, log_id } => {
+                let number = block.number;
+                let outcomes =
+                    vec![TxOutcome::invalid(TxValidationCode::NotValidated); block.data.len()];
+                let commit = BlockCommit {
+                    block: *block,
+                    outcomes,
+                };
+                match blocks.ledger().commit_block(&commit) {
+                    Ok(_) => {
+                        written.push(number);
+                        if log_id.is_some() {
+                            mark = log_id;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            block = number,
+                            "writing block {number} to the block store failed: {e}"
+                        );
+                        blocks.fail(format!("block {number}: {e}"));
+                    }
+                }
+            }
+            Job::Mark {
+                log_id,
+                membership: m,
+            } => {
+                mark = Some(log_id);
+                if m.is_some() {
+                    membership = m;
+                }
+            }
+            Job::Flush(done) => flushed.push(done),
+        }
+    }
+    #[cfg(test)]
+    if blocks
+        .crash_before_sync
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        // The process "dies" here: the blocks are in the block file but not synced, and
+        // nothing after this point happens.
+        return flushed;
+    }
+    if !written.is_empty() {
+        if let Err(e) = blocks.ledger().sync_blocks() {
+            tracing::error!("syncing the block store failed: {e}");
+            blocks.fail(format!("syncing blocks {written:?}: {e}"));
+        }
+    }
+    if blocks.failure().is_some() {
+        // The mark stays where the last successful sync left it.
+        return flushed;
+    }
+    for number in written {
+        blocks.written(number);
+    }
+    if mark.is_some() || membership.is_some() {
+        let mut pairs = Vec::new();
+        if let Some(mark) = mark {
+            pairs.push((APPLIED_KEY, enc(&Some(mark))));
+        }
+        if let Some(m) = &membership {
+            pairs.push((MEMBERSHIP_KEY, enc(m)));
+        }
+        // The mark may lag after a crash (re-applying a block the block store holds is
+        // recognised by its hash); membership changes are rare and kept durable.
+        if let Err(e) = write_meta(db, &pairs, membership.is_some()) {
+            tracing::error!("writing the Raft applied mark failed: {e}");
+            blocks.fail(format!("the applied mark: {e}"));
+        }
+    }
+    flushed
 }
 
 /// Sets `block`'s `TRANSACTIONS_FILTER` metadata to what the block store writes for an
@@ -839,8 +933,67 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The number of the last block entry at or below the applied mark stored in the Raft
+    /// store at `path` (opened while no node holds it).
+    pub(crate) fn stored_applied_block(path: &Path) -> Option<u64> {
+        let db = Database::create(path).unwrap();
+        let applied: Option<LogId<u64>> = read_meta::<Option<LogId<u64>>>(&db, APPLIED_KEY)
+            .unwrap()
+            .flatten();
+        let applied = applied?;
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(LOG).unwrap();
+        let found = table
+            .range(..=applied.index)
+            .unwrap()
+            .rev()
+            .map(|item| dec::<Entry<TypeConfig>>(item.unwrap().1.value()).unwrap())
+            .find_map(|entry| match entry.payload {
+                EntryPayload::Normal(RaftRequest::Block { number, .. }) => Some(number),
+                _ => None,
+            });
+        found
+    }
+
+    use openraft::entry::RaftEntry;
+
+    fn stored_committed(db: &Database) -> Option<Option<LogId<u64>>> {
+        read_meta(db, COMMITTED_KEY).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_committed_mark_rides_on_the_next_log_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_store(&dir.path().join("raft.redb")).unwrap();
+        let mut store = LogStore::new(db.clone());
+        let id = |index| LogId::new(openraft::CommittedLeaderId::new(1, 1), index);
+        append_txn(
+            &db,
+            [Entry::<TypeConfig>::new_blank(id(1))],
+            &store.committed,
+        )
+        .unwrap();
+
+        store.save_committed(Some(id(1))).await.unwrap();
+        assert_eq!(stored_committed(&db), None, "no transaction of its own");
+        assert_eq!(store.read_committed().await.unwrap(), Some(id(1)));
+        // The next append writes it together with its entries…
+        append_txn(&db, [Entry::new_blank(id(2))], &store.committed).unwrap();
+        assert_eq!(stored_committed(&db), Some(Some(id(1))));
+        assert_eq!(store.entries(1, 3).unwrap().len(), 2);
+        // …or the flusher's synced commit, whichever comes first; once written it is not
+        // written again.
+        store.save_committed(Some(id(2))).await.unwrap();
+        flush_txn(&db, &store.committed, 1).unwrap();
+        assert_eq!(stored_committed(&db), Some(Some(id(2))));
+        assert_eq!(take_committed(&store.committed), None);
+        flush_txn(&db, &store.committed, 1).unwrap();
+        assert_eq!(read_meta::<usize>(&db, FLUSH_KEY).unwrap(), Some(1));
+        assert_eq!(store.read_committed().await.unwrap(), Some(id(2)));
+    }
 
     /// The layout a block entry had when its bytes were a plain `Vec<u8>` field.
     #[derive(Serialize)]

@@ -1,6 +1,8 @@
 //! Crash recovery between the Raft log and the block store: blocks whose envelopes were
-//! acknowledged but which never reached the block store (the process died first) are derived
-//! again from the Raft log when the orderer restarts, so nothing acknowledged is lost.
+//! acknowledged but which never became durable in the block store (the process died before
+//! the block writer's fsync) are derived again from the Raft log when the orderer restarts,
+//! so nothing acknowledged is lost. That works only because the Raft applied mark never
+//! passes the block store's durable height; the test checks the stored mark directly too.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -136,8 +138,14 @@ async fn blocks_lost_between_the_raft_log_and_the_block_store_are_rederived_on_r
         "genesis and at least two blocks, got {durable}"
     );
 
-    // From here the process "dies" before any block reaches the block store.
-    chain.blocks.drop_writes.store(true, Ordering::SeqCst);
+    // From here the process "dies" after writing each block to the block file but before
+    // the fsync that would make it durable.
+    let ledger_dir = chain.blocks.ledger().dir().to_path_buf();
+    let block_file = ledger_dir
+        .join(cambium_ledger::BLOCKS_DIR)
+        .join("blockfile_000000");
+    let durable_len = std::fs::metadata(&block_file).unwrap().len();
+    chain.blocks.crash_before_sync.store(true, Ordering::SeqCst);
     let lost = envelopes(4, 10);
     let replies = broadcast(&addr, &lost).await.unwrap();
     assert_eq!(replies.len(), lost.len());
@@ -147,10 +155,14 @@ async fn blocks_lost_between_the_raft_log_and_the_block_store_are_rederived_on_r
         acknowledged.len() as u64 >= durable + 5,
         "10 envelopes, 2 per block"
     );
+    assert!(
+        eventually(|| chain.blocks.ledger().height().unwrap() == acknowledged.len() as u64).await,
+        "the writer wrote every block to the block file"
+    );
     assert_eq!(
-        chain.blocks.ledger().height().unwrap(),
-        durable,
-        "nothing after the crash point reached the block store"
+        chain.blocks.unwritten() as u64,
+        acknowledged.len() as u64 - durable,
+        "none of them counts as durable without its fsync"
     );
     let mut expected = first.clone();
     expected.extend(lost.iter().cloned());
@@ -158,6 +170,23 @@ async fn blocks_lost_between_the_raft_log_and_the_block_store_are_rederived_on_r
     drop(chain);
     server.stop().await;
     node.shutdown().await;
+
+    // The invariant recovery rests on: the stored applied mark is below the durable height.
+    let applied = crate::raft::tests::stored_applied_block(&ledger_dir.with_file_name("raft.redb"));
+    assert!(
+        applied.is_some_and(|b| b < durable),
+        "the applied mark (block {applied:?}) passed the durable height {durable}"
+    );
+    // The crash loses what was not synced; the page cache wrote part of it, out of order: a
+    // hole where the first lost block starts, a later record intact. The block store's index
+    // held none of those blocks at the crash (it syncs the block files before it points at
+    // them); shutting down flushed it, so it goes, and opening rebuilds it from the files.
+    let mut data = std::fs::read(&block_file).unwrap();
+    assert!(data.len() as u64 > durable_len);
+    let hole = durable_len as usize..(durable_len as usize + 64).min(data.len());
+    data[hole].fill(0);
+    std::fs::write(&block_file, &data).unwrap();
+    std::fs::remove_file(ledger_dir.join(cambium_ledger::INDEX_FILE)).unwrap();
 
     // Restart on the same data: the chain is whole again, block for block.
     let listener = TcpListener::bind(&addr).await.unwrap();
