@@ -1,5 +1,11 @@
 //! An orderer node: the channels it serves, its gRPC endpoint (AtomicBroadcast and the Raft
 //! transport on one listener, plaintext or TLS) and channel participation (join, list, remove).
+//!
+//! With TLS, the listener accepts client certificates from the CAs of [`NodeTls::client_roots`]
+//! and from the TLS root and intermediate CAs of every organisation of every channel the node
+//! serves, as each channel's current config lists them: a config block that adds an
+//! organisation makes its clients and peers welcome from then on, without a restart (as
+//! Fabric's orderers do). Leaving a channel stops trusting what only it listed.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use cambium_tls::{CertificateDer, ClientAuth, TlsIdentity, TlsRoots};
+use cambium_tls::{CertificateDer, DynamicServerTls, TlsIdentity, TlsRoots, TlsTrust};
 
 use crate::chain::Chain;
 use crate::cluster::{ClusterServer, ClusterTls, Connections, RaftRouter};
@@ -21,6 +27,7 @@ use crate::error::{OrdererError, Result};
 use crate::raft::ChannelRaft;
 use crate::service::AtomicBroadcastService;
 use crate::settings::ChannelSettings;
+use crate::update::ChannelState;
 
 /// Name of the folder under the data directory that holds one folder per channel.
 pub const CHANNELS_DIR: &str = "channels";
@@ -41,9 +48,10 @@ pub struct NodeTls {
     /// The server certificate and key; also the client certificate this orderer presents to
     /// other orderers (cryptogen's node TLS certificates allow both uses).
     pub identity: TlsIdentity,
-    /// CAs whose client certificates the listener accepts at the handshake: the TLS CAs of
-    /// every organisation whose clients or orderers connect. Must not be empty, since other
-    /// orderers always present a certificate.
+    /// CAs whose client certificates the listener always accepts at the handshake, besides
+    /// the TLS CAs of every organisation of the channels the node serves (which it follows
+    /// from their configs). Must not be empty, since other orderers always present a
+    /// certificate.
     pub client_roots: TlsRoots,
     /// Refuse clients without a certificate (Fabric's `clientAuthRequired`). When false,
     /// clients may use server-only TLS; orderer-to-orderer traffic is mutual TLS regardless.
@@ -69,6 +77,9 @@ pub(crate) struct NodeInner {
     pub(crate) channels: RwLock<BTreeMap<String, Arc<Chain>>>,
     pub(crate) connections: Connections,
     pub(crate) tls: Option<NodeTls>,
+    /// The client CAs the TLS listener trusts (`client_roots` ∪ each channel's TLS CAs), or
+    /// why `client_roots` cannot be used; `None` without TLS.
+    client_trust: Option<std::result::Result<TlsTrust, String>>,
     /// What the operations endpoint reports; the node records into it.
     pub(crate) metrics: Arc<Metrics>,
     /// Becomes `true` when the node shuts down; Broadcast and Deliver streams end on it.
@@ -76,6 +87,41 @@ pub(crate) struct NodeInner {
 }
 
 impl NodeInner {
+    fn client_trust(&self) -> Option<&TlsTrust> {
+        self.client_trust.as_ref().and_then(|t| t.as_ref().ok())
+    }
+
+    /// Trusts, for the listener's client certificates, the TLS CAs of the channel's
+    /// organisations as `state` lists them, if `chain` is still the channel's chain.
+    fn trust_channel(&self, name: &str, chain: &Arc<Chain>, state: &ChannelState) {
+        let Some(trust) = self.client_trust() else {
+            return;
+        };
+        // Holding the channels lock orders this against `remove_channel`, which forgets the
+        // channel's CAs under the same lock.
+        let channels = self.channels.read().expect("channels lock");
+        if !channels.get(name).is_some_and(|c| Arc::ptr_eq(c, chain)) {
+            return;
+        }
+        let roots = match &state.config {
+            Some(config) => TlsRoots::from_msp_configs(config.msp_configs()),
+            None => Ok(state.settings.orderer_tls_roots.clone()),
+        };
+        match roots.and_then(|roots| trust.set_channel_roots(name, roots)) {
+            Ok(true) => tracing::info!(
+                channel = name,
+                trusted_cas = trust.roots().len(),
+                "the listener trusts the channel's TLS CAs as its configuration lists them"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!(
+                channel = name,
+                error = %e,
+                "the channel's TLS CAs are unusable; the listener keeps trusting the previous ones"
+            ),
+        }
+    }
+
     pub(crate) fn chain(&self, channel: &str) -> Option<Arc<Chain>> {
         self.channels
             .read()
@@ -144,6 +190,10 @@ impl OrdererNode {
             identity: t.identity.clone(),
             fallback_roots: t.client_roots.clone(),
         }));
+        let client_trust = tls.as_ref().map(|t| {
+            TlsTrust::new(t.client_roots.clone(), t.client_auth_required)
+                .map_err(|e| format!("orderer TLS client CAs: {e}"))
+        });
         OrdererNode {
             inner: Arc::new(NodeInner {
                 config,
@@ -151,6 +201,7 @@ impl OrdererNode {
                 channels: RwLock::new(BTreeMap::new()),
                 connections,
                 tls,
+                client_trust,
                 metrics: Arc::new(Metrics::new()),
                 stop: watch::channel(false).0,
             }),
@@ -221,6 +272,17 @@ impl OrdererNode {
             chain.shutdown().await;
             return Err(OrdererError::ChannelExists(name));
         }
+        if self.inner.client_trust().is_some() {
+            let state = chain.state.borrow().clone();
+            self.inner.trust_channel(&name, &chain, &state);
+            tokio::spawn(follow_channel_cas(
+                Arc::downgrade(&self.inner),
+                name.clone(),
+                Arc::downgrade(&chain),
+                chain.state.clone(),
+                chain.stopped.clone(),
+            ));
+        }
         channel_info(&name, &chain)
     }
 
@@ -248,13 +310,18 @@ impl OrdererNode {
 
     /// Stops serving a channel and deletes its data.
     pub async fn remove_channel(&self, name: &str) -> Result<()> {
-        let chain = self
-            .inner
-            .channels
-            .write()
-            .expect("channels lock")
-            .remove(name)
-            .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
+        let chain = {
+            let mut channels = self.inner.channels.write().expect("channels lock");
+            let chain = channels
+                .remove(name)
+                .ok_or_else(|| OrdererError::ChannelNotFound(name.to_string()))?;
+            if let Some(trust) = self.inner.client_trust() {
+                if let Err(e) = trust.remove_channel(name) {
+                    tracing::error!(channel = name, error = %e, "forgetting the channel's TLS CAs failed");
+                }
+            }
+            chain
+        };
         let dir = chain.dir.clone();
         close(chain).await;
         std::fs::remove_dir_all(&dir).map_err(|e| OrdererError::io("removing", &dir, e))
@@ -290,21 +357,18 @@ impl OrdererNode {
     /// Serves AtomicBroadcast and the Raft transport on `listener` until [`Server::stop`],
     /// over TLS if the node has TLS settings.
     pub fn serve(&self, listener: TcpListener) -> Result<Server> {
-        let tls = match &self.inner.tls {
-            None => None,
-            Some(tls) => {
-                let auth = if tls.client_auth_required {
-                    ClientAuth::Required(tls.client_roots.clone())
-                } else {
-                    ClientAuth::Optional(tls.client_roots.clone())
-                };
+        let tls = match (&self.inner.tls, &self.inner.client_trust) {
+            (Some(tls), Some(trust)) => {
+                let trust = trust.clone().map_err(OrdererError::Config)?;
                 Some(
-                    cambium_tls::server_tls_config(&tls.identity, &auth)
+                    DynamicServerTls::new(&tls.identity, trust)
                         .map_err(|e| OrdererError::Config(format!("orderer TLS: {e}")))?,
                 )
             }
+            _ => None,
         };
-        let mut builder = cambium_tls::server_builder(tls)
+        // TLS is terminated below, with the client CAs the channels' configs add.
+        let mut builder = cambium_tls::server_builder(None)
             .map_err(|e| OrdererError::Config(format!("orderer TLS: {e}")))?;
         let local_addr = listener
             .local_addr()
@@ -320,14 +384,16 @@ impl OrdererNode {
         // does not apply to a listener handed in, so set it on the incoming stream.
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-        let task = tokio::spawn(
-            builder
-                .add_service(broadcast)
-                .add_service(cluster)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stopped.await;
-                }),
-        );
+        let router = builder.add_service(broadcast).add_service(cluster);
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = match tls {
+            Some(tls) => {
+                tokio::spawn(router.serve_with_incoming_shutdown(tls.incoming(incoming), stopped))
+            }
+            None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped)),
+        };
         Ok(Server {
             local_addr,
             stop: Some(stop),
@@ -363,6 +429,36 @@ impl OrdererNode {
         health.register_fn("raft", move || failed_channels(&node, raft_health));
         let node = self.inner.clone();
         health.register_fn("store", move || failed_channels(&node, store_health));
+    }
+}
+
+/// Keeps the listener's trust in `name`'s TLS CAs in step with the channel's config: after
+/// each config block, the CAs of the organisations it lists. Ends when the channel or the
+/// node stops.
+async fn follow_channel_cas(
+    node: std::sync::Weak<NodeInner>,
+    name: String,
+    chain: std::sync::Weak<Chain>,
+    mut state: watch::Receiver<Arc<ChannelState>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    state.borrow_and_update();
+    loop {
+        tokio::select! {
+            changed = state.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        // Upgraded only for the update: holding the chain would keep its stores open after
+        // it stops.
+        let (Some(node), Some(chain)) = (node.upgrade(), chain.upgrade()) else {
+            return;
+        };
+        let current = state.borrow_and_update().clone();
+        node.trust_channel(&name, &chain, &current);
     }
 }
 

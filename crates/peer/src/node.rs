@@ -153,6 +153,8 @@ pub(crate) struct Shared {
     /// The installed packages `_lifecycle` installs into.
     pub(crate) packages: Arc<DirPackageStore>,
     pub(crate) orderer_tls: Option<tls::OrdererTls>,
+    /// The client CAs the TLS listener trusts; each channel's config adds its TLS CAs.
+    client_trust: Option<cambium_tls::TlsTrust>,
     /// What the operations endpoint reports.
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: HealthRegistry,
@@ -173,6 +175,7 @@ impl Shared {
     /// Hands a channel's new configuration to the endorser (the committer, Deliver and the
     /// Gateway read it from the channel state).
     pub(crate) fn apply_config(&self, channel: &ChannelState, config: ChannelConfig) {
+        tls::trust_channel(self.client_trust.as_ref(), &channel.id, &config);
         let config = Arc::new(config);
         channel.set_config(Arc::clone(&config));
         self.endorser.add_channel(EndorserChannel {
@@ -490,6 +493,7 @@ impl Peer {
             gateway: plugins.gateway.clone(),
             packages,
             orderer_tls,
+            client_trust: server_tls.as_ref().map(|t| t.trust().clone()),
             metrics: Arc::clone(&operations.metrics),
             health: operations.health.clone(),
             channels: RwLock::new(BTreeMap::new()),
@@ -528,24 +532,24 @@ impl Peer {
             tls::gateway_client(&shared.config)?,
         );
 
-        let mut builder = tonic::transport::Server::builder()
+        let router = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             // Caliper's clients ping every 2 minutes even without calls; answer, never refuse.
             .http2_keepalive_interval(Some(Duration::from_secs(60)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
-        if let Some(tls) = server_tls {
-            builder = builder.tls_config(tls).map_err(|e| {
-                PeerNodeError::Config(format!("the TLS settings are not usable: {e}"))
-            })?;
-        }
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+            .add_routes(routes.routes());
         let mut stop_rx = shared.stop.subscribe();
-        let server = tokio::spawn(
-            builder
-                .add_routes(routes.routes())
-                .serve_with_incoming_shutdown(incoming, async move {
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                }),
-        );
+        let stopped = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        // With TLS the peer terminates it itself, so that the client CAs follow the channels'
+        // configs (tonic's own TLS settings take fixed CAs).
+        let server = match server_tls {
+            Some(tls) => tokio::spawn(
+                router.serve_with_incoming_shutdown(tls.incoming(incoming), stopped),
+            ),
+            None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped)),
+        };
         // Gateways in this process (another organisation's peer under `cambium up`) call
         // this Endorser service directly instead of over a loopback connection.
         let colocated = cambium_gateway::register_colocated_endorser(&external, endorser_service);

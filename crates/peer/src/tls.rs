@@ -1,10 +1,11 @@
-//! TLS material: the server side of the peer's listener and the client side of its orderer
+//! TLS material: the server side of the peer's listener (client CAs from the configuration
+//! and from every joined channel's current config) and the client side of its orderer
 //! connections (mutual TLS with the peer's own TLS certificate).
 
 use std::path::Path;
 
 use cambium_channel::ChannelConfig;
-use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+use tonic::transport::ClientTlsConfig;
 
 use crate::config::{PeerConfig, TlsSection};
 use crate::error::{PeerNodeError, Result};
@@ -28,8 +29,12 @@ fn pem_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The peer's TLS certificate and key, when TLS is on.
-fn identity(tls: &TlsSection) -> Result<Option<Identity>> {
+/// The listener's TLS settings, or `None` without TLS: the peer's certificate, ALPN `h2`
+/// (which Node gRPC clients require) and client certificates checked against a
+/// [`cambium_tls::TlsTrust`] that starts with `tls.clientRootCas` and gains each joined
+/// channel's TLS CAs through [`trust_channel`], so a new organisation's clients and peers are
+/// accepted as soon as the config block that adds it is applied, without a restart.
+pub(crate) fn server_config(tls: &TlsSection) -> Result<Option<cambium_tls::DynamicServerTls>> {
     if !tls.enabled {
         return Ok(None);
     }
@@ -38,30 +43,46 @@ fn identity(tls: &TlsSection) -> Result<Option<Identity>> {
             "tls.enabled is true but tls.cert or tls.key is missing".to_owned(),
         ));
     };
-    Ok(Some(Identity::from_pem(
-        pem_certificates("the TLS certificate", cert)?,
-        read("the TLS private key", key)?,
-    )))
+    let tls_error = |e: cambium_tls::TlsError| PeerNodeError::Config(format!("TLS: {e}"));
+    pem_certificates("the TLS certificate", cert)?;
+    let identity = cambium_tls::TlsIdentity::load(cert, key).map_err(tls_error)?;
+    for path in &tls.client_root_cas {
+        pem_certificates("a client root CA", path)?;
+    }
+    let base = cambium_tls::TlsRoots::load(&tls.client_root_cas).map_err(tls_error)?;
+    let trust = cambium_tls::TlsTrust::new(base, tls.client_auth_required).map_err(tls_error)?;
+    Ok(Some(
+        cambium_tls::DynamicServerTls::new(&identity, trust).map_err(tls_error)?,
+    ))
 }
 
-/// The listener's TLS settings, or `None` without TLS. tonic negotiates ALPN `h2`, which
-/// Node gRPC clients require.
-pub(crate) fn server_config(tls: &TlsSection) -> Result<Option<ServerTlsConfig>> {
-    let Some(identity) = identity(tls)? else {
-        return Ok(None);
+/// Makes the listener trust the TLS root and intermediate CAs of every organisation in
+/// `config`, the configuration channel `channel_id` has from now on (Fabric's peers do the
+/// same on each config block). A CA that cannot be used is logged and the channel's previous
+/// CAs stay trusted.
+pub(crate) fn trust_channel(
+    trust: Option<&cambium_tls::TlsTrust>,
+    channel_id: &str,
+    config: &ChannelConfig,
+) {
+    let Some(trust) = trust else {
+        return;
     };
-    let mut config = ServerTlsConfig::new().identity(identity);
-    if !tls.client_root_cas.is_empty() {
-        let mut bundle = Vec::new();
-        for path in &tls.client_root_cas {
-            bundle.extend(pem_certificates("a client root CA", path)?);
-            bundle.push(b'\n');
-        }
-        config = config
-            .client_ca_root(Certificate::from_pem(bundle))
-            .client_auth_optional(!tls.client_auth_required);
+    let updated = cambium_tls::TlsRoots::from_msp_configs(config.msp_configs().iter())
+        .and_then(|roots| trust.set_channel_roots(channel_id, roots));
+    match updated {
+        Ok(true) => tracing::info!(
+            channel = channel_id,
+            trusted_cas = trust.roots().len(),
+            "the listener trusts the channel's TLS CAs as its configuration lists them"
+        ),
+        Ok(false) => {}
+        Err(e) => tracing::error!(
+            channel = channel_id,
+            error = %e,
+            "the channel's TLS CAs are unusable; the listener keeps trusting the previous ones"
+        ),
     }
-    Ok(Some(config))
 }
 
 /// What the committer needs to reach orderers over TLS.
