@@ -411,10 +411,6 @@ pub struct AddedOrg {
     /// Whether `channel.yaml` now lists it too (false when the file was edited by hand so
     /// that the organisation could not be inserted; add it there by hand).
     pub channel_yaml_updated: bool,
-    /// The existing nodes whose configuration now trusts the organisation's TLS CA for
-    /// clients; each must be restarted once (one at a time) before the organisation's peers
-    /// connect to it, since nodes read their TLS client CAs from their YAML at start.
-    pub restart: Vec<String>,
     /// Its peers.
     pub peers: Vec<NodePlan>,
     /// Its own connection profile (JSON).
@@ -599,7 +595,9 @@ pub fn add_org(options: &AddOrgOptions, progress: &mut dyn FnMut(&str)) -> Resul
     }
 
     progress(&format!("node configurations: {} peer(s)", org.nodes.len()));
-    let restart = trust_tls_ca(&root.join("nodes"), &org.tls_ca.cert)?;
+    // The running nodes' configurations stay as they are: orderers and peers trust the TLS
+    // CAs of every organisation their channels' configs list, from the config block that
+    // adds this one on.
     let tls_cas = tls_ca_certs(&root.join("crypto"))?;
     let mut peers = Vec::new();
     for (i, node) in org.nodes.iter().enumerate() {
@@ -647,7 +645,6 @@ pub fn add_org(options: &AddOrgOptions, progress: &mut dyn FnMut(&str)) -> Resul
         crypto_dir: org.dir.clone(),
         org_file,
         channel_yaml_updated,
-        restart,
         peers,
         profile,
         signers,
@@ -699,49 +696,6 @@ fn used_ports(nodes: &Path) -> Result<std::collections::BTreeSet<u16>> {
         }
     }
     Ok(ports)
-}
-
-/// Adds `ca` to the TLS client CAs (`tls.rootCAs` of an orderer, `tls.clientRootCas` of a
-/// peer) of every node configuration under `nodes`; returns the names of the nodes changed.
-fn trust_tls_ca(nodes: &Path, ca: &Path) -> Result<Vec<String>> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(nodes)
-        .map_err(|e| NodeError::io("reading", nodes, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    dirs.sort();
-    let mut changed = Vec::new();
-    for dir in dirs {
-        for (file, key) in [(ORDERER_CONFIG, "rootCAs"), (PEER_CONFIG, "clientRootCas")] {
-            let path = dir.join(file);
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let mut value: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
-                NodeError::Rejected(format!("{} is not valid YAML: {e}", path.display()))
-            })?;
-            let Some(list) = value
-                .get_mut("tls")
-                .and_then(|t| t.get_mut(key))
-                .and_then(serde_norway::Value::as_sequence_mut)
-            else {
-                continue;
-            };
-            let entry = serde_norway::Value::String(relative(&dir, ca).display().to_string());
-            if list.contains(&entry) {
-                continue;
-            }
-            list.push(entry);
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let yaml = serde_norway::to_string(&value)
-                .map_err(|e| NodeError::Rejected(format!("encoding {}: {e}", path.display())))?;
-            write(&path, with_header(&yaml, &name).as_bytes())?;
-            changed.push(name);
-        }
-    }
-    Ok(changed)
 }
 
 /// The TLS CA certificates of every organisation under a cryptogen folder, sorted.
@@ -864,19 +818,15 @@ fn add_org_readme(a: &AddedOrg, orderer: &str) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\n## Adding {name} (`cambium network add-org --name {name}`)\n\n`{}` holds {name}'s definition (its MSP, policies and anchor peer); its crypto material is in\n`{}`, its peers' configurations under `nodes/`, its connection profile in `profiles/{lower}.json`\n(the other profiles now list its peers too).\n\n1. Restart each existing node once, one at a time ({restart}): their configurations now
-   trust {name}'s TLS CA for clients, and nodes read those CAs from their YAML when they start.
-
-2. A MAJORITY of the channel's current admins sign and submit the update that adds {name} (one\n   signature is not enough: the orderer names the `Admins` policy and the signatures it found):\n\n```sh",
+        "\n## Adding {name} (`cambium network add-org --name {name}`)\n\n`{}` holds {name}'s definition (its MSP, policies and anchor peer); its crypto material is in\n`{}`, its peers' configurations under `nodes/`, its connection profile in `profiles/{lower}.json`\n(the other profiles now list its peers too).\n\nThe running orderers and peers need no change and no restart: each trusts, for TLS clients,\nthe TLS CAs of every organisation its channels' configurations list, so {name}'s peers and\nclients are accepted from the block that adds {name} on.\n\n1. A MAJORITY of the channel's current admins sign and submit the update that adds {name} (one\n   signature is not enough: the orderer names the `Admins` policy and the signatures it found):\n\n```sh",
         rel(&a.org_file),
         rel(&a.crypto_dir),
         name = a.name,
-        restart = a.restart.join(", "),
     );
     let signers: Vec<String> = a.signers.iter().map(|s| format!("--signer {s}")).collect();
     let _ = writeln!(
         t,
-        "cambium channel update --channel {} --orderer {orderer} --tls-ca crypto/ordererOrganizations/example.com/msp/tlscacerts --add-org {} {}\n```\n\n   (Or collect the signatures one admin at a time: `--out update.pb`, `cambium channel signconfigtx update.pb --signer MSPID=DIR`, then `--file update.pb`.)\n\n3. Join {name}'s peers to the channel with the genesis block and start them; they catch up\n   through the update:\n\n```sh",
+        "cambium channel update --channel {} --orderer {orderer} --tls-ca crypto/ordererOrganizations/example.com/msp/tlscacerts --add-org {} {}\n```\n\n   (Or collect the signatures one admin at a time: `--out update.pb`, `cambium channel signconfigtx update.pb --signer MSPID=DIR`, then `--file update.pb`.)\n\n2. Join {name}'s peers to the channel with the genesis block and start them; they catch up\n   through the update:\n\n```sh",
         a.channel,
         rel(&a.org_file),
         signers.join(" "),
@@ -896,7 +846,7 @@ fn add_org_readme(a: &AddedOrg, orderer: &str) -> String {
     let first = a.peers.first().map(|p| p.name.as_str()).unwrap_or_default();
     let _ = writeln!(
         t,
-        "```\n\n4. {name}'s admin installs the contracts on its peers and approves the definitions already\n   committed, at their current sequence (see `cambium contract querycommitted`):\n\n```sh\ncambium contract install contracts/asset-transfer --profile profiles/{lower}.json --org {name} --peer {first}\ncambium contract approve --name basic --version 1.0 --sequence 1 --package-id PACKAGE_ID --profile profiles/{lower}.json --org {name} --peer {first}\n```\n\n{name}'s peers then endorse whenever a definition's policy asks for {name}, and its clients\nsubmit through them (`profiles/{lower}.json`, user `User1`).",
+        "```\n\n3. {name}'s admin installs the contracts on its peers and approves the definitions already\n   committed, at their current sequence (see `cambium contract querycommitted`):\n\n```sh\ncambium contract install contracts/asset-transfer --profile profiles/{lower}.json --org {name} --peer {first}\ncambium contract approve --name basic --version 1.0 --sequence 1 --package-id PACKAGE_ID --profile profiles/{lower}.json --org {name} --peer {first}\n```\n\n{name}'s peers then endorse whenever a definition's policy asks for {name}, and its clients\nsubmit through them (`profiles/{lower}.json`, user `User1`).",
         name = a.name
     );
     t
@@ -1585,6 +1535,13 @@ mod tests {
                 &mut |_| {},
             )
         };
+        let node_configs = |nodes: &[NodePlan]| -> Vec<Vec<u8>> {
+            nodes
+                .iter()
+                .map(|n| std::fs::read(&n.config).unwrap())
+                .collect()
+        };
+        let before = (node_configs(&d.orderers), node_configs(&d.peers));
         let a = add("Org3", None).unwrap();
         assert_eq!(
             (a.msp_id.as_str(), a.channel.as_str()),
@@ -1597,18 +1554,9 @@ mod tests {
         assert_eq!(peer.msp.id, "Org3MSP");
         assert!(peer.msp.dir.join("keystore").is_dir());
         assert_eq!(peer.tls.client_root_cas.len(), 4);
-        assert_eq!(
-            a.restart,
-            [
-                "orderer0.example.com",
-                "peer0.org1.example.com",
-                "peer0.org2.example.com"
-            ]
-        );
-        let org1_peer = PeerConfig::load(&d.peers[0].config).unwrap();
-        assert_eq!(org1_peer.tls.client_root_cas.len(), 4);
-        let orderer = cambium_orderer::OrdererConfig::load(&d.orderers[0].config).unwrap();
-        assert_eq!(orderer.tls.root_cas.len(), 4);
+        // The running nodes' configurations are untouched: they learn Org3's TLS CA from the
+        // channel config, without a restart.
+        assert_eq!((node_configs(&d.orderers), node_configs(&d.peers)), before);
         assert_eq!(
             a.signers,
             [
