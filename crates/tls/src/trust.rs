@@ -103,8 +103,8 @@ impl TlsTrust {
         })
     }
 
-    /// Stops trusting what `channel` contributed (the node left the channel). Returns whether
-    /// the channel was known.
+    /// Stops trusting what `channel` contributed (the node left the channel); CAs the base or
+    /// another channel also lists stay trusted. Returns whether the trusted set changed.
     pub fn remove_channel(&self, channel: &str) -> Result<bool> {
         self.update(|channels| channels.remove(channel).is_some())
     }
@@ -436,5 +436,72 @@ where
                 Poll::Pending => return Poll::Pending,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Material {
+        _dir: tempfile::TempDir,
+        net: cambium_cryptogen::GeneratedNetwork,
+    }
+
+    fn material() -> Material {
+        let dir = tempfile::tempdir().unwrap();
+        let net = cambium_testing::default_crypto(dir.path());
+        Material { _dir: dir, net }
+    }
+
+    fn tls_ca(m: &Material, msp: &str) -> TlsRoots {
+        TlsRoots::load(&[m.net.org(msp).unwrap().tls_ca.cert.clone()]).unwrap()
+    }
+
+    #[test]
+    fn roots_are_the_base_then_each_channel_in_name_order() {
+        let m = material();
+        let trust = TlsTrust::new(tls_ca(&m, "OrdererMSP"), false).unwrap();
+        assert!(trust
+            .set_channel_roots("zeta", tls_ca(&m, "Org2MSP"))
+            .unwrap());
+        assert!(trust
+            .set_channel_roots("alpha", tls_ca(&m, "Org1MSP"))
+            .unwrap());
+        let mut expected = tls_ca(&m, "OrdererMSP");
+        expected.extend(&tls_ca(&m, "Org1MSP"));
+        expected.extend(&tls_ca(&m, "Org2MSP"));
+        assert_eq!(trust.roots(), expected);
+        assert_eq!(trust.channels(), ["alpha", "zeta"]);
+        // A CA two channels list stays trusted while either lists it.
+        assert!(!trust
+            .set_channel_roots("beta", tls_ca(&m, "Org1MSP"))
+            .unwrap());
+        assert!(!trust.remove_channel("alpha").unwrap());
+        assert_eq!(trust.roots(), expected);
+        assert!(trust.remove_channel("beta").unwrap());
+        assert_eq!(trust.roots().len(), 2);
+        // An empty set contributes nothing; the base always stays.
+        assert!(trust.set_channel_roots("zeta", TlsRoots::new()).unwrap());
+        assert_eq!(trust.roots(), tls_ca(&m, "OrdererMSP"));
+    }
+
+    #[test]
+    fn the_server_config_is_rebuilt_only_when_the_trust_changes() {
+        let m = material();
+        let node = &m.net.org("Org1MSP").unwrap().nodes[0];
+        let identity = TlsIdentity::load(&node.tls_cert, &node.tls_key).unwrap();
+        let trust = TlsTrust::new(tls_ca(&m, "Org1MSP"), true).unwrap();
+        let server = DynamicServerTls::new(&identity, trust.clone()).unwrap();
+        let first = server.server_config().unwrap();
+        assert_eq!(first.alpn_protocols, [ALPN_H2.to_vec()]);
+        assert!(Arc::ptr_eq(&first, &server.server_config().unwrap()));
+        trust
+            .set_channel_roots("mychannel", tls_ca(&m, "Org2MSP"))
+            .unwrap();
+        let second = server.server_config().unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert!(Arc::ptr_eq(&second, &server.server_config().unwrap()));
+        assert_eq!(server.trust().roots().len(), 2);
     }
 }
