@@ -119,6 +119,12 @@ pub struct LedgerOptions {
     /// files first — and opening cuts the lost tail off the last block file, treating any
     /// damaged record in it as the start of that tail.
     pub sync_each_block: bool,
+    /// Keep the transaction-ID index ([`BlockReader::transaction`],
+    /// [`BlockReader::block_by_tx_id`]); the default. A store whose readers never look a
+    /// transaction up by ID (the orderer's: Deliver reads blocks by number) can turn it off
+    /// and save an insert per transaction; lookups then find no transaction of the blocks
+    /// committed meanwhile.
+    pub index_tx_ids: bool,
 }
 
 impl Default for LedgerOptions {
@@ -132,6 +138,7 @@ impl Default for LedgerOptions {
             flush_every_bytes: 16 * 1024 * 1024,
             flush_in_background: true,
             sync_each_block: true,
+            index_tx_ids: true,
         }
     }
 }
@@ -199,6 +206,7 @@ pub struct Ledger {
     sync_every: u64,
     flush_blocks: usize,
     flush_bytes: usize,
+    index_tx_ids: bool,
 }
 
 /// The state table as a snapshot reads it.
@@ -362,6 +370,7 @@ impl Ledger {
             sync_every: options.sync_state_every.max(1),
             flush_blocks: usize::try_from(options.flush_every_blocks.max(1)).unwrap_or(usize::MAX),
             flush_bytes: options.flush_every_bytes.max(1),
+            index_tx_ids: options.index_tx_ids,
         };
         let replay: Vec<Scanned> = scan
             .blocks
@@ -444,6 +453,7 @@ impl Ledger {
                 .open_table(DELETED_HEADS)
                 .map_err(se("reading the history heads"))?,
             layer: Layer::new(number, loc),
+            index_tx_ids: self.index_tx_ids,
         };
         block::apply(number, &txs, &mut builder)?;
         let mut layer = builder.layer;
@@ -1122,6 +1132,8 @@ struct LayerBuilder<'a> {
     state: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     deleted: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     layer: Layer,
+    /// See [`LedgerOptions::index_tx_ids`].
+    index_tx_ids: bool,
 }
 
 impl LayerBuilder<'_> {
@@ -1244,6 +1256,9 @@ impl ApplyTarget for LayerBuilder<'_> {
         tx_num: u64,
         code: TxValidationCode,
     ) -> Result<()> {
+        if !self.index_tx_ids {
+            return Ok(());
+        }
         self.layer
             .txids
             .entry(tx_id.to_string())
@@ -2225,5 +2240,45 @@ mod tests {
         faults.block_sync.store(true, Ordering::SeqCst);
         assert!(ledger.sync_blocks().is_err());
         assert_eq!(ledger.sync_blocks().unwrap(), 3);
+    }
+
+    #[test]
+    fn without_the_tx_id_index_blocks_read_back_and_no_transaction_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = LedgerOptions {
+            index_tx_ids: false,
+            ..flush_every(2)
+        };
+        let ledger = Ledger::open_with(dir.path(), options.clone()).unwrap();
+        let mut chain = ChainBuilder::new();
+        let blocks: Vec<_> = (0..3)
+            .map(|i| {
+                let id = format!("t{i}");
+                chain.block(&[tx(&id, "a", &id)])
+            })
+            .collect();
+        for b in &blocks {
+            ledger.commit_block(b).unwrap();
+        }
+        // Block 0 and 1 are flushed into redb, block 2 is in the overlay: neither indexes.
+        assert_eq!(stored_savepoint(&ledger), Some(1));
+        for id in ["t0", "t2"] {
+            assert_eq!(ledger.transaction(id).unwrap(), None, "{id}");
+        }
+        drop(ledger);
+        let ledger = Ledger::open_with(dir.path(), options).unwrap();
+        assert_eq!(
+            ledger.transaction("t2").unwrap(),
+            None,
+            "nor does the replay"
+        );
+        let stored = ledger.block(2).unwrap().unwrap();
+        assert_eq!(ledger.block_by_hash(&stored.hash).unwrap(), Some(stored));
+        assert_eq!(ledger.get_state("ns", "a").unwrap().unwrap().value, b"t2");
+        // The default keeps the index.
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), flush_every(2)).unwrap();
+        ledger.commit_block(&blocks[0]).unwrap();
+        assert_eq!(ledger.transaction("t0").unwrap().unwrap().block_num, 0);
     }
 }

@@ -138,9 +138,11 @@ impl Chain {
     ) -> Result<Chain> {
         std::fs::create_dir_all(dir).map_err(|e| OrdererError::io("creating", dir, e))?;
         // Blocks above the genesis block are re-derived from the Raft log after a crash, so the
-        // block writer syncs them in groups (see `raft::write_group`).
+        // block writer syncs them in groups (see `raft::write_group`); Deliver reads blocks by
+        // number and nothing here looks a transaction up by ID, so there is no tx-ID index.
         let options = LedgerOptions {
             sync_each_block: false,
+            index_tx_ids: false,
             ..LedgerOptions::default()
         };
         let ledger = Arc::new(Ledger::open_with(dir.join("ledger"), options)?);
