@@ -353,7 +353,9 @@ fn update_with_signatures_collected_by_signconfigtx_changes_a_running_channel() 
     let text = stdout(&out);
     assert!(text.contains("Fetched config block 1"), "{text}");
     assert!(
-        text.contains("config block 2, sequence 2 (batch timeout 250ms, max message count 3)"),
+        text.contains(
+            "config block 2, sequence 2 (batch timeout 250ms, max message count 3, organisations Org1MSP, Org2MSP)"
+        ),
         "{text}"
     );
 }
