@@ -6,7 +6,9 @@
 use std::hint::black_box;
 
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
-use cambium_ledger::{BlockWriter, KeyWrite, Ledger, LedgerOptions, SnapshotSource, StateReader};
+use cambium_ledger::{
+    BlockWriter, KeyWrite, Ledger, LedgerOptions, SnapshotSource, StateReader, TxValidationCode,
+};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Transactions per block, as the issue asks.
@@ -363,5 +365,67 @@ fn ledger(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stores, ledger);
+/// Blocks the orderer's block writer fsyncs as one group in the `grouped` configuration below.
+const ORDERER_GROUP: usize = 8;
+
+/// An orderer's block store: 500 not-yet-validated transactions of ~1 KiB per block, written
+/// as the orderer's block writer writes them — the default (an fsync per block, tx-ID index)
+/// against the orderer's options (one fsync per group of 8 blocks, no tx-ID index). Each
+/// iteration commits a group of 8 blocks.
+fn orderer_store(c: &mut Criterion) {
+    let mut g = c.benchmark_group("orderer_block_store_8x500tx");
+    g.throughput(Throughput::Elements((ORDERER_GROUP * TXS_PER_BLOCK) as u64));
+    g.sample_size(10);
+    let grouped = LedgerOptions {
+        sync_each_block: false,
+        index_tx_ids: false,
+        ..LedgerOptions::default()
+    };
+    for (name, options, sync_per_group) in [
+        (
+            "fsync_each_block_txid_index",
+            LedgerOptions::default(),
+            false,
+        ),
+        ("fsync_per_group_no_txid_index", grouped, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open_with(dir.path(), options).unwrap();
+        let mut chain = ChainBuilder::new();
+        let mut n = 0u64;
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    (0..ORDERER_GROUP)
+                        .map(|_| {
+                            let txs: Vec<TestTx> = (0..TXS_PER_BLOCK)
+                                .map(|_| {
+                                    n += 1;
+                                    TestTx::invalid(
+                                        format!("tx-{n:016}"),
+                                        TxValidationCode::NotValidated,
+                                        vec![KeyWrite::put("basic", key(n), vec![7u8; 900])],
+                                    )
+                                })
+                                .collect();
+                            chain.block(&txs)
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |blocks| {
+                    for block in &blocks {
+                        ledger.commit_block(block).unwrap();
+                    }
+                    if sync_per_group {
+                        ledger.sync_blocks().unwrap();
+                    }
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, stores, ledger, orderer_store);
 criterion_main!(benches);
