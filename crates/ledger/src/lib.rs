@@ -11,7 +11,9 @@
 //!   [`LedgerOptions::flush_every_blocks`] blocks, in the background — in redb, where state,
 //!   history, indexes and the savepoint of those blocks change together in one transaction.
 //!   The block files are the write-ahead log: opening replays blocks above the savepoint and
-//!   cuts torn writes off the tail ([`Ledger`]).
+//!   cuts torn writes off the tail ([`Ledger`]). A store that can re-derive lost blocks (the
+//!   orderer's) may sync its block files once per group instead
+//!   ([`LedgerOptions::sync_each_block`], [`Ledger::sync_blocks`]).
 //! - **Seams**: [`BlockReader`], [`BlockWriter`], [`StateReader`] and [`SnapshotSource`], with
 //!   an in-memory implementation ([`MemLedger`]) and one [`conformance`] suite for both.
 //!   [`BlockWriter::commit_block`] is also the state writer: state changes only with a block.
