@@ -75,7 +75,9 @@ fn a_second_generate_refuses_without_force() {
     let second = cambium(&["crypto", "generate", "--out", out]);
     assert!(!second.status.success());
     let expected = format!(
-        "{} already exists; pass --force to replace the crypto material (existing identities will stop working)",
+        "{} already exists: organisation Org1 (org1.example.com) already has crypto material in this folder; \
+         to add another organisation give it a Name and Domain of its own, or pass --force to replace Org1 \
+         (org1.example.com)'s material (its existing identities will stop working)",
         key.display()
     );
     assert!(stderr(&second).contains(&expected), "{}", stderr(&second));
