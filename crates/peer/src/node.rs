@@ -545,9 +545,9 @@ impl Peer {
         // With TLS the peer terminates it itself, so that the client CAs follow the channels'
         // configs (tonic's own TLS settings take fixed CAs).
         let server = match server_tls {
-            Some(tls) => tokio::spawn(
-                router.serve_with_incoming_shutdown(tls.incoming(incoming), stopped),
-            ),
+            Some(tls) => {
+                tokio::spawn(router.serve_with_incoming_shutdown(tls.incoming(incoming), stopped))
+            }
             None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped)),
         };
         // Gateways in this process (another organisation's peer under `cambium up`) call
