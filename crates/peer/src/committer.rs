@@ -362,13 +362,19 @@ fn commit_block(
         .iter_mut()
         .map(|t| (t.code.name(), t.chaincode.take()))
         .collect();
-    channel
-        .ledger
-        .commit_block(&validation.into_commit(block))
-        .map_err(|e| format!("committing block {number}: {e}"))?;
+    // A config block's configuration is in force before the block is visible, so whoever sees
+    // the new height (Deliver, the endorser, the next block's validation) also sees it; if the
+    // commit fails, the previous configuration is put back.
+    let previous = new_config.as_ref().map(|_| channel.config());
     if let Some(config) = new_config {
         tracing::info!(channel = %channel.id, block = number, sequence = config.sequence(), "channel configuration updated");
         shared.apply_config(channel, config);
+    }
+    if let Err(e) = channel.ledger.commit_block(&validation.into_commit(block)) {
+        if let Some(previous) = previous {
+            shared.apply_config(channel, ChannelConfig::clone(&previous));
+        }
+        return Err(format!("committing block {number}: {e}"));
     }
     // Counted before the announcement, so whoever learns of the commit sees it counted.
     let metrics = &shared.metrics;
