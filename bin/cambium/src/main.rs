@@ -51,11 +51,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Servers must survive a client that goes away mid-stream: with SIGPIPE at its default, a
-    // write to a closed socket would end the whole process silently.
-    if !matches!(
+    // Only commands that open no sockets get the default SIGPIPE: with it, a write to a socket
+    // the other side closed (a server's client going away, an orderer of `bench ordering`
+    // stopping, a peer restarting under a client) would end the whole process silently.
+    if matches!(
         cli.command,
-        Command::Up(_) | Command::Orderer(_) | Command::Peer(_)
+        Command::Crypto(_) | Command::Ledger(_) | Command::Network(_)
     ) {
         restore_default_sigpipe();
     }
