@@ -3,7 +3,6 @@
 //! whose contract answers errors (nothing committed invalid) is aborted from the peers' real
 //! `/metrics`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use cambium_node::admin::Admin;
@@ -11,12 +10,11 @@ use cambium_node::client;
 use cambium_node::connect::connect;
 use cambium_node::deploy::{self, DeployOptions};
 use cambium_node::generate::{self, GenerateOptions};
-use cambium_node::upgrade::{self, RolloutPlan, RolloutState, UpgradeOptions};
+use cambium_node::upgrade::RolloutState;
 use cambium_node::watch::{self, WatchEnd, WatchOptions};
 use cambium_node::{ConnectionProfile, Ports};
-use cambium_ops::{Operations, OpsConfig};
 
-use crate::support::{asset_transfer_package, up};
+use crate::support::{asset_transfer_package, canary_for_org1, serve_peer_metrics, up};
 
 fn options(metrics: Vec<String>) -> WatchOptions {
     WatchOptions {
@@ -146,37 +144,9 @@ async fn the_brake_aborts_a_canary_whose_contract_answers_errors() {
     )
     .await
     .unwrap();
-    let v2 = cambium_vm::package::read_package(&package).unwrap().wasm;
-    let v2 = cambium_vm::package::write_package(&v2, "e_2").unwrap();
-    upgrade::upgrade(
-        &profile,
-        &v2,
-        &UpgradeOptions {
-            name: "e".into(),
-            version: Some("2.0".into()),
-            plan: Some(RolloutPlan {
-                orgs: vec!["Org1MSP".into()],
-                ..RolloutPlan::default()
-            }),
-            ..UpgradeOptions::default()
-        },
-        &|_| {},
-    )
-    .await
-    .expect("a canary for Org1's clients");
+    canary_for_org1(&profile, &package, "e").await;
 
-    let mut servers = Vec::new();
-    for (_, peer) in network.peers() {
-        let ops = Operations {
-            metrics: Arc::clone(peer.node().metrics()),
-            ..Operations::new()
-        };
-        servers.push(
-            cambium_ops::serve(&OpsConfig::new("127.0.0.1:0"), Arc::new(ops))
-                .await
-                .unwrap(),
-        );
-    }
+    let servers = serve_peer_metrics(&network).await;
     let admin = Admin::new(profile.clone(), "Org2", None).unwrap();
     let peer = admin.peer_name(None).unwrap();
     let options = options(servers.iter().map(|s| s.url()).collect());

@@ -127,3 +127,45 @@ pub(crate) async fn query(
     let r = response.response.unwrap_or_default();
     (r.status, r.payload)
 }
+
+/// Commits `package`'s code again as version 2.0 of `name` with a canary for Org1's clients
+/// (Org2's stay on the deployed version).
+pub(crate) async fn canary_for_org1(profile: &ConnectionProfile, package: &[u8], name: &str) {
+    use cambium_node::upgrade::{self, RolloutPlan, UpgradeOptions};
+    let wasm = cambium_vm::package::read_package(package).unwrap().wasm;
+    let v2 = cambium_vm::package::write_package(&wasm, &format!("{name}_2")).unwrap();
+    upgrade::upgrade(
+        profile,
+        &v2,
+        &UpgradeOptions {
+            name: name.into(),
+            version: Some("2.0".into()),
+            plan: Some(RolloutPlan {
+                orgs: vec!["Org1MSP".into()],
+                ..RolloutPlan::default()
+            }),
+            ..UpgradeOptions::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("a canary for Org1's clients");
+}
+
+/// Each peer's own metrics on an operations endpoint, as `cambium peer start` serves them.
+pub(crate) async fn serve_peer_metrics(network: &DevNetwork) -> Vec<cambium_ops::OpsServer> {
+    use cambium_ops::{Operations, OpsConfig};
+    let mut servers = Vec::new();
+    for (_, peer) in network.peers() {
+        let ops = Operations {
+            metrics: std::sync::Arc::clone(peer.node().metrics()),
+            ..Operations::new()
+        };
+        servers.push(
+            cambium_ops::serve(&OpsConfig::new("127.0.0.1:0"), std::sync::Arc::new(ops))
+                .await
+                .unwrap(),
+        );
+    }
+    servers
+}

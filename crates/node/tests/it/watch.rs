@@ -1,19 +1,17 @@
 //! `cambium contract rollout watch` against a development network: a canary whose
 //! transactions conflict is aborted by the brake, from the peers' real `/metrics`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use cambium_node::admin::Admin;
 use cambium_node::client::{self, CommitWatcher};
 use cambium_node::connect::connect;
 use cambium_node::deploy::{self, DeployOptions};
-use cambium_node::upgrade::{self, RolloutPlan, RolloutState, UpgradeOptions};
+use cambium_node::upgrade::RolloutState;
 use cambium_node::watch::{self, WatchEnd, WatchOptions};
 use cambium_node::{ConnectionProfile, Ports};
-use cambium_ops::{Operations, OpsConfig};
 
-use crate::support::{asset_transfer_package, submit, up};
+use crate::support::{asset_transfer_package, canary_for_org1, serve_peer_metrics, submit, up};
 
 /// Two transfers of the same asset by Org1's User1, both endorsed before either is ordered:
 /// exactly one commits VALID, the other MVCC_READ_CONFLICT. Returns both codes.
@@ -97,38 +95,10 @@ async fn the_brake_aborts_a_canary_whose_transactions_fail() {
     )
     .await;
     assert_eq!(code, 0);
-    let v2 = cambium_vm::package::read_package(&package).unwrap().wasm;
-    let v2 = cambium_vm::package::write_package(&v2, "w_2").unwrap();
-    upgrade::upgrade(
-        &profile,
-        &v2,
-        &UpgradeOptions {
-            name: "w".into(),
-            version: Some("2.0".into()),
-            plan: Some(RolloutPlan {
-                orgs: vec!["Org1MSP".into()],
-                ..RolloutPlan::default()
-            }),
-            ..UpgradeOptions::default()
-        },
-        &|_| {},
-    )
-    .await
-    .expect("a canary for Org1's clients");
+    canary_for_org1(&profile, &package, "w").await;
 
     // Each peer's own metrics, on an operations endpoint as `cambium peer start` serves them.
-    let mut servers = Vec::new();
-    for (_, peer) in network.peers() {
-        let ops = Operations {
-            metrics: Arc::clone(peer.node().metrics()),
-            ..Operations::new()
-        };
-        servers.push(
-            cambium_ops::serve(&OpsConfig::new("127.0.0.1:0"), Arc::new(ops))
-                .await
-                .unwrap(),
-        );
-    }
+    let servers = serve_peer_metrics(&network).await;
     let admin = Admin::new(profile.clone(), "Org2", None).unwrap();
     let peer = admin.peer_name(None).unwrap();
     let options = WatchOptions {
