@@ -35,7 +35,7 @@ use serde::Serialize;
 use crate::error::{NodeError, Result};
 use crate::profile::{
     node_entry_at, org_clients, ChannelSection, ClientSection, ConnectionProfile, Organization,
-    PeerRoles, PemOrPath,
+    PeerRoles,
 };
 
 /// The most peer organisations `generate` makes (a channel's MAJORITY admin signatures grow
@@ -767,20 +767,7 @@ fn extend_profiles(
         }
         Ok(())
     };
-    let admin = org.admin();
-    let own_entry = Organization {
-        mspid: org.msp_id.clone(),
-        peers: peers.iter().map(|p| p.name.clone()).collect(),
-        certificate_authorities: Vec::new(),
-        admin_private_key: Some(PemOrPath {
-            pem: None,
-            path: Some(admin.key.clone()),
-        }),
-        signed_cert: Some(PemOrPath {
-            pem: None,
-            path: Some(admin.cert.clone()),
-        }),
-    };
+    let own_entry = Organization::generated(org, peers.iter().map(|p| p.name.clone()).collect());
     let all_path = root.join(crate::network::PROFILE_JSON);
     let mut all = ConnectionProfile::load(&all_path)?;
     add_peers(&mut all)?;
@@ -1155,22 +1142,9 @@ fn profile(
         if !mine {
             continue;
         }
-        let admin = org.admin();
         organizations.insert(
             org.name.clone(),
-            Organization {
-                mspid: org.msp_id.clone(),
-                peers: org_peers.iter().map(|p| p.name.clone()).collect(),
-                certificate_authorities: Vec::new(),
-                admin_private_key: Some(PemOrPath {
-                    pem: None,
-                    path: Some(admin.key.clone()),
-                }),
-                signed_cert: Some(PemOrPath {
-                    pem: None,
-                    path: Some(admin.cert.clone()),
-                }),
-            },
+            Organization::generated(org, org_peers.iter().map(|p| p.name.clone()).collect()),
         );
         clients.insert(org.name.clone(), org_clients(org));
     }

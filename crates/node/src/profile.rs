@@ -100,6 +100,27 @@ pub struct Organization {
     pub signed_cert: Option<PemOrPath>,
 }
 
+impl Organization {
+    /// The entry for a generated organisation: its MSP ID, the named peers and its admin's key
+    /// and certificate by path.
+    pub fn generated(org: &GeneratedOrg, peers: Vec<String>) -> Organization {
+        let admin = org.admin();
+        Organization {
+            mspid: org.msp_id.clone(),
+            peers,
+            certificate_authorities: Vec::new(),
+            admin_private_key: Some(PemOrPath {
+                pem: None,
+                path: Some(admin.key.clone()),
+            }),
+            signed_cert: Some(PemOrPath {
+                pem: None,
+                path: Some(admin.cert.clone()),
+            }),
+        }
+    }
+}
+
 /// A peer or orderer endpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -199,22 +220,9 @@ impl ConnectionProfile {
                     },
                 );
             }
-            let admin = org.admin();
             organizations.insert(
                 org.name.clone(),
-                Organization {
-                    mspid: org.msp_id.clone(),
-                    peers: org_peers.iter().map(|p| p.name.clone()).collect(),
-                    certificate_authorities: Vec::new(),
-                    admin_private_key: Some(PemOrPath {
-                        pem: None,
-                        path: Some(admin.key.clone()),
-                    }),
-                    signed_cert: Some(PemOrPath {
-                        pem: None,
-                        path: Some(admin.cert.clone()),
-                    }),
-                },
+                Organization::generated(org, org_peers.iter().map(|p| p.name.clone()).collect()),
             );
             clients.insert(org.name.clone(), org_clients(org));
         }
