@@ -440,16 +440,17 @@ fn migrated_namespaces(rwset: &TxRwSet) -> BTreeSet<&str> {
         .unwrap_or_default()
 }
 
-/// `f(0..n)` on up to `threads` scoped threads (0: one per core), results in index order.
-/// Workers take the next index from a shared counter, so a slow transaction does not hold
-/// up a whole share of the block.
+/// The cores this process may use, asked once: `available_parallelism` reads the cgroup's CPU
+/// quota from files on every call, which cost more than validating a small block.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `f(0..n)` on up to `threads` threads (0: one per core), results in index order. The calling
+/// thread takes a share too, so a block split two ways starts one thread, not two.
 fn in_parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    }
-    .min(n);
+    let threads = if threads == 0 { cores() } else { threads }.min(n);
     if threads <= 1 {
         return (0..n).map(f).collect();
     }
@@ -466,7 +467,11 @@ fn in_parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync)
     };
     let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        for (i, result) in mine {
+            slots[i] = Some(result);
+        }
         for handle in handles {
             let done = handle
                 .join()
