@@ -335,11 +335,13 @@ impl PeerNode {
         let dir = self.shared.ledger_dir(&id);
         let shared = Arc::clone(&self.shared);
         let channel = id.clone();
-        let ledger = tokio::task::spawn_blocking(move || create_ledger(&dir, &channel, block))
-            .await
-            .map_err(|e| {
-                PeerNodeError::Channel(format!("joining the channel failed to run: {e}"))
-            })??;
+        let options = self.shared.config.ledger.options();
+        let ledger =
+            tokio::task::spawn_blocking(move || create_ledger(&dir, &channel, block, options))
+                .await
+                .map_err(|e| {
+                    PeerNodeError::Channel(format!("joining the channel failed to run: {e}"))
+                })??;
         shared.open_channel(&id, ledger)?;
         Ok(id)
     }
@@ -360,7 +362,8 @@ impl PeerNode {
             let Some(id) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
-            let ledger = Ledger::open(&path).map_err(|e| PeerNodeError::ledger(&id, e))?;
+            let ledger = Ledger::open_with(&path, self.shared.config.ledger.options())
+                .map_err(|e| PeerNodeError::ledger(&id, e))?;
             let height = ledger
                 .snapshot()
                 .and_then(|s| s.height())
@@ -716,10 +719,15 @@ fn genesis(genesis_block: &[u8]) -> Result<(String, Block)> {
 
 /// Opens (creating) the ledger folder `dir` of `channel` and commits the genesis block unless
 /// it is already there; refuses a folder holding another genesis block.
-fn create_ledger(dir: &Path, channel: &str, block: Block) -> Result<Ledger> {
+fn create_ledger(
+    dir: &Path,
+    channel: &str,
+    block: Block,
+    options: cambium_ledger::LedgerOptions,
+) -> Result<Ledger> {
     std::fs::create_dir_all(dir)
         .map_err(|e| PeerNodeError::io("creating the ledger folder", dir, e))?;
-    let ledger = Ledger::open(dir).map_err(|e| PeerNodeError::ledger(channel, e))?;
+    let ledger = Ledger::open_with(dir, options).map_err(|e| PeerNodeError::ledger(channel, e))?;
     let snapshot = ledger
         .snapshot()
         .map_err(|e| PeerNodeError::ledger(channel, e))?;
@@ -743,6 +751,11 @@ fn create_ledger(dir: &Path, channel: &str, block: Block) -> Result<Ledger> {
             ledger
                 .commit_block(&BlockCommit { block, outcomes })
                 .map_err(|e| PeerNodeError::ledger(channel, e))?;
+            // The join must survive a crash whatever `ledger.syncEachBlock` says: a folder
+            // without its genesis block is not a joined channel.
+            ledger
+                .sync_blocks()
+                .map_err(|e| PeerNodeError::ledger(channel, e))?;
         }
     }
     drop(snapshot);
@@ -759,7 +772,7 @@ pub fn join_offline(config: &PeerConfig, genesis_block: &[u8]) -> Result<String>
     if dir.exists() {
         return Err(PeerNodeError::AlreadyJoined(id));
     }
-    let ledger = create_ledger(&dir, &id, block)?;
+    let ledger = create_ledger(&dir, &id, block, config.ledger.options())?;
     ledger.sync().map_err(|e| PeerNodeError::ledger(&id, e))?;
     Ok(id)
 }
