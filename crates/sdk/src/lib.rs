@@ -29,9 +29,21 @@
 //! `cambium_invoke`), and on `wasm32` the interface manifest in the `cambium_manifest` custom
 //! section. The crate has no dependencies and builds with Rust 1.63, so Debian's toolchain can
 //! build contracts offline. The host side of the ABI lives in `cambium-vm`; see its README.
+//!
+//! # Memory
+//!
+//! With the default cargo feature `allocator`, the SDK sets the module's `#[global_allocator]`
+//! on wasm32: it serves allocations from the free pages of the module's initial memory (above
+//! the linker's `__heap_base`) before it grows memory, reuses freed blocks, and returns null
+//! (so the call traps, the same on every peer) when memory cannot grow further. Contracts built
+//! with `cambium contract build` get enough initial memory that a typical call never grows it,
+//! which spares the peer's VM two page-protection changes per call. A contract that wants its
+//! own allocator depends on the SDK with `default-features = false`.
 
 #![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
 
+#[cfg(any(all(target_arch = "wasm32", feature = "allocator"), test))]
+mod allocator;
 pub mod args;
 pub mod codec;
 pub mod composite;

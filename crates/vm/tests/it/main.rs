@@ -5,6 +5,7 @@
 mod common;
 mod exec;
 mod install;
+mod memory;
 mod migrate;
 mod native;
 mod stack;
