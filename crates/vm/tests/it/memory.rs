@@ -198,6 +198,38 @@ fn typical_asset_ledger_calls_and_a_small_migration_never_grow_memory() {
 }
 
 #[test]
+fn a_loop_that_allocates_and_frees_runs_in_the_initial_memory() {
+    // `put_many` formats a fresh 48-byte key for each of 10,000 writes and frees it: 640 KB of
+    // 64-byte blocks in total, more than the initial heap, so this fits only because freed
+    // blocks are reused.
+    let kv = |function: &str, args: &[&str]| Step::Call(call("kv", function, args));
+    check_no_growth(
+        "kv",
+        &modules().kv,
+        &[kv(
+            "put_many",
+            &["a-key-prefix-long-enough-for-64-byte-blocks-", "10000", "v"],
+        )],
+    );
+}
+
+#[test]
+fn a_migration_of_a_thousand_records_never_grows_memory() {
+    let setup: Vec<Step> = (0..1000)
+        .map(|i| ledger_call("CreateAsset", &[&format!("a{i:04}"), "Tomoko", "300"]))
+        .collect();
+    let (v1, v2) = (&modules().asset_ledger_v1, &modules().asset_ledger_v2);
+    let migrated = |limit: u64| {
+        let mut ledger = Ledger::new();
+        run(v1, UNLIMITED, &mut ledger, &setup).unwrap();
+        run(v2, limit, &mut ledger, &[Step::Migrate("1.0")])
+    };
+    let baseline = migrated(UNLIMITED).unwrap();
+    assert_eq!(baseline[0].0, 200);
+    assert_eq!(migrated(initial_memory(v2)), Ok(baseline));
+}
+
+#[test]
 fn a_call_that_needs_more_memory_grows_it_and_the_limit_still_holds() {
     let wasm = &modules().kv;
     let initial = initial_memory(wasm);
