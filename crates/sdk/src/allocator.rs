@@ -17,10 +17,14 @@
 //!   empty but a larger one is not, and to shrink in place).
 //! - **Large blocks**: whole [`LARGE_UNIT`]s, aligned to at least a unit. Free large runs are
 //!   kept in one list sorted by address, merged with their free neighbours, and served first
-//!   fit; a free run that ends at the top of the heap is given back to the top, so small blocks
-//!   can use it again.
-//! - **The top**: bytes never handed out, from `top` to the end of memory. New blocks are cut
-//!   from it; when it is too short, memory grows by whole pages.
+//!   fit; a large block grows in place into the top or a free run right after it, and shrinks
+//!   in place. A free run that ends at the top of the heap is given back to the top.
+//! - **The top**: bytes never handed out, from `top` to the end of memory. A request that no
+//!   free list can serve is cut from it (a small one first from a unit of the lowest free large
+//!   run, if there is one); when the top is too short, memory grows by whole pages.
+//!
+//! So the heap only grows when the blocks in use, rounded to their class or unit, do not fit in
+//! what it has: a loop that allocates and frees runs in bounded memory.
 //!
 //! No block has a header: `GlobalAlloc` passes the layout to `dealloc` and `realloc`, and the
 //! class or unit count follows from it. Everything is plain arithmetic over addresses (no
@@ -111,9 +115,9 @@ unsafe fn store(addr: usize, value: usize) {
 
 impl<M: Memory> Heap<M> {
     /// A heap over `[start, end)`, the part of `memory` it may use before growing it.
-    pub(crate) const fn new(memory: M, start: usize, end: usize) -> Heap<M> {
-        // Round up by hand: `align_up` is not a `const fn` on Rust 1.63's terms (`?`).
-        let top = (start + MIN_SMALL - 1) & !(MIN_SMALL - 1);
+    pub(crate) fn new(memory: M, start: usize, end: usize) -> Heap<M> {
+        // Every block address is a multiple of the smallest class.
+        let top = align_up(start, MIN_SMALL).unwrap_or(end);
         Heap {
             memory,
             top,
