@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::deadline::Deadline;
+
 use crate::block::assemble_block;
 use crate::blocks::Blocks;
 use crate::cluster::{ClusterNetwork, Connections, SharedTrust};
@@ -356,7 +358,15 @@ impl CutterLoop {
     ) {
         let mut batch_config = self.state.borrow_and_update().settings.batch;
         let mut cutter: BlockCutter<Submission> = BlockCutter::new(batch_config);
-        let mut deadline: Option<Instant> = None;
+        // Armed when a batch starts; `armed` mirrors it so the loop need not lock to know.
+        let timer = match Deadline::new("batch-timer") {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the batch timer thread; this channel cuts no blocks until the orderer restarts");
+                return;
+            }
+        };
+        let mut armed = false;
         loop {
             if self.state.has_changed().unwrap_or(false) {
                 // A config block was applied: its batch settings apply from now on.
@@ -375,7 +385,10 @@ impl CutterLoop {
                     let Some(sub) = sub else { return };
                     if sub.config_update {
                         // A config block is cut alone: the pending batch goes first.
-                        deadline = None;
+                        if armed {
+                            timer.set(None);
+                            armed = false;
+                        }
                         let pending = cutter.cut();
                         if !pending.is_empty() {
                             self.propose(pending, 0).await;
@@ -386,14 +399,18 @@ impl CutterLoop {
                     let size = sub.envelope.len();
                     let cut = cutter.ordered(sub, size);
                     if !cutter.has_pending() {
-                        deadline = None;
-                    } else if deadline.is_none() || !cut.is_empty() {
-                        deadline = Some(Instant::now() + timeout);
+                        if armed {
+                            timer.set(None);
+                            armed = false;
+                        }
+                    } else if !armed || !cut.is_empty() {
+                        timer.set(Some(std::time::Instant::now() + timeout));
+                        armed = true;
                     }
                     cut.into_iter().map(|b| (b, 0)).collect()
                 }
-                _ = sleep_until(deadline), if deadline.is_some() => {
-                    deadline = None;
+                _ = timer.fired(), if armed => {
+                    armed = false;
                     vec![(cutter.cut(), 0)]
                 }
             };
@@ -656,13 +673,6 @@ fn load_state(ledger: &Ledger, genesis: &[u8], joined: ChannelSettings) -> Resul
     initial
         .after_config(config, last_config)
         .map_err(|e| OrdererError::Config(format!("config block {last_config}: {e}")))
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Waits for proposals in order and answers their envelopes.

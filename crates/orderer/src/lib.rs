@@ -21,6 +21,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod cutter;
+mod deadline;
 mod error;
 pub mod loadgen;
 pub mod node;
