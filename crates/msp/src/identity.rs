@@ -473,14 +473,27 @@ pub fn check_well_formed(identity: &SerializedIdentity) -> Result<()> {
     if !rest.is_empty() {
         return Err(bad(format!("{} bytes follow the PEM block", rest.len())));
     }
-    let block = decode_pem(bytes, "the identity's certificate", "CERTIFICATE")?;
-    if block.label != "CERTIFICATE" {
-        return Err(bad(format!(
-            "its PEM block is a '{}', not a 'CERTIFICATE'",
-            block.label
-        )));
-    }
-    let cert = Certificate::from_der(block.contents, "the identity's certificate")?;
+    // The same few certificates arrive with every transaction: one that `from_pem` parsed
+    // before (so a single CERTIFICATE block of these very bytes) is not parsed again.
+    let key = sha256(bytes);
+    let cert = match parsed_memo::get(&key) {
+        Some(cert) => cert,
+        None => {
+            let block = decode_pem(bytes, "the identity's certificate", "CERTIFICATE")?;
+            if block.label != "CERTIFICATE" {
+                return Err(bad(format!(
+                    "its PEM block is a '{}', not a 'CERTIFICATE'",
+                    block.label
+                )));
+            }
+            let cert = Arc::new(Certificate::from_der(
+                block.contents,
+                "the identity's certificate",
+            )?);
+            parsed_memo::insert(key, Arc::clone(&cert));
+            cert
+        }
+    };
     if !cert.has_canonical_signature() {
         return Err(bad(format!(
             "the signature of certificate '{}' is not in canonical DER form",
