@@ -57,7 +57,12 @@ impl Deadline {
     /// Whether a deadline is armed.
     #[cfg(test)]
     pub(crate) fn is_armed(&self) -> bool {
-        self.shared.armed.lock().expect("deadline lock").at.is_some()
+        self.shared
+            .armed
+            .lock()
+            .expect("deadline lock")
+            .at
+            .is_some()
     }
 
     /// Completes once the armed deadline has passed, and disarms it; pending while none is
