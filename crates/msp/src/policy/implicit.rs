@@ -170,6 +170,11 @@ impl PolicyGroup {
                 let mut satisfied = 0;
                 let mut failures = Vec::new();
                 for (child_name, child) in &self.groups {
+                    // As Fabric's implicit meta policy: stop at the threshold. The answer is
+                    // the same, and failing children no longer cost their error messages.
+                    if satisfied >= threshold {
+                        return Ok(());
+                    }
                     let child_path = format!("{}/{}", child_name, meta.sub_policy);
                     let result = if child.policies.contains_key(&meta.sub_policy) {
                         child.evaluate_named(&meta.sub_policy, &child_path, signers, msps)
@@ -181,7 +186,7 @@ impl PolicyGroup {
                     };
                     match result {
                         Ok(()) => satisfied += 1,
-                        Err(e) => failures.push(e.to_string()),
+                        Err(e) => failures.push(e),
                     }
                 }
                 if satisfied >= threshold {
@@ -193,7 +198,11 @@ impl PolicyGroup {
                     reason: format!(
                         "{satisfied} of {children} '{}' sub-policies satisfied, {threshold} required; {}",
                         meta.sub_policy,
-                        failures.join("; ")
+                        failures
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     ),
                 })
             }
