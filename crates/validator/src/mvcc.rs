@@ -17,27 +17,29 @@ use cambium_primitives::{
 use crate::check::Rejection;
 
 /// Keys written by the valid transactions so far in the block: the new version, or `None`
-/// when the key was deleted.
+/// when the key was deleted. Kept per namespace and borrowed from the transactions' read/write
+/// sets, so recording a transaction copies no key and a lookup builds no owned
+/// `(namespace, key)` pair (a migration writes and reads thousands of keys).
 #[derive(Debug, Default)]
-pub(crate) struct BlockUpdates {
-    keys: BTreeMap<(String, String), Option<Version>>,
+pub(crate) struct BlockUpdates<'a> {
+    namespaces: BTreeMap<&'a str, BTreeMap<&'a str, Option<Version>>>,
 }
 
-impl BlockUpdates {
+impl<'a> BlockUpdates<'a> {
     /// Records the writes of a valid transaction at `version`.
-    pub(crate) fn record(&mut self, rwset: &TxRwSet, version: Version) {
+    pub(crate) fn record(&mut self, rwset: &'a TxRwSet, version: Version) {
         for ns in &rwset.ns {
+            if ns.writes.is_empty() && ns.metadata_writes.is_empty() {
+                continue;
+            }
+            let keys = self.namespaces.entry(ns.namespace.as_str()).or_default();
             for w in &ns.writes {
                 let value = if w.is_delete { None } else { Some(version) };
-                self.keys
-                    .insert((ns.namespace.clone(), w.key.clone()), value);
+                keys.insert(w.key.as_str(), value);
             }
             for m in &ns.metadata_writes {
                 // A metadata write gives the key a new version but keeps it (or its absence).
-                let entry = self
-                    .keys
-                    .entry((ns.namespace.clone(), m.key.clone()))
-                    .or_insert(Some(version));
+                let entry = keys.entry(m.key.as_str()).or_insert(Some(version));
                 if entry.is_some() {
                     *entry = Some(version);
                 }
@@ -46,24 +48,31 @@ impl BlockUpdates {
     }
 
     fn contains(&self, namespace: &str, key: &str) -> bool {
-        self.keys
-            .contains_key(&(namespace.to_owned(), key.to_owned()))
+        self.namespaces
+            .get(namespace)
+            .is_some_and(|keys| keys.contains_key(key))
+    }
+
+    /// Whether no earlier transaction of the block wrote `namespace`.
+    fn untouched(&self, namespace: &str) -> bool {
+        !self.namespaces.contains_key(namespace)
     }
 
     /// The updates of `namespace` with keys in `[start, end)` (`end` `None`: unbounded).
-    fn in_range<'a>(
-        &'a self,
-        namespace: &'a str,
-        start: &str,
-        end: Option<&'a str>,
-    ) -> impl Iterator<Item = (&'a str, Option<Version>)> + 'a {
-        let from = (namespace.to_owned(), start.to_owned());
-        self.keys
-            .range((Bound::Included(from), Bound::Unbounded))
-            .take_while(move |((ns, key), _)| {
-                ns == namespace && end.is_none_or(|end| key.as_str() < end)
+    fn in_range<'s>(
+        &'s self,
+        namespace: &str,
+        start: &'s str,
+        end: Option<&'s str>,
+    ) -> impl Iterator<Item = (&'s str, Option<Version>)> + 's {
+        self.namespaces
+            .get(namespace)
+            .into_iter()
+            .flat_map(move |keys| {
+                keys.range::<&str, _>((Bound::Included(start), Bound::Unbounded))
+                    .take_while(move |(key, _)| end.is_none_or(|end| **key < end))
+                    .map(|(key, version)| (*key, *version))
             })
-            .map(|((_, key), version)| (key.as_str(), *version))
     }
 }
 
@@ -86,7 +95,7 @@ pub(crate) enum RangeCheck {
 /// state plus `updates`, with the range rule of each namespace chosen by `range_check`.
 pub(crate) fn check_reads_with(
     state: &dyn StateReader,
-    updates: &BlockUpdates,
+    updates: &BlockUpdates<'_>,
     rwset: &TxRwSet,
     range_check: &dyn Fn(&str) -> RangeCheck,
 ) -> cambium_ledger::Result<Result<(), Rejection>> {
@@ -120,9 +129,15 @@ pub(crate) fn check_reads_with(
 
 /// The first key returned by one of `ns`'s range queries that has changed since (see
 /// [`RangeCheck::ReturnedKeys`]). A Merkle summary cannot be checked key by key and conflicts.
+///
+/// A migration's scans return thousands of keys, so each query's keys are checked against one
+/// ordered scan of committed state over the span they cover (from the first key returned to
+/// just past the last) rather than one point read each: every point read searches each
+/// overlay layer and then redb from the top. The outcome, and the first conflict reported,
+/// are those of checking the keys one by one in the order returned.
 fn returned_keys_changed(
     state: &dyn StateReader,
-    updates: &BlockUpdates,
+    updates: &BlockUpdates<'_>,
     ns: &NsRwSet,
 ) -> cambium_ledger::Result<Option<String>> {
     for query in &ns.range_queries {
@@ -137,13 +152,68 @@ fn returned_keys_changed(
                 )))
             }
         };
-        for read in reads {
-            if let Some(reason) = read_conflict(state, updates, &ns.namespace, read)? {
-                return Ok(Some(format!("in a range scan: {reason}")));
-            }
+        if let Some(reason) = returned_reads_changed(state, updates, &ns.namespace, reads)? {
+            return Ok(Some(format!("in a range scan: {reason}")));
         }
     }
     Ok(None)
+}
+
+/// Below this many keys a query's reads are checked by point reads: a scan costs more to
+/// start than a few lookups.
+const SCAN_FROM_READS: usize = 8;
+
+/// The first of `reads` whose key was written earlier in the block or whose committed version
+/// differs from the one read. Keys in strictly ascending order (as a range query returns them)
+/// are compared with one scan of committed state; any other order falls back to point reads.
+fn returned_reads_changed(
+    state: &dyn StateReader,
+    updates: &BlockUpdates<'_>,
+    namespace: &str,
+    reads: &[KvRead],
+) -> cambium_ledger::Result<Option<String>> {
+    let ascending = reads.windows(2).all(|w| w[0].key < w[1].key);
+    let (Some(first), Some(last)) = (reads.first(), reads.last()) else {
+        return Ok(None);
+    };
+    if !ascending || reads.len() < SCAN_FROM_READS {
+        for read in reads {
+            if let Some(reason) = read_conflict(state, updates, namespace, read)? {
+                return Ok(Some(reason));
+            }
+        }
+        return Ok(None);
+    }
+    let end = format!("{}\u{0}", last.key);
+    let page = state.get_state_range(namespace, &first.key, &end, 0, None)?;
+    let mut committed = page.entries.iter().peekable();
+    let check_updates = !updates.untouched(namespace);
+    for read in reads {
+        if check_updates && updates.contains(namespace, &read.key) {
+            return Ok(Some(written_earlier(namespace, &read.key)));
+        }
+        while committed.next_if(|e| e.key < read.key).is_some() {}
+        let now = committed
+            .next_if(|e| e.key == read.key)
+            .map(|e| e.value.version);
+        if now != read.version {
+            return Ok(Some(changed(namespace, read, now)));
+        }
+    }
+    Ok(None)
+}
+
+fn written_earlier(namespace: &str, key: &str) -> String {
+    format!("key '{key}' of '{namespace}' was written by an earlier transaction of this block")
+}
+
+fn changed(namespace: &str, read: &KvRead, now: Option<Version>) -> String {
+    format!(
+        "key '{}' of '{namespace}' was read at {} but is now {}",
+        read.key,
+        show(read.version),
+        show(now)
+    )
 }
 
 fn show(version: Option<Version>) -> String {
@@ -155,31 +225,23 @@ fn show(version: Option<Version>) -> String {
 
 fn read_conflict(
     state: &dyn StateReader,
-    updates: &BlockUpdates,
+    updates: &BlockUpdates<'_>,
     namespace: &str,
     read: &KvRead,
 ) -> cambium_ledger::Result<Option<String>> {
     if updates.contains(namespace, &read.key) {
-        return Ok(Some(format!(
-            "key '{}' of '{namespace}' was written by an earlier transaction of this block",
-            read.key
-        )));
+        return Ok(Some(written_earlier(namespace, &read.key)));
     }
     let committed = state.get_state(namespace, &read.key)?.map(|v| v.version);
     if committed != read.version {
-        return Ok(Some(format!(
-            "key '{}' of '{namespace}' was read at {} but is now {}",
-            read.key,
-            show(read.version),
-            show(committed)
-        )));
+        return Ok(Some(changed(namespace, read, committed)));
     }
     Ok(None)
 }
 
 fn phantom(
     state: &dyn StateReader,
-    updates: &BlockUpdates,
+    updates: &BlockUpdates<'_>,
     ns: &NsRwSet,
 ) -> cambium_ledger::Result<Option<String>> {
     for query in &ns.range_queries {
@@ -194,7 +256,7 @@ fn phantom(
 /// keys and versions with what the transaction recorded.
 fn range_conflict(
     state: &dyn StateReader,
-    updates: &BlockUpdates,
+    updates: &BlockUpdates<'_>,
     namespace: &str,
     query: &RangeQueryInfo,
 ) -> cambium_ledger::Result<Option<String>> {
@@ -255,4 +317,139 @@ fn range_conflict(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cambium_ledger::testkit::{ChainBuilder, TestTx};
+    use cambium_ledger::{BlockWriter, KeyWrite, MemLedger, SnapshotSource};
+    use cambium_primitives::KvWrite;
+
+    const NS: &str = "assets";
+
+    /// Keys `k00`..`k39` written one block each (so their versions differ).
+    fn ledger() -> MemLedger {
+        let ledger = MemLedger::new();
+        let mut chain = ChainBuilder::new();
+        for i in 0..40 {
+            let tx = TestTx::valid(
+                format!("tx{i}"),
+                vec![KeyWrite::put(NS, format!("k{i:02}"), b"v".to_vec())],
+            );
+            ledger.commit_block(&chain.block(&[tx])).unwrap();
+        }
+        ledger
+    }
+
+    fn reads(state: &dyn StateReader, keys: &[&str]) -> Vec<KvRead> {
+        keys.iter()
+            .map(|k| KvRead {
+                key: (*k).to_owned(),
+                version: state.get_state(NS, k).unwrap().map(|v| v.version),
+            })
+            .collect()
+    }
+
+    /// The rule the scan must reproduce: each read checked on its own, in order.
+    fn one_by_one(
+        state: &dyn StateReader,
+        updates: &BlockUpdates<'_>,
+        reads: &[KvRead],
+    ) -> Option<String> {
+        reads
+            .iter()
+            .find_map(|r| read_conflict(state, updates, NS, r).unwrap())
+    }
+
+    fn check(state: &dyn StateReader, updates: &BlockUpdates<'_>, reads: &[KvRead]) {
+        assert_eq!(
+            returned_reads_changed(state, updates, NS, reads).unwrap(),
+            one_by_one(state, updates, reads),
+            "{reads:?}"
+        );
+    }
+
+    #[test]
+    fn the_scan_finds_exactly_the_conflicts_point_reads_find() {
+        let ledger = ledger();
+        let snapshot = ledger.snapshot().unwrap();
+        let keys: Vec<String> = (0..40).step_by(2).map(|i| format!("k{i:02}")).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let fresh = reads(&snapshot, &keys);
+        let none = BlockUpdates::default();
+        // Unchanged, with keys between them (inserted since) that were not returned: valid.
+        check(&snapshot, &none, &fresh);
+        assert_eq!(
+            returned_reads_changed(&snapshot, &none, NS, &fresh).unwrap(),
+            None
+        );
+
+        // A returned key now at another version, one now absent, one read as absent but
+        // present: each conflicts, and the first in order is the one reported.
+        let mut stale = fresh.clone();
+        stale[5].version = Some(Version::new(0, 0));
+        stale[9].version = Some(Version::new(1, 0));
+        check(&snapshot, &none, &stale);
+        assert!(returned_reads_changed(&snapshot, &none, NS, &stale)
+            .unwrap()
+            .unwrap()
+            .contains("'k10'"));
+        let mut gone = fresh.clone();
+        gone.push(KvRead {
+            key: "k99".into(),
+            version: Some(Version::new(3, 0)),
+        });
+        check(&snapshot, &none, &gone);
+        let mut absent = fresh.clone();
+        absent[3].version = None;
+        check(&snapshot, &none, &absent);
+
+        // A key written earlier in the block conflicts even at the version read.
+        let mut updates = BlockUpdates::default();
+        let mut ns = NsRwSet::new(NS);
+        ns.writes = vec![KvWrite {
+            key: "k20".into(),
+            is_delete: false,
+            value: b"w".to_vec(),
+        }];
+        let written = TxRwSet { ns: vec![ns] };
+        updates.record(&written, Version::new(41, 0));
+        check(&snapshot, &updates, &fresh);
+        assert!(returned_reads_changed(&snapshot, &updates, NS, &fresh)
+            .unwrap()
+            .unwrap()
+            .contains("earlier transaction"));
+
+        // Out of order (not what a scan returns): checked key by key, same answer.
+        let mut shuffled = stale.clone();
+        shuffled.reverse();
+        check(&snapshot, &none, &shuffled);
+        // Short lists and empty ones.
+        check(&snapshot, &none, &stale[..3]);
+        check(&snapshot, &none, &[]);
+    }
+
+    #[test]
+    fn block_updates_answer_by_namespace_and_range() {
+        let mut updates = BlockUpdates::default();
+        let write = |key: &str, is_delete: bool| KvWrite {
+            key: key.into(),
+            is_delete,
+            value: Vec::new(),
+        };
+        let mut a = NsRwSet::new("a");
+        a.writes = vec![write("k1", false), write("k3", true)];
+        let mut b = NsRwSet::new("b");
+        b.writes = vec![write("k2", false)];
+        let written = TxRwSet { ns: vec![a, b] };
+        updates.record(&written, Version::new(5, 1));
+        assert!(updates.contains("a", "k1") && updates.contains("a", "k3"));
+        assert!(!updates.contains("a", "k2") && !updates.contains("c", "k1"));
+        assert!(updates.untouched("c") && !updates.untouched("b"));
+        let range: Vec<_> = updates.in_range("a", "k0", Some("k9")).collect();
+        assert_eq!(range, [("k1", Some(Version::new(5, 1))), ("k3", None)]);
+        assert_eq!(updates.in_range("a", "k2", None).count(), 1);
+        assert_eq!(updates.in_range("b", "k0", Some("k2")).count(), 0);
+    }
 }
