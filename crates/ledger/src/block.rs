@@ -192,6 +192,18 @@ pub(crate) trait ApplyTarget {
         )
     }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()>;
+    /// A put as [`apply`] makes it: [`ApplyTarget::put_keep_metadata`], then
+    /// [`ApplyTarget::add_history`]. A store may override this to find the key once for both.
+    fn put_with_history(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        version: Version,
+    ) -> Result<()> {
+        self.put_keep_metadata(namespace, key, value, version)?;
+        self.add_history(namespace, key, version)
+    }
     /// Indexes `tx_id` unless it is already indexed (the first occurrence wins).
     fn index_tx(
         &mut self,
@@ -214,8 +226,7 @@ pub(crate) fn apply(number: u64, txs: &[TxRecord], target: &mut impl ApplyTarget
         for w in &tx.writes {
             match &w.kind {
                 WriteKind::Put(value) => {
-                    target.put_keep_metadata(&w.namespace, &w.key, value.clone(), version)?;
-                    target.add_history(&w.namespace, &w.key, version)?;
+                    target.put_with_history(&w.namespace, &w.key, value.clone(), version)?;
                 }
                 WriteKind::Delete => {
                     target.delete(&w.namespace, &w.key)?;

@@ -1139,24 +1139,24 @@ struct LayerBuilder<'a> {
 impl LayerBuilder<'_> {
     /// The writer's entry for state key `k`, loaded from redb on first use.
     fn touch(&mut self, k: &[u8]) -> Result<&mut Touched> {
-        if !self.touched.contains_key(k) {
-            let flushing = self.in_flight.and_then(|f| f.get(k));
-            let loaded = match flushing {
-                // What redb will hold once the flush in flight is written.
-                Some(t) => {
-                    let head = t.head.or(t.stored_head);
-                    Touched {
-                        value: t.value.clone(),
-                        stored_head: head,
-                        stored_deleted: t.value.is_none() && head.is_some(),
-                        head: None,
-                    }
-                }
-                None => self.load(k)?,
-            };
-            self.touched.insert(k.to_vec(), loaded);
+        if self.touched.contains_key(k) {
+            return Ok(self.touched.get_mut(k).expect("present"));
         }
-        Ok(self.touched.get_mut(k).expect("just loaded"))
+        let flushing = self.in_flight.and_then(|f| f.get(k));
+        let loaded = match flushing {
+            // What redb will hold once the flush in flight is written.
+            Some(t) => {
+                let head = t.head.or(t.stored_head);
+                Touched {
+                    value: t.value.clone(),
+                    stored_head: head,
+                    stored_deleted: t.value.is_none() && head.is_some(),
+                    head: None,
+                }
+            }
+            None => self.load(k)?,
+        };
+        Ok(self.touched.entry(k.to_vec()).or_insert(loaded))
     }
 
     /// The key's row in redb.
@@ -1237,6 +1237,38 @@ impl ApplyTarget for LayerBuilder<'_> {
     }
     fn delete(&mut self, namespace: &str, key: &str) -> Result<()> {
         self.set(codec::state_key(namespace, key), None)
+    }
+    fn put_with_history(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        value: Vec<u8>,
+        version: Version,
+    ) -> Result<()> {
+        // `put_keep_metadata` then `add_history`, with the key built and found once (a
+        // migration's block puts thousands of keys).
+        let k = codec::state_key(namespace, key);
+        let t = self.touch(&k)?;
+        let metadata = match &t.value {
+            Some(old) => old.metadata.clone(),
+            None => KeyMetadata::new(),
+        };
+        let value = VersionedValue {
+            value,
+            version,
+            metadata,
+        };
+        t.value = Some(value.clone());
+        // The same transaction writing the key twice makes one history entry.
+        let new_history = t.head != Some(version);
+        if new_history {
+            t.head = Some(version);
+        }
+        self.layer.state.insert(k.clone(), Some(value));
+        if new_history {
+            self.layer.history.entry(k).or_default().push(version);
+        }
+        Ok(())
     }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()> {
         let k = codec::state_key(namespace, key);
