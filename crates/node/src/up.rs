@@ -297,6 +297,10 @@ async fn start_peer(
     let mut config = PeerConfig::new(network.peer_dir(&spec.name), &node.msp_dir, &spec.msp_id);
     config.listen_address = endpoint(spec.port);
     config.external_address = Some(endpoint(spec.port));
+    // Both peers validate every block, at the same time, in this one process: each takes its
+    // share of the cores rather than all of them.
+    config.limits.validator_threads = std::thread::available_parallelism()
+        .map_or(1, |n| (n.get() / network.peers().len().max(1)).max(1));
     if network.state.tls {
         config.tls = TlsSection {
             enabled: true,
