@@ -7,27 +7,21 @@
 
 use std::hint::black_box;
 
-use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, Role};
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
 use cambium_ledger::{Block, BlockWriter, KeyWrite, Ledger, SnapshotSource, StateReader};
 use cambium_msp::policy::{parse, PolicyGroup};
-use cambium_msp::{load_signing_identity, MspConfig, MspManager, SigningIdentity};
-use cambium_primitives::{
-    ChaincodeResponse, Endorsement, KvRead, KvWrite, NsRwSet, RangeQueryInfo, RangeQueryReads,
-    Timestamp, TxRwSet,
-};
+use cambium_msp::{MspConfig, MspManager, SigningIdentity};
+use cambium_primitives::{KvRead, KvWrite, NsRwSet, RangeQueryInfo, RangeQueryReads, TxRwSet};
 use cambium_validator::{
     validate_block, EndorsementPolicy, PolicyTable, StaticChannel, ValidationOptions,
 };
-use cambium_wire::encode_serialized_identity;
-use cambium_wire::tx::{
-    build_proposal, endorsement_message, endorser_transaction_payload, envelope_bytes,
-    parse_signed_proposal, proposal_response_payload_bytes, signed_proposal_bytes,
-    ChaincodeActionFields, ChaincodeIdFields, ProposalParts,
-};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-const CHANNEL: &str = "benchchannel";
+mod support;
+
+use support::{endorsed_transaction, identity, Call, CHANNEL};
+
 const CONTRACT: &str = "assets";
 /// Records the migration rewrites (the bench upgrade's migrations see 2.5–4.7k).
 const RECORDS: usize = 4_000;
@@ -36,17 +30,6 @@ const RECORDS: usize = 4_000;
 const PER_BLOCK: usize = 100;
 /// The contract's range page.
 const PAGE: usize = 256;
-
-fn identity(net: &GeneratedNetwork, msp_id: &str, role: Role) -> SigningIdentity {
-    let org = net.org(msp_id).expect("org generated");
-    let id = org
-        .nodes
-        .iter()
-        .chain(&org.users)
-        .find(|i| i.role == role)
-        .expect("identity of that role");
-    load_signing_identity(&id.msp_dir, msp_id).expect("signing identity loads")
-}
 
 fn record_key(i: usize) -> String {
     // Spread like the load's random IDs rather than in creation order.
@@ -150,44 +133,16 @@ fn transaction(
     endorsers: &[&SigningIdentity],
     rwset: &TxRwSet,
 ) -> Vec<u8> {
-    let proposal = build_proposal(&ProposalParts {
-        channel_id: CHANNEL.to_owned(),
-        chaincode_name: "_lifecycle".to_owned(),
-        args: vec![b"CommitChaincodeDefinition".to_vec(), vec![0; 64]],
-        transient: Default::default(),
-        creator: encode_serialized_identity(&client.serialized()),
-        nonce: vec![9; 24],
-        timestamp: Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
+    endorsed_transaction(
+        client,
+        endorsers,
+        Call {
+            chaincode: ("_lifecycle", "syscc"),
+            args: vec![b"CommitChaincodeDefinition".to_vec(), vec![0; 64]],
+            nonce: vec![9; 24],
         },
-    });
-    let signature = client.sign(&proposal.proposal_bytes).expect("sign");
-    let view = parse_signed_proposal(&signed_proposal_bytes(&proposal.proposal_bytes, &signature))
-        .expect("proposal parses");
-    let action = ChaincodeActionFields {
-        results: cambium_wire::encode_tx_rwset(rwset),
-        events: Vec::new(),
-        response: Some(ChaincodeResponse::ok(Vec::new())),
-        chaincode_id: Some(ChaincodeIdFields {
-            name: "_lifecycle".to_owned(),
-            version: "syscc".to_owned(),
-        }),
-    }
-    .encode();
-    let prp = proposal_response_payload_bytes(&view.proposal_hash(), &action);
-    let endorsements: Vec<Endorsement> = endorsers
-        .iter()
-        .map(|e| {
-            let endorser = encode_serialized_identity(&e.serialized());
-            Endorsement {
-                signature: e.sign(&endorsement_message(&prp, &endorser)).expect("sign"),
-                endorser,
-            }
-        })
-        .collect();
-    let payload = endorser_transaction_payload(&view, &prp, &endorsements);
-    envelope_bytes(&payload, &client.sign(&payload).expect("sign"))
+        rwset,
+    )
 }
 
 fn bench(c: &mut Criterion) {

@@ -5,35 +5,21 @@
 
 use std::hint::black_box;
 
-use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, Role};
 use cambium_ledger::{Block, MemLedger, SnapshotSource};
 use cambium_msp::policy::{parse, PolicyGroup};
-use cambium_msp::{load_signing_identity, MspConfig, MspManager, SigningIdentity};
-use cambium_primitives::{ChaincodeResponse, Endorsement, KvWrite, NsRwSet, Timestamp, TxRwSet};
+use cambium_msp::{MspConfig, MspManager, SigningIdentity};
+use cambium_primitives::{KvWrite, NsRwSet, TxRwSet};
 use cambium_validator::{
     validate_block, EndorsementPolicy, PolicyTable, StaticChannel, ValidationOptions,
 };
-use cambium_wire::encode_serialized_identity;
-use cambium_wire::tx::{
-    build_proposal, endorsement_message, endorser_transaction_payload, envelope_bytes,
-    parse_signed_proposal, proposal_response_payload_bytes, signed_proposal_bytes,
-    ChaincodeActionFields, ChaincodeIdFields, ProposalParts,
-};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-const CHANNEL: &str = "benchchannel";
-const TXS: usize = 500;
+mod support;
 
-fn identity(net: &GeneratedNetwork, msp_id: &str, role: Role) -> SigningIdentity {
-    let org = net.org(msp_id).expect("org generated");
-    let id = org
-        .nodes
-        .iter()
-        .chain(&org.users)
-        .find(|i| i.role == role)
-        .expect("identity of that role");
-    load_signing_identity(&id.msp_dir, msp_id).expect("signing identity loads")
-}
+use support::{endorsed_transaction, identity, Call, CHANNEL};
+
+const TXS: usize = 500;
 
 /// One endorsed transaction writing `key`, as a Gateway client and two peers build it.
 fn transaction(
@@ -44,50 +30,22 @@ fn transaction(
 ) -> Vec<u8> {
     let mut nonce_bytes = vec![0u8; 24];
     nonce_bytes[..8].copy_from_slice(&(nonce as u64).to_be_bytes());
-    let proposal = build_proposal(&ProposalParts {
-        channel_id: CHANNEL.to_owned(),
-        chaincode_name: "basic".to_owned(),
-        args: vec![b"Create".to_vec(), key.as_bytes().to_vec()],
-        transient: Default::default(),
-        creator: encode_serialized_identity(&client.serialized()),
-        nonce: nonce_bytes,
-        timestamp: Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        },
-    });
-    let signature = client.sign(&proposal.proposal_bytes).expect("sign");
-    let view = parse_signed_proposal(&signed_proposal_bytes(&proposal.proposal_bytes, &signature))
-        .expect("proposal parses");
     let mut ns = NsRwSet::new("basic");
     ns.writes = vec![KvWrite {
         key: key.to_owned(),
         is_delete: false,
         value: vec![7; 100],
     }];
-    let action = ChaincodeActionFields {
-        results: cambium_wire::encode_tx_rwset(&TxRwSet { ns: vec![ns] }),
-        events: Vec::new(),
-        response: Some(ChaincodeResponse::ok(Vec::new())),
-        chaincode_id: Some(ChaincodeIdFields {
-            name: "basic".to_owned(),
-            version: "1.0".to_owned(),
-        }),
-    }
-    .encode();
-    let prp = proposal_response_payload_bytes(&view.proposal_hash(), &action);
-    let endorsements: Vec<Endorsement> = endorsers
-        .iter()
-        .map(|e| {
-            let endorser = encode_serialized_identity(&e.serialized());
-            Endorsement {
-                signature: e.sign(&endorsement_message(&prp, &endorser)).expect("sign"),
-                endorser,
-            }
-        })
-        .collect();
-    let payload = endorser_transaction_payload(&view, &prp, &endorsements);
-    envelope_bytes(&payload, &client.sign(&payload).expect("sign"))
+    endorsed_transaction(
+        client,
+        endorsers,
+        Call {
+            chaincode: ("basic", "1.0"),
+            args: vec![b"Create".to_vec(), key.as_bytes().to_vec()],
+            nonce: nonce_bytes,
+        },
+        &TxRwSet { ns: vec![ns] },
+    )
 }
 
 fn bench(c: &mut Criterion) {
