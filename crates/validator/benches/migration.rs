@@ -7,20 +7,18 @@
 
 use std::hint::black_box;
 
-use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, Role};
+use cambium_cryptogen::Role;
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
 use cambium_ledger::{Block, BlockWriter, KeyWrite, Ledger, SnapshotSource, StateReader};
-use cambium_msp::policy::{parse, PolicyGroup};
-use cambium_msp::{MspConfig, MspManager, SigningIdentity};
+use cambium_msp::policy::parse;
+use cambium_msp::SigningIdentity;
 use cambium_primitives::{KvRead, KvWrite, NsRwSet, RangeQueryInfo, RangeQueryReads, TxRwSet};
-use cambium_validator::{
-    validate_block, EndorsementPolicy, PolicyTable, StaticChannel, ValidationOptions,
-};
+use cambium_validator::{validate_block, EndorsementPolicy, PolicyTable, ValidationOptions};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 mod support;
 
-use support::{endorsed_transaction, identity, Call, CHANNEL};
+use support::{endorsed_transaction, identity, two_org_channel, Call};
 
 const CONTRACT: &str = "assets";
 /// Records the migration rewrites (the bench upgrade's migrations see 2.5–4.7k).
@@ -147,21 +145,7 @@ fn transaction(
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let net = generate(
-        &CryptoConfig::default_network(),
-        &dir.path().join("crypto"),
-        GenerateOptions::default(),
-    )
-    .expect("crypto material");
-    let configs: Vec<MspConfig> = ["Org1MSP", "Org2MSP"]
-        .iter()
-        .map(|id| MspConfig::from_dir(&net.org(id).expect("org").msp_dir, id).expect("MSP"))
-        .collect();
-    let channel = StaticChannel::new(
-        CHANNEL,
-        MspManager::from_configs(&configs).expect("MSPs"),
-        PolicyGroup::new(),
-    );
+    let (net, channel) = two_org_channel(&dir.path().join("crypto"));
     let both = || {
         EndorsementPolicy::Signature(parse("AND('Org1MSP.peer', 'Org2MSP.peer')").expect("policy"))
     };

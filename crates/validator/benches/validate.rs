@@ -5,19 +5,17 @@
 
 use std::hint::black_box;
 
-use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, Role};
+use cambium_cryptogen::Role;
 use cambium_ledger::{Block, MemLedger, SnapshotSource};
-use cambium_msp::policy::{parse, PolicyGroup};
-use cambium_msp::{MspConfig, MspManager, SigningIdentity};
+use cambium_msp::policy::parse;
+use cambium_msp::SigningIdentity;
 use cambium_primitives::{KvWrite, NsRwSet, TxRwSet};
-use cambium_validator::{
-    validate_block, EndorsementPolicy, PolicyTable, StaticChannel, ValidationOptions,
-};
+use cambium_validator::{validate_block, EndorsementPolicy, PolicyTable, ValidationOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 mod support;
 
-use support::{endorsed_transaction, identity, Call, CHANNEL};
+use support::{endorsed_transaction, identity, two_org_channel, Call};
 
 const TXS: usize = 500;
 
@@ -50,21 +48,7 @@ fn transaction(
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let net = generate(
-        &CryptoConfig::default_network(),
-        dir.path(),
-        GenerateOptions::default(),
-    )
-    .expect("crypto material");
-    let configs: Vec<MspConfig> = ["Org1MSP", "Org2MSP"]
-        .iter()
-        .map(|id| MspConfig::from_dir(&net.org(id).expect("org").msp_dir, id).expect("MSP"))
-        .collect();
-    let channel = StaticChannel::new(
-        CHANNEL,
-        MspManager::from_configs(&configs).expect("MSPs"),
-        PolicyGroup::new(),
-    );
+    let (net, channel) = two_org_channel(dir.path());
     let policies = PolicyTable::new().with(
         "basic",
         EndorsementPolicy::Signature(parse("AND('Org1MSP.peer', 'Org2MSP.peer')").expect("policy")),

@@ -1,9 +1,13 @@
 //! What the validator's benches share: identities from generated crypto material and endorsed
 //! transactions built the way a Gateway client and its endorsing peers build them.
 
-use cambium_cryptogen::{GeneratedNetwork, Role};
-use cambium_msp::{load_signing_identity, SigningIdentity};
+use std::path::Path;
+
+use cambium_cryptogen::{generate, CryptoConfig, GenerateOptions, GeneratedNetwork, Role};
+use cambium_msp::policy::PolicyGroup;
+use cambium_msp::{load_signing_identity, MspConfig, MspManager, SigningIdentity};
 use cambium_primitives::{ChaincodeResponse, Endorsement, Timestamp, TxRwSet};
+use cambium_validator::StaticChannel;
 use cambium_wire::encode_serialized_identity;
 use cambium_wire::tx::{
     build_proposal, endorsement_message, endorser_transaction_payload, envelope_bytes,
@@ -12,7 +16,29 @@ use cambium_wire::tx::{
 };
 
 /// The channel every bench's transactions are for.
-pub(crate) const CHANNEL: &str = "benchchannel";
+const CHANNEL: &str = "benchchannel";
+
+/// The default development network's crypto material generated under `dir`, and a channel
+/// [`CHANNEL`] of its two organisations (no channel policies: the benches' transactions are
+/// judged by their endorsement policies).
+pub(crate) fn two_org_channel(dir: &Path) -> (GeneratedNetwork, StaticChannel) {
+    let net = generate(
+        &CryptoConfig::default_network(),
+        dir,
+        GenerateOptions::default(),
+    )
+    .expect("crypto material");
+    let configs: Vec<MspConfig> = ["Org1MSP", "Org2MSP"]
+        .iter()
+        .map(|id| MspConfig::from_dir(&net.org(id).expect("org").msp_dir, id).expect("MSP"))
+        .collect();
+    let channel = StaticChannel::new(
+        CHANNEL,
+        MspManager::from_configs(&configs).expect("MSPs"),
+        PolicyGroup::new(),
+    );
+    (net, channel)
+}
 
 /// The signing identity of `role` in organisation `msp_id` of `net`.
 pub(crate) fn identity(net: &GeneratedNetwork, msp_id: &str, role: Role) -> SigningIdentity {
