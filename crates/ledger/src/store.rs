@@ -194,6 +194,18 @@ struct Touched {
     head: Option<Version>,
 }
 
+impl Touched {
+    /// Makes `version` the key's history head and says whether that is a new history entry;
+    /// the same transaction writing a key twice makes one entry.
+    fn note_history(&mut self, version: Version) -> bool {
+        if self.head == Some(version) {
+            return false;
+        }
+        self.head = Some(version);
+        true
+    }
+}
+
 /// A ledger on disk; see the module docs.
 #[derive(Debug)]
 pub struct Ledger {
@@ -1214,27 +1226,6 @@ impl ApplyTarget for LayerBuilder<'_> {
     fn put(&mut self, namespace: &str, key: &str, value: VersionedValue) -> Result<()> {
         self.set(codec::state_key(namespace, key), Some(value))
     }
-    fn put_keep_metadata(
-        &mut self,
-        namespace: &str,
-        key: &str,
-        value: Vec<u8>,
-        version: Version,
-    ) -> Result<()> {
-        let k = codec::state_key(namespace, key);
-        let metadata = match &self.touch(&k)?.value {
-            Some(old) => old.metadata.clone(),
-            None => KeyMetadata::new(),
-        };
-        self.set(
-            k,
-            Some(VersionedValue {
-                value,
-                version,
-                metadata,
-            }),
-        )
-    }
     fn delete(&mut self, namespace: &str, key: &str) -> Result<()> {
         self.set(codec::state_key(namespace, key), None)
     }
@@ -1245,25 +1236,21 @@ impl ApplyTarget for LayerBuilder<'_> {
         value: Vec<u8>,
         version: Version,
     ) -> Result<()> {
-        // `put_keep_metadata` then `add_history`, with the key built and found once (a
-        // migration's block puts thousands of keys).
+        // The trait's `put_keep_metadata` then `add_history`, with the key built and found once
+        // (a migration's block puts thousands of keys).
         let k = codec::state_key(namespace, key);
         let t = self.touch(&k)?;
-        let metadata = match &t.value {
-            Some(old) => old.metadata.clone(),
-            None => KeyMetadata::new(),
-        };
+        let metadata = t
+            .value
+            .as_ref()
+            .map_or_else(KeyMetadata::new, |old| old.metadata.clone());
         let value = VersionedValue {
             value,
             version,
             metadata,
         };
         t.value = Some(value.clone());
-        // The same transaction writing the key twice makes one history entry.
-        let new_history = t.head != Some(version);
-        if new_history {
-            t.head = Some(version);
-        }
+        let new_history = t.note_history(version);
         self.layer.state.insert(k.clone(), Some(value));
         if new_history {
             self.layer.history.entry(k).or_default().push(version);
@@ -1272,13 +1259,9 @@ impl ApplyTarget for LayerBuilder<'_> {
     }
     fn add_history(&mut self, namespace: &str, key: &str, version: Version) -> Result<()> {
         let k = codec::state_key(namespace, key);
-        let t = self.touch(&k)?;
-        if t.head == Some(version) {
-            // The same transaction wrote the key twice: one history entry.
-            return Ok(());
+        if self.touch(&k)?.note_history(version) {
+            self.layer.history.entry(k).or_default().push(version);
         }
-        t.head = Some(version);
-        self.layer.history.entry(k).or_default().push(version);
         Ok(())
     }
     fn index_tx(
