@@ -45,6 +45,18 @@ pub const LAYOUT_VERSION: u32 = 1;
 pub const BATCH_TIMEOUT: Duration = Duration::from_millis(5);
 /// The most transactions in one block.
 pub const MAX_MESSAGE_COUNT: u32 = 500;
+/// The upgrade grace window of the channel (`CambiumUpgradeGraceBlocks`): how many blocks
+/// after a contract upgrade, canary step or abort a transaction endorsed on the version it
+/// replaced stays acceptable.
+///
+/// The lifecycle default (a few blocks) suits Fabric-like batch timeouts of a second or more.
+/// This network cuts a block every [`BATCH_TIMEOUT`] under load, so a few blocks last less than
+/// one transaction's trip from endorsement to ordering at 64 clients (p50 ≈ 55 ms, about five
+/// to eight blocks): transactions in flight across an upgrade failed with
+/// `CHAINCODE_VERSION_CONFLICT` when the machine was busy. 200 blocks are at least one second,
+/// since blocks are cut no faster than the batch timeout until one holds
+/// [`MAX_MESSAGE_COUNT`] transactions.
+pub const UPGRADE_GRACE_BLOCKS: u64 = 200;
 
 /// What `network.json` records: the choices of the first start, which later starts reuse.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -241,7 +253,8 @@ impl Network {
         }
         spec.orderer.batch_timeout = BATCH_TIMEOUT;
         spec.orderer.batch_size.max_message_count = MAX_MESSAGE_COUNT;
-        Ok(ChannelConfig::from_spec(&spec)?)
+        let config = ChannelConfig::from_spec(&spec)?;
+        Ok(with_upgrade_grace(&config, UPGRADE_GRACE_BLOCKS)?)
     }
 
     /// The genesis block file.
@@ -325,6 +338,30 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| NodeError::io("writing", path, e))
 }
 
+/// `config` with the `Application` group's upgrade grace window set to `blocks`.
+fn with_upgrade_grace(config: &ChannelConfig, blocks: u64) -> Result<ChannelConfig> {
+    use cambium_wire::Message;
+    let mut root = config.channel_group().clone();
+    let application = root.groups.get_mut("Application").ok_or_else(|| {
+        NodeError::Rejected("the built-in channel has no Application group".to_owned())
+    })?;
+    application.values.insert(
+        cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY.to_owned(),
+        cambium_wire::config::ConfigValue {
+            version: 0,
+            value: cambium_wire::config::Value::Raw(
+                cambium_lifecycle::UpgradeGraceBlocks { blocks }.encode_to_vec(),
+            ),
+            mod_policy: "Admins".to_owned(),
+        },
+    );
+    Ok(ChannelConfig::new(
+        config.channel_id(),
+        config.sequence(),
+        root,
+    )?)
+}
+
 fn now() -> Timestamp {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -351,6 +388,17 @@ mod tests {
         let config = ChannelConfig::from_config_block(&genesis).unwrap();
         assert_eq!(config.channel_id(), CHANNEL_ID);
         assert_eq!(config.batch_timeout(), BATCH_TIMEOUT);
+        let grace = config.channel_group().groups["Application"]
+            .values
+            .get(cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY)
+            .map(|v| match &v.value {
+                cambium_wire::config::Value::Raw(bytes) => bytes.clone(),
+                other => panic!("the grace window is not raw bytes: {other:?}"),
+            });
+        assert_eq!(
+            cambium_lifecycle::grace_blocks_from_config(grace.as_deref()).unwrap(),
+            UPGRADE_GRACE_BLOCKS
+        );
         assert_eq!(config.consenters()[0].port, 21000);
         assert_eq!(config.consenters()[0].host, HOST);
 
