@@ -254,7 +254,7 @@ impl Network {
         spec.orderer.batch_timeout = BATCH_TIMEOUT;
         spec.orderer.batch_size.max_message_count = MAX_MESSAGE_COUNT;
         let config = ChannelConfig::from_spec(&spec)?;
-        Ok(with_upgrade_grace(&config, UPGRADE_GRACE_BLOCKS)?)
+        with_upgrade_grace(&config, UPGRADE_GRACE_BLOCKS)
     }
 
     /// The genesis block file.
