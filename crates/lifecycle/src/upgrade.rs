@@ -53,6 +53,16 @@ pub const DEFAULT_GRACE_BLOCKS: u64 = 5;
 
 pub use cambium_wire::cambium_lifecycle::UpgradeGraceBlocks;
 
+/// The `Application` group config value (under [`GRACE_BLOCKS_KEY`]) that sets the grace
+/// window to `blocks`, modified under the group's `Admins` policy.
+pub fn grace_blocks_config_value(blocks: u64) -> cambium_wire::config::ConfigValue {
+    cambium_wire::config::ConfigValue {
+        version: 0,
+        value: cambium_wire::config::Value::Raw(UpgradeGraceBlocks { blocks }.encode_to_vec()),
+        mod_policy: "Admins".to_owned(),
+    }
+}
+
 /// The grace window set by the [`GRACE_BLOCKS_KEY`] config value bytes `value` (an
 /// [`UpgradeGraceBlocks`] protobuf), or [`DEFAULT_GRACE_BLOCKS`] without one.
 pub fn grace_blocks_from_config(value: Option<&[u8]>) -> Result<u64> {

@@ -340,20 +340,13 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// `config` with the `Application` group's upgrade grace window set to `blocks`.
 fn with_upgrade_grace(config: &ChannelConfig, blocks: u64) -> Result<ChannelConfig> {
-    use cambium_wire::Message;
     let mut root = config.channel_group().clone();
     let application = root.groups.get_mut("Application").ok_or_else(|| {
         NodeError::Rejected("the built-in channel has no Application group".to_owned())
     })?;
     application.values.insert(
         cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY.to_owned(),
-        cambium_wire::config::ConfigValue {
-            version: 0,
-            value: cambium_wire::config::Value::Raw(
-                cambium_lifecycle::UpgradeGraceBlocks { blocks }.encode_to_vec(),
-            ),
-            mod_policy: "Admins".to_owned(),
-        },
+        cambium_lifecycle::upgrade::grace_blocks_config_value(blocks),
     );
     Ok(ChannelConfig::new(
         config.channel_id(),

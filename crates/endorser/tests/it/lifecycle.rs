@@ -1464,13 +1464,7 @@ pub(crate) fn config_with_grace(blocks: u64) -> cambium_channel::ChannelConfig {
         .values
         .insert(
             cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY.to_owned(),
-            cambium_wire::config::ConfigValue {
-                version: 0,
-                value: cambium_wire::config::Value::Raw(
-                    cambium_lifecycle::UpgradeGraceBlocks { blocks }.encode_to_vec(),
-                ),
-                mod_policy: "Admins".to_owned(),
-            },
+            cambium_lifecycle::upgrade::grace_blocks_config_value(blocks),
         );
     cambium_channel::ChannelConfig::new(CHANNEL, default.sequence(), root).expect("config builds")
 }
