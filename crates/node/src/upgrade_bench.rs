@@ -167,6 +167,91 @@ pub struct UpgradeBenchReport {
     pub state_digests_equal: bool,
 }
 
+/// Several runs of the benchmark in one invocation, summarised. This machine kind is shared and
+/// its speed wanders by ±10 % between seconds, as much as the dip being measured, so one run's
+/// dip is as much the noise of its windows as the upgrade's cost; the median over runs is the
+/// figure to quote. Each run deploys its own contract and runs the whole script.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpgradeBenchSummary {
+    /// How many runs.
+    pub runs: usize,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Transactions submitted, all runs.
+    pub submitted: u64,
+    /// Transactions committed VALID, all runs.
+    pub valid: u64,
+    /// Transactions that failed in any way, all runs (target: 0).
+    pub failed: u64,
+    /// Failures by cause, all runs.
+    pub failures: BTreeMap<String, u64>,
+    /// Median over the runs of their "before" throughput.
+    pub throughput_before: f64,
+    /// Median over the runs of their "during" throughput.
+    pub throughput_during: f64,
+    /// Median over the runs of their "after" throughput.
+    pub throughput_after: f64,
+    /// Median over the runs of their dip (each run's `(before − during) / before`).
+    pub throughput_dip_pct: f64,
+    /// Median over the runs of their dip against the mean of "before" and "after".
+    pub throughput_dip_vs_mean_pct: f64,
+    /// The smallest and largest dip of a run.
+    pub throughput_dip_pct_range: [f64; 2],
+    /// The largest `blocks_to_serve` of any run (`None` only if no run had transactions to
+    /// judge).
+    pub blocks_to_serve: Option<u64>,
+    /// Whether every run ended with every peer at the same state digest.
+    pub state_digests_equal: bool,
+    /// Each run's report, in order.
+    pub per_run: Vec<UpgradeBenchReport>,
+}
+
+impl UpgradeBenchSummary {
+    /// The summary of `runs` (at least one).
+    pub fn of(runs: Vec<UpgradeBenchReport>) -> UpgradeBenchSummary {
+        let median_of =
+            |field: fn(&UpgradeBenchReport) -> f64| median(runs.iter().map(field).collect());
+        let dips: Vec<f64> = runs.iter().map(|r| r.throughput_dip_pct).collect();
+        let mut failures = BTreeMap::new();
+        for run in &runs {
+            for (cause, n) in &run.failures {
+                *failures.entry(cause.clone()).or_insert(0) += n;
+            }
+        }
+        UpgradeBenchSummary {
+            runs: runs.len(),
+            clients: runs.first().map_or(0, |r| r.clients),
+            submitted: runs.iter().map(|r| r.submitted).sum(),
+            valid: runs.iter().map(|r| r.valid).sum(),
+            failed: runs.iter().map(|r| r.failed).sum(),
+            failures,
+            throughput_before: median_of(|r| r.throughput_before),
+            throughput_during: median_of(|r| r.throughput_during),
+            throughput_after: median_of(|r| r.throughput_after),
+            throughput_dip_pct: median(dips.clone()),
+            throughput_dip_vs_mean_pct: median_of(|r| r.throughput_dip_vs_mean_pct),
+            throughput_dip_pct_range: [
+                dips.iter().copied().fold(f64::INFINITY, f64::min),
+                dips.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            ],
+            blocks_to_serve: runs.iter().map(|r| r.blocks_to_serve).max().flatten(),
+            state_digests_equal: !runs.is_empty() && runs.iter().all(|r| r.state_digests_equal),
+            per_run: runs,
+        }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count; 0 for none).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// Valid commits completed in `[from, to)`, per second.
 fn rate(done: &[Instant], from: Instant, to: Instant) -> f64 {
     let seconds = to.saturating_duration_since(from).as_secs_f64();
@@ -1024,5 +1109,66 @@ mod tests {
             t + Duration::from_secs(2),
         ];
         assert_eq!(rate(&done, t, t + Duration::from_secs(1)), 2.0);
+    }
+
+    fn report(dip: f64, failed: u64, blocks: Option<u64>, equal: bool) -> UpgradeBenchReport {
+        UpgradeBenchReport {
+            clients: 64,
+            submitted: 1000,
+            valid: 1000 - failed,
+            failed,
+            failures: if failed > 0 {
+                BTreeMap::from([("MVCC_READ_CONFLICT".to_owned(), failed)])
+            } else {
+                BTreeMap::new()
+            },
+            throughput_before: 1000.0,
+            throughput_during: 1000.0 - dip * 10.0,
+            throughput_after: 1000.0,
+            throughput_dip_pct: dip,
+            throughput_dip_vs_mean_pct: dip,
+            throughput_between_steps: 1000.0,
+            blocks_to_serve: blocks,
+            blocks_to_first_new_version_tx: None,
+            assigned_before_serving: 0,
+            per_second: Vec::new(),
+            before_seconds: 5.0,
+            during_seconds: 6.0,
+            lifecycle_transactions: BTreeMap::new(),
+            steps: Vec::new(),
+            state_digests: BTreeMap::new(),
+            state_digests_equal: equal,
+        }
+    }
+
+    #[test]
+    fn a_summary_takes_medians_of_the_figures_and_keeps_every_failure_and_the_worst_run() {
+        let summary = UpgradeBenchSummary::of(vec![
+            report(12.0, 0, Some(1), true),
+            report(2.0, 3, None, true),
+            report(4.0, 1, Some(2), true),
+        ]);
+        assert_eq!(summary.runs, 3);
+        assert_eq!(summary.throughput_dip_pct, 4.0, "the median, not the mean");
+        assert_eq!(summary.throughput_dip_pct_range, [2.0, 12.0]);
+        assert_eq!(summary.throughput_during, 960.0);
+        assert_eq!(
+            (summary.failed, summary.submitted, summary.valid),
+            (4, 3000, 2996)
+        );
+        assert_eq!(summary.failures["MVCC_READ_CONFLICT"], 4);
+        assert_eq!(summary.blocks_to_serve, Some(2), "the worst run's");
+        assert!(summary.state_digests_equal);
+        assert_eq!(summary.per_run.len(), 3);
+
+        // An even count takes the mean of the middle two; one run with different digests
+        // makes the whole summary say so.
+        let summary = UpgradeBenchSummary::of(vec![
+            report(1.0, 0, None, true),
+            report(3.0, 0, None, false),
+        ]);
+        assert_eq!(summary.throughput_dip_pct, 2.0);
+        assert_eq!(summary.blocks_to_serve, None);
+        assert!(!summary.state_digests_equal);
     }
 }

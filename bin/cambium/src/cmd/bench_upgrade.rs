@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cambium_node::deploy::Source;
-use cambium_node::upgrade_bench::{self, UpgradeBenchOptions, UpgradeBenchReport};
+use cambium_node::upgrade_bench::{
+    self, UpgradeBenchOptions, UpgradeBenchReport, UpgradeBenchSummary,
+};
 
 use super::network::{runtime, NetworkArgs};
 
@@ -21,6 +23,9 @@ Figures:
                             \"before\" runs only v1 and \"after\" only v2, so a speed difference
                             between the versions shows here too; \"dip vs mean of before/after\"
                             compares \"during\" with their mean to isolate the upgrade steps.
+                            With --runs N (default 3) the summary gives each figure's median over
+                            the runs (and every failure, the worst blocks to serve): this machine
+                            kind's speed wanders by about as much as the dip within one run.
   blocks to serve           for each step that changes which version serves (upgrade, advance,
                             abort, roll-out, promote) committed in block N: the transactions
                             proposed after the bench learned that N committed (their proposal
@@ -60,13 +65,58 @@ pub(crate) struct UpgradeArgs {
     /// The canary's first share, percent (1-99).
     #[arg(long, default_value = "10%")]
     canary: String,
-    /// Print one JSON object instead of a table.
+    /// Run the whole script this many times (each with its own contract) and report the
+    /// median dip: one run's windows are as noisy as the dip on a shared machine.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    runs: u32,
+    /// Print one JSON object instead of a table (with `--runs` above 1: the summary, each
+    /// run's report in `per_run`).
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: UpgradeArgs) -> anyhow::Result<()> {
     let profile = args.network.load()?;
+    let show = !args.json && std::io::stderr().is_terminal();
+    let runtime = runtime()?;
+    let mut reports = Vec::new();
+    for run in 1..=args.runs {
+        let options = options(&args)?;
+        let label = if args.runs > 1 {
+            format!("run {run}/{}: ", args.runs)
+        } else {
+            String::new()
+        };
+        let report = runtime.block_on(upgrade_bench::run(&profile, &options, &|line: &str| {
+            if show {
+                eprintln!("· {label}{line}");
+            }
+        }))?;
+        if !args.json {
+            if args.runs > 1 {
+                println!("run {run} of {}", args.runs);
+            }
+            print_report(&report);
+        }
+        reports.push(report);
+    }
+    if reports.len() == 1 {
+        if args.json {
+            println!("{}", serde_json::to_string(&reports[0])?);
+        }
+        return Ok(());
+    }
+    let summary = UpgradeBenchSummary::of(reports);
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+/// One run's options: a fresh contract name and its packages.
+fn options(args: &UpgradeArgs) -> anyhow::Result<UpgradeBenchOptions> {
     let run_tag = format!("{:06x}", rand_tag());
     let name = format!("upgbench{run_tag}");
     let package = |path: &PathBuf, label: String| -> anyhow::Result<Vec<u8>> {
@@ -79,7 +129,7 @@ pub(crate) fn run(args: UpgradeArgs) -> anyhow::Result<()> {
         })?;
         Ok(source.package(&label)?)
     };
-    let options = UpgradeBenchOptions {
+    Ok(UpgradeBenchOptions {
         clients: args.clients,
         phase: Duration::from_secs_f64(args.phase.max(0.5)),
         v1: package(&args.v1, format!("{name}_v1"))?,
@@ -88,19 +138,7 @@ pub(crate) fn run(args: UpgradeArgs) -> anyhow::Result<()> {
         seed: args.seed,
         canary: cambium_node::upgrade::parse_weight(&args.canary)?,
         name,
-    };
-    let show = !args.json && std::io::stderr().is_terminal();
-    let report = runtime()?.block_on(upgrade_bench::run(&profile, &options, &|line: &str| {
-        if show {
-            eprintln!("· {line}");
-        }
-    }))?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_report(&report);
-    }
-    Ok(())
+    })
 }
 
 fn rand_tag() -> u32 {
@@ -203,5 +241,67 @@ fn print_report(r: &UpgradeBenchReport) {
     println!(
         "{:<34} {} submitted, {} valid",
         "transactions", r.submitted, r.valid
+    );
+}
+
+fn print_summary(s: &UpgradeBenchSummary) {
+    println!();
+    println!("summary of {} runs under {} clients", s.runs, s.clients);
+    println!(
+        "{:<34} {}",
+        "failed transactions",
+        if s.failures.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("{} ({:?})", s.failed, s.failures)
+        }
+    );
+    println!(
+        "{:<34} {}",
+        "throughput dip per run",
+        s.per_run
+            .iter()
+            .map(|r| format!("{:.1} %", r.throughput_dip_pct))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "{:<34} {:.1} % (runs from {:.1} % to {:.1} %)",
+        "throughput dip, median",
+        s.throughput_dip_pct,
+        s.throughput_dip_pct_range[0],
+        s.throughput_dip_pct_range[1]
+    );
+    println!(
+        "{:<34} {:.1} %",
+        "dip vs mean of before/after, median", s.throughput_dip_vs_mean_pct
+    );
+    println!(
+        "{:<34} {:.0} / {:.0} / {:.0} tx/s",
+        "before/during/after, medians",
+        s.throughput_before,
+        s.throughput_during,
+        s.throughput_after
+    );
+    println!(
+        "{:<34} {}",
+        "blocks to serve",
+        match s.blocks_to_serve {
+            Some(b) => format!("{b} (largest over the runs' steps)"),
+            None => "unknown (no transaction proposed after a commit was known)".to_owned(),
+        }
+    );
+    println!(
+        "{:<34} {}",
+        "state digests equal",
+        if s.state_digests_equal {
+            "yes, in every run"
+        } else {
+            "NO"
+        }
+    );
+    println!(
+        "{:<34} {} submitted, {} valid",
+        "transactions", s.submitted, s.valid
     );
 }
