@@ -169,11 +169,7 @@ fn print_report(r: &UpgradeBenchReport) {
     println!(
         "{:<34} {}",
         "failed transactions",
-        if r.failures.is_empty() {
-            "0".to_owned()
-        } else {
-            format!("{} ({:?})", r.failed, r.failures)
-        }
+        failed_text(r.failed, &r.failures)
     );
     println!(
         "{:<34} {:.0} / {:.0} / {:.0} tx/s ({:.0} tx/s between the steps)",
@@ -250,11 +246,7 @@ fn print_summary(s: &UpgradeBenchSummary) {
     println!(
         "{:<34} {}",
         "failed transactions",
-        if s.failures.is_empty() {
-            "0".to_owned()
-        } else {
-            format!("{} ({:?})", s.failed, s.failures)
-        }
+        failed_text(s.failed, &s.failures)
     );
     println!(
         "{:<34} {}",
@@ -304,4 +296,13 @@ fn print_summary(s: &UpgradeBenchSummary) {
         "{:<34} {} submitted, {} valid",
         "transactions", s.submitted, s.valid
     );
+}
+
+/// "0", or the count with the failures by cause.
+fn failed_text(failed: u64, failures: &std::collections::BTreeMap<String, u64>) -> String {
+    if failures.is_empty() {
+        "0".to_owned()
+    } else {
+        format!("{failed} ({failures:?})")
+    }
 }
