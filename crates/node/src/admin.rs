@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cambium_channel::ChannelConfig;
 use cambium_lifecycle::package_signing::{self, PackageSignatures};
@@ -20,7 +20,7 @@ use tonic::transport::Channel;
 use crate::client::{self, CommitWatcher};
 use crate::connect::{connect, ClientTls};
 use crate::error::{NodeError, Result};
-use crate::profile::ConnectionProfile;
+use crate::profile::{ConnectionProfile, Node};
 use crate::upgrade::{self, RolloutPlan, RolloutStatus, RolloutStep};
 
 /// The system contract that manages contract definitions.
@@ -46,6 +46,9 @@ pub struct Admin {
     pub client_tls: Option<ClientTls>,
     /// The channel to act on.
     pub channel_id: String,
+    /// Connections opened so far, by node URL, shared with clones: each lifecycle call and
+    /// each poll of a wait would otherwise pay a TLS handshake on both ends.
+    connections: Arc<Mutex<BTreeMap<String, Channel>>>,
 }
 
 /// A contract definition as approved and committed.
@@ -183,6 +186,7 @@ impl Admin {
             signer,
             client_tls,
             channel_id,
+            connections: Arc::default(),
         })
     }
 
@@ -193,8 +197,27 @@ impl Admin {
 
     async fn peer_channel(&self, peer: &str) -> Result<(String, Channel)> {
         let (_, node) = self.profile.peer(peer)?;
+        Ok((node.url.clone(), self.channel_to(node).await?))
+    }
+
+    /// A connection to `node`, opened on first use and kept (tonic reconnects it if the node
+    /// restarts). Two calls racing to open the first connection keep one of them.
+    async fn channel_to(&self, node: &Node) -> Result<Channel> {
+        if let Some(channel) = self.open_connections().get(&node.url) {
+            return Ok(channel.clone());
+        }
         let channel = connect(node, self.client_tls.as_ref()).await?;
-        Ok((node.url.clone(), channel))
+        Ok(self
+            .open_connections()
+            .entry(node.url.clone())
+            .or_insert(channel)
+            .clone())
+    }
+
+    fn open_connections(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Channel>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Calls the `_lifecycle` function `function(args)` on `peer` for `channel_id` as this
@@ -798,7 +821,7 @@ impl Admin {
         let mut watcher =
             CommitWatcher::open(watch_channel, &watch_url, &self.signer, &self.channel_id).await?;
         let (_, orderer) = self.profile.orderer()?;
-        let orderer_channel = connect(orderer, self.client_tls.as_ref()).await?;
+        let orderer_channel = self.channel_to(orderer).await?;
         client::broadcast(orderer_channel, &orderer.url, envelope).await?;
         let (code, block) = watcher.wait(&proposal.tx_id, COMMIT_TIMEOUT).await?;
         let conflict = [
