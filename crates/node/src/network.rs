@@ -381,15 +381,9 @@ mod tests {
         let config = ChannelConfig::from_config_block(&genesis).unwrap();
         assert_eq!(config.channel_id(), CHANNEL_ID);
         assert_eq!(config.batch_timeout(), BATCH_TIMEOUT);
-        let grace = config.channel_group().groups["Application"]
-            .values
-            .get(cambium_lifecycle::upgrade::GRACE_BLOCKS_KEY)
-            .map(|v| match &v.value {
-                cambium_wire::config::Value::Raw(bytes) => bytes.clone(),
-                other => panic!("the grace window is not raw bytes: {other:?}"),
-            });
+        // What the validator reads from the channel, not a decoding of our own.
         assert_eq!(
-            cambium_lifecycle::grace_blocks_from_config(grace.as_deref()).unwrap(),
+            cambium_validator::ChannelContext::upgrade_grace_blocks(&config),
             UPGRADE_GRACE_BLOCKS
         );
         assert_eq!(config.consenters()[0].port, 21000);

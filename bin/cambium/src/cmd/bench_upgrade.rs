@@ -306,3 +306,35 @@ fn failed_text(failed: u64, failures: &std::collections::BTreeMap<String, u64>) 
         format!("{failed} ({failures:?})")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: UpgradeArgs,
+    }
+
+    #[test]
+    fn runs_default_to_three_and_a_count_outside_one_to_twenty_is_refused() {
+        assert_eq!(Cli::try_parse_from(["x"]).unwrap().args.runs, 3);
+        assert_eq!(
+            Cli::try_parse_from(["x", "--runs", "7"]).unwrap().args.runs,
+            7
+        );
+        for bad in ["0", "21"] {
+            let err = Cli::try_parse_from(["x", "--runs", bad])
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(
+                err.contains(&format!("invalid value '{bad}' for '--runs <RUNS>'"))
+                    && err.contains("not in 1..=20"),
+                "{err}"
+            );
+        }
+    }
+}
