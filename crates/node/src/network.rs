@@ -41,7 +41,9 @@ pub const LAYOUT_VERSION: u32 = 1;
 /// Measured with `cambium bench gateway` (release, TLS, AND endorsement, one run each): 5 ms
 /// against 10 ms gave 695 against 574 tx/s and p50 21.9 against 26.7 ms at 16 clients, at the
 /// same CPU per transaction (1.28 against 1.30 ms) and throughput at 64 clients; 2 ms shortened
-/// p50 to 20.3 ms but cost 17 % more CPU per transaction (more, smaller blocks).
+/// p50 to 20.3 ms but cost 17 % more CPU per transaction (more, smaller blocks). Those figures
+/// predate cutting when idle (the orderer's `cut_when_idle`), which cuts at once while no block
+/// is in flight; the timeout now bounds only what gathers while one is.
 pub const BATCH_TIMEOUT: Duration = Duration::from_millis(5);
 /// The most transactions in one block.
 pub const MAX_MESSAGE_COUNT: u32 = 500;

@@ -96,6 +96,7 @@ impl DevNetwork {
             NodeConfig {
                 data_dir: network.orderer_dir(),
                 advertised_address: endpoint(ports.orderer),
+                cut_when_idle: true,
             },
             signer,
             tls,

@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::deadline::Deadline;
+use crate::node::NodeInner;
 
 use crate::block::assemble_block;
 use crate::blocks::Blocks;
@@ -134,10 +135,13 @@ impl Chain {
         genesis: &[u8],
         settings: ChannelSettings,
         node_id: u64,
-        signer: Arc<SigningIdentity>,
-        connections: Connections,
-        metrics: Arc<Metrics>,
+        node: &NodeInner,
     ) -> Result<Chain> {
+        let (signer, connections, metrics) = (
+            node.signer.clone(),
+            node.connections.clone(),
+            node.metrics.clone(),
+        );
         std::fs::create_dir_all(dir).map_err(|e| OrdererError::io("creating", dir, e))?;
         // Blocks above the genesis block are re-derived from the Raft log after a crash, so the
         // block writer syncs them in groups (see `raft::write_group`); Deliver reads blocks by
@@ -220,6 +224,8 @@ impl Chain {
             node_id,
             tip: None,
             acks: ack_tx,
+            in_flight: 0,
+            cut_when_idle: node.config.cut_when_idle,
         };
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
@@ -330,6 +336,8 @@ enum Feedback {
     Retry(Vec<Submission>, u32),
     /// The proposal failed (e.g. leadership lost): forget the tip.
     Reset,
+    /// A proposal was answered, either way: it is no longer in flight.
+    Answered,
 }
 
 /// A proposal in flight.
@@ -348,6 +356,10 @@ struct CutterLoop {
     /// Next block number and the previous header hash, as this leader has proposed.
     tip: Option<(u64, Vec<u8>)>,
     acks: mpsc::UnboundedSender<InFlight>,
+    /// Blocks proposed and not yet answered by Raft.
+    in_flight: usize,
+    /// Cut a batch at once when no block is in flight (see `NodeConfig::cut_when_idle`).
+    cut_when_idle: bool,
 }
 
 impl CutterLoop {
@@ -379,6 +391,19 @@ impl CutterLoop {
                 fb = feedback.recv() => match fb {
                     Some(Feedback::Retry(batch, attempt)) => { self.tip = None; vec![(batch, attempt)] }
                     Some(Feedback::Reset) => { self.tip = None; Vec::new() }
+                    Some(Feedback::Answered) => {
+                        self.in_flight = self.in_flight.saturating_sub(1);
+                        if self.cut_when_idle && self.in_flight == 0 && cutter.has_pending() {
+                            // What waited while the last block went through Raft follows it now.
+                            if armed {
+                                timer.set(None);
+                                armed = false;
+                            }
+                            vec![(cutter.cut(), 0)]
+                        } else {
+                            Vec::new()
+                        }
+                    }
                     None => return,
                 },
                 sub = rx.recv() => {
@@ -397,7 +422,12 @@ impl CutterLoop {
                         continue;
                     }
                     let size = sub.envelope.len();
-                    let cut = cutter.ordered(sub, size);
+                    let mut cut = cutter.ordered(sub, size);
+                    if self.cut_when_idle && self.in_flight == 0 && cut.is_empty() && cutter.has_pending() {
+                        // No block is on its way through Raft: holding the envelope for the
+                        // batch timeout would only delay it.
+                        cut.push(cutter.cut());
+                    }
                     if !cutter.has_pending() {
                         if armed {
                             timer.set(None);
@@ -493,6 +523,7 @@ impl CutterLoop {
         {
             Ok(rx) => {
                 self.tip = Some((number + 1, hash));
+                self.in_flight += 1;
                 let _ = self.acks.send(InFlight { rx, batch, attempt });
             }
             Err(e) => {
@@ -686,6 +717,7 @@ async fn ack_loop(
                 RaftResponse::Applied { .. } => Ok(()),
                 RaftResponse::Stale { .. } if attempt < MAX_RETRIES => {
                     let _ = feedback.send(Feedback::Retry(batch, attempt + 1));
+                    let _ = feedback.send(Feedback::Answered);
                     continue;
                 }
                 other => Err(Rejection::unavailable(format!(
@@ -700,6 +732,7 @@ async fn ack_loop(
         if outcome.is_err() {
             let _ = feedback.send(Feedback::Reset);
         }
+        let _ = feedback.send(Feedback::Answered);
         for s in batch {
             let _ = s.done.send(outcome.clone());
         }

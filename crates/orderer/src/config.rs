@@ -6,6 +6,8 @@
 //! advertisedAddress: 127.0.0.1:7050   # optional; what the channel's consenters list names
 //! adminListenAddress: 127.0.0.1:7053  # channel participation (HTTP/JSON)
 //! dataDir: /var/cambium/orderer
+//! cutWhenIdle: true                   # cut a block at once when none is in flight (default);
+//!                                     # false: wait for BatchTimeout/BatchSize as Fabric does
 //! msp:
 //!   dir: crypto/ordererOrganizations/example.com/orderers/orderer0.example.com/msp
 //!   id: OrdererMSP
@@ -131,6 +133,14 @@ pub struct OrdererConfig {
     /// The operations endpoint (health, metrics, version, log level); `None`: not served.
     #[serde(default)]
     pub operations: Option<OpsConfig>,
+    /// Cut a block as soon as none is on its way through Raft (default), or always wait for
+    /// `BatchTimeout`/`BatchSize` as Fabric does (`false`); see `NodeConfig::cut_when_idle`.
+    #[serde(default = "cut_when_idle_default")]
+    pub cut_when_idle: bool,
+}
+
+fn cut_when_idle_default() -> bool {
+    true
 }
 
 impl OrdererConfig {
@@ -229,6 +239,7 @@ pub async fn run(
                 .advertised_address
                 .clone()
                 .unwrap_or_else(|| config.listen_address.clone()),
+            cut_when_idle: config.cut_when_idle,
         },
         signer,
         tls,
@@ -309,6 +320,18 @@ mod tests {
     fn load_err(tls: &str) -> String {
         let config = OrdererConfig::from_yaml(&format!("{YAML}{tls}"), Path::new("/base")).unwrap();
         config.tls.load().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cutting_when_idle_is_on_unless_the_yaml_turns_it_off() {
+        let base = Path::new("/base");
+        assert!(OrdererConfig::from_yaml(YAML, base).unwrap().cut_when_idle);
+        let off = OrdererConfig::from_yaml(&format!("{YAML}cutWhenIdle: false\n"), base).unwrap();
+        assert!(!off.cut_when_idle);
+        let err = OrdererConfig::from_yaml(&format!("{YAML}cutWhenIdle: sometimes\n"), base)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cutWhenIdle"), "{err}");
     }
 
     #[test]

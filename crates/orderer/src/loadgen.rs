@@ -58,6 +58,8 @@ pub struct LoadOptions {
     /// window allows (saturation). With a rate, each envelope's latency counts from when it
     /// was due, so a backlog shows in the latency instead of slowing the sender down.
     pub rate: Option<f64>,
+    /// The orderers cut a block at once when none is in flight (`NodeConfig::cut_when_idle`).
+    pub cut_when_idle: bool,
 }
 
 impl Default for LoadOptions {
@@ -73,6 +75,7 @@ impl Default for LoadOptions {
             max_message_count: 500,
             tls: true,
             rate: None,
+            cut_when_idle: true,
         }
     }
 }
@@ -236,6 +239,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
             NodeConfig {
                 data_dir: dir.path().join(format!("orderer{i}")),
                 advertised_address: addr.clone(),
+                cut_when_idle: options.cut_when_idle,
             },
             signer,
             tls,

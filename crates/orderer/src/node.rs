@@ -40,6 +40,12 @@ pub struct NodeConfig {
     /// The `host:port` other orderers and clients reach this node at; matched against each
     /// channel's consenter list to find this node's Raft ID.
     pub advertised_address: String,
+    /// Cut a batch as soon as no block of the channel is on its way through Raft, instead of
+    /// holding it for the channel's `BatchTimeout`. Under load blocks still fill up while the
+    /// previous one is replicated; an idle or lightly loaded channel answers without waiting
+    /// out the timeout. `BatchTimeout`, `MaxMessageCount` and `PreferredMaxBytes` still bound
+    /// every block. `orderer.yaml`: `cutWhenIdle` (default true).
+    pub cut_when_idle: bool,
 }
 
 /// TLS settings of an orderer node's gRPC endpoint.
@@ -248,16 +254,7 @@ impl OrdererNode {
                 ))
             })?;
         let dir = self.inner.config.data_dir.join(CHANNELS_DIR).join(&name);
-        let chain = Chain::open(
-            &dir,
-            genesis_block,
-            settings,
-            node_id,
-            self.inner.signer.clone(),
-            self.inner.connections.clone(),
-            self.inner.metrics.clone(),
-        )
-        .await?;
+        let chain = Chain::open(&dir, genesis_block, settings, node_id, &self.inner).await?;
         let chain = Arc::new(chain);
         let clash = {
             let mut channels = self.inner.channels.write().expect("channels lock");

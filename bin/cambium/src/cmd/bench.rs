@@ -30,6 +30,10 @@ pub(crate) enum BenchCommand {
         /// Batch timeout in milliseconds.
         #[arg(long, default_value_t = 5)]
         batch_timeout_ms: u64,
+        /// Whether the orderers cut a block at once when none is in flight (`cutWhenIdle` in
+        /// orderer.yaml); `false` waits for the batch timeout or a full batch, as Fabric does.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        cut_when_idle: bool,
         /// Offered load in envelopes/s over all broadcasters (latency then counts from when
         /// each envelope was due); 0 sends as fast as the window allows. Several values run
         /// one after another, e.g. `--rate 0,5000` for the saturated throughput and the
@@ -100,6 +104,7 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
             size,
             window,
             batch_timeout_ms,
+            cut_when_idle,
             rate,
             json,
             tls,
@@ -123,6 +128,7 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
                         batch_timeout: Duration::from_millis(batch_timeout_ms),
                         tls: tls || !no_tls,
                         rate: (offered > 0.0).then_some(offered),
+                        cut_when_idle,
                         ..Default::default()
                     };
                     let report = runtime

@@ -463,6 +463,7 @@ impl Net {
             NodeConfig {
                 data_dir: dir.path().join("orderer"),
                 advertised_address: orderer_addr.clone(),
+                cut_when_idle: true,
             },
             load_signing_identity(&m.orderer_msp_dir, "OrdererMSP").expect("orderer identity"),
         );

@@ -103,6 +103,7 @@ async fn blocks_lost_between_the_raft_log_and_the_block_store_are_rederived_on_r
     let node_config = NodeConfig {
         data_dir: dir.path().join("orderer0"),
         advertised_address: addr.clone(),
+        cut_when_idle: true,
     };
     let envelopes = |from: usize, count: usize| -> Vec<Vec<u8>> {
         (from..from + count)

@@ -70,6 +70,7 @@ impl ConfigNet {
             NodeConfig {
                 data_dir: self.dev.dir.path().join(format!("orderer{index}")),
                 advertised_address: addr.clone(),
+                cut_when_idle: true,
             },
             self.orderer_signer(),
         );

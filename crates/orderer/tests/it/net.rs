@@ -340,10 +340,24 @@ pub(crate) async fn start_with_tls(
     settings: ChannelSettings,
     tls: Option<NodeTls>,
 ) -> Running {
+    start_configured(net, index, listener, addr, settings, tls, true).await
+}
+
+/// [`start_with_tls`] with `cut_when_idle` chosen (see `NodeConfig`).
+pub(crate) async fn start_configured(
+    net: &TestNet,
+    index: usize,
+    listener: TcpListener,
+    addr: &str,
+    settings: ChannelSettings,
+    tls: Option<NodeTls>,
+    cut_when_idle: bool,
+) -> Running {
     let node = OrdererNode::with_tls(
         NodeConfig {
             data_dir: net.data_dir(index),
             advertised_address: addr.to_string(),
+            cut_when_idle,
         },
         net.orderer_identity(index),
         tls,

@@ -214,6 +214,7 @@ async fn shutdown_ends_deliver_streams_and_the_node_reopens_in_the_same_runtime(
         NodeConfig {
             data_dir: net.data_dir(0),
             advertised_address: addr.clone(),
+            cut_when_idle: true,
         },
         net.orderer_identity(0),
     );

@@ -6,7 +6,9 @@ use cambium_orderer::block_signatures;
 use cambium_primitives::SeekPosition;
 use cambium_wire::common::Status;
 
-use crate::net::{broadcast, deliver, listeners, start, tx, tx_id, TestNet, CHANNEL};
+use crate::net::{
+    broadcast, deliver, listeners, start, start_configured, tx, tx_id, TestNet, CHANNEL,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_orderer_orders_signs_and_refuses() {
@@ -151,4 +153,70 @@ async fn single_orderer_orders_signs_and_refuses() {
 
     node.server.stop().await;
     node.node.shutdown().await;
+}
+
+/// The blocks after genesis, as a member of Org1 reads them.
+async fn ordered_blocks(net: &TestNet, addr: &str) -> Vec<cambium_ledger::Block> {
+    let (blocks, status) = deliver(
+        addr,
+        &net.org1_user(),
+        CHANNEL,
+        SeekPosition::Oldest,
+        SeekPosition::Newest,
+    )
+    .await;
+    assert_eq!(status, Status::Success as i32);
+    blocks.into_iter().skip(1).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_orderer_cuts_at_once_unless_told_to_wait_for_the_batch() {
+    // BatchTimeout of an hour: whatever is ordered within the test was cut for another reason.
+    let hour = Duration::from_secs(3600);
+
+    // Default: nothing is in flight, so a lone envelope is cut into a block at once.
+    let net = TestNet::new();
+    let (listener, addr) = listeners(1).await.pop().unwrap();
+    let settings = net.settings(std::slice::from_ref(&addr), hour);
+    let node = start_configured(&net, 0, listener, &addr, settings, None, true).await;
+    let envelope = tx(&net.org1_user(), CHANNEL, 100);
+    let id = tx_id(&envelope);
+    let replies = tokio::time::timeout(
+        Duration::from_secs(60),
+        broadcast(&node.addr, vec![envelope]),
+    )
+    .await
+    .expect("an idle orderer held a lone envelope for BatchTimeout")
+    .unwrap();
+    assert_eq!(
+        replies[0].status,
+        Status::Success as i32,
+        "{}",
+        replies[0].info
+    );
+    let blocks = ordered_blocks(&net, &node.addr).await;
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(
+        blocks[0].data.iter().map(|e| tx_id(e)).collect::<Vec<_>>(),
+        [id]
+    );
+
+    // `cutWhenIdle: false`: Fabric's rules alone. Ten envelopes (MaxMessageCount) make one
+    // block, cut by count; the first is not cut alone although the orderer was idle.
+    let net = TestNet::new();
+    let (listener, addr) = listeners(1).await.pop().unwrap();
+    let settings = net.settings(std::slice::from_ref(&addr), hour);
+    let node = start_configured(&net, 0, listener, &addr, settings, None, false).await;
+    let user = net.org1_user();
+    let envelopes: Vec<Vec<u8>> = (0..10).map(|_| tx(&user, CHANNEL, 100)).collect();
+    let replies = tokio::time::timeout(Duration::from_secs(60), broadcast(&node.addr, envelopes))
+        .await
+        .expect("ten envelopes fill a block")
+        .unwrap();
+    assert!(replies.iter().all(|r| r.status == Status::Success as i32));
+    let blocks = ordered_blocks(&net, &node.addr).await;
+    assert_eq!(
+        blocks.iter().map(|b| b.data.len()).collect::<Vec<_>>(),
+        [10]
+    );
 }

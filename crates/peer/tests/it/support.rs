@@ -155,6 +155,7 @@ pub(crate) async fn start_orderer_with_tls(
         NodeConfig {
             data_dir: dir.to_path_buf(),
             advertised_address: addr.clone(),
+            cut_when_idle: true,
         },
         signer,
         tls,
