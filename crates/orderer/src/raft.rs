@@ -143,10 +143,17 @@ fn dec<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> std::result::Result<T, Str
     bincode::deserialize(bytes).map_err(|e| e.to_string())
 }
 
+/// redb's page cache of a Raft store: the log is appended and read back only near its end
+/// (replication to followers), while redb's default of 1 GiB kept every appended block in
+/// memory until full.
+const RAFT_STORE_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// Opens (or creates) the channel's Raft store file.
 pub(crate) fn open_store(path: &Path) -> Result<Arc<Database>> {
-    let db =
-        Database::create(path).map_err(|e| OrdererError::store("opening the raft store", e))?;
+    let db = redb::Builder::new()
+        .set_cache_size(RAFT_STORE_CACHE_BYTES)
+        .create(path)
+        .map_err(|e| OrdererError::store("opening the raft store", e))?;
     let txn = db
         .begin_write()
         .map_err(|e| OrdererError::store("opening the raft store", e))?;
