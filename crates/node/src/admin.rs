@@ -60,8 +60,9 @@ pub struct Definition {
     pub version: String,
     /// The definition's sequence (1 for the first, +1 for each change).
     pub sequence: i64,
-    /// `ApplicationPolicy` bytes; empty means the channel's default endorsement policy.
-    #[serde(skip)]
+    /// `ApplicationPolicy` bytes; empty means the channel's default endorsement policy. JSON
+    /// shows it as `endorsement_policy`, in the policy language or as the channel policy's path.
+    #[serde(rename = "endorsement_policy", serialize_with = "serialize_policy")]
     pub validation_parameter: Vec<u8>,
     /// Whether `Init` must be invoked once before other calls.
     pub init_required: bool,
@@ -76,7 +77,35 @@ pub struct Definition {
     pub upgrade_policy: Option<String>,
 }
 
+/// `ApplicationPolicy` bytes as people read them: a signature policy in Fabric's policy
+/// language (`AND('Org1MSP.peer', 'Org2MSP.peer')`), or the path of the channel policy it refers
+/// to (`/Channel/Application/Endorsement` when there are no bytes, as for Fabric's default).
+pub fn endorsement_policy_text(validation_parameter: &[u8]) -> String {
+    if validation_parameter.is_empty() {
+        return cambium_lifecycle::DEFAULT_ENDORSEMENT_POLICY.to_owned();
+    }
+    match cambium_lifecycle::ApplicationPolicy::decode(validation_parameter) {
+        Ok(cambium_lifecycle::ApplicationPolicy::Signature(envelope)) => {
+            cambium_msp::policy::format(&envelope)
+        }
+        Ok(cambium_lifecycle::ApplicationPolicy::ChannelReference(path)) => path,
+        Err(e) => format!("(unreadable: {e})"),
+    }
+}
+
+fn serialize_policy<S: serde::Serializer>(
+    bytes: &[u8],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(&endorsement_policy_text(bytes))
+}
+
 impl Definition {
+    /// The endorsement policy, as [`endorsement_policy_text`] prints it.
+    pub fn endorsement_policy(&self) -> String {
+        endorsement_policy_text(&self.validation_parameter)
+    }
+
     /// A definition with the channel's default endorsement policy.
     pub fn new(name: &str, version: &str, sequence: i64) -> Definition {
         Definition {
@@ -974,6 +1003,21 @@ mod tests {
             policy.r#type,
             Some(application_policy::Type::SignaturePolicy(_))
         ));
+        // People and scripts read it back in the policy language.
+        assert_eq!(
+            d.endorsement_policy(),
+            "AND('Org1MSP.peer', 'Org2MSP.peer')"
+        );
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(
+            json["endorsement_policy"],
+            "AND('Org1MSP.peer', 'Org2MSP.peer')"
+        );
+        assert_eq!(
+            Definition::new("basic", "1.0", 1).endorsement_policy(),
+            "/Channel/Application/Endorsement"
+        );
+        assert!(endorsement_policy_text(b"\xff\xff").starts_with("(unreadable: "));
         let d = Definition::new("basic", "1.0", 1)
             .with_channel_config_policy("/Channel/Application/Endorsement");
         let policy = peer::ApplicationPolicy::decode(d.validation_parameter.as_slice()).unwrap();
@@ -982,6 +1026,12 @@ mod tests {
             Some(application_policy::Type::ChannelConfigPolicyReference(
                 "/Channel/Application/Endorsement".into()
             ))
+        );
+        assert_eq!(
+            Definition::new("basic", "1.0", 1)
+                .with_channel_config_policy("/Channel/Application/Writers")
+                .endorsement_policy(),
+            "/Channel/Application/Writers"
         );
         let err = Definition::new("basic", "1.0", 1)
             .with_signature_policy("AND('Org1MSP.peer'")

@@ -521,6 +521,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 approved.package_id.as_deref().unwrap_or("(none)"),
                 approved.definition.init_required
             );
+            print_policies(&approved.definition);
             if let Some(plan) = &approved.definition.rollout {
                 println!("  canary: {}", plan.describe());
             }
@@ -553,6 +554,7 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                         format!(", approvals [{}]", approvals.join(", "))
                     }
                 );
+                print_policies(&d.definition);
                 if let Some(plan) = &d.definition.rollout {
                     println!(
                         "  canary as committed: {} (`cambium contract rollout status {}` shows where it stands)",
@@ -873,5 +875,13 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// The definition's endorsement policy, and its upgrade policy if it has one, a line each.
+fn print_policies(definition: &Definition) {
+    println!("  endorsement policy: {}", definition.endorsement_policy());
+    if let Some(policy) = &definition.upgrade_policy {
+        println!("  upgrade policy: {policy}");
     }
 }
