@@ -5,10 +5,11 @@
 //! counts towards a quorum. Writing the block store is therefore taken off the path between
 //! commit and acknowledgement: applying an entry puts the block in memory ([`Blocks::push`]),
 //! where Deliver and the cutter see it at once, and a writer thread appends it to the block
-//! store. The writer takes the blocks queued meanwhile as one group, writes them without an
-//! fsync, makes the group durable with one fsync and only then advances the state machine's
-//! applied mark (see [`crate::raft::ChainStateMachine`]). After a crash, which may lose the
-//! blocks written since the last fsync, the applied mark is at or below the last durable block,
+//! store. The writer writes the blocks queued meanwhile without an fsync, makes them durable
+//! with one fsync once enough have gathered (or enough time passed, or someone flushes), and
+//! only then advances the state machine's applied mark (see [`crate::raft::ChainStateMachine`]).
+//! After a crash, which may lose the blocks written since the last fsync, the applied mark is
+//! at or below the last durable block,
 //! so openraft re-applies every later committed entry from the Raft log and the missing blocks
 //! are derived again. That needs the Raft log to keep every
 //! entry above the block store's height, which holds because the channel never snapshots
