@@ -70,7 +70,9 @@ impl ConfigNet {
             NodeConfig {
                 data_dir: self.dev.dir.path().join(format!("orderer{index}")),
                 advertised_address: addr.clone(),
-                cut_when_idle: true,
+                // Fabric's batching alone: these tests check which block the batch timeout in
+                // force cuts, so a block must not be cut for the orderer being idle.
+                cut_when_idle: false,
             },
             self.orderer_signer(),
         );
