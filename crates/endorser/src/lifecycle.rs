@@ -14,11 +14,11 @@
 //! - [`PeerLifecycle`]: what the endorser needs to answer `_lifecycle` proposals: the peer's
 //!   local MSP (for the admin ACLs) and its package store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use cambium_lifecycle::rollout::{assign, plan_in_force, stored_status, Route};
+use cambium_lifecycle::rollout::{assign, plan_in_force, stored_status, RolloutPlan, Route};
 use cambium_lifecycle::upgrade::previous_definition;
 use cambium_lifecycle::{
     committed_definition, org_approval, CommittedState, Definition, InstalledPackage,
@@ -186,10 +186,46 @@ impl PackageStore for DirPackageStore {
 }
 
 /// The contracts of a channel as `_lifecycle` defines them; see the module docs.
+///
+/// What `_lifecycle` says of a contract changes only when a block commits, while every proposal
+/// asks: the registry keeps, for the newest ledger height it has seen, each contract's
+/// [`Resolution`] (about eight state reads to make), and makes it again at the next height.
+/// Which package this peer has installed is looked up on every call, since installing changes it
+/// between blocks. A registry belongs to one channel's ledger (see `cambium-peer`'s
+/// `ContractSource`), so a height names one state.
 #[derive(Clone, Debug)]
 pub struct LifecycleRegistry {
     msp_id: String,
     packages: Arc<DirPackageStore>,
+    resolutions: Arc<Mutex<Resolutions>>,
+}
+
+/// The [`Resolution`]s made at one ledger height (`None`: the empty ledger).
+#[derive(Debug, Default)]
+struct Resolutions {
+    /// The savepoint of the snapshots they were made from; `None` before the first.
+    height: Option<Option<u64>>,
+    by_name: HashMap<String, Arc<Resolution>>,
+}
+
+/// What `_lifecycle` says of one contract at one height: the definition each route runs and
+/// this organisation's approval of it.
+#[derive(Debug)]
+struct Resolution {
+    /// The rollout plan in force, which sends some proposals to `previous`.
+    plan: Option<RolloutPlan>,
+    /// The current definition, approved; `NotDefined` or `NotInstalled` if not runnable.
+    current: Result<Approved, LookupError>,
+    /// The previous definition, approved, while a plan is in force and one is recorded.
+    previous: Option<Result<Approved, LookupError>>,
+}
+
+/// A definition and the package this organisation approved for it.
+#[derive(Clone, Debug)]
+struct Approved {
+    version: String,
+    init_required: bool,
+    package_id: String,
 }
 
 impl LifecycleRegistry {
@@ -198,35 +234,108 @@ impl LifecycleRegistry {
         LifecycleRegistry {
             msp_id: msp_id.to_owned(),
             packages,
+            resolutions: Arc::default(),
         }
     }
 }
 
 impl LifecycleRegistry {
-    /// The definition serving `origin` (the current one without an origin or a rollout).
-    fn serving_definition(
+    /// `name`'s resolution at `snapshot`'s height, made once per height. Errors only when the
+    /// ledger cannot be read (never remembered).
+    fn resolution(
+        &self,
+        name: &str,
+        snapshot: &dyn LedgerView,
+    ) -> Result<Arc<Resolution>, LookupError> {
+        let height = snapshot
+            .savepoint()
+            .map_err(|e| LookupError::Failed(e.to_string()))?;
+        let lock = || {
+            self.resolutions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        {
+            let cached = lock();
+            if cached.height == Some(height) {
+                if let Some(r) = cached.by_name.get(name) {
+                    return Ok(Arc::clone(r));
+                }
+            }
+        }
+        let made = Arc::new(self.resolve_at(name, snapshot)?);
+        let mut cached = lock();
+        // A snapshot older than the height in the cache (a proposal that started before the
+        // last block committed) is answered but not remembered.
+        if cached.height.is_none_or(|h| h < height) {
+            cached.height = Some(height);
+            cached.by_name.clear();
+        }
+        if cached.height == Some(height) {
+            cached.by_name.insert(name.to_owned(), Arc::clone(&made));
+        }
+        Ok(made)
+    }
+
+    /// Reads `name`'s resolution from `snapshot`.
+    fn resolve_at(&self, name: &str, snapshot: &dyn LedgerView) -> Result<Resolution, LookupError> {
+        let mut state = CommittedState(snapshot);
+        let failed = |e: LifecycleError| LookupError::Failed(e.to_string());
+        let Some(definition) = committed_definition(&mut state, name).map_err(failed)? else {
+            return Ok(Resolution {
+                plan: None,
+                current: Err(LookupError::NotDefined),
+                previous: None,
+            });
+        };
+        let status = stored_status(&mut state, name).map_err(failed)?;
+        let plan = plan_in_force(status.as_ref(), definition.sequence).cloned();
+        let previous = match plan {
+            Some(_) => previous_definition(&mut state, name)
+                .map_err(failed)?
+                .map(|d| self.approved(name, &mut state, d)),
+            None => None,
+        };
+        let current = self.approved(name, &mut state, definition);
+        for outcome in [Some(&current), previous.as_ref()].into_iter().flatten() {
+            if let Err(LookupError::Failed(why)) = outcome {
+                return Err(LookupError::Failed(why.clone()));
+            }
+        }
+        Ok(Resolution {
+            plan,
+            current,
+            previous,
+        })
+    }
+
+    /// `definition` with the package this organisation approved for its sequence, or why this
+    /// peer cannot run it.
+    fn approved(
         &self,
         name: &str,
         state: &mut CommittedState<'_>,
-        origin: Option<&ProposalOrigin>,
-    ) -> Result<Definition, LookupError> {
-        let failed = |e: LifecycleError| LookupError::Failed(e.to_string());
-        let definition = committed_definition(state, name)
-            .map_err(failed)?
-            .ok_or(LookupError::NotDefined)?;
-        let Some(origin) = origin else {
-            return Ok(definition);
-        };
-        let status = stored_status(state, name).map_err(failed)?;
-        let Some(plan) = plan_in_force(status.as_ref(), definition.sequence) else {
-            return Ok(definition);
-        };
-        if assign(plan, &origin.tx_id, &origin.creator()) == Route::New {
-            return Ok(definition);
+        definition: Definition,
+    ) -> Result<Approved, LookupError> {
+        let sequence = definition.sequence;
+        let msp = &self.msp_id;
+        let approval = org_approval(state, msp, name, sequence)
+            .map_err(|e| LookupError::Failed(e.to_string()))?
+            .ok_or_else(|| {
+                LookupError::NotInstalled(format!(
+                    "chaincode definition for '{name}' exists, but {msp} has not approved sequence {sequence}; approve it with a package installed on this peer"
+                ))
+            })?;
+        match approval.source {
+            PackageSource::Local(package_id) => Ok(Approved {
+                version: definition.version,
+                init_required: definition.init_required,
+                package_id,
+            }),
+            PackageSource::Unavailable => Err(LookupError::NotInstalled(format!(
+                "chaincode definition for '{name}' exists, but chaincode is not installed: {msp} approved sequence {sequence} without a package; install the package and approve sequence {sequence} again with its package ID"
+            ))),
         }
-        Ok(previous_definition(state, name)
-            .map_err(failed)?
-            .unwrap_or(definition))
     }
 
     fn resolve(
@@ -235,35 +344,29 @@ impl LifecycleRegistry {
         snapshot: &dyn LedgerView,
         origin: Option<&ProposalOrigin>,
     ) -> Result<InstalledContract, LookupError> {
-        let mut state = CommittedState(snapshot);
-        let failed = |e: LifecycleError| LookupError::Failed(e.to_string());
-        let definition = self.serving_definition(name, &mut state, origin)?;
-        let sequence = definition.sequence;
-        let msp = &self.msp_id;
-        let approval = org_approval(&mut state, msp, name, sequence)
-            .map_err(failed)?
-            .ok_or_else(|| {
-                LookupError::NotInstalled(format!(
-                    "chaincode definition for '{name}' exists, but {msp} has not approved sequence {sequence}; approve it with a package installed on this peer"
-                ))
-            })?;
-        let package_id = match approval.source {
-            PackageSource::Local(id) => id,
-            PackageSource::Unavailable => {
-                return Err(LookupError::NotInstalled(format!(
-                    "chaincode definition for '{name}' exists, but chaincode is not installed: {msp} approved sequence {sequence} without a package; install the package and approve sequence {sequence} again with its package ID"
-                )))
+        let resolution = self.resolution(name, snapshot)?;
+        // The definition serving `origin`: the current one, unless a rollout in force routes
+        // the proposal to the previous one (if one is recorded).
+        let serving = match (origin, &resolution.plan, &resolution.previous) {
+            (Some(origin), Some(plan), Some(previous))
+                if assign(plan, &origin.tx_id, &origin.creator()) != Route::New =>
+            {
+                previous
             }
+            _ => &resolution.current,
         };
-        let contract = self.packages.contract(&package_id).ok_or_else(|| {
+        let approved = serving.clone()?;
+        let contract = self.packages.contract(&approved.package_id).ok_or_else(|| {
+            let msp = &self.msp_id;
             LookupError::NotInstalled(format!(
-                "chaincode definition for '{name}' exists, but chaincode is not installed: package '{package_id}' that {msp} approved is not on this peer; install it"
+                "chaincode definition for '{name}' exists, but chaincode is not installed: package '{}' that {msp} approved is not on this peer; install it",
+                approved.package_id
             ))
         })?;
         Ok(InstalledContract {
-            version: definition.version,
+            version: approved.version,
             contract,
-            init_required: definition.init_required,
+            init_required: approved.init_required,
         })
     }
 }

@@ -438,11 +438,14 @@ impl Peer {
         let contracts: Arc<dyn ContractSource> = match &plugins.contracts {
             Some(c) => Arc::clone(c),
             None => {
-                let registry: Arc<dyn ContractRegistry> = Arc::new(LifecycleRegistry::new(
-                    &config.msp.id,
-                    Arc::clone(&packages),
-                ));
-                Arc::new(move |_: &str| Arc::clone(&registry))
+                // A registry per channel ledger (asked for whenever a channel's configuration
+                // is applied): it remembers what `_lifecycle` said at the ledger's height.
+                let msp_id = config.msp.id.clone();
+                let packages = Arc::clone(&packages);
+                Arc::new(move |_: &str| {
+                    Arc::new(LifecycleRegistry::new(&msp_id, Arc::clone(&packages)))
+                        as Arc<dyn ContractRegistry>
+                })
             }
         };
         let policies: Arc<dyn PolicySource> = plugins

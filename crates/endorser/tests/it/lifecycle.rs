@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cambium_endorser::{
-    DirPackageStore, Endorser, EndorserChannel, LifecycleRegistry, PeerLifecycle, ProposalResponse,
+    ContractRegistry, DirPackageStore, Endorser, EndorserChannel, LifecycleRegistry, LookupError,
+    PeerLifecycle, ProposalResponse,
 };
 use cambium_ledger::{Block, BlockReader, BlockWriter, Ledger, SnapshotSource};
 use cambium_lifecycle::PackageStore;
@@ -1467,4 +1468,42 @@ pub(crate) fn config_with_grace(blocks: u64) -> cambium_channel::ChannelConfig {
             cambium_lifecycle::upgrade::grace_blocks_config_value(blocks),
         );
     cambium_channel::ChannelConfig::new(CHANNEL, default.sequence(), root).expect("config builds")
+}
+
+#[test]
+fn each_snapshot_runs_the_definition_committed_at_its_own_height() {
+    let (network, id) = deployed_kv();
+    let org1 = &network.orgs[0];
+    let before = org1.ledger.snapshot().expect("snapshot");
+    // Version 1.1 of the same package, sequence 2.
+    let def2 = Def::new("kv", 2, "1.1");
+    network.approve(0, &def2, Some(&id));
+    network.approve(1, &def2, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def2), Code::Valid);
+    let after = org1.ledger.snapshot().expect("snapshot");
+
+    let registry = LifecycleRegistry::new("Org1MSP", Arc::clone(&org1.store));
+    let version = |snapshot: &cambium_ledger::LedgerSnapshot| {
+        registry
+            .contract("kv", snapshot)
+            .expect("kv resolves")
+            .version
+    };
+    // The registry remembers what it read at the newest height, and a proposal simulated on
+    // an older snapshot (one that started before the commit) still runs that snapshot's
+    // definition; at each new height it reads again.
+    assert_eq!(version(&after), "1.1");
+    assert_eq!(version(&before), "1.0");
+    assert_eq!(version(&after), "1.1");
+    let def3 = Def::new("kv", 3, "1.2");
+    network.approve(0, &def3, Some(&id));
+    network.approve(1, &def3, Some(&id));
+    assert_eq!(network.commit(&[0, 1], &def3), Code::Valid);
+    let newest = org1.ledger.snapshot().expect("snapshot");
+    assert_eq!(version(&newest), "1.2");
+    assert_eq!(version(&after), "1.1");
+    assert!(matches!(
+        registry.contract("nothing", &newest),
+        Err(LookupError::NotDefined)
+    ));
 }
