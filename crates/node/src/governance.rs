@@ -197,6 +197,7 @@ mod tests {
         let network = crate::DevNetwork::start(&crate::UpOptions {
             data_dir: tmp.path().join("data"),
             ports: Some(crate::Ports::free().unwrap()),
+            cut_when_idle: true,
         })
         .await
         .unwrap();

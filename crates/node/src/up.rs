@@ -28,6 +28,9 @@ pub struct UpOptions {
     pub data_dir: PathBuf,
     /// Ports for a new network; `None` means the defaults (or, on resume, the recorded ones).
     pub ports: Option<Ports>,
+    /// The orderer cuts a block at once when none is in flight (its `cutWhenIdle`); `false`
+    /// waits for the batch timeout or a full batch, as Fabric does.
+    pub cut_when_idle: bool,
 }
 
 /// A running development network. Stop it with [`DevNetwork::stop`].
@@ -96,7 +99,7 @@ impl DevNetwork {
             NodeConfig {
                 data_dir: network.orderer_dir(),
                 advertised_address: endpoint(ports.orderer),
-                cut_when_idle: true,
+                cut_when_idle: options.cut_when_idle,
             },
             signer,
             tls,

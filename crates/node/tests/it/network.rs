@@ -118,6 +118,7 @@ async fn a_taken_port_is_named_with_the_flag_that_moves_it() {
     let err = DevNetwork::start(&UpOptions {
         data_dir: tmp.path().join("data"),
         ports: Some(ports),
+        cut_when_idle: true,
     })
     .await
     .unwrap_err();
@@ -143,6 +144,7 @@ async fn a_folder_that_is_not_a_network_is_refused() {
     let err = DevNetwork::start(&UpOptions {
         data_dir: tmp.path().to_owned(),
         ports: Some(Ports::free().unwrap()),
+        cut_when_idle: true,
     })
     .await
     .unwrap_err()

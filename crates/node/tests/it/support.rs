@@ -41,6 +41,7 @@ pub(crate) async fn up(dir: &Path, ports: Option<Ports>) -> DevNetwork {
     let network = DevNetwork::start(&UpOptions {
         data_dir: dir.to_owned(),
         ports,
+        cut_when_idle: true,
     })
     .await
     .expect("the network starts");
