@@ -194,8 +194,17 @@ async fn an_idle_orderer_cuts_at_once_unless_told_to_wait_for_the_batch() {
         "{}",
         replies[0].info
     );
+    // Two more back to back on one stream: the second arrives within a few milliseconds of
+    // the block before it, and is cut once that block is IDLE_CUT_GAP old, not after the hour.
+    let pair: Vec<Vec<u8>> = (0..2).map(|_| tx(&net.org1_user(), CHANNEL, 100)).collect();
+    let replies = tokio::time::timeout(Duration::from_secs(60), broadcast(&node.addr, pair))
+        .await
+        .expect("an idle orderer held an envelope for BatchTimeout after cutting a block")
+        .unwrap();
+    assert!(replies.iter().all(|r| r.status == Status::Success as i32));
     let blocks = ordered_blocks(&net, &node.addr).await;
-    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks.iter().map(|b| b.data.len()).sum::<usize>(), 3);
+    assert_eq!(blocks[0].data.len(), 1);
     assert_eq!(
         blocks[0].data.iter().map(|e| tx_id(e)).collect::<Vec<_>>(),
         [id]
