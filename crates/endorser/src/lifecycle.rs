@@ -200,10 +200,11 @@ pub struct LifecycleRegistry {
     resolutions: Arc<Mutex<Resolutions>>,
 }
 
-/// The [`Resolution`]s made at one ledger height (`None`: the empty ledger).
+/// The [`Resolution`]s made at one ledger height.
 #[derive(Debug, Default)]
 struct Resolutions {
-    /// The savepoint of the snapshots they were made from; `None` before the first.
+    /// The savepoint of the snapshots they were made from (`Some(None)`: the empty ledger);
+    /// `None` before the first.
     height: Option<Option<u64>>,
     by_name: HashMap<String, Arc<Resolution>>,
 }

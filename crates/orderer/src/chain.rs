@@ -24,13 +24,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::deadline::Deadline;
-use crate::node::NodeInner;
 
 use crate::block::assemble_block;
 use crate::blocks::Blocks;
 use crate::cluster::{ClusterNetwork, Connections, SharedTrust};
 use crate::cutter::BlockCutter;
 use crate::error::{OrdererError, Result};
+use crate::node::NodeInner;
 use crate::raft::{
     open_store, ChainStateMachine, ChannelRaft, LogStore, RaftRequest, RaftResponse,
 };
@@ -150,7 +150,7 @@ impl Chain {
         );
         std::fs::create_dir_all(dir).map_err(|e| OrdererError::io("creating", dir, e))?;
         // Blocks above the genesis block are re-derived from the Raft log after a crash, so the
-        // block writer syncs them in groups (see `raft::write_group`); Deliver reads blocks by
+        // block writer syncs them in groups (see `raft::write_loop`); Deliver reads blocks by
         // number and nothing here looks a transaction up by ID, so there is no tx-ID index.
         let options = LedgerOptions {
             sync_each_block: false,
@@ -389,7 +389,7 @@ impl CutterLoop {
     ) {
         let mut batch_config = self.state.borrow_and_update().settings.batch;
         let mut cutter: BlockCutter<Submission> = BlockCutter::new(batch_config);
-        // Armed when a batch starts; `deadline` mirrors it so the loop need not lock to know.
+        // Armed when a batch starts, or for the idle-cut gap.
         let timer = match Deadline::new("batch-timer") {
             Ok(t) => t,
             Err(e) => {
@@ -397,7 +397,8 @@ impl CutterLoop {
                 return;
             }
         };
-        // When the armed timer fires; `None` while it is not armed.
+        // When the armed timer fires (`None`: not armed), mirrored so the loop need not lock
+        // the timer to know.
         let mut deadline: Option<std::time::Instant> = None;
         let arm = |deadline: &mut Option<std::time::Instant>, at: Option<std::time::Instant>| {
             if *deadline != at {
