@@ -20,6 +20,9 @@ pub const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 pub const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 /// Where Debian's `libstd-rust-dev-wasm32` puts the wasm32 standard library.
 pub const DEBIAN_WASM_STD: &str = "/usr/lib/rustlib/wasm32-unknown-unknown";
+/// The wasm linker Debian's rustc calls: a link to `lld-<llvm version>`, which the wasm32
+/// standard library only recommends, so `--no-install-recommends` leaves it dangling.
+pub const DEBIAN_LINKER: &str = "/usr/bin/rust-lld";
 
 /// The shadow stack a contract built here gets, in bytes (Rust's default for wasm32 is 1 MiB).
 ///
@@ -77,7 +80,7 @@ const INITIAL_MEMORY_TOO_SMALL: &str = "initial memory too small";
 
 /// What to install when no wasm toolchain is found.
 pub const INSTALL_HINT: &str =
-    "install Debian's toolchain with `apt-get install -y rustc cargo libstd-rust-dev-wasm32`, \
+    "install Debian's toolchain with `apt-get install -y rustc cargo libstd-rust-dev-wasm32 lld`, \
 or add the target to rustup with `rustup target add wasm32-unknown-unknown`";
 
 /// Why a contract could not be built.
@@ -154,7 +157,8 @@ fn rustup_has_wasm() -> Result<(), String> {
 }
 
 fn debian_has_wasm() -> Result<(), String> {
-    for path in [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_WASM_STD] {
+    for path in [DEBIAN_RUSTC, DEBIAN_CARGO, DEBIAN_WASM_STD, DEBIAN_LINKER] {
+        // `exists` follows links: a rust-lld whose lld is not installed counts as missing.
         if !Path::new(path).exists() {
             return Err(format!("{path} does not exist"));
         }
@@ -324,7 +328,7 @@ mod tests {
         }
         .to_string();
         assert!(
-            text.contains("apt-get install -y rustc cargo libstd-rust-dev-wasm32"),
+            text.contains("apt-get install -y rustc cargo libstd-rust-dev-wasm32 lld"),
             "{text}"
         );
         assert!(
