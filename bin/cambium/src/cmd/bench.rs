@@ -228,3 +228,35 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        bench: BenchCommand,
+    }
+
+    fn cut_when_idle(args: &[&str]) -> Result<bool, String> {
+        let argv = ["bench", "ordering"].iter().chain(args);
+        match Cli::try_parse_from(argv).map_err(|e| e.to_string())?.bench {
+            BenchCommand::Ordering { cut_when_idle, .. } => Ok(cut_when_idle),
+            _ => Err("parsed as another bench".to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_ordering_bench_cuts_when_idle_unless_told_false_and_takes_only_a_boolean() {
+        assert_eq!(cut_when_idle(&[]), Ok(true));
+        assert_eq!(cut_when_idle(&["--cut-when-idle", "false"]), Ok(false));
+        assert_eq!(cut_when_idle(&["--cut-when-idle", "true"]), Ok(true));
+        let err = cut_when_idle(&["--cut-when-idle", "yes please"]).unwrap_err();
+        assert!(
+            err.contains("invalid value 'yes please' for '--cut-when-idle <BOOL>'"),
+            "{err}"
+        );
+    }
+}
