@@ -103,7 +103,7 @@ impl NodeInner {
         let max = state.settings.batch.absolute_max_bytes as usize;
         if bytes.len() > max {
             return Err(Rejection::bad_request(format!(
-                "envelope of {} bytes exceeds the channel's AbsoluteMaxBytes of {max} bytes; send a smaller transaction",
+                "envelope of {} bytes exceeds the channel's AbsoluteMaxBytes of {max} bytes; send a smaller transaction, or raise the channel's BatchSize AbsoluteMaxBytes with a config update (`cambium channel update --absolute-max-bytes N`)",
                 bytes.len()
             )));
         }

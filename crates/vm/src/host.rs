@@ -106,6 +106,9 @@ pub(crate) struct CallShared {
     pub(crate) call: Call,
     pub(crate) env: Env,
     pub(crate) fuel_limit: u64,
+    /// Most distinct keys the call may write: [`MAX_WRITES_PER_CALL`], or
+    /// [`MAX_WRITES_PER_MIGRATION`] for a migration.
+    pub(crate) max_writes: usize,
 }
 
 /// What one store (one contract instance) holds during a call.
@@ -693,12 +696,13 @@ fn write(
 ) -> HostResult<()> {
     let data = c.data_mut();
     let ns = data.namespace.clone();
-    if data.rwset.is_new_write(&ns, key) && data.rwset.write_count() >= MAX_WRITES_PER_CALL {
+    let limit = data.shared.max_writes;
+    if data.rwset.is_new_write(&ns, key) && data.rwset.write_count() >= limit {
         return fail(VmError::HostLimit {
             call,
             what: "distinct keys written",
             size: data.rwset.write_count() as u64 + 1,
-            limit: MAX_WRITES_PER_CALL as u64,
+            limit: limit as u64,
         });
     }
     data.rwset.write(&ns, key, value);

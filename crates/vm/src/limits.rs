@@ -15,6 +15,14 @@ pub const MAX_RANGE_RESULTS: u32 = 1_000;
 pub const MAX_HISTORY_RESULTS: usize = 1_000;
 /// Most distinct keys one call (including nested calls) may write.
 pub const MAX_WRITES_PER_CALL: usize = 10_000;
+/// Most distinct keys one migration (a contract's `migrate`, run when the commit of its new
+/// definition is endorsed, including nested calls) may write.
+///
+/// A migration converts a whole namespace in one transaction, so it gets more room than a
+/// client's call. Its read/write set still has to fit in one envelope under the channel's
+/// `AbsoluteMaxBytes` (each record costs its key twice, the version read and the new value, plus
+/// framing), which Broadcast enforces.
+pub const MAX_WRITES_PER_MIGRATION: usize = 250_000;
 /// Largest event name, in bytes.
 pub const MAX_EVENT_NAME_BYTES: usize = 256;
 /// Largest event payload, in bytes.
@@ -43,6 +51,11 @@ pub const FUEL_PER_BYTE: u64 = 1;
 
 /// Default fuel for one call (roughly one unit per WebAssembly instruction).
 pub const DEFAULT_FUEL: u64 = 1_000_000_000;
+/// How many times a call's fuel a migration gets. Converting a record costs the example pair
+/// about 32,500 fuel, so with [`DEFAULT_FUEL`] a migration can convert about 300,000 records,
+/// above [`MAX_WRITES_PER_MIGRATION`]; a looping migration still stops, on every peer at the
+/// same instruction.
+pub const MIGRATION_FUEL_FACTOR: u64 = 10;
 /// Default limit of a contract's linear memory, in bytes.
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// Default limit of a contract's table elements.

@@ -498,8 +498,10 @@ impl Vm {
     /// `call` gives the transaction facts the migration sees (channel, tx ID, timestamp,
     /// creator) and, in `call.contract`, the namespace it reads and writes; `call.args` and
     /// `call.transient` are not used: the migration's input is `["migrate", from_version]`.
-    /// Fuel, memory and the determinism settings are those of [`Vm::execute`], and reads and
-    /// writes are recorded the same way, so the caller can put the outcome's read/write set into
+    /// Memory and the determinism settings are those of [`Vm::execute`]; since a migration
+    /// converts a whole namespace in one call, it gets [`MIGRATION_FUEL_FACTOR`] times the
+    /// call fuel and may write up to [`MAX_WRITES_PER_MIGRATION`] keys. Reads and writes are
+    /// recorded as for a call, so the caller can put the outcome's read/write set into
     /// the commit's simulation.
     ///
     /// `Ok` carries the migration's response: status 200 when it succeeded, or its own error
@@ -563,10 +565,20 @@ impl Vm {
         env: &Env,
     ) -> Result<CallOutcome> {
         let namespace = call.contract.clone();
+        // A migration converts a whole namespace in one call, so it gets more room.
+        let (fuel, max_writes) = if entry == MIGRATE_EXPORT {
+            (
+                self.config.fuel.saturating_mul(MIGRATION_FUEL_FACTOR),
+                MAX_WRITES_PER_MIGRATION,
+            )
+        } else {
+            (self.config.fuel, MAX_WRITES_PER_CALL)
+        };
         let shared = Arc::new(host::CallShared {
             call: call.clone(),
             env: env.clone(),
-            fuel_limit: self.config.fuel,
+            fuel_limit: fuel,
+            max_writes,
         });
         let data = HostState {
             shared,
@@ -586,14 +598,14 @@ impl Vm {
             memory: None,
         };
         let slot = self.slots.as_ref().map(CallSlots::acquire);
-        let (data, end, left) = host::run_instance(&contract.pre, entry, data, self.config.fuel);
+        let (data, end, left) = host::run_instance(&contract.pre, entry, data, fuel);
         drop(slot);
         match end {
             RunEnd::Responded(response) => Ok(CallOutcome {
                 response,
                 rwset: data.rwset.build(),
                 event: data.event,
-                fuel_used: self.config.fuel.saturating_sub(left),
+                fuel_used: fuel.saturating_sub(left),
             }),
             RunEnd::Failed(e) => Err(e),
         }

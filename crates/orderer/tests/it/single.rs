@@ -79,6 +79,12 @@ async fn single_orderer_orders_signs_and_refuses() {
         .unwrap();
     assert_eq!(r[0].status, Status::BadRequest as i32);
     assert!(r[0].info.contains("AbsoluteMaxBytes"), "{}", r[0].info);
+    assert!(
+        r[0].info
+            .contains("cambium channel update --absolute-max-bytes"),
+        "the refusal says how to raise the limit: {}",
+        r[0].info
+    );
 
     let r = broadcast(&node.addr, vec![tx(&user, "nochannel", 100)])
         .await

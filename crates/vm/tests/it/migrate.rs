@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use cambium_vm::limits::{MAX_WRITES_PER_CALL, MIGRATION_FUEL_FACTOR};
 use cambium_vm::{Call, Env, MemState, Vm, VmError};
 
 use crate::common::{call, install, modules, text, vm, vm_with, Ledger};
@@ -214,7 +215,12 @@ fn a_looping_migration_runs_out_of_fuel() {
     let e = vm
         .migrate(&c, &migration_call(), "1.0", &empty_env())
         .unwrap_err();
-    assert_eq!(e, VmError::OutOfFuel { limit: 200_000 });
+    assert_eq!(
+        e,
+        VmError::OutOfFuel {
+            limit: 200_000 * MIGRATION_FUEL_FACTOR
+        }
+    );
     assert!(e.to_string().contains("out of fuel"), "{e}");
 }
 
@@ -307,4 +313,88 @@ fn the_example_pair_is_a_compatible_upgrade_with_a_migration() {
     // Downgrading is breaking: SetCurrency disappears and the schema goes back without a migration.
     let back = cambium_vm::check_compat(&new, &old);
     assert_eq!(back.breaking_changes().len(), 2, "{back}");
+}
+
+/// A module whose `cambium_invoke` and `cambium_migrate` both run `body` and answer 200; `body`
+/// may call `$put` (`state_put`) and use the local `$i`.
+fn module_running_in_both(body: &str) -> Vec<u8> {
+    wat(&format!(
+        r#"(module
+  (import "cambium" "response_set" (func $respond (param i32 i32 i32 i32 i32)))
+  (import "cambium" "state_put" (func $put (param i32 i32 i32 i32)))
+  (@custom "cambium_manifest" "{WITH_MIGRATE}")
+  (memory (export "memory") 1)
+  (data (i32.const 32) "v")
+  (func $body (local $i i32) {body})
+  (func (export "cambium_invoke")
+    (call $body)
+    (call $respond (i32.const 200) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+  (func (export "cambium_migrate")
+    (call $body)
+    (call $respond (i32.const 200) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))))"#
+    ))
+}
+
+#[test]
+fn a_migration_may_write_a_whole_namespace_where_a_call_is_held_to_the_call_limit() {
+    // Writes keys "aaaa", "baaa", ... : key i spells i's four low nibbles as letters a-p.
+    let writes = MAX_WRITES_PER_CALL + 1;
+    let body = format!(
+        r#"(loop $l
+      (i32.store8 (i32.const 16) (i32.add (i32.const 97) (i32.and (local.get $i) (i32.const 15))))
+      (i32.store8 (i32.const 17) (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.const 4)) (i32.const 15))))
+      (i32.store8 (i32.const 18) (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.const 8)) (i32.const 15))))
+      (i32.store8 (i32.const 19) (i32.add (i32.const 97) (i32.and (i32.shr_u (local.get $i) (i32.const 12)) (i32.const 15))))
+      (call $put (i32.const 16) (i32.const 4) (i32.const 32) (i32.const 1))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const {writes}))))"#
+    );
+    let vm = vm();
+    let c = install(&vm, &module_running_in_both(&body));
+
+    let e = vm
+        .execute(&c, &call("assets", "anything", &[]), &empty_env())
+        .unwrap_err();
+    assert_eq!(
+        e,
+        VmError::HostLimit {
+            call: "state_put",
+            what: "distinct keys written",
+            size: writes as u64,
+            limit: MAX_WRITES_PER_CALL as u64,
+        }
+    );
+
+    let out = vm
+        .migrate(&c, &migration_call(), "1.0", &empty_env())
+        .unwrap();
+    assert_eq!(out.response.status, 200, "{}", out.response.message);
+    let ns = out
+        .rwset
+        .namespace("assets")
+        .expect("the migration's writes");
+    assert_eq!(ns.writes.len(), writes);
+}
+
+#[test]
+fn a_migration_gets_more_fuel_than_a_call() {
+    // About 4 million fuel: over a call's 1 million, within a migration's 10 million.
+    let body = r#"(loop $l
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 500000))))"#;
+    let vm = vm_with(1_000_000, 16 * 1024 * 1024);
+    let c = install(&vm, &module_running_in_both(body));
+    let e = vm
+        .execute(&c, &call("assets", "anything", &[]), &empty_env())
+        .unwrap_err();
+    assert_eq!(e, VmError::OutOfFuel { limit: 1_000_000 });
+    let out = vm
+        .migrate(&c, &migration_call(), "1.0", &empty_env())
+        .unwrap();
+    assert_eq!(out.response.status, 200, "{}", out.response.message);
+    assert!(
+        out.fuel_used > 1_000_000 && out.fuel_used < 1_000_000 * MIGRATION_FUEL_FACTOR,
+        "{}",
+        out.fuel_used
+    );
 }
