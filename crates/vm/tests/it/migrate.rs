@@ -12,13 +12,17 @@ fn wat(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("valid WAT")
 }
 
+/// The host functions the test modules import: `$respond` (`response_set`) and `$put`
+/// (`state_put`).
+const HOST_IMPORTS: &str = r#"(import "cambium" "response_set" (func $respond (param i32 i32 i32 i32 i32)))
+  (import "cambium" "state_put" (func $put (param i32 i32 i32 i32)))"#;
+
 /// A module whose `cambium_invoke` answers 200 and whose `cambium_migrate` is `body`, with a
 /// manifest saying `manifest_migrate`.
 fn module_with_migrate(body: &str, manifest: &str) -> Vec<u8> {
     wat(&format!(
         r#"(module
-  (import "cambium" "response_set" (func $respond (param i32 i32 i32 i32 i32)))
-  (import "cambium" "state_put" (func $put (param i32 i32 i32 i32)))
+  {HOST_IMPORTS}
   (@custom "cambium_manifest" "{manifest}")
   (memory (export "memory") 1)
   (data (i32.const 16) "key")
@@ -320,8 +324,7 @@ fn the_example_pair_is_a_compatible_upgrade_with_a_migration() {
 fn module_running_in_both(body: &str) -> Vec<u8> {
     wat(&format!(
         r#"(module
-  (import "cambium" "response_set" (func $respond (param i32 i32 i32 i32 i32)))
-  (import "cambium" "state_put" (func $put (param i32 i32 i32 i32)))
+  {HOST_IMPORTS}
   (@custom "cambium_manifest" "{WITH_MIGRATE}")
   (memory (export "memory") 1)
   (data (i32.const 32) "v")
