@@ -162,6 +162,32 @@ impl Source {
     }
 }
 
+/// The label of `package` and its Fabric package ID (`label:sha256`).
+pub(crate) fn package_label_and_id(package: &[u8]) -> Result<(String, String)> {
+    let label = read_package(package)
+        .map_err(|e| NodeError::Package(format!("not a contract package: {e}")))?
+        .metadata
+        .label;
+    let id = package_id(&label, package);
+    Ok((label, id))
+}
+
+/// An admin of every organisation in `profile` (on `channel`, or the profile's), in the
+/// profile's order; at least one.
+pub(crate) fn org_admins(profile: &ConnectionProfile, channel: Option<&str>) -> Result<Vec<Admin>> {
+    let admins = profile
+        .organizations
+        .keys()
+        .map(|org| Admin::new(profile.clone(), org, channel))
+        .collect::<Result<Vec<_>>>()?;
+    if admins.is_empty() {
+        return Err(NodeError::Rejected(
+            "the connection profile lists no organizations".to_owned(),
+        ));
+    }
+    Ok(admins)
+}
+
 /// Deploys `package` as `options.name` on every organisation of `profile`, reporting each
 /// step to `progress`.
 pub async fn deploy(
@@ -170,22 +196,9 @@ pub async fn deploy(
     options: &DeployOptions,
     progress: &(dyn Fn(&Step) + Sync),
 ) -> Result<DeployReport> {
-    let label = read_package(package)
-        .map_err(|e| NodeError::Package(format!("not a contract package: {e}")))?
-        .metadata
-        .label;
-    let id = package_id(&label, package);
+    let (_, id) = package_label_and_id(package)?;
     let started = Instant::now();
-    let admins = profile
-        .organizations
-        .keys()
-        .map(|org| Admin::new(profile.clone(), org, options.channel.as_deref()))
-        .collect::<Result<Vec<_>>>()?;
-    if admins.is_empty() {
-        return Err(NodeError::Rejected(
-            "the connection profile lists no organizations".to_owned(),
-        ));
-    }
+    let admins = org_admins(profile, options.channel.as_deref())?;
 
     // The next sequence, asked while nothing else is in flight.
     let first = &admins[0];

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use cambium_vm::compat::CompatReport;
-use cambium_vm::package::{package_id, read_package};
+use cambium_vm::package::read_package;
 use cambium_vm::{Manifest, Vm};
 use cambium_wire::cambium_lifecycle as pb;
 use cambium_wire::Message;
@@ -569,22 +569,10 @@ pub async fn upgrade(
     options: &UpgradeOptions,
     progress: &(dyn Fn(&Step) + Sync),
 ) -> Result<UpgradeReport> {
-    let label = read_package(package)
-        .map_err(|e| NodeError::Package(format!("not a contract package: {e}")))?
-        .metadata
-        .label;
-    let id = package_id(&label, package);
+    let (label, id) = crate::deploy::package_label_and_id(package)?;
     let started = Instant::now();
-    let admins = profile
-        .organizations
-        .keys()
-        .map(|org| Admin::new(profile.clone(), org, options.channel.as_deref()))
-        .collect::<Result<Vec<_>>>()?;
-    let Some(first) = admins.first() else {
-        return Err(NodeError::Rejected(
-            "the connection profile lists no organizations".to_owned(),
-        ));
-    };
+    let admins = crate::deploy::org_admins(profile, options.channel.as_deref())?;
+    let first = &admins[0];
     let first_peer = first.peer_name(None)?;
 
     let previous = match first
