@@ -459,14 +459,18 @@ impl Admin {
     /// Endorses the commit of `definition` on every peer in `peers` without submitting it:
     /// what `--dry-run` shows (the read/write set the commit would write, including a
     /// migration's). Nothing changes on the ledger.
+    /// Also returns the size in bytes of the signed transaction the commit would broadcast,
+    /// which the channel's `AbsoluteMaxBytes` bounds.
     pub async fn endorse_commit(
         &self,
         peers: &[String],
         definition: &Definition,
-    ) -> Result<Vec<(String, peer::ProposalResponse)>> {
-        self.endorse(peers, "CommitChaincodeDefinition", commit_args(definition))
-            .await
-            .map(|(_, responses)| responses)
+    ) -> Result<(Vec<(String, peer::ProposalResponse)>, usize)> {
+        let (proposal, responses) = self
+            .endorse(peers, "CommitChaincodeDefinition", commit_args(definition))
+            .await?;
+        let envelope = client::endorsed_envelope(&self.signer, &proposal, &responses)?;
+        Ok((responses, envelope.encoded_len()))
     }
 
     /// The package `package_id` as installed on `peer` (Fabric's

@@ -521,6 +521,25 @@ pub struct DryRun {
     pub refused: Option<String>,
     /// The endorsed response's message (where a peer reports the migration's fuel).
     pub message: String,
+    /// Size in bytes of the signed commit transaction (0 when it could not be endorsed).
+    pub transaction_bytes: usize,
+    /// The channel's `AbsoluteMaxBytes`: Broadcast refuses a larger transaction.
+    pub absolute_max_bytes: u32,
+}
+
+impl DryRun {
+    /// Why the orderer would refuse the commit transaction for its size, if it would.
+    pub fn too_large(&self) -> Option<String> {
+        (self.transaction_bytes > self.absolute_max_bytes as usize).then(|| {
+            format!(
+                "the commit transaction is {} bytes, over the channel's AbsoluteMaxBytes of {} \
+                 bytes, so the orderer would refuse it; raise the limit first with `cambium \
+                 channel update --absolute-max-bytes N` (signed by the orderer organisations' \
+                 admins)",
+                self.transaction_bytes, self.absolute_max_bytes
+            )
+        })
+    }
 }
 
 /// What an upgrade did.
@@ -699,10 +718,16 @@ async fn dry_run(
 ) -> Result<DryRun> {
     let mut dry = DryRun {
         approvals: admin.check_commit_readiness(peer, definition).await?,
+        absolute_max_bytes: admin
+            .channel_config(peer)
+            .await?
+            .batch_size()
+            .absolute_max_bytes,
         ..DryRun::default()
     };
     match admin.endorse_commit(endorsers, definition).await {
-        Ok(responses) => {
+        Ok((responses, transaction_bytes)) => {
+            dry.transaction_bytes = transaction_bytes;
             dry.endorsed_by = responses.iter().map(|(p, _)| p.clone()).collect();
             if let Some((_, first)) = responses.first() {
                 dry.message = first
@@ -799,6 +824,26 @@ pub async fn rollout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dry_run_says_when_the_commit_would_be_too_large_to_order() {
+        let fits = DryRun {
+            transaction_bytes: 1_000,
+            absolute_max_bytes: 1_000,
+            ..DryRun::default()
+        };
+        assert_eq!(fits.too_large(), None);
+        let over = DryRun {
+            transaction_bytes: 1_001,
+            ..fits
+        };
+        let why = over.too_large().expect("over the limit");
+        assert!(
+            why.contains("1001 bytes, over the channel's AbsoluteMaxBytes of 1000")
+                && why.contains("cambium channel update --absolute-max-bytes"),
+            "{why}"
+        );
+    }
 
     #[test]
     fn weights_are_percentages_from_0_to_100() {

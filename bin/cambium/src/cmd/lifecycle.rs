@@ -214,7 +214,8 @@ pub(crate) enum LifecycleCommand {
         /// Go ahead even if the new package breaks the committed interface.
         #[arg(long)]
         allow_breaking: bool,
-        /// Check everything and endorse the commit without submitting it; changes nothing.
+        /// Check everything and endorse the commit without submitting it (with its size against
+        /// the channel's AbsoluteMaxBytes); changes nothing.
         #[arg(long)]
         dry_run: bool,
         /// The channel (default: the profile's).
@@ -797,6 +798,13 @@ fn print_upgrade(report: &UpgradeReport) {
                     }
                     if !dry.message.is_empty() {
                         println!("  peer says: {}", dry.message);
+                    }
+                    println!(
+                        "  commit transaction: {} bytes (the channel's AbsoluteMaxBytes: {})",
+                        dry.transaction_bytes, dry.absolute_max_bytes
+                    );
+                    if let Some(why) = dry.too_large() {
+                        println!("  {why}");
                     }
                 }
             }

@@ -160,6 +160,12 @@ async fn upgrade_checks_the_interface_dry_runs_and_commits_the_next_sequence() {
         "{found:?}"
     );
     assert!(found.rwset["_lifecycle"].writes > 0, "{found:?}");
+    // The size the orderer will judge, against the channel's limit (99 MB in this network).
+    assert!(
+        found.transaction_bytes > 1_000 && found.absolute_max_bytes == 99 * 1024 * 1024,
+        "{found:?}"
+    );
+    assert_eq!(found.too_large(), None);
     assert_eq!(committed(&profile, "assets").await, 1);
     let (status, payload) = query(&profile, "assets", &["ReadAsset", "a1"]).await;
     assert_eq!((status, payload.as_slice()), (200, &b"Tomoko,300"[..]));
