@@ -127,6 +127,13 @@ impl std::fmt::Debug for EndorserChannel {
     }
 }
 
+/// What a definition commit's migration produced: its read/write set, and the line the
+/// peer reports about it (keys and fuel) beside the endorsed response.
+struct Migrated {
+    rwset: TxRwSet,
+    note: String,
+}
+
 /// A proposal response as the endorser decides it; [`ProposalResponse::to_bytes`] gives the
 /// `protos.ProposalResponse` bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -688,6 +695,7 @@ impl Endorser {
         let channel_id = channel.config.channel_id();
         let peer_msp = self.signer.msp_id();
         let mut rwset = TxRwSet::default();
+        let mut migration_note = None;
         let response = match lifecycle_scc::split_args(&view.args) {
             Err(e) => lifecycle_scc::respond(LIFECYCLE, Err(e)),
             Ok((function, input)) => {
@@ -753,8 +761,11 @@ impl Endorser {
                         let result = match result {
                             Ok(payload) if function == lifecycle_scc::COMMIT => self
                                 .migrate_on_commit(view, channel, &shared_snapshot, creator, input)
-                                .map(|migration| {
-                                    rwset = migration;
+                                .map(|migrated| {
+                                    if let Some(m) = migrated {
+                                        rwset = m.rwset;
+                                        migration_note = Some(m.note);
+                                    }
                                     payload
                                 }),
                             other => other,
@@ -768,7 +779,13 @@ impl Endorser {
                 }
             }
         };
-        self.respond(view, response, &rwset, None, SYSTEM_CHAINCODE_VERSION)
+        let mut endorsed = self.respond(view, response, &rwset, None, SYSTEM_CHAINCODE_VERSION)?;
+        if let (Some(note), Some(_)) = (migration_note, &endorsed.endorsement) {
+            // Only in the unsigned copy of the response: the endorsed payload, which every
+            // endorser must agree on, keeps the lifecycle's own response.
+            endorsed.response.message = note;
+        }
+        Ok(endorsed)
     }
 
     /// Atomic migration: when a commit replaces a definition and the package this peer's org
@@ -784,7 +801,7 @@ impl Endorser {
         snapshot: &Arc<dyn LedgerView>,
         creator: &SerializedIdentity,
         input: &[u8],
-    ) -> cambium_lifecycle::Result<TxRwSet> {
+    ) -> cambium_lifecycle::Result<Option<Migrated>> {
         use cambium_wire::Message;
         let failed = |why: String| LifecycleError::Refused(why);
         let args = cambium_wire::lifecycle::CommitChaincodeDefinitionArgs::decode(input)
@@ -792,16 +809,16 @@ impl Endorser {
         let name = args.name.as_str();
         let mut state = cambium_lifecycle::CommittedState(snapshot.as_ref());
         let Some(replaced) = cambium_lifecycle::committed_definition(&mut state, name)? else {
-            return Ok(TxRwSet::default());
+            return Ok(None);
         };
         let msp = self.signer.msp_id();
         let package = cambium_lifecycle::org_approval(&mut state, msp, name, args.sequence)?
             .and_then(|a| a.source.package_id().map(str::to_owned));
         let Some(contract) = package.and_then(|id| channel.contracts.package_contract(&id)) else {
-            return Ok(TxRwSet::default());
+            return Ok(None);
         };
         if !contract.has_migrate() {
-            return Ok(TxRwSet::default());
+            return Ok(None);
         }
         let from = replaced.version.as_str();
         let refuse = |why: String| {
@@ -862,7 +879,24 @@ impl Endorser {
                 foreign.namespace
             )));
         }
-        Ok(rwset)
+        let keys_read: usize = rwset
+            .ns
+            .iter()
+            .flat_map(|ns| {
+                let scanned = ns.range_queries.iter().map(|q| match &q.reads {
+                    Some(cambium_primitives::RangeQueryReads::Raw(reads)) => reads.len(),
+                    _ => 0,
+                });
+                std::iter::once(ns.reads.len()).chain(scanned)
+            })
+            .sum();
+        let note = format!(
+            "migration of '{name}' from version '{from}': {keys_read} keys read, {} written, {} of {} fuel",
+            rwset.ns.iter().map(|ns| ns.writes.len()).sum::<usize>(),
+            outcome.fuel_used,
+            self.vm.migration_fuel()
+        );
+        Ok(Some(Migrated { rwset, note }))
     }
 
     /// The contracts on each joined channel whose committed definition this peer's org runs

@@ -395,6 +395,11 @@ impl Vm {
         &self.config
     }
 
+    /// The fuel one migration gets: [`MIGRATION_FUEL_FACTOR`] times a call's.
+    pub fn migration_fuel(&self) -> u64 {
+        self.config.fuel.saturating_mul(MIGRATION_FUEL_FACTOR)
+    }
+
     /// A hex fingerprint of the engine's compilation settings (part of every cache key).
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
@@ -567,10 +572,7 @@ impl Vm {
         let namespace = call.contract.clone();
         // A migration converts a whole namespace in one call, so it gets more room.
         let (fuel, max_writes) = if entry == MIGRATE_EXPORT {
-            (
-                self.config.fuel.saturating_mul(MIGRATION_FUEL_FACTOR),
-                MAX_WRITES_PER_MIGRATION,
-            )
+            (self.migration_fuel(), MAX_WRITES_PER_MIGRATION)
         } else {
             (self.config.fuel, MAX_WRITES_PER_CALL)
         };

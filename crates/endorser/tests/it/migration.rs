@@ -77,6 +77,14 @@ fn a_commit_runs_the_new_packages_migration_in_the_same_transaction() {
         responses[0].payload, responses[1].payload,
         "both endorsers migrate alike"
     );
+    // Each peer reports what the migration cost beside (not inside) the endorsed payload.
+    let note = &responses[0].response.message;
+    assert!(
+        note.starts_with("migration of 'asset-ledger' from version '1.0': ")
+            && note.contains(" keys read, 1 written, ")
+            && note.ends_with(" fuel"),
+        "{note}"
+    );
     let tx = Network::envelope(admin, &proposal, &responses);
     assert_eq!(network.submit(vec![tx]), [Code::Valid]);
 

@@ -166,6 +166,11 @@ async fn upgrade_checks_the_interface_dry_runs_and_commits_the_next_sequence() {
         "{found:?}"
     );
     assert_eq!(found.too_large(), None);
+    // And what the migration cost, as the peer reports it.
+    assert!(
+        found.message.contains("2 written") && found.message.contains(" fuel"),
+        "{found:?}"
+    );
     assert_eq!(committed(&profile, "assets").await, 1);
     let (status, payload) = query(&profile, "assets", &["ReadAsset", "a1"]).await;
     assert_eq!((status, payload.as_slice()), (200, &b"Tomoko,300"[..]));
