@@ -64,7 +64,7 @@ use cambium_msp::{Certificate, Msp, SigningIdentity};
 use cambium_primitives::chaincode::{STATUS_ERROR, STATUS_ERROR_THRESHOLD};
 use cambium_primitives::{
     ChaincodeEvent, ChaincodeResponse, Endorsement, HeaderType, KvRead, KvWrite, NsRwSet,
-    SerializedIdentity, TxRwSet,
+    RangeQueryInfo, RangeQueryReads, SerializedIdentity, TxRwSet,
 };
 use cambium_vm::{Call, Creator, Env, Timestamp, Vm};
 use cambium_wire::tx::{
@@ -879,20 +879,19 @@ impl Endorser {
                 foreign.namespace
             )));
         }
+        // Keys read: point reads plus the keys the range scans returned.
+        let scanned = |q: &RangeQueryInfo| match &q.reads {
+            Some(RangeQueryReads::Raw(reads)) => reads.len(),
+            _ => 0,
+        };
         let keys_read: usize = rwset
             .ns
             .iter()
-            .flat_map(|ns| {
-                let scanned = ns.range_queries.iter().map(|q| match &q.reads {
-                    Some(cambium_primitives::RangeQueryReads::Raw(reads)) => reads.len(),
-                    _ => 0,
-                });
-                std::iter::once(ns.reads.len()).chain(scanned)
-            })
+            .map(|ns| ns.reads.len() + ns.range_queries.iter().map(scanned).sum::<usize>())
             .sum();
+        let written: usize = rwset.ns.iter().map(|ns| ns.writes.len()).sum();
         let note = format!(
-            "migration of '{name}' from version '{from}': {keys_read} keys read, {} written, {} of {} fuel",
-            rwset.ns.iter().map(|ns| ns.writes.len()).sum::<usize>(),
+            "migration of '{name}' from version '{from}': {keys_read} keys read, {written} written, {} of {} fuel",
             outcome.fuel_used,
             self.vm.migration_fuel()
         );

@@ -459,6 +459,7 @@ impl Admin {
     /// Endorses the commit of `definition` on every peer in `peers` without submitting it:
     /// what `--dry-run` shows (the read/write set the commit would write, including a
     /// migration's). Nothing changes on the ledger.
+    ///
     /// Also returns the size in bytes of the signed transaction the commit would broadcast,
     /// which the channel's `AbsoluteMaxBytes` bounds.
     pub async fn endorse_commit(
