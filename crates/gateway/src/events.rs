@@ -10,11 +10,10 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use cambium_wire::block::{block_transactions, chaincode_events};
+use cambium_wire::block::StoredBlockTransactions;
 use cambium_wire::gateway::{ChaincodeEventsRequest, ChaincodeEventsResponse};
 use cambium_wire::orderer::seek_position::Type as Seek;
 use cambium_wire::status::gateway_status;
-use cambium_wire::{common, Message};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_stream::StreamExt;
 use tonic::{Code, Status};
@@ -70,30 +69,23 @@ async fn start(
 
 /// The response for one block, or `None` if it has no matching event.
 fn block_response(
-    bytes: &[u8],
+    number: u64,
+    bytes: Vec<u8>,
     chaincode: &str,
     after: Option<&str>,
 ) -> Result<Option<ChaincodeEventsResponse>, Status> {
-    let block = common::Block::decode(bytes).map_err(|e| {
-        gateway_status(
-            Code::Aborted,
-            format!("a committed block does not decode: {e}"),
-            &[],
-        )
-    })?;
-    let number = block.header.as_ref().map_or(0, |h| h.number);
-    let unreadable = |e: cambium_wire::WireError| {
+    let block = StoredBlockTransactions::decode(bytes).map_err(|e| {
         gateway_status(
             Code::Aborted,
             format!("cannot read the events of block {number}: {e}"),
             &[],
         )
-    };
-    let mut events = chaincode_events(&block, chaincode).map_err(unreadable)?;
+    })?;
+    let mut events = block.chaincode_events(chaincode);
     if let Some(after) = after {
-        let position = block_transactions(&block)
-            .map_err(unreadable)?
-            .into_iter()
+        let position = block
+            .transactions
+            .iter()
             .find(|t| t.tx_id == after)
             .map(|t| t.index);
         if let Some(position) = position {
@@ -105,7 +97,7 @@ fn block_response(
     }
     Ok(Some(ChaincodeEventsResponse {
         events: events.into_iter().map(|(_, e)| (&e).into()).collect(),
-        block_number: number,
+        block_number: block.number,
     }))
 }
 
@@ -137,7 +129,8 @@ pub(crate) async fn stream(
                     } else {
                         None
                     };
-                    match block_response(&stored.bytes, &request.chaincode_id, after) {
+                    match block_response(stored.number, stored.bytes, &request.chaincode_id, after)
+                    {
                         Ok(None) => continue,
                         Ok(Some(response)) => Ok(response),
                         Err(status) => Err(status),

@@ -133,18 +133,14 @@ pub trait PeerContext: Send + Sync + 'static {
                 let Some(stored) = next else { break };
                 let stored = stored?;
                 seen = stored.number + 1;
-                let block = <cambium_wire::common::Block as cambium_wire::Message>::decode(
-                    stored.bytes.as_slice(),
-                )
-                .map_err(|e| {
-                    PeerError::Ledger(format!("block {} does not decode: {e}", stored.number))
-                })?;
-                let found = cambium_wire::block::block_transactions(&block)
-                    .map_err(|e| PeerError::Ledger(e.to_string()))?
+                let number = stored.number;
+                let found = cambium_wire::block::StoredBlockTransactions::decode(stored.bytes)
+                    .map_err(|e| PeerError::Ledger(format!("block {number}: {e}")))?
+                    .transactions
                     .iter()
                     .any(|t| t.tx_id == tx_id);
                 if found {
-                    return Ok(Some(stored.number));
+                    return Ok(Some(number));
                 }
             }
             Ok(None)

@@ -185,22 +185,37 @@ fn check(
     Ok((channel, seek))
 }
 
-/// The response carrying block `bytes` for `kind`.
-fn response(kind: Kind, bytes: &[u8], content: SeekContentType) -> Result<DeliverResponse, String> {
-    let mut block =
-        common::Block::decode(bytes).map_err(|e| format!("a stored block does not decode: {e}"))?;
-    if content == SeekContentType::HeaderWithSig {
-        block.data = None;
-    }
+/// The response carrying block `bytes` for `kind`. A filtered block is read from the stored
+/// bytes without decoding the whole block: every listener reads every block, and a block can
+/// hold a migration's megabyte of writes that a filtered block leaves out.
+fn response(
+    kind: Kind,
+    bytes: Vec<u8>,
+    content: SeekContentType,
+) -> Result<DeliverResponse, String> {
     let kind = match kind {
-        Kind::Full => Type::Block(block),
-        Kind::PrivateData => Type::BlockAndPrivateData(BlockAndPrivateData {
-            block: Some(block),
-            private_data_map: Default::default(),
-        }),
-        Kind::Filtered => Type::FilteredBlock(
-            cambium_wire::block::filtered_block(&block).map_err(|e| e.to_string())?,
+        Kind::Filtered if content != SeekContentType::HeaderWithSig => Type::FilteredBlock(
+            cambium_wire::block::StoredBlockTransactions::decode(bytes)
+                .map_err(|e| e.to_string())?
+                .into_filtered_block(),
         ),
+        _ => {
+            let mut block = common::Block::decode(bytes.as_slice())
+                .map_err(|e| format!("a stored block does not decode: {e}"))?;
+            if content == SeekContentType::HeaderWithSig {
+                block.data = None;
+            }
+            match kind {
+                Kind::Full => Type::Block(block),
+                Kind::PrivateData => Type::BlockAndPrivateData(BlockAndPrivateData {
+                    block: Some(block),
+                    private_data_map: Default::default(),
+                }),
+                Kind::Filtered => Type::FilteredBlock(
+                    cambium_wire::block::filtered_block(&block).map_err(|e| e.to_string())?,
+                ),
+            }
+        }
     };
     Ok(DeliverResponse { r#type: Some(kind) })
 }
@@ -246,7 +261,7 @@ async fn serve(
             }
         }
         let message = match channel.block(number) {
-            Ok(Some(stored)) => response(kind, &stored.bytes, seek.content_type),
+            Ok(Some(stored)) => response(kind, stored.bytes, seek.content_type),
             Ok(None) => Err(format!("block {number} is missing below the height")),
             Err(e) => Err(e.to_string()),
         };

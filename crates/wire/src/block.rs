@@ -6,6 +6,7 @@
 //! error. Events are taken from every action that has one with a non-empty chaincode ID.
 
 use cambium_primitives::{ChaincodeEvent, HeaderType, TxValidationCode};
+use prost::bytes::Bytes;
 use prost::Message;
 
 use crate::error::{Result, WireError};
@@ -64,23 +65,122 @@ fn decode<M: Message + Default>(bytes: &[u8], message: &'static str) -> Result<M
     M::decode(bytes).map_err(WireError::decode(message))
 }
 
+/// Decodes `M` from `bytes` without copying: its `Bytes` fields share `bytes`' buffer.
+fn view<M: Message + Default>(bytes: Bytes, message: &'static str) -> Result<M> {
+    M::decode(bytes).map_err(WireError::decode(message))
+}
+
+/// Views of the messages between a block and its transactions' events, declaring only the
+/// fields read here. Decoded from `Bytes`, their byte fields are slices of the block's buffer
+/// and the fields they leave out (a migration's megabyte of read/write set, endorsements) are
+/// skipped, not copied: a filtered block of a large transaction costs what a small one does.
+/// Field numbers are Fabric's (`common.proto`, `transaction.proto`, `proposal_response.proto`,
+/// `proposal.proto`), as in the generated messages.
+mod views {
+    use prost::bytes::Bytes;
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Block {
+        #[prost(message, optional, tag = "1")]
+        pub header: Option<BlockHeader>,
+        #[prost(message, optional, tag = "2")]
+        pub data: Option<BlockData>,
+        #[prost(message, optional, tag = "3")]
+        pub metadata: Option<BlockMetadata>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct BlockHeader {
+        #[prost(uint64, tag = "1")]
+        pub number: u64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct BlockData {
+        #[prost(bytes = "bytes", repeated, tag = "1")]
+        pub data: Vec<Bytes>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct BlockMetadata {
+        #[prost(bytes = "bytes", repeated, tag = "1")]
+        pub metadata: Vec<Bytes>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Envelope {
+        #[prost(bytes = "bytes", tag = "1")]
+        pub payload: Bytes,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Payload {
+        #[prost(message, optional, tag = "1")]
+        pub header: Option<Header>,
+        #[prost(bytes = "bytes", tag = "2")]
+        pub data: Bytes,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Header {
+        #[prost(bytes = "bytes", tag = "1")]
+        pub channel_header: Bytes,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Transaction {
+        #[prost(message, repeated, tag = "1")]
+        pub actions: Vec<TransactionAction>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct TransactionAction {
+        #[prost(bytes = "bytes", tag = "2")]
+        pub payload: Bytes,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct ChaincodeActionPayload {
+        #[prost(message, optional, tag = "2")]
+        pub action: Option<ChaincodeEndorsedAction>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct ChaincodeEndorsedAction {
+        #[prost(bytes = "bytes", tag = "1")]
+        pub proposal_response_payload: Bytes,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct ProposalResponsePayload {
+        #[prost(bytes = "bytes", tag = "2")]
+        pub extension: Bytes,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct ChaincodeAction {
+        #[prost(bytes = "bytes", tag = "2")]
+        pub events: Bytes,
+    }
+}
+
 /// The events of an endorser transaction's actions, skipping actions without an endorsed
 /// action and events without a chaincode ID.
-fn action_events(data: &[u8]) -> Result<Vec<ChaincodeEvent>> {
-    let transaction: peer::Transaction = decode(data, "protos.Transaction")?;
+fn action_events(data: Bytes) -> Result<Vec<ChaincodeEvent>> {
+    let transaction: views::Transaction = view(data, "protos.Transaction")?;
     let mut events = Vec::new();
     for action in transaction.actions {
-        let payload: peer::ChaincodeActionPayload =
-            decode(&action.payload, "protos.ChaincodeActionPayload")?;
+        let payload: views::ChaincodeActionPayload =
+            view(action.payload, "protos.ChaincodeActionPayload")?;
         let Some(endorsed) = payload.action else {
             continue;
         };
-        let prp: peer::ProposalResponsePayload = decode(
-            &endorsed.proposal_response_payload,
+        let prp: views::ProposalResponsePayload = view(
+            endorsed.proposal_response_payload,
             "protos.ProposalResponsePayload",
         )?;
-        let chaincode_action: peer::ChaincodeAction =
-            decode(&prp.extension, "protos.ChaincodeAction")?;
+        let chaincode_action: views::ChaincodeAction =
+            view(prp.extension, "protos.ChaincodeAction")?;
         let event: peer::ChaincodeEvent =
             decode(&chaincode_action.events, "protos.ChaincodeEvent")?;
         if !event.chaincode_id.is_empty() {
@@ -92,22 +192,22 @@ fn action_events(data: &[u8]) -> Result<Vec<ChaincodeEvent>> {
 
 fn block_transaction(
     index: usize,
-    envelope: &[u8],
+    envelope: Bytes,
     filter: &[u8],
 ) -> Result<Option<BlockTransaction>> {
     if envelope.is_empty() {
         return Ok(None);
     }
-    let Ok(envelope) = common::Envelope::decode(envelope) else {
+    let Ok(envelope) = views::Envelope::decode(envelope) else {
         return Ok(None);
     };
-    let payload: common::Payload = decode(&envelope.payload, "common.Payload")?;
+    let payload: views::Payload = view(envelope.payload, "common.Payload")?;
     let Some(header) = payload.header else {
         return Ok(None);
     };
     let channel_header = ChannelHeaderFields::decode(&header.channel_header)?;
     let events = if channel_header.known_header_type() == Some(HeaderType::EndorserTransaction) {
-        Some(action_events(&payload.data)?)
+        Some(action_events(payload.data)?)
     } else {
         None
     };
@@ -121,17 +221,14 @@ fn block_transaction(
     }))
 }
 
-/// The block's transactions with their validation codes and events.
-pub fn block_transactions(block: &common::Block) -> Result<Vec<BlockTransaction>> {
-    let number = block.header.as_ref().map_or(0, |h| h.number);
-    let filter = transactions_filter(block);
-    let data = block
-        .data
-        .as_ref()
-        .map(|d| d.data.as_slice())
-        .unwrap_or_default();
-    let mut transactions = Vec::with_capacity(data.len());
-    for (index, envelope) in data.iter().enumerate() {
+/// The transactions of `number`'s envelopes, each with its code from `filter`.
+fn transactions_of(
+    number: u64,
+    envelopes: impl Iterator<Item = Bytes>,
+    filter: &[u8],
+) -> Result<Vec<BlockTransaction>> {
+    let mut transactions = Vec::new();
+    for (index, envelope) in envelopes.enumerate() {
         let tx =
             block_transaction(index, envelope, filter).map_err(|source| WireError::InBlock {
                 block: number,
@@ -143,17 +240,78 @@ pub fn block_transactions(block: &common::Block) -> Result<Vec<BlockTransaction>
     Ok(transactions)
 }
 
+/// The block's transactions with their validation codes and events.
+pub fn block_transactions(block: &common::Block) -> Result<Vec<BlockTransaction>> {
+    let number = block.header.as_ref().map_or(0, |h| h.number);
+    let data = block
+        .data
+        .as_ref()
+        .map(|d| d.data.as_slice())
+        .unwrap_or_default();
+    transactions_of(
+        number,
+        data.iter().map(|e| Bytes::copy_from_slice(e)),
+        transactions_filter(block),
+    )
+}
+
+/// A block's number and transactions, read from its stored `common.Block` bytes without
+/// copying the envelopes (see [`block_transactions`]); for block events, which read every
+/// block once per listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlockTransactions {
+    /// `BlockHeader.number`.
+    pub number: u64,
+    /// The transactions, as [`block_transactions`] gives them.
+    pub transactions: Vec<BlockTransaction>,
+}
+
+impl StoredBlockTransactions {
+    /// Reads `bytes`, a `common.Block` encoding.
+    pub fn decode(bytes: Vec<u8>) -> Result<StoredBlockTransactions> {
+        let block: views::Block = view(Bytes::from(bytes), "common.Block")?;
+        let number = block.header.map_or(0, |h| h.number);
+        let filter = block
+            .metadata
+            .and_then(|m| {
+                m.metadata
+                    .into_iter()
+                    .nth(common::BlockMetadataIndex::TransactionsFilter as usize)
+            })
+            .unwrap_or_default();
+        let envelopes = block.data.map(|d| d.data).unwrap_or_default();
+        Ok(StoredBlockTransactions {
+            number,
+            transactions: transactions_of(number, envelopes.into_iter(), &filter)?,
+        })
+    }
+
+    /// The `FilteredBlock` that `DeliverFiltered` sends (see [`filtered_block`]).
+    pub fn into_filtered_block(self) -> peer::FilteredBlock {
+        filtered(self.number, self.transactions)
+    }
+
+    /// The events of `chaincode_name` (see [`chaincode_events`]).
+    pub fn chaincode_events(&self, chaincode_name: &str) -> Vec<(usize, ChaincodeEvent)> {
+        events_of(&self.transactions, chaincode_name)
+    }
+}
+
 /// The `FilteredBlock` that `DeliverFiltered` sends for `block`: per transaction its ID, type,
 /// validation code and, for endorser transactions, its chaincode events without payloads.
 pub fn filtered_block(block: &common::Block) -> Result<peer::FilteredBlock> {
-    let transactions = block_transactions(block)?;
+    let number = block.header.as_ref().map_or(0, |h| h.number);
+    Ok(filtered(number, block_transactions(block)?))
+}
+
+fn filtered(number: u64, transactions: Vec<BlockTransaction>) -> peer::FilteredBlock {
     let channel_id = transactions
         .last()
         .map(|t| t.channel_id.clone())
         .unwrap_or_default();
-    Ok(peer::FilteredBlock {
+    peer::FilteredBlock {
         channel_id,
-        number: block.header.as_ref().map_or(0, |h| h.number),
+        number,
         filtered_transactions: transactions
             .into_iter()
             .map(|t| peer::FilteredTransaction {
@@ -179,7 +337,7 @@ pub fn filtered_block(block: &common::Block) -> Result<peer::FilteredBlock> {
                 }),
             })
             .collect(),
-    })
+    }
 }
 
 /// The events the Gateway's `ChaincodeEvents` sends for `block`: events of `chaincode_name`
@@ -189,18 +347,20 @@ pub fn chaincode_events(
     block: &common::Block,
     chaincode_name: &str,
 ) -> Result<Vec<(usize, ChaincodeEvent)>> {
-    Ok(block_transactions(block)?
+    Ok(events_of(&block_transactions(block)?, chaincode_name))
+}
+
+fn events_of<'a>(
+    transactions: impl IntoIterator<Item = &'a BlockTransaction>,
+    chaincode_name: &str,
+) -> Vec<(usize, ChaincodeEvent)> {
+    transactions
         .into_iter()
         .filter(|t| t.validation_code == TxValidationCode::Valid.as_u8())
-        .flat_map(|t| {
-            let index = t.index;
-            t.events
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |e| (index, e))
-        })
+        .flat_map(|t| t.events.iter().flatten().map(move |e| (t.index, e)))
         .filter(|(_, e)| {
             e.chaincode_id == chaincode_name && !e.event_name.is_empty() && !e.tx_id.is_empty()
         })
-        .collect())
+        .map(|(index, e)| (index, e.clone()))
+        .collect()
 }

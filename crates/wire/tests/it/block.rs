@@ -191,3 +191,104 @@ fn a_malformed_payload_names_the_block_and_transaction() {
         "{err}"
     );
 }
+
+#[test]
+fn stored_block_bytes_read_as_the_decoded_block_does() {
+    let (_, env0) = endorsed_envelope(0, Some("Created"));
+    let (_, env1) = endorsed_envelope(1, None);
+    let (_, env5) = endorsed_envelope(5, Some("Created"));
+    let data = vec![env0, env1, Vec::new(), config_envelope(), vec![0xff], env5];
+    let block = block_of(7, data, vec![0, 11, 0, 0, 0, 10]);
+
+    let stored = block::StoredBlockTransactions::decode(block.encode_to_vec()).unwrap();
+    assert_eq!(stored.number, 7);
+    assert_eq!(
+        stored.transactions,
+        block::block_transactions(&block).unwrap()
+    );
+    assert_eq!(
+        stored.chaincode_events("basic"),
+        block::chaincode_events(&block, "basic").unwrap()
+    );
+    assert_eq!(
+        stored.into_filtered_block(),
+        block::filtered_block(&block).unwrap()
+    );
+
+    // Without metadata nothing is validated yet.
+    let mut bare = block_of(2, vec![endorsed_envelope(2, None).1], Vec::new());
+    bare.metadata = None;
+    let stored = block::StoredBlockTransactions::decode(bare.encode_to_vec()).unwrap();
+    assert_eq!(
+        stored.transactions[0].known_validation_code(),
+        Some(dom::TxValidationCode::NotValidated)
+    );
+}
+
+#[test]
+fn a_large_read_write_set_does_not_change_what_a_filtered_block_holds() {
+    // A migration's commit: a megabyte of results beside the event.
+    let unsigned = tx::build_proposal(&ProposalParts {
+        channel_id: "mychannel".into(),
+        chaincode_name: "_lifecycle".into(),
+        args: vec![b"CommitChaincodeDefinition".to_vec()],
+        transient: BTreeMap::new(),
+        creator: cambium_wire::encode_serialized_identity(&dom::SerializedIdentity {
+            msp_id: "Org1MSP".into(),
+            id_bytes: b"cert".to_vec(),
+        }),
+        nonce: vec![9; tx::NONCE_SIZE],
+        timestamp: dom::Timestamp::default(),
+    });
+    let proposal =
+        tx::parse_signed_proposal(&tx::signed_proposal_bytes(&unsigned.proposal_bytes, b"s"))
+            .unwrap();
+    let action = tx::ChaincodeActionFields {
+        results: vec![7; 1 << 20],
+        events: cambium_wire::encode_chaincode_event(&dom::ChaincodeEvent {
+            chaincode_id: "assets".into(),
+            tx_id: unsigned.tx_id.clone(),
+            event_name: "AssetsMigrated".into(),
+            payload: b"12000".to_vec(),
+        }),
+        response: Some(dom::ChaincodeResponse::ok(Vec::new())),
+        chaincode_id: None,
+    };
+    let prp = tx::proposal_response_payload_bytes(&proposal.proposal_hash(), &action.encode());
+    let env = tx::envelope_bytes(
+        &tx::endorser_transaction_payload(&proposal, &prp, &[]),
+        b"s",
+    );
+    let block = block_of(3, vec![env], vec![0]);
+
+    let stored = block::StoredBlockTransactions::decode(block.encode_to_vec()).unwrap();
+    let events = stored.chaincode_events("assets");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1.payload, b"12000");
+    let filtered = stored.into_filtered_block();
+    assert_eq!(filtered.filtered_transactions[0].txid, unsigned.tx_id);
+    assert!(
+        filtered.encoded_len() < 1024,
+        "the filtered block leaves the read/write set out"
+    );
+}
+
+#[test]
+fn stored_bytes_that_are_not_a_block_or_hold_a_malformed_payload_are_refused() {
+    let err = block::StoredBlockTransactions::decode(vec![0x0a, 0x10, 0x01]).unwrap_err();
+    assert!(err.to_string().contains("malformed common.Block"), "{err}");
+
+    let (_, env) = endorsed_envelope(0, None);
+    let bad = common::Envelope {
+        payload: vec![0x0a, 0x10, 0x01],
+        signature: Vec::new(),
+    }
+    .encode_to_vec();
+    let block = block_of(9, vec![env, bad], vec![0, 0]);
+    let err = block::StoredBlockTransactions::decode(block.encode_to_vec()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("transaction 1 of block 9: malformed common.Payload"),
+        "{err}"
+    );
+}
