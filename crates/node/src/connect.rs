@@ -82,11 +82,64 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// A gRPC status as one line: code and message.
+/// A gRPC status as one line: code and message, then what each node said when the status
+/// carries Fabric Gateway error details (the message then only says "see attached details").
 pub fn status_text(status: &tonic::Status) -> String {
-    if status.message().is_empty() {
+    let mut text = if status.message().is_empty() {
         format!("{:?}", status.code())
     } else {
         format!("{:?}: {}", status.code(), status.message())
+    };
+    let details = cambium_wire::status::gateway_error_details(status).unwrap_or_default();
+    if !details.is_empty() {
+        let said: Vec<String> = details
+            .iter()
+            .map(|d| match (d.address.is_empty(), d.msp_id.is_empty()) {
+                (false, false) => format!("{} ({}): {}", d.address, d.msp_id, d.message),
+                (false, true) => format!("{}: {}", d.address, d.message),
+                (true, false) => format!("{}: {}", d.msp_id, d.message),
+                (true, true) => d.message.clone(),
+            })
+            .collect();
+        text.push_str(" (");
+        text.push_str(&said.join("; "));
+        text.push(')');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cambium_wire::gateway::ErrorDetail;
+
+    #[test]
+    fn a_status_reads_with_what_each_node_said() {
+        let plain = tonic::Status::unavailable("connection refused");
+        assert_eq!(status_text(&plain), "Unavailable: connection refused");
+        assert_eq!(status_text(&tonic::Status::cancelled("")), "Cancelled");
+
+        let detailed = cambium_wire::status::gateway_status(
+            tonic::Code::Aborted,
+            "failed to endorse transaction, see attached details for more info",
+            &[
+                ErrorDetail {
+                    address: "peer0.org1.example.com:7051".into(),
+                    msp_id: "Org1MSP".into(),
+                    message: "chaincode response 500, Incorrect number of arguments".into(),
+                },
+                ErrorDetail {
+                    address: String::new(),
+                    msp_id: "Org2MSP".into(),
+                    message: "no peer available".into(),
+                },
+            ],
+        );
+        assert_eq!(
+            status_text(&detailed),
+            "Aborted: failed to endorse transaction, see attached details for more info \
+             (peer0.org1.example.com:7051 (Org1MSP): chaincode response 500, Incorrect number of \
+             arguments; Org2MSP: no peer available)"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `cambium bench …`: measure Cambium's own components on this machine, and a running
 //! network through its gateway.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -180,7 +181,7 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             "clients  submitted  valid  failed  throughput/s  p50 ms  p90 ms  p99 ms  endorse p50  submit p50  commit p50  reads  read p50 ms"
         );
     }
-    let mut failures = std::collections::BTreeMap::new();
+    let mut failures = BTreeMap::new();
     for clients in &args.clients {
         let options = cambium_node::bench::BenchOptions {
             clients: *clients,
@@ -222,17 +223,61 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     }
     if !args.json && !failures.is_empty() {
         println!("\nfailures by cause:");
-        for (cause, n) in failures {
-            println!("  {n:>7}  {cause}");
+        for line in failure_lines(failures) {
+            println!("{line}");
         }
     }
     Ok(())
+}
+
+/// Causes shown in the table; `--json` has every one.
+const SHOWN_CAUSES: usize = 10;
+
+/// The failure table's lines: the most frequent causes first, the rest summed in one line
+/// (a contract error that names each transaction's key is a cause of its own per transaction).
+fn failure_lines(failures: BTreeMap<String, u64>) -> Vec<String> {
+    let mut causes: Vec<(String, u64)> = failures.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut lines: Vec<String> = causes
+        .iter()
+        .take(SHOWN_CAUSES)
+        .map(|(cause, n)| format!("  {n:>7}  {cause}"))
+        .collect();
+    let rest = &causes[causes.len().min(SHOWN_CAUSES)..];
+    if !rest.is_empty() {
+        let n: u64 = rest.iter().map(|(_, n)| n).sum();
+        lines.push(format!(
+            "  {n:>7}  in {} other causes (--json lists every cause)",
+            rest.len()
+        ));
+    }
+    lines
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn the_failure_table_shows_the_most_frequent_causes_and_sums_the_rest() {
+        let mut failures: BTreeMap<String, u64> = (0..12)
+            .map(|i| (format!("endorse: asset a{i} already exists"), 1))
+            .collect();
+        failures.insert("submit: Unavailable".into(), 5);
+        let lines = failure_lines(failures);
+        assert_eq!(lines.len(), SHOWN_CAUSES + 1);
+        assert_eq!(lines[0], "        5  submit: Unavailable");
+        assert_eq!(
+            lines[SHOWN_CAUSES],
+            "        3  in 3 other causes (--json lists every cause)"
+        );
+        let few = BTreeMap::from([("commit: MVCC_READ_CONFLICT".to_owned(), 2)]);
+        assert_eq!(
+            failure_lines(few),
+            ["        2  commit: MVCC_READ_CONFLICT"]
+        );
+    }
 
     #[derive(Parser)]
     struct Cli {
