@@ -9,6 +9,23 @@ use cambium_wire::{common, peer, Message, WireError};
 
 /// The envelope bytes of an endorsed transaction, with an event if `event_name` is set.
 fn endorsed_envelope(nonce: u8, event_name: Option<&str>) -> (String, Vec<u8>) {
+    endorsed_envelope_with(nonce, Vec::new(), |tx_id| {
+        event_name.map(|name| dom::ChaincodeEvent {
+            chaincode_id: "basic".into(),
+            tx_id: tx_id.to_owned(),
+            event_name: name.into(),
+            payload: b"event-payload".to_vec(),
+        })
+    })
+}
+
+/// An endorsed transaction of `basic` whose action holds `results` and the event `event`
+/// makes for the transaction ID.
+fn endorsed_envelope_with(
+    nonce: u8,
+    results: Vec<u8>,
+    event: impl FnOnce(&str) -> Option<dom::ChaincodeEvent>,
+) -> (String, Vec<u8>) {
     let unsigned = tx::build_proposal(&ProposalParts {
         channel_id: "mychannel".into(),
         chaincode_name: "basic".into(),
@@ -24,18 +41,11 @@ fn endorsed_envelope(nonce: u8, event_name: Option<&str>) -> (String, Vec<u8>) {
     let proposal =
         tx::parse_signed_proposal(&tx::signed_proposal_bytes(&unsigned.proposal_bytes, b"s"))
             .unwrap();
-    let events = event_name
-        .map(|name| {
-            cambium_wire::encode_chaincode_event(&dom::ChaincodeEvent {
-                chaincode_id: "basic".into(),
-                tx_id: unsigned.tx_id.clone(),
-                event_name: name.into(),
-                payload: b"event-payload".to_vec(),
-            })
-        })
+    let events = event(&unsigned.tx_id)
+        .map(|e| cambium_wire::encode_chaincode_event(&e))
         .unwrap_or_default();
     let action = tx::ChaincodeActionFields {
-        results: Vec::new(),
+        results,
         events,
         response: Some(dom::ChaincodeResponse::ok(Vec::new())),
         chaincode_id: Some(tx::ChaincodeIdFields {
@@ -228,37 +238,14 @@ fn stored_block_bytes_read_as_the_decoded_block_does() {
 #[test]
 fn a_large_read_write_set_does_not_change_what_a_filtered_block_holds() {
     // A migration's commit: a megabyte of results beside the event.
-    let unsigned = tx::build_proposal(&ProposalParts {
-        channel_id: "mychannel".into(),
-        chaincode_name: "_lifecycle".into(),
-        args: vec![b"CommitChaincodeDefinition".to_vec()],
-        transient: BTreeMap::new(),
-        creator: cambium_wire::encode_serialized_identity(&dom::SerializedIdentity {
-            msp_id: "Org1MSP".into(),
-            id_bytes: b"cert".to_vec(),
-        }),
-        nonce: vec![9; tx::NONCE_SIZE],
-        timestamp: dom::Timestamp::default(),
-    });
-    let proposal =
-        tx::parse_signed_proposal(&tx::signed_proposal_bytes(&unsigned.proposal_bytes, b"s"))
-            .unwrap();
-    let action = tx::ChaincodeActionFields {
-        results: vec![7; 1 << 20],
-        events: cambium_wire::encode_chaincode_event(&dom::ChaincodeEvent {
+    let (tx_id, env) = endorsed_envelope_with(9, vec![7; 1 << 20], |tx_id| {
+        Some(dom::ChaincodeEvent {
             chaincode_id: "assets".into(),
-            tx_id: unsigned.tx_id.clone(),
+            tx_id: tx_id.to_owned(),
             event_name: "AssetsMigrated".into(),
             payload: b"12000".to_vec(),
-        }),
-        response: Some(dom::ChaincodeResponse::ok(Vec::new())),
-        chaincode_id: None,
-    };
-    let prp = tx::proposal_response_payload_bytes(&proposal.proposal_hash(), &action.encode());
-    let env = tx::envelope_bytes(
-        &tx::endorser_transaction_payload(&proposal, &prp, &[]),
-        b"s",
-    );
+        })
+    });
     let block = block_of(3, vec![env], vec![0]);
 
     let stored = block::StoredBlockTransactions::decode(block.encode_to_vec()).unwrap();
@@ -266,7 +253,7 @@ fn a_large_read_write_set_does_not_change_what_a_filtered_block_holds() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].1.payload, b"12000");
     let filtered = stored.into_filtered_block();
-    assert_eq!(filtered.filtered_transactions[0].txid, unsigned.tx_id);
+    assert_eq!(filtered.filtered_transactions[0].txid, tx_id);
     assert!(
         filtered.encoded_len() < 1024,
         "the filtered block leaves the read/write set out"
