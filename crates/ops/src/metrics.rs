@@ -15,7 +15,7 @@
 //! | `cambium_deliver_blocks_sent_total` | counter | `channel`, `filtered` |
 //! | `cambium_broadcast_processed_total` | counter | `channel`, `type`, `status` |
 //! | `cambium_gateway_requests_total` | counter | `method`, `code` |
-//! | `cambium_raft_term`, `cambium_raft_leader_id`, `cambium_raft_is_leader`, `cambium_raft_commit_index` | gauge | `channel` |
+//! | `cambium_raft_term`, `cambium_raft_leader_id`, `cambium_raft_is_leader`, `cambium_raft_commit_index`, `cambium_raft_snapshot_index`, `cambium_raft_purged_index` | gauge | `channel` |
 //!
 //! Each node owns its own [`Metrics`] (no process-global recorder), so several nodes in one
 //! process — `cambium up`, tests — report separately.
@@ -167,6 +167,10 @@ pub struct RaftState {
     pub is_leader: bool,
     /// The highest committed log index.
     pub commit_index: u64,
+    /// The log index the last snapshot covers (0: none).
+    pub snapshot_index: u64,
+    /// The log index up to which the log was purged after a snapshot (0: none).
+    pub purged_index: u64,
 }
 
 /// Every metric a Cambium node reports. Cheap to share behind an `Arc`; recording is
@@ -188,6 +192,8 @@ pub struct Metrics {
     raft_leader: Family<ChannelLabels, Gauge>,
     raft_is_leader: Family<ChannelLabels, Gauge>,
     raft_commit_index: Family<ChannelLabels, Gauge>,
+    raft_snapshot_index: Family<ChannelLabels, Gauge>,
+    raft_purged_index: Family<ChannelLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -233,6 +239,8 @@ impl Metrics {
             raft_leader: Family::default(),
             raft_is_leader: Family::default(),
             raft_commit_index: Family::default(),
+            raft_snapshot_index: Family::default(),
+            raft_purged_index: Family::default(),
         };
         registry.register(
             "ledger_height",
@@ -304,6 +312,16 @@ impl Metrics {
             "raft_commit_index",
             "Highest committed Raft log index",
             m.raft_commit_index.clone(),
+        );
+        registry.register(
+            "raft_snapshot_index",
+            "Raft log index the last snapshot covers (0: none)",
+            m.raft_snapshot_index.clone(),
+        );
+        registry.register(
+            "raft_purged_index",
+            "Raft log index up to which the log was purged after a snapshot (0: none)",
+            m.raft_purged_index.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -454,6 +472,12 @@ impl Metrics {
         self.raft_commit_index
             .get_or_create(&labels)
             .set(gauge(state.commit_index));
+        self.raft_snapshot_index
+            .get_or_create(&labels)
+            .set(gauge(state.snapshot_index));
+        self.raft_purged_index
+            .get_or_create(&labels)
+            .set(gauge(state.purged_index));
     }
 
     /// Every metric in the OpenMetrics text format (which Prometheus scrapes), ending with
@@ -491,6 +515,8 @@ mod tests {
                 leader_id: 2,
                 is_leader: false,
                 commit_index: 41,
+                snapshot_index: 30,
+                purged_index: 14,
             },
         );
         let text = m.encode();
@@ -509,6 +535,8 @@ mod tests {
             "cambium_raft_leader_id{channel=\"ch\"} 2",
             "cambium_raft_is_leader{channel=\"ch\"} 0",
             "cambium_raft_commit_index{channel=\"ch\"} 41",
+            "cambium_raft_snapshot_index{channel=\"ch\"} 30",
+            "cambium_raft_purged_index{channel=\"ch\"} 14",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

@@ -12,8 +12,8 @@
 //! at or below the last durable block,
 //! so openraft re-applies every later committed entry from the Raft log and the missing blocks
 //! are derived again. That needs the Raft log to keep every
-//! entry above the block store's height, which holds because the channel never snapshots
-//! or purges its log ([`crate::chain::raft_config`]).
+//! entry above the block store's height, which holds because the log is purged only below a
+//! snapshot, and a snapshot is taken at the applied mark ([`crate::raft::ChainMark`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -27,12 +27,12 @@ use crate::deadline::Deadline;
 
 use crate::block::assemble_block;
 use crate::blocks::Blocks;
-use crate::cluster::{ClusterNetwork, Connections, SharedTrust};
+use crate::cluster::{BlockPuller, ClusterNetwork, Connections, SharedTrust};
 use crate::cutter::BlockCutter;
 use crate::error::{OrdererError, Result};
 use crate::node::NodeInner;
 use crate::raft::{
-    open_store, ChainStateMachine, ChannelRaft, LogStore, RaftRequest, RaftResponse,
+    open_store, ChainStateMachine, ChannelRaft, LogStore, RaftRequest, RaftResponse, SnapshotDue,
 };
 use crate::settings::ChannelSettings;
 use crate::status::Rejection;
@@ -50,6 +50,11 @@ pub(crate) struct Submission {
     pub(crate) done: oneshot::Sender<Result<(), Rejection>>,
 }
 
+/// Entries kept in the Raft log below a snapshot, so a follower a few blocks behind catches up
+/// by replication rather than by installing the snapshot and pulling blocks (Fabric's etcdraft
+/// keeps a few too, `SnapshotCatchUpEntries`).
+const LOGS_KEPT_AFTER_SNAPSHOT: u64 = 64;
+
 /// Raft timing: heartbeats every 100 ms and elections after 300–600 ms of silence, so a new
 /// leader serves well within Fabric users' expectations after a crash.
 pub(crate) fn raft_config(channel: &str) -> Result<Arc<Config>> {
@@ -58,8 +63,11 @@ pub(crate) fn raft_config(channel: &str) -> Result<Arc<Config>> {
         heartbeat_interval: 100,
         election_timeout_min: 300,
         election_timeout_max: 600,
-        // The chain is the state; logs are kept so followers catch up by replication.
+        // Snapshots are taken by the bytes of blocks since the last one, Fabric's
+        // `SnapshotIntervalSize` ([`take_snapshots`]), not by entry count; after each, openraft
+        // purges the log below it but for the last `LOGS_KEPT_AFTER_SNAPSHOT` entries.
         snapshot_policy: SnapshotPolicy::Never,
+        max_in_snapshot_log_to_keep: LOGS_KEPT_AFTER_SNAPSHOT,
         max_payload_entries: 64,
         ..Default::default()
     };
@@ -196,12 +204,21 @@ impl Chain {
         let released = Released {
             raft_store: Arc::downgrade(&db),
         };
+        let state_machine = ChainStateMachine::new(
+            db.clone(),
+            blocks.clone(),
+            height_tx,
+            state_tx,
+            node_id,
+            BlockPuller::new(&settings.channel_id, connections.clone(), trust.clone()),
+        )?;
+        let snapshot_due = state_machine.snapshot_due();
         let raft = ChannelRaft::new(
             node_id,
             raft_config(&settings.channel_id)?,
             ClusterNetwork::new(&settings.channel_id, connections.clone(), trust.clone()),
-            LogStore::new(db.clone()),
-            ChainStateMachine::new(db, blocks.clone(), height_tx, state_tx),
+            LogStore::new(db),
+            state_machine,
         )
         .await
         .map_err(|e| OrdererError::Raft(e.to_string()))?;
@@ -240,6 +257,7 @@ impl Chain {
             tokio::spawn(cutter.run(rx, feedback_rx)),
             tokio::spawn(ack_loop(ack_rx, feedback_tx)),
             tokio::spawn(follow_trust(state_rx.clone(), connections, trust.clone())),
+            tokio::spawn(take_snapshots(raft.clone(), snapshot_due)),
             tokio::spawn(report_metrics(
                 settings.channel_id.clone(),
                 raft.metrics(),
@@ -316,6 +334,12 @@ impl Chain {
             .upgrade()
             .ok_or("the Raft store is closed")?;
         crate::raft::check_store(&db)
+    }
+
+    /// The channel's Raft store, while it is open.
+    #[cfg(test)]
+    pub(crate) fn raft_store(&self) -> Option<Arc<redb::Database>> {
+        self.released.raft_store.upgrade()
     }
 
     /// The channel's stores, to close once it stopped (see [`Stores::close`]).
@@ -659,6 +683,18 @@ async fn follow_trust(
 
 /// Keeps the operations endpoint's gauges of the channel (Raft term, leader, applied index,
 /// block height) in step with the Raft node and the chain.
+/// Asks openraft for a snapshot each time the state machine says one is due (the channel's
+/// `SnapshotIntervalSize` of blocks since the last); ends with the Raft node.
+async fn take_snapshots(raft: ChannelRaft, due: Arc<SnapshotDue>) {
+    loop {
+        due.wait().await;
+        if let Err(e) = raft.trigger().snapshot().await {
+            tracing::debug!("no snapshot: the Raft node stopped ({e})");
+            return;
+        }
+    }
+}
+
 async fn report_metrics(
     channel: String,
     mut raft: watch::Receiver<openraft::RaftMetrics<u64, BasicNode>>,
@@ -676,6 +712,8 @@ async fn report_metrics(
                     leader_id: leader.unwrap_or(0),
                     is_leader: leader == Some(m.id),
                     commit_index: m.last_applied.map_or(0, |l| l.index),
+                    snapshot_index: m.snapshot.map_or(0, |l| l.index),
+                    purged_index: m.purged.map_or(0, |l| l.index),
                 },
             );
         }

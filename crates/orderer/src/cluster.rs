@@ -22,13 +22,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut};
 use cambium_tls::{CertificateDer, ClientTlsConfig, PeerVerifier, TlsIdentity, TlsRoots};
+use openraft::error::{Fatal, ReplicationClosed, StreamingError};
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    SnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft::{AnyError, BasicNode};
+use openraft::{AnyError, BasicNode, OptionalSend, Snapshot, SnapshotMeta, Vote};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -49,9 +50,37 @@ pub enum RaftRpc {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     /// Ask for a vote.
     Vote(VoteRequest<u64>),
-    /// Send a snapshot chunk.
+    /// Send a snapshot chunk (openraft's chunked transfer; Cambium's nodes send
+    /// [`RaftRpc::FullSnapshot`], which is kept so older senders are still understood).
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Install a snapshot: a chain height mark (see [`crate::raft::ChainMark`]). The receiver
+    /// pulls the blocks it lacks below the mark with [`RaftRpc::Blocks`] before it answers.
+    FullSnapshot {
+        /// The sender's vote.
+        vote: Vote<u64>,
+        /// What the snapshot covers.
+        meta: SnapshotMeta<u64, BasicNode>,
+        /// The snapshot's data, as the sender's state machine built it.
+        #[serde(with = "crate::raft::byte_buf")]
+        data: Vec<u8>,
+    },
+    /// Read blocks `from..to` of the channel's chain, as many as fit in one reply
+    /// ([`MAX_BLOCKS_REPLY_BYTES`], at least one).
+    Blocks {
+        /// The first block wanted.
+        from: u64,
+        /// One past the last block wanted.
+        to: u64,
+    },
 }
+
+/// Bytes of blocks one [`RaftRpc::Blocks`] reply carries at most (a larger block still goes
+/// alone).
+pub const MAX_BLOCKS_REPLY_BYTES: usize = 16 * 1024 * 1024;
+
+/// One block's bytes in a reply, encoded as a byte string.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlockBytes(#[serde(with = "crate::raft::byte_buf")] pub Vec<u8>);
 
 /// A Raft RPC addressed to a channel.
 #[derive(Debug, Serialize, Deserialize)]
@@ -71,6 +100,11 @@ pub enum ClusterReply {
     Vote(VoteResponse<u64>),
     /// Reply to InstallSnapshot.
     InstallSnapshot(InstallSnapshotResponse<u64>),
+    /// Reply to FullSnapshot, once the snapshot is installed.
+    Snapshot(SnapshotResponse<u64>),
+    /// Reply to Blocks: consecutive blocks from the first asked for (none if the chain is not
+    /// that high).
+    Blocks(Vec<BlockBytes>),
     /// The receiver does not serve the channel or its Raft node failed.
     Error(String),
 }
@@ -87,6 +121,16 @@ pub trait RaftRouter: Send + Sync + 'static {
         channel: &str,
         peer_certs: Option<&[CertificateDer<'static>]>,
     ) -> Result<(), String>;
+
+    /// Blocks `from..to` of `channel`'s chain, stopping before the total passes `max_bytes`
+    /// (but with at least one block if `from` exists).
+    fn blocks(
+        &self,
+        channel: &str,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, String>;
 }
 
 /// Handles one encoded request on the receiving side.
@@ -122,6 +166,22 @@ async fn handle(
             Ok(r) => ClusterReply::InstallSnapshot(r),
             Err(e) => ClusterReply::Error(e.to_string()),
         },
+        RaftRpc::FullSnapshot { vote, meta, data } => {
+            let snapshot = Snapshot {
+                meta,
+                snapshot: Box::new(std::io::Cursor::new(data)),
+            };
+            match raft.install_full_snapshot(vote, snapshot).await {
+                Ok(r) => ClusterReply::Snapshot(r),
+                Err(e) => ClusterReply::Error(e.to_string()),
+            }
+        }
+        RaftRpc::Blocks { from, to } => {
+            match router.blocks(&request.channel, from, to, MAX_BLOCKS_REPLY_BYTES) {
+                Ok(blocks) => ClusterReply::Blocks(blocks.into_iter().map(BlockBytes).collect()),
+                Err(e) => ClusterReply::Error(e),
+            }
+        }
     }
 }
 
@@ -392,6 +452,54 @@ impl SharedTrust {
     }
 }
 
+/// How long a follower may take to install a snapshot, pulling the blocks it lacks.
+const SNAPSHOT_INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one [`RaftRpc::Blocks`] call may take.
+const BLOCKS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Pulls blocks of one channel's chain from another orderer of the channel, over the cluster
+/// transport (mutual TLS as the channel's Raft traffic): how a node that installs a snapshot
+/// gets the blocks below the snapshot's height mark that it does not have.
+#[derive(Clone)]
+pub struct BlockPuller {
+    channel: String,
+    connections: Connections,
+    trust: SharedTrust,
+}
+
+impl BlockPuller {
+    /// A puller for `channel` over `connections`, with mutual TLS as `trust` says.
+    pub fn new(channel: &str, connections: Connections, trust: SharedTrust) -> Self {
+        BlockPuller {
+            channel: channel.to_string(),
+            connections,
+            trust,
+        }
+    }
+
+    /// Blocks from `from` (towards `to`, exclusive) of the orderer at `addr`: consecutive, at
+    /// least one unless it has none from `from`, and at most a reply's worth.
+    pub async fn pull(&self, addr: &str, from: u64, to: u64) -> Result<Vec<Vec<u8>>, String> {
+        let client = ClusterClient {
+            channel: self.channel.clone(),
+            addr: addr.to_string(),
+            connections: self.connections.clone(),
+            trust: self.trust.clone(),
+        };
+        match client
+            .call(RaftRpc::Blocks { from, to }, BLOCKS_TIMEOUT)
+            .await
+        {
+            Ok(ClusterReply::Blocks(blocks)) => Ok(blocks.into_iter().map(|b| b.0).collect()),
+            Ok(_) => Err(format!(
+                "{addr} sent an unexpected reply to a block request"
+            )),
+            Err(CallError::Unreachable(m) | CallError::Network(m)) => Err(m),
+            Err(CallError::Remote(m)) => Err(format!("{addr} refused the block request: {m}")),
+        }
+    }
+}
+
 /// openraft's network factory for one channel.
 #[derive(Clone)]
 pub struct ClusterNetwork {
@@ -558,6 +666,41 @@ impl RaftNetwork<TypeConfig> for ClusterClient {
             Ok(ClusterReply::InstallSnapshot(r)) => Ok(r),
             Ok(_) => Err(unexpected("InstallSnapshot")),
             Err(e) => Err(rpc_error(self, e)),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote<u64>,
+        snapshot: Snapshot<TypeConfig>,
+        cancel: impl std::future::Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<u64>, StreamingError<TypeConfig, Fatal<u64>>> {
+        // The receiver pulls the blocks it lacks before it answers, which takes as long as
+        // its gap: the call gets its own generous limit instead of openraft's per-chunk one.
+        let rpc = RaftRpc::FullSnapshot {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot.into_inner(),
+        };
+        let reply = tokio::select! {
+            closed = cancel => return Err(StreamingError::Closed(closed)),
+            reply = self.call(rpc, SNAPSHOT_INSTALL_TIMEOUT) => reply,
+        };
+        match reply {
+            Ok(ClusterReply::Snapshot(r)) => Ok(r),
+            Ok(_) => Err(StreamingError::Network(NetworkError::new(
+                &AnyError::error("unexpected reply to FullSnapshot"),
+            ))),
+            Err(CallError::Unreachable(m)) => Err(StreamingError::Unreachable(Unreachable::new(
+                &AnyError::error(m),
+            ))),
+            Err(CallError::Network(m)) => Err(StreamingError::Network(NetworkError::new(
+                &AnyError::error(m),
+            ))),
+            Err(CallError::Remote(m)) => Err(StreamingError::Network(NetworkError::new(
+                &AnyError::error(format!("{} refused the snapshot: {m}", self.addr)),
+            ))),
         }
     }
 

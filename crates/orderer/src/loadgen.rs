@@ -31,7 +31,7 @@ use crate::client::{connect_tls, signed_envelope};
 use crate::cutter::BatchConfig;
 use crate::error::{OrdererError, Result};
 use crate::node::{NodeConfig, NodeTls, OrdererNode};
-use crate::settings::{ChannelSettings, Consenter};
+use crate::settings::{ChannelSettings, Consenter, DEFAULT_SNAPSHOT_INTERVAL_BYTES};
 
 const CHANNEL: &str = "benchchannel";
 
@@ -215,6 +215,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport> {
         last_config: 0,
         orderer_tls_roots: TlsRoots::load(std::slice::from_ref(&orderer_org.tls_ca.cert))
             .map_err(tls_err)?,
+        snapshot_interval_bytes: DEFAULT_SNAPSHOT_INTERVAL_BYTES,
     };
     // Handshakes accept client certificates of every organisation's TLS CA.
     let all_tls_cas = TlsRoots::from_msp_configs(&configs).map_err(tls_err)?;

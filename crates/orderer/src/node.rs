@@ -157,6 +157,31 @@ impl RaftRouter for NodeInner {
             None => Ok(()),
         }
     }
+
+    fn blocks(
+        &self,
+        channel: &str,
+        from: u64,
+        to: u64,
+        max_bytes: usize,
+    ) -> std::result::Result<Vec<Vec<u8>>, String> {
+        let chain = self
+            .chain(channel)
+            .ok_or_else(|| format!("this orderer does not serve channel '{channel}'"))?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for number in from..to {
+            let Some(block) = chain.blocks.block(number).map_err(|e| e.to_string())? else {
+                break;
+            };
+            if !out.is_empty() && bytes + block.bytes.len() > max_bytes {
+                break;
+            }
+            bytes += block.bytes.len();
+            out.push(block.bytes.to_vec());
+        }
+        Ok(out)
+    }
 }
 
 /// A running orderer node. Cheap to clone.

@@ -14,10 +14,10 @@
 
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cambium_ledger::{
-    Block, BlockCommit, BlockWriter, TxOutcome, TxValidationCode, METADATA_SLOTS,
+    Block, BlockCommit, BlockReader, BlockWriter, TxOutcome, TxValidationCode, METADATA_SLOTS,
     TRANSACTIONS_FILTER,
 };
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::blocks::Blocks;
+use crate::cluster::BlockPuller;
 use crate::error::{OrdererError, Result};
 use crate::update::{block_config, ChannelState};
 
@@ -49,14 +50,14 @@ pub enum RaftRequest {
 /// Serializes a block's bytes as one byte string rather than a sequence of numbers: bincode
 /// writes the same bytes either way (a length, then the bytes), but a sequence is encoded and
 /// decoded one element at a time, which cost more than the Raft log write itself.
-mod byte_buf {
+pub(crate) mod byte_buf {
     use serde::{Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(bytes)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = Vec<u8>;
@@ -125,6 +126,10 @@ const VOTE_KEY: &str = "vote";
 const COMMITTED_KEY: &str = "committed";
 const PURGED_KEY: &str = "last_purged";
 const APPLIED_KEY: &str = "applied";
+/// The block store's height when the applied mark was written (written with it).
+const APPLIED_HEIGHT_KEY: &str = "applied_height";
+/// The last snapshot built or installed: its meta and data.
+const SNAPSHOT_KEY: &str = "snapshot";
 const MEMBERSHIP_KEY: &str = "membership";
 /// Meta key the log flusher writes to make its synced commit non-empty.
 const FLUSH_KEY: &str = "flushed_batch";
@@ -323,24 +328,18 @@ impl LogStore {
         Ok(out)
     }
 
+    /// Removes the entries in `range` (and writes `extra` in the same transaction), durably.
     fn remove_range(
         &self,
-        keep: impl Fn(u64) -> bool,
+        range: impl std::ops::RangeBounds<u64>,
         extra: Option<(&str, Vec<u8>)>,
     ) -> std::result::Result<(), String> {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
         {
             let mut table = txn.open_table(LOG).map_err(|e| e.to_string())?;
-            let mut doomed = Vec::new();
-            for item in table.iter().map_err(|e| e.to_string())? {
-                let (k, _) = item.map_err(|e| e.to_string())?;
-                if !keep(k.value()) {
-                    doomed.push(k.value());
-                }
-            }
-            for k in doomed {
-                table.remove(k).map_err(|e| e.to_string())?;
-            }
+            table
+                .retain_in::<u64, _>(range, |_, _| false)
+                .map_err(|e| e.to_string())?;
             if let Some((key, value)) = extra {
                 let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
                 meta.insert(key, value.as_slice())
@@ -454,21 +453,36 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> std::result::Result<(), StErr> {
-        self.remove_range(|k| k < log_id.index, None)
+        self.remove_range(log_id.index.., None)
             .map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 
     async fn purge(&mut self, log_id: LogId<u64>) -> std::result::Result<(), StErr> {
-        self.remove_range(|k| k > log_id.index, Some((PURGED_KEY, enc(&Some(log_id)))))
+        // Only entries at or below a snapshot are purged, and a snapshot never passes the
+        // applied mark, whose blocks are durable in the block store (see `crate::blocks`).
+        self.remove_range(..=log_id.index, Some((PURGED_KEY, enc(&log_id))))
             .map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 }
 
-/// A snapshot's content: every block of the chain, so a node that is far behind can rebuild it.
-#[derive(Serialize, Deserialize)]
-struct SnapshotBlocks {
-    blocks: Vec<Vec<u8>>,
+/// A snapshot's content: a height mark on the chain, like Fabric's etcdraft snapshots, which
+/// hold the last block. The chain is the state machine and every block below the mark is in
+/// the block store of the node that made the snapshot, so the snapshot itself is a few bytes; a
+/// node that installs it pulls the blocks it lacks from that node (or another orderer of the
+/// channel) over the cluster transport ([`crate::cluster::BlockPuller`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainMark {
+    /// The chain height the snapshot covers: blocks `0..height`. It may count blocks of entries
+    /// just after the snapshot's log ID too (a node re-applying those finds them in place).
+    pub height: u64,
+    /// Header hash of block `height - 1`.
+    pub tip: Vec<u8>,
+    /// The Raft ID of a node that holds every block below the mark.
+    pub source: u64,
 }
+
+/// A snapshot as kept: its meta and its data (an encoded [`ChainMark`]).
+type StoredSnapshot = (SnapshotMeta<u64, BasicNode>, Vec<u8>);
 
 /// Committed blocks held in memory for the block store before applying waits for it.
 const MAX_UNWRITTEN: usize = 64;
@@ -659,6 +673,17 @@ fn sync(
         let mut pairs = Vec::new();
         if let Some(mark) = mark {
             pairs.push((APPLIED_KEY, enc(&Some(mark))));
+            // Every block of an entry up to the mark is in the block store, which only this
+            // thread writes: its height now is at least the chain's height at the mark. A
+            // snapshot taken at the mark covers that many blocks.
+            match blocks.ledger().height() {
+                Ok(height) => pairs.push((APPLIED_HEIGHT_KEY, enc(&height))),
+                Err(e) => {
+                    tracing::error!("reading the block store's height failed: {e}");
+                    blocks.fail(format!("reading the block store's height: {e}"));
+                    return flushed;
+                }
+            }
         }
         if let Some(m) = &membership {
             pairs.push((MEMBERSHIP_KEY, enc(m)));
@@ -698,33 +723,192 @@ pub struct ChainStateMachine {
     jobs: std::sync::mpsc::Sender<Job>,
     height: watch::Sender<u64>,
     state: Arc<watch::Sender<Arc<ChannelState>>>,
-    current: Option<(SnapshotMeta<u64, BasicNode>, Vec<u8>)>,
+    /// This node's Raft ID.
+    node_id: u64,
+    /// Where blocks below an installed snapshot's mark come from.
+    puller: BlockPuller,
+    /// The last snapshot built or installed (shared with the builders openraft clones).
+    snapshot: Arc<Mutex<Option<StoredSnapshot>>>,
+    /// Bytes of blocks applied since the last snapshot.
+    due: Arc<SnapshotDue>,
+}
+
+/// Counts the bytes of blocks applied since the last snapshot and says when the channel's
+/// `SnapshotIntervalSize` is reached; the chain then asks openraft for a snapshot, after
+/// which openraft purges the log below it.
+#[derive(Default)]
+pub(crate) struct SnapshotDue {
+    bytes: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl SnapshotDue {
+    /// Adds `bytes` applied; notifies (once) when `interval` is reached.
+    fn add(&self, bytes: u64, interval: u64) {
+        use std::sync::atomic::Ordering;
+        let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total >= interval {
+            self.bytes.store(0, Ordering::Relaxed);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Starts counting again (a snapshot was installed).
+    fn reset(&self) {
+        self.bytes.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Resolves when a snapshot is due.
+    pub(crate) async fn wait(&self) {
+        self.notify.notified().await;
+    }
 }
 
 impl ChainStateMachine {
     /// The state machine over `blocks`, publishing the chain height on `height` and the
     /// configuration in force on `state`; starts the block writer thread, which ends once the
     /// state machine and its clones are dropped and what they queued is written.
+    ///
+    /// `node_id` is this node's Raft ID; `puller` fetches the blocks an installed snapshot
+    /// covers from the channel's other orderers.
     pub(crate) fn new(
         db: Arc<Database>,
         blocks: Arc<Blocks>,
         height: watch::Sender<u64>,
         state: Arc<watch::Sender<Arc<ChannelState>>>,
-    ) -> Self {
+        node_id: u64,
+        puller: BlockPuller,
+    ) -> Result<Self> {
+        let snapshot: Option<StoredSnapshot> = read_meta(&db, SNAPSHOT_KEY).map_err(|e| {
+            OrdererError::Raft(format!(
+                "reading the last snapshot from the Raft store: {e}"
+            ))
+        })?;
         let (jobs, queued) = std::sync::mpsc::channel();
         let (writer_db, writer_blocks) = (db.clone(), blocks.clone());
         std::thread::Builder::new()
             .name("block-writer".into())
             .spawn(move || write_loop(&writer_db, &writer_blocks, &queued))
             .expect("spawning the block writer");
-        ChainStateMachine {
+        Ok(ChainStateMachine {
             db,
             blocks,
             jobs,
             height,
             state,
-            current: None,
+            node_id,
+            puller,
+            snapshot: Arc::new(Mutex::new(snapshot)),
+            due: Arc::default(),
+        })
+    }
+
+    /// Says when a snapshot is due.
+    pub(crate) fn snapshot_due(&self) -> Arc<SnapshotDue> {
+        self.due.clone()
+    }
+
+    /// Keeps `meta` and `data` as the current snapshot, durably (a restarted node serves it
+    /// to followers whose entries were purged).
+    fn keep_snapshot(
+        &self,
+        meta: &SnapshotMeta<u64, BasicNode>,
+        data: Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        let stored: StoredSnapshot = (meta.clone(), data);
+        write_meta(&self.db, &[(SNAPSHOT_KEY, enc(&stored))], true)?;
+        *self.snapshot.lock().expect("snapshot lock") = Some(stored);
+        Ok(())
+    }
+
+    /// The orderers to pull blocks from for `mark`, as (Raft ID, address): the snapshot's
+    /// source first, then the other members of `membership`, never this node.
+    fn sources(
+        &self,
+        membership: &StoredMembership<u64, BasicNode>,
+        mark: &ChainMark,
+    ) -> Vec<(u64, String)> {
+        let mut sources: Vec<(u64, String)> = membership
+            .nodes()
+            .filter(|(id, _)| **id != self.node_id)
+            .map(|(id, node)| (*id, node.addr.clone()))
+            .collect();
+        sources.sort_by_key(|(id, _)| *id != mark.source);
+        sources
+    }
+
+    /// Extends the chain up to `mark` with blocks pulled from the channel's other orderers,
+    /// retrying (with a growing pause, up to 5 s) while none of them answers. Fails only if
+    /// the pulled chain does not extend this node's, or does not end at the mark's tip.
+    async fn pull_to(
+        &self,
+        membership: &StoredMembership<u64, BasicNode>,
+        mark: &ChainMark,
+    ) -> std::result::Result<(), String> {
+        let sources = self.sources(membership, mark);
+        let mut pause = std::time::Duration::from_millis(100);
+        loop {
+            let height = self.blocks.height();
+            if height >= mark.height {
+                break;
+            }
+            let mut pulled = None;
+            for (id, addr) in &sources {
+                match self.puller.pull(addr, height, mark.height).await {
+                    Ok(blocks) if !blocks.is_empty() => {
+                        pulled = Some((*id, blocks));
+                        break;
+                    }
+                    Ok(_) => {
+                        tracing::debug!(source = id, "orderer {addr} has no block {height} yet")
+                    }
+                    Err(e) => tracing::warn!(
+                        source = id,
+                        "pulling block {height} from orderer {addr} failed: {e}"
+                    ),
+                }
+            }
+            let Some((source, blocks)) = pulled else {
+                tracing::warn!(
+                    "no orderer of the channel served block {height} (the snapshot covers up to block {}); retrying in {pause:?}",
+                    mark.height - 1
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                continue;
+            };
+            pause = std::time::Duration::from_millis(100);
+            for (expected, bytes) in (height..).zip(blocks) {
+                let number = Block::decode(&bytes)
+                    .map_err(|e| format!("block {expected} from orderer {source}: {e}"))?
+                    .number;
+                if number != expected {
+                    return Err(format!(
+                        "orderer {source} sent block {number} where block {expected} was asked for"
+                    ));
+                }
+                if let RaftResponse::Stale { height } = self.apply_block(number, bytes, None)? {
+                    return Err(format!(
+                        "block {number} of the snapshot does not extend the local chain of height {height}; the local chain has forked, remove the channel and join again"
+                    ));
+                }
+            }
+            if self.blocks.unwritten() > MAX_UNWRITTEN {
+                self.flush().await?;
+            }
         }
+        let tip = self
+            .blocks
+            .block(mark.height - 1)
+            .map_err(|e| e.to_string())?
+            .map(|b| b.hash);
+        if tip.as_ref().map(|t| t.as_slice()) != Some(mark.tip.as_slice()) {
+            return Err(format!(
+                "block {} differs from the snapshot's; the local chain has forked, remove the channel and join again",
+                mark.height - 1
+            ));
+        }
+        Ok(())
     }
 
     fn queue(&self, job: Job) -> std::result::Result<(), String> {
@@ -829,6 +1013,10 @@ impl ChainStateMachine {
         } else {
             bytes
         };
+        if log_id.is_some() {
+            let interval = self.state.borrow().settings.snapshot_interval_bytes;
+            self.due.add(bytes.len() as u64, interval);
+        }
         self.blocks.push(number, Arc::new(bytes), hash);
         if is_config {
             self.apply_config(&block);
@@ -847,43 +1035,85 @@ impl ChainStateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for ChainStateMachine {
     async fn build_snapshot(&mut self) -> std::result::Result<Snapshot<TypeConfig>, StErr> {
-        // The applied mark trails the chain in memory; a snapshot holds the blocks the mark
-        // covers, so wait for the writer first.
-        self.flush()
-            .await
-            .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
-        let (applied, membership) = self.applied_state().await?;
-        let height = self.blocks.height();
-        let mut blocks = Vec::with_capacity(height as usize);
-        for n in 0..height {
-            let block = self
+        let err = |e: String| io_err(StorageIOError::read_state_machine, e);
+        // The applied mark trails the chain in memory: bring it up to date first.
+        self.flush().await.map_err(err)?;
+        let (applied, membership, height) = read_applied(&self.db).map_err(err)?;
+        let height = match height {
+            Some(h) => h,
+            // A store written before the height was kept with the mark: the block store
+            // holds at least the blocks the mark covers.
+            None => self
                 .blocks
-                .block(n)
-                .map_err(|e| io_err(StorageIOError::read_state_machine, e))?
-                .ok_or_else(|| {
-                    io_err(
-                        StorageIOError::read_state_machine,
-                        format!("block {n} is missing from the block store"),
-                    )
-                })?;
-            blocks.push(block.bytes.to_vec());
-        }
-        let data = enc(&SnapshotBlocks { blocks });
+                .ledger()
+                .height()
+                .map_err(|e| err(e.to_string()))?,
+        };
+        let tip = self
+            .blocks
+            .block(height.saturating_sub(1))
+            .map_err(|e| err(e.to_string()))?
+            .ok_or_else(|| {
+                err(format!(
+                    "block {} is missing from the block store",
+                    height - 1
+                ))
+            })?
+            .hash;
+        let data = enc(&ChainMark {
+            height,
+            tip: tip.to_vec(),
+            source: self.node_id,
+        });
         let meta = SnapshotMeta {
             last_log_id: applied,
             last_membership: membership,
             snapshot_id: format!(
-                "{}-{}",
+                "{}-{}-{height}",
                 applied.map_or(0, |l| l.leader_id.term),
                 applied.map_or(0, |l| l.index)
             ),
         };
-        self.current = Some((meta.clone(), data.clone()));
+        self.keep_snapshot(&meta, data.clone()).map_err(err)?;
+        tracing::info!(
+            channel = %self.state.borrow().settings.channel_id,
+            height,
+            log_index = applied.map_or(0, |l| l.index),
+            "took a Raft snapshot; the log below it will be purged"
+        );
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         })
     }
+}
+
+/// The applied mark, the membership and the block store height written with the mark, read
+/// together.
+#[allow(clippy::type_complexity)]
+fn read_applied(
+    db: &Database,
+) -> std::result::Result<
+    (
+        Option<LogId<u64>>,
+        StoredMembership<u64, BasicNode>,
+        Option<u64>,
+    ),
+    String,
+> {
+    let txn = db.begin_read().map_err(|e| e.to_string())?;
+    let table = txn.open_table(META).map_err(|e| e.to_string())?;
+    let get = |key: &str| -> std::result::Result<Option<Vec<u8>>, String> {
+        Ok(table
+            .get(key)
+            .map_err(|e| e.to_string())?
+            .map(|v| v.value().to_vec()))
+    };
+    let applied: Option<Option<LogId<u64>>> = get(APPLIED_KEY)?.map(|v| dec(&v)).transpose()?;
+    let membership: Option<StoredMembership<u64, BasicNode>> =
+        get(MEMBERSHIP_KEY)?.map(|v| dec(&v)).transpose()?;
+    let height: Option<u64> = get(APPLIED_HEIGHT_KEY)?.map(|v| dec(&v)).transpose()?;
+    Ok((applied.flatten(), membership.unwrap_or_default(), height))
 }
 
 impl RaftStateMachine<TypeConfig> for ChainStateMachine {
@@ -892,12 +1122,9 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
     async fn applied_state(
         &mut self,
     ) -> std::result::Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StErr> {
-        let applied: Option<Option<LogId<u64>>> = read_meta(&self.db, APPLIED_KEY)
-            .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
-        let membership: Option<StoredMembership<u64, BasicNode>> =
-            read_meta(&self.db, MEMBERSHIP_KEY)
-                .map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
-        Ok((applied.flatten(), membership.unwrap_or_default()))
+        let (applied, membership, _) =
+            read_applied(&self.db).map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        Ok((applied, membership))
     }
 
     async fn apply<I>(&mut self, entries: I) -> std::result::Result<Vec<RaftResponse>, StErr>
@@ -956,48 +1183,58 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
         meta: &SnapshotMeta<u64, BasicNode>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> std::result::Result<(), StErr> {
+        let err = |e: String| io_err(StorageIOError::write_state_machine, e);
         let data = snapshot.into_inner();
-        let content: SnapshotBlocks =
+        let mark: ChainMark =
             dec(&data).map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?;
-        for bytes in content.blocks {
-            let number = Block::decode(&bytes)
-                .map_err(|e| io_err(|e| StorageIOError::read_snapshot(None, e), e))?
-                .number;
-            let response = self
-                .apply_block(number, bytes, None)
-                .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
-            if let RaftResponse::Stale { height } = response {
-                return Err(io_err(
-                    StorageIOError::write_state_machine,
-                    format!(
-                        "snapshot block {number} does not extend the local chain of height {height}; the local chain has forked, remove the channel and join again",
-                    ),
-                ));
-            }
-        }
-        self.flush()
+        tracing::info!(
+            channel = %self.state.borrow().settings.channel_id,
+            height = self.blocks.height(),
+            snapshot_height = mark.height,
+            source = mark.source,
+            "installing a Raft snapshot: pulling the blocks this node lacks"
+        );
+        self.pull_to(&meta.last_membership, &mark)
             .await
-            .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
+            .map_err(err)?;
+        self.flush().await.map_err(err)?;
+        let height = self
+            .blocks
+            .ledger()
+            .height()
+            .map_err(|e| err(e.to_string()))?;
         write_meta(
             &self.db,
             &[
                 (APPLIED_KEY, enc(&meta.last_log_id)),
+                (APPLIED_HEIGHT_KEY, enc(&height)),
                 (MEMBERSHIP_KEY, enc(&meta.last_membership)),
             ],
             true,
         )
-        .map_err(|e| io_err(StorageIOError::write_state_machine, e))?;
-        self.current = Some((meta.clone(), data));
+        .map_err(err)?;
+        // This node now holds every block below the mark: it is the source of its snapshot.
+        let own = ChainMark {
+            source: self.node_id,
+            ..mark
+        };
+        self.keep_snapshot(meta, enc(&own)).map_err(err)?;
+        self.due.reset();
         Ok(())
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> std::result::Result<Option<Snapshot<TypeConfig>>, StErr> {
-        Ok(self.current.clone().map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        Ok(self
+            .snapshot
+            .lock()
+            .expect("snapshot lock")
+            .clone()
+            .map(|(meta, data)| Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(data)),
+            }))
     }
 }
 
@@ -1025,6 +1262,17 @@ pub(crate) mod tests {
                 _ => None,
             });
         found
+    }
+
+    /// The indexes of the entries in the Raft log stored in `db`.
+    pub(crate) fn log_indexes(db: &Database) -> Vec<u64> {
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(LOG).unwrap();
+        table
+            .iter()
+            .unwrap()
+            .map(|item| item.unwrap().0.value())
+            .collect()
     }
 
     #[test]

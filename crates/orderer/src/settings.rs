@@ -45,7 +45,14 @@ pub struct ChannelSettings {
     /// The TLS root and intermediate CAs of the channel's orderer organisations: with TLS on,
     /// the only CAs orderers of this channel trust for each other's certificates.
     pub orderer_tls_roots: TlsRoots,
+    /// Bytes of blocks between two snapshots of the Raft state (Fabric's etcdraft
+    /// `SnapshotIntervalSize`): after a snapshot the Raft log is purged up to it, and a node
+    /// that falls further behind catches up from the snapshot by pulling the blocks.
+    pub snapshot_interval_bytes: u64,
 }
+
+/// Fabric's default `SnapshotIntervalSize`, used when a channel's config sets none (or 0).
+pub const DEFAULT_SNAPSHOT_INTERVAL_BYTES: u64 = 16 * 1024 * 1024;
 
 impl ChannelSettings {
     /// The settings in a config block (a genesis block): batch limits and timeout, MSPs, the
@@ -97,6 +104,11 @@ impl ChannelSettings {
                 .collect(),
             last_config,
             orderer_tls_roots,
+            snapshot_interval_bytes: config
+                .raft_options()
+                .map(|o| u64::from(o.snapshot_interval_size))
+                .filter(|b| *b > 0)
+                .unwrap_or(DEFAULT_SNAPSHOT_INTERVAL_BYTES),
         };
         settings.validate()?;
         Ok(settings)

@@ -131,6 +131,7 @@ impl TestNet {
                 .collect(),
             last_config: 0,
             orderer_tls_roots: TlsRoots::new(),
+            snapshot_interval_bytes: cambium_orderer::settings::DEFAULT_SNAPSHOT_INTERVAL_BYTES,
         }
     }
 
@@ -369,4 +370,10 @@ pub(crate) async fn start_configured(
         server,
         addr: addr.to_string(),
     }
+}
+
+/// The value of the metric line that starts with `series` (name and labels).
+pub(crate) fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }

@@ -12,7 +12,7 @@ use cambium_wire::orderer::deliver_response;
 use cambium_wire::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::net::{broadcast, envelope, listeners, start, tx, TestNet, CHANNEL};
+use crate::net::{broadcast, envelope, listeners, metric, start, tx, TestNet, CHANNEL};
 
 /// A plain HTTP/1.1 GET; returns the status code and body.
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -31,12 +31,6 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
-}
-
-/// The value of the metric line that starts with `series` (name and labels).
-fn metric(body: &str, series: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
 }
 
 async fn serve_ops(node: &OrdererNode) -> cambium_orderer::cambium_ops::OpsServer {
