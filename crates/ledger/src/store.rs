@@ -692,10 +692,12 @@ fn open_db(
     let path = dir.join(INDEX_FILE);
     let mut builder = redb::Builder::new();
     builder.set_cache_size(options.cache_bytes);
+    let locked = |e: redb::DatabaseError| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => LedgerError::Locked(dir.to_path_buf()),
+        e => se("opening the index database")(e),
+    };
     let db = match faults {
-        None => builder
-            .create(&path)
-            .map_err(se("opening the index database"))?,
+        None => builder.create(&path).map_err(locked)?,
         Some(faults) => {
             let file = std::fs::OpenOptions::new()
                 .read(true)
@@ -708,7 +710,7 @@ fn open_db(
                 redb::backends::FileBackend::new(file).map_err(se("opening the index database"))?;
             builder
                 .create_with_backend(faulty::FaultyBackend { inner, faults })
-                .map_err(se("opening the index database"))?
+                .map_err(locked)?
         }
     };
     let txn = db.begin_write().map_err(se("creating tables"))?;

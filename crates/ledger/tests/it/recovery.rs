@@ -200,3 +200,22 @@ fn a_lost_index_is_rebuilt_from_the_block_files() {
     assert_eq!(ledger.get_history_for_key("ns", "shared").unwrap().len(), 4);
     assert_eq!(ledger.verify_chain().unwrap(), 4);
 }
+
+#[test]
+fn a_ledger_open_elsewhere_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    ledger_with_blocks(dir.path(), 2, "locked");
+    let running = Ledger::open(dir.path()).unwrap();
+    // A second opener (`cambium ledger inspect` beside a running peer) must not touch it.
+    let err = Ledger::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Locked(ref p) if p == dir.path()),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("already open in another process"), "{text}");
+    assert!(text.contains("stop it first"), "{text}");
+    assert_eq!(running.height().unwrap(), 2);
+    drop(running);
+    assert_eq!(Ledger::open(dir.path()).unwrap().height().unwrap(), 2);
+}
