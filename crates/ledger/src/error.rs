@@ -80,7 +80,7 @@ pub enum LedgerError {
     InvalidRange(String),
 
     /// Another process (or another `Ledger` in this one) has the ledger open.
-    #[error("ledger {} is already open in another process (a running peer?); stop it first, or inspect a copy of the directory", .0.display())]
+    #[error("ledger {} is already open in another process (a running peer or orderer?); stop it first, or inspect a copy of the directory", .0.display())]
     Locked(PathBuf),
 
     /// An earlier commit failed half-way and the ledger refuses further writes.
