@@ -36,6 +36,28 @@ fn tls_settings(net: &TestNet, addrs: &[String]) -> ChannelSettings {
     settings
 }
 
+/// Waits (at most 5 s) until every running orderer holds the same chain of at least
+/// `min_height` blocks; returns its block hashes.
+async fn wait_same_chain(nodes: &[Option<Running>], min_height: usize) -> Vec<[u8; 32]> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let chains: Vec<_> = nodes
+            .iter()
+            .flatten()
+            .map(|n| n.node.block_hashes(CHANNEL, 0).unwrap())
+            .collect();
+        if chains.iter().all(|c| *c == chains[0]) && chains[0].len() >= min_height {
+            return chains[0].clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "orderers disagree: {:?}",
+            chains.iter().map(Vec::len).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Server-only TLS trusting the orderer organisation's TLS CA, as a client application uses.
 fn client_tls(net: &TestNet) -> ClientTlsConfig {
     client_tls_config(&net.orderer_tls_roots(), None, None).unwrap()
@@ -78,27 +100,8 @@ async fn three_orderers_over_mutual_tls_order_and_agree() {
     assert_eq!(txs, 10);
 
     // Every orderer holds the same chain.
-    let tip = blocks.len() as u64;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let chains: Vec<_> = nodes
-            .iter()
-            .flatten()
-            .map(|n| n.node.block_hashes(CHANNEL, 0).unwrap())
-            .collect();
-        if chains
-            .iter()
-            .all(|c| c.len() as u64 == tip && *c == chains[0])
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "orderers disagree: {:?}",
-            chains.iter().map(Vec::len).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let chain = wait_same_chain(&nodes, blocks.len()).await;
+    assert_eq!(chain.len(), blocks.len());
 
     // A plaintext client cannot use the TLS listener.
     assert!(
@@ -299,23 +302,7 @@ async fn a_follower_behind_the_purged_log_catches_up_from_a_snapshot_over_mutual
     // And it takes part again: a broadcast through it commits everywhere.
     submit(addrs[follower].clone(), 5).await;
     nodes[follower] = Some(restarted);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let chains: Vec<_> = nodes
-            .iter()
-            .flatten()
-            .map(|n| n.node.block_hashes(CHANNEL, 0).unwrap())
-            .collect();
-        if chains.iter().all(|c| *c == chains[0]) && chains[0].len() > target.len() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "orderers disagree: {:?}",
-            chains.iter().map(Vec::len).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_same_chain(&nodes, target.len() + 1).await;
     for n in nodes.into_iter().flatten() {
         n.server.stop().await;
         n.node.shutdown().await;
