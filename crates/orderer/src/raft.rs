@@ -1038,7 +1038,11 @@ impl RaftSnapshotBuilder<TypeConfig> for ChainStateMachine {
         let err = |e: String| io_err(StorageIOError::read_state_machine, e);
         // The applied mark trails the chain in memory: bring it up to date first.
         self.flush().await.map_err(err)?;
-        let (applied, membership, height) = read_applied(&self.db).map_err(err)?;
+        let Applied {
+            log_id: applied,
+            membership,
+            height,
+        } = read_applied(&self.db).map_err(err)?;
         let height = match height {
             Some(h) => h,
             // A store written before the height was kept with the mark: the block store
@@ -1088,19 +1092,17 @@ impl RaftSnapshotBuilder<TypeConfig> for ChainStateMachine {
     }
 }
 
-/// The applied mark, the membership and the block store height written with the mark, read
-/// together.
-#[allow(clippy::type_complexity)]
-fn read_applied(
-    db: &Database,
-) -> std::result::Result<
-    (
-        Option<LogId<u64>>,
-        StoredMembership<u64, BasicNode>,
-        Option<u64>,
-    ),
-    String,
-> {
+/// What the state machine has applied, as stored: read together, in one read transaction.
+struct Applied {
+    /// The applied mark.
+    log_id: Option<LogId<u64>>,
+    /// The membership in force at the mark.
+    membership: StoredMembership<u64, BasicNode>,
+    /// The block store's height written with the mark (none in stores that predate it).
+    height: Option<u64>,
+}
+
+fn read_applied(db: &Database) -> std::result::Result<Applied, String> {
     let txn = db.begin_read().map_err(|e| e.to_string())?;
     let table = txn.open_table(META).map_err(|e| e.to_string())?;
     let get = |key: &str| -> std::result::Result<Option<Vec<u8>>, String> {
@@ -1109,11 +1111,14 @@ fn read_applied(
             .map_err(|e| e.to_string())?
             .map(|v| v.value().to_vec()))
     };
-    let applied: Option<Option<LogId<u64>>> = get(APPLIED_KEY)?.map(|v| dec(&v)).transpose()?;
+    let log_id: Option<Option<LogId<u64>>> = get(APPLIED_KEY)?.map(|v| dec(&v)).transpose()?;
     let membership: Option<StoredMembership<u64, BasicNode>> =
         get(MEMBERSHIP_KEY)?.map(|v| dec(&v)).transpose()?;
-    let height: Option<u64> = get(APPLIED_HEIGHT_KEY)?.map(|v| dec(&v)).transpose()?;
-    Ok((applied.flatten(), membership.unwrap_or_default(), height))
+    Ok(Applied {
+        log_id: log_id.flatten(),
+        membership: membership.unwrap_or_default(),
+        height: get(APPLIED_HEIGHT_KEY)?.map(|v| dec(&v)).transpose()?,
+    })
 }
 
 impl RaftStateMachine<TypeConfig> for ChainStateMachine {
@@ -1122,9 +1127,9 @@ impl RaftStateMachine<TypeConfig> for ChainStateMachine {
     async fn applied_state(
         &mut self,
     ) -> std::result::Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StErr> {
-        let (applied, membership, _) =
+        let applied =
             read_applied(&self.db).map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
-        Ok((applied, membership))
+        Ok((applied.log_id, applied.membership))
     }
 
     async fn apply<I>(&mut self, entries: I) -> std::result::Result<Vec<RaftResponse>, StErr>
