@@ -198,6 +198,7 @@ mod tests {
             data_dir: tmp.path().join("data"),
             ports: Some(crate::Ports::free().unwrap()),
             cut_when_idle: true,
+            log: None,
         })
         .await
         .unwrap();

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! <data-dir>/
-//!   network.json                   ports, channel, TLS: fixed at the first start
+//!   network.json                   ports, channel, TLS: fixed at the first start (the
+//!                                  operations ports may be moved on a later start)
 //!   crypto/                        Fabric cryptogen layout (orderer org, Org1, Org2)
 //!   mychannel.block                the channel's genesis block
 //!   orderer/                       the orderer's chain and Raft log
@@ -96,24 +97,31 @@ pub struct PeerSpec {
     pub msp_id: String,
     /// Its port on loopback.
     pub port: u16,
+    /// The port of its operations endpoint (`/healthz`, `/metrics`, `/logspec`) on loopback.
+    pub ops_port: u16,
 }
 
 impl Network {
     /// Opens the network in `dir`, creating it first if `dir` is missing or empty. Returns the
     /// network and whether it was created now. `ports` are used when creating; when opening,
-    /// ports that differ from the recorded ones are refused (they are part of the channel).
+    /// node ports that differ from the recorded ones are refused (they are part of the
+    /// channel), while new operations ports are taken and recorded.
     pub fn open_or_create(dir: &Path, ports: Option<Ports>, tls: bool) -> Result<(Network, bool)> {
         if dir.join(NETWORK_FILE).is_file() {
-            let network = Network::open(dir)?;
+            let mut network = Network::open(dir)?;
             if let Some(ports) = ports {
-                if ports != network.state.ports {
+                if !ports.same_network_ports(&network.state.ports) {
                     return Err(NodeError::data_dir(
                         &network.root,
                         format!(
-                            "this network was created with ports {}; they are part of its channel and cannot change (drop the port flags, or use a new --data-dir)",
+                            "this network was created with ports {}; all but the operations ports are part of its channel and cannot change (drop the port flags, pass the recorded ones with new operations ports, or use a new --data-dir)",
                             describe_ports(&network.state.ports)
                         ),
                     ));
+                }
+                if ports != network.state.ports {
+                    network.state.ports = ports;
+                    network.write_state()?;
                 }
             }
             return Ok((network, false));
@@ -216,10 +224,15 @@ impl Network {
         let config = network.channel_config()?;
         let block = cambium_channel::genesis_block(&config, now());
         write(&network.genesis_block_path(), &block)?;
-        let state_text = serde_json::to_string_pretty(&network.state)
-            .map_err(|e| NodeError::Rejected(format!("encoding {NETWORK_FILE}: {e}")))?;
-        write(&network.root.join(NETWORK_FILE), state_text.as_bytes())?;
+        network.write_state()?;
         Ok(network)
+    }
+
+    /// Writes `network.json`.
+    fn write_state(&self) -> Result<()> {
+        let state_text = serde_json::to_string_pretty(&self.state)
+            .map_err(|e| NodeError::Rejected(format!("encoding {NETWORK_FILE}: {e}")))?;
+        write(&self.root.join(NETWORK_FILE), state_text.as_bytes())
     }
 
     /// The channel configuration: the sample channel with the orderer and both peers on
@@ -295,18 +308,29 @@ impl Network {
 
     /// The network's peers: one per peer organisation, in organisation order.
     pub fn peers(&self) -> Vec<PeerSpec> {
-        let ports = [self.state.ports.org1_peer, self.state.ports.org2_peer];
+        let p = &self.state.ports;
+        let ports = [(p.org1_peer, p.org1_ops), (p.org2_peer, p.org2_ops)];
         self.crypto
             .peer_orgs()
             .zip(ports)
-            .filter_map(|(org, port)| {
+            .filter_map(|(org, (port, ops_port))| {
                 org.nodes.first().map(|node| PeerSpec {
                     name: node.name.clone(),
                     org: org.name.clone(),
                     msp_id: org.msp_id.clone(),
                     port,
+                    ops_port,
                 })
             })
+            .collect()
+    }
+
+    /// The peers' operations endpoints, `http://127.0.0.1:PORT`, in organisation order: where
+    /// `/metrics` (and the rollout brake) find each peer's figures.
+    pub fn peer_operations_urls(&self) -> Vec<String> {
+        self.peers()
+            .iter()
+            .map(|p| format!("http://{}", endpoint(p.ops_port)))
             .collect()
     }
 
@@ -321,11 +345,17 @@ impl Network {
     }
 }
 
-/// `orderer 7050, admin 7053, Org1 peer 7051, Org2 peer 9051`.
+/// `orderer 7050, admin 7053, Org1 peer 7051, Org2 peer 9051, operations 9443/9444/9445`.
 pub fn describe_ports(ports: &Ports) -> String {
     format!(
-        "orderer {}, admin {}, Org1 peer {}, Org2 peer {}",
-        ports.orderer, ports.admin, ports.org1_peer, ports.org2_peer
+        "orderer {}, admin {}, Org1 peer {}, Org2 peer {}, operations {}/{}/{}",
+        ports.orderer,
+        ports.admin,
+        ports.org1_peer,
+        ports.org2_peer,
+        ports.orderer_ops,
+        ports.org1_ops,
+        ports.org2_ops
     )
 }
 
@@ -421,6 +451,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("created with ports orderer 21100"), "{err}");
+    }
+
+    #[test]
+    fn operations_ports_can_move_on_resume_and_are_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ports = Ports::from_base(21300).unwrap();
+        Network::create(tmp.path(), ports, true).unwrap();
+        let moved = Ports {
+            org1_ops: 21400,
+            ..ports
+        };
+        let (network, fresh) = Network::open_or_create(tmp.path(), Some(moved), true).unwrap();
+        assert!(!fresh);
+        assert_eq!(network.state.ports, moved);
+        assert_eq!(
+            network.peer_operations_urls(),
+            ["http://127.0.0.1:21400", "http://127.0.0.1:21306"]
+        );
+        assert_eq!(Network::open(tmp.path()).unwrap().state.ports, moved);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use cambium_orderer::node::NodeTls;
 use cambium_orderer::{config as orderer_config, NodeConfig, OrdererNode, Server};
+use cambium_peer::cambium_ops::{self, LogControl, OpsConfig, OpsServer};
 use cambium_peer::{
     CommitterState, Peer, PeerConfig, PeerHandle, PeerPlugins, TlsSection, VM_CACHE_DIR,
 };
@@ -31,6 +32,9 @@ pub struct UpOptions {
     /// The orderer cuts a block at once when none is in flight (its `cutWhenIdle`); `false`
     /// waits for the batch timeout or a full batch, as Fabric does.
     pub cut_when_idle: bool,
+    /// The process's log filter, which every node's operations endpoint serves on
+    /// `/logspec`; `None`: `/logspec` answers 404.
+    pub log: Option<LogControl>,
 }
 
 /// A running development network. Stop it with [`DevNetwork::stop`].
@@ -40,6 +44,7 @@ pub struct DevNetwork {
     created: bool,
     orderer: OrdererNode,
     orderer_server: Server,
+    orderer_ops: OpsServer,
     admin: JoinHandle<()>,
     peers: Vec<(String, PeerHandle)>,
 }
@@ -112,6 +117,20 @@ impl DevNetwork {
             orderer_config::join_from_block(&orderer, &network.genesis_block()?).await?;
         }
         let admin = cambium_orderer::admin::serve(orderer.clone(), admin_listener);
+        let orderer_ops = match cambium_ops::serve(
+            &OpsConfig::new(&endpoint(ports.orderer_ops)),
+            Arc::new(orderer_config::operations(&orderer, options.log.clone())),
+        )
+        .await
+        {
+            Ok(ops) => ops,
+            Err(e) => {
+                admin.abort();
+                orderer_server.stop().await;
+                orderer.shutdown().await;
+                return Err(ops_error(e, ports.orderer_ops, "--orderer-ops-port"));
+            }
+        };
         let genesis = network.genesis_block()?;
         // One contract engine for the process (the house rule), with one compile cache, so a
         // package installed on both peers is compiled once.
@@ -124,7 +143,7 @@ impl DevNetwork {
         );
         let mut peers = Vec::new();
         for spec in network.peers() {
-            let started = start_peer(&network, &spec, &tls_cas, &genesis, &vm).await;
+            let started = start_peer(&network, &spec, &tls_cas, &genesis, &vm, &options.log).await;
             match started {
                 Ok(handle) => peers.push((spec.name.clone(), handle)),
                 Err(e) => {
@@ -132,6 +151,7 @@ impl DevNetwork {
                         p.shutdown().await;
                     }
                     admin.abort();
+                    orderer_ops.shutdown().await;
                     orderer_server.stop().await;
                     orderer.shutdown().await;
                     return Err(e);
@@ -145,6 +165,7 @@ impl DevNetwork {
             created,
             orderer,
             orderer_server,
+            orderer_ops,
             admin,
             peers,
         })
@@ -239,6 +260,17 @@ impl DevNetwork {
         for (name, node) in &self.profile.peers {
             text.push_str(&format!("  peer     {} ({name})\n", node.url));
         }
+        let mut ops = vec![format!(
+            "http://{} (orderer)",
+            endpoint(n.state.ports.orderer_ops)
+        )];
+        for spec in n.peers() {
+            ops.push(format!("http://{} ({})", endpoint(spec.ops_port), spec.org));
+        }
+        text.push_str(&format!(
+            "Operations (/healthz, /metrics, /logspec): {}\n",
+            ops.join(", ")
+        ));
         text.push_str(&format!(
             "Connection profile: {} (and .yaml)\nClient identities: {}/peerOrganizations/<org>/users/{{Admin,User1}}@<org>/msp\n",
             n.profile_json_path().display(),
@@ -257,6 +289,7 @@ impl DevNetwork {
             peer.shutdown().await;
         }
         self.admin.abort();
+        self.orderer_ops.shutdown().await;
         self.orderer_server.stop().await;
         self.orderer.shutdown().await;
         tracing::info!("network stopped");
@@ -273,14 +306,28 @@ async fn bind(port: u16, flag: &'static str) -> Result<TcpListener> {
     })
 }
 
-/// Starts one peer (TLS with the network's CAs, its ledger under the data directory) and joins
-/// it to the channel unless it reopened the channel from its ledger.
+/// An operations endpoint that did not start: a taken port names the flag that moves it.
+fn ops_error(e: cambium_ops::OpsError, port: u16, flag: &'static str) -> NodeError {
+    match e {
+        cambium_ops::OpsError::Bind { source, .. }
+            if source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            NodeError::PortInUse { port, flag }
+        }
+        e => NodeError::Rejected(format!("operations endpoint on port {port}: {e}")),
+    }
+}
+
+/// Starts one peer (TLS with the network's CAs, its ledger under the data directory, its
+/// operations endpoint) and joins it to the channel unless it reopened the channel from its
+/// ledger.
 async fn start_peer(
     network: &Network,
     spec: &PeerSpec,
     tls_cas: &[PathBuf],
     genesis: &[u8],
     vm: &Arc<Vm>,
+    log: &Option<LogControl>,
 ) -> Result<PeerHandle> {
     let org = network.crypto.org(&spec.msp_id).ok_or_else(|| {
         NodeError::data_dir(
@@ -301,6 +348,7 @@ async fn start_peer(
     let mut config = PeerConfig::new(network.peer_dir(&spec.name), &node.msp_dir, &spec.msp_id);
     config.listen_address = endpoint(spec.port);
     config.external_address = Some(endpoint(spec.port));
+    config.operations = Some(OpsConfig::new(&endpoint(spec.ops_port)));
     // Both peers validate every block, at the same time, in this one process: each takes its
     // share of the cores rather than all of them.
     config.limits.validator_threads = std::thread::available_parallelism()
@@ -314,10 +362,19 @@ async fn start_peer(
             client_auth_required: false,
         };
     }
+    let org1 = spec.org == "Org1";
     let peer_err = |e: cambium_peer::PeerNodeError| match e {
+        e if e.to_string().contains("cannot listen for operations") => NodeError::PortInUse {
+            port: spec.ops_port,
+            flag: if org1 {
+                "--org1-ops-port"
+            } else {
+                "--org2-ops-port"
+            },
+        },
         e if e.to_string().contains("in use") => NodeError::PortInUse {
             port: spec.port,
-            flag: if spec.org == "Org1" {
+            flag: if org1 {
                 "--org1-peer-port"
             } else {
                 "--org2-peer-port"
@@ -327,6 +384,7 @@ async fn start_peer(
     };
     let plugins = PeerPlugins {
         vm: Some(Arc::clone(vm)),
+        log: log.clone(),
         ..PeerPlugins::default()
     };
     let handle = Peer::start_with(config, plugins).await.map_err(peer_err)?;

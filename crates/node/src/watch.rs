@@ -334,7 +334,7 @@ pub fn check_options(options: &WatchOptions) -> Result<()> {
     }
     if options.metrics.is_empty() {
         return Err(NodeError::Rejected(
-            "give at least one peer operations endpoint with --metrics http://HOST:PORT".into(),
+            "give each peer's operations endpoint with --metrics http://HOST:PORT (a network of `cambium up` is found from its --data-dir; a connection profile does not list them)".into(),
         ));
     }
     for url in &options.metrics {

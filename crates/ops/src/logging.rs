@@ -110,14 +110,15 @@ impl LogControl {
     }
 }
 
-/// Installs the process's subscriber: `format` lines on standard error, filtered by `spec`
-/// (the `RUST_LOG` syntax). Returns the control `/logspec` uses. Fails if a subscriber is
+/// Installs the process's subscriber: `format` lines on standard error (human lines are
+/// coloured only on a terminal), filtered by `spec` (the `RUST_LOG` syntax). Returns the control `/logspec` uses. Fails if a subscriber is
 /// already installed.
 pub fn init_logging(format: LogFormat, spec: &str) -> Result<LogControl> {
     let (filter, control) = LogControl::new(spec)?;
     let output = match format {
         LogFormat::Human => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()

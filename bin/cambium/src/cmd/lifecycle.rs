@@ -286,8 +286,9 @@ pub(crate) enum RolloutAction {
     Watch {
         /// The contract's name.
         name: String,
-        /// A peer's operations endpoint, http://HOST:PORT (repeatable).
-        #[arg(long = "metrics", required = true)]
+        /// A peer's operations endpoint, http://HOST:PORT (repeatable; default: every peer of
+        /// the `cambium up` network in --data-dir).
+        #[arg(long = "metrics")]
         metrics: Vec<String>,
         /// The highest tolerated error rate of the new version, 0-1 (e.g. 0.05): (contract
         /// errors + failed endorsements + invalid commits) / (contract errors + failed +
@@ -683,6 +684,11 @@ async fn run_async(command: LifecycleCommand) -> anyhow::Result<()> {
                 },
         } => {
             let (admin, peer) = admin(&args)?;
+            let metrics = if metrics.is_empty() {
+                args.network.operations_urls()?
+            } else {
+                metrics
+            };
             let options = watch::WatchOptions {
                 metrics,
                 interval: watch::seconds_flag("--interval", interval)?,

@@ -116,6 +116,16 @@ impl NetworkArgs {
         }
         Ok(ConnectionProfile::load(&path)?)
     }
+
+    /// The peers' operations endpoints of the `cambium up` network in `--data-dir`; with
+    /// `--profile` none (a connection profile does not list them), so `--metrics` must.
+    pub(crate) fn operations_urls(&self) -> anyhow::Result<Vec<String>> {
+        if self.profile.is_some() {
+            return Ok(Vec::new());
+        }
+        let network = cambium_node::Network::open(&self.data_dir)?;
+        Ok(network.peer_operations_urls())
+    }
 }
 
 /// A multi-threaded runtime for the network commands.

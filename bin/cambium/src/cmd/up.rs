@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cambium_node::{DevNetwork, Ports, UpOptions};
+use cambium_peer::cambium_ops::{self, LogFormat};
 use clap::Args;
 
 /// The default data directory of `cambium up` and of the commands that find its network.
@@ -20,7 +21,8 @@ pub(crate) struct UpArgs {
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
     /// Lay out the ports from here: orderer BASE, Org1's peer BASE+1, Org2's peer BASE+2,
-    /// admin BASE+3. 0 picks free ports. Only on the first start.
+    /// admin BASE+3, then the operations endpoints of the orderer, Org1's and Org2's peers
+    /// BASE+4..BASE+6. 0 picks free ports. Only on the first start.
     #[arg(long)]
     base_port: Option<u16>,
     /// The orderer's port (default 7050).
@@ -35,6 +37,16 @@ pub(crate) struct UpArgs {
     /// Org2's peer port (default 9051).
     #[arg(long)]
     org2_peer_port: Option<u16>,
+    /// The orderer's operations endpoint port: /healthz, /metrics, /logspec over plain HTTP
+    /// (default 9443). The operations ports may also be moved on a later start.
+    #[arg(long)]
+    orderer_ops_port: Option<u16>,
+    /// Org1's peer's operations endpoint port (default 9444).
+    #[arg(long)]
+    org1_ops_port: Option<u16>,
+    /// Org2's peer's operations endpoint port (default 9445).
+    #[arg(long)]
+    org2_ops_port: Option<u16>,
     /// Whether the orderer cuts a block when none is in flight (at once after a quiet spell,
     /// else 4 ms after the previous block), for low latency at light load; `false` waits for
     /// the 5 ms batch timeout or a full batch, as Fabric does.
@@ -49,6 +61,9 @@ impl UpArgs {
             self.admin_port,
             self.org1_peer_port,
             self.org2_peer_port,
+            self.orderer_ops_port,
+            self.org1_ops_port,
+            self.org2_ops_port,
         ];
         if self.base_port.is_none() && flags.iter().all(Option::is_none) {
             return Ok(None);
@@ -61,16 +76,20 @@ impl UpArgs {
         ports.admin = self.admin_port.unwrap_or(ports.admin);
         ports.org1_peer = self.org1_peer_port.unwrap_or(ports.org1_peer);
         ports.org2_peer = self.org2_peer_port.unwrap_or(ports.org2_peer);
+        ports.orderer_ops = self.orderer_ops_port.unwrap_or(ports.orderer_ops);
+        ports.org1_ops = self.org1_ops_port.unwrap_or(ports.org1_ops);
+        ports.org2_ops = self.org2_ops_port.unwrap_or(ports.org2_ops);
         Ok(Some(ports))
     }
 }
 
 pub(crate) fn run(args: UpArgs) -> anyhow::Result<()> {
-    init_logging();
+    let log = init_logging()?;
     let options = UpOptions {
         data_dir: args.data_dir.clone(),
         ports: args.ports()?,
         cut_when_idle: args.cut_when_idle,
+        log: Some(log),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -114,15 +133,18 @@ async fn shutdown_signal() {
     }
 }
 
-/// Logs to standard error at `info` (or as `RUST_LOG` says).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+/// The log filter when `RUST_LOG` is not set.
+const DEFAULT_LOG_SPEC: &str = "info,openraft=warn";
+
+/// Logs to standard error at `info` (or as `RUST_LOG` says); the nodes' `/logspec` changes the
+/// filter while the network runs.
+fn init_logging() -> anyhow::Result<cambium_ops::LogControl> {
+    let spec = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_LOG_SPEC.to_owned());
+    cambium_ops::init_logging(LogFormat::Human, &spec)
+        .with_context(|| format!("RUST_LOG={spec}: fix or unset it"))
 }
 
 #[cfg(test)]

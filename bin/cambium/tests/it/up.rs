@@ -167,6 +167,39 @@ fn up_deploy_transact_restart() {
     );
     assert_eq!(bench["failed"], 0, "{bench}");
 
+    // The rollout brake finds the peers' operations endpoints in the data directory (it
+    // scrapes each before looking at the rollout); a connection profile does not list them.
+    let watched = json(&[
+        "contract",
+        "rollout",
+        "watch",
+        "basic",
+        "--max-error-rate",
+        "0.05",
+        "--data-dir",
+        data,
+        "--json",
+    ]);
+    assert_eq!(watched["outcome"], "ended", "{watched}");
+    assert_eq!(watched["state"], "NONE", "{watched}");
+    let ccp = Path::new(data).join("connection-profile.json");
+    let out = cambium(&[
+        "contract",
+        "rollout",
+        "watch",
+        "basic",
+        "--max-error-rate",
+        "0.05",
+        "--profile",
+        path_arg(&ccp),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("give each peer's operations endpoint with --metrics"),
+        "{}",
+        stderr(&out)
+    );
+
     // The admin commands step by step, for a second name over the installed package.
     let package_id = deployed["package_id"].as_str().unwrap();
     let def = ["--name", "basic2", "--version", "2.0", "--sequence", "1"];

@@ -5,6 +5,7 @@ use std::net::TcpListener;
 
 use cambium_node::admin::Admin;
 use cambium_node::deploy::{self, DeployOptions, Source, Step};
+use cambium_node::watch::http_get;
 use cambium_node::{ConnectionProfile, DevNetwork, NodeError, Ports, UpOptions};
 
 use crate::support::{asset_transfer_package, query, submit, up};
@@ -65,6 +66,7 @@ async fn first_life(dir: &std::path::Path, package: &[u8]) -> (ConnectionProfile
     let (status, payload) = query(&profile, "basic", &["ReadAsset", "asset-it-1"]).await;
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&payload).contains("Ana"));
+    operations_endpoints_serve(&network).await;
 
     // Deploying again reuses the installed package and moves to the next sequence.
     let again = deploy::deploy(
@@ -83,6 +85,41 @@ async fn first_life(dir: &std::path::Path, package: &[u8]) -> (ConnectionProfile
 
     network.stop().await;
     (profile, admin_key)
+}
+
+/// Every node serves its operations endpoint: health, and on the peers the per-version
+/// contract metrics the rollout brake reads.
+async fn operations_endpoints_serve(network: &DevNetwork) {
+    let ports = network.network().state.ports;
+    let peers = network.network().peer_operations_urls();
+    assert_eq!(
+        peers,
+        [
+            format!("http://127.0.0.1:{}", ports.org1_ops),
+            format!("http://127.0.0.1:{}", ports.org2_ops)
+        ]
+    );
+    let orderer = format!("http://127.0.0.1:{}", ports.orderer_ops);
+    let summary = network.summary();
+    for url in peers.iter().chain([&orderer]) {
+        assert!(summary.contains(url.as_str()), "{summary}");
+        let health = http_get(url, "/healthz").await.expect("healthz answers");
+        assert!(health.contains("OK"), "{url}: {health}");
+    }
+    for url in &peers {
+        let metrics = http_get(url, "/metrics").await.expect("metrics answer");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("cambium_contract_endorsements_total{")
+                    && l.contains("contract=\"basic\"")),
+            "{url} has no endorsement metrics of basic:\n{metrics}"
+        );
+    }
+    let metrics = http_get(&orderer, "/metrics")
+        .await
+        .expect("metrics answer");
+    assert!(metrics.contains("cambium_raft_"), "{metrics}");
 }
 
 async fn second_life(dir: &std::path::Path, profile: &ConnectionProfile, admin_key: &[u8]) {
@@ -119,6 +156,7 @@ async fn a_taken_port_is_named_with_the_flag_that_moves_it() {
         data_dir: tmp.path().join("data"),
         ports: Some(ports),
         cut_when_idle: true,
+        log: None,
     })
     .await
     .unwrap_err();
@@ -135,6 +173,27 @@ async fn a_taken_port_is_named_with_the_flag_that_moves_it() {
     assert!(err
         .to_string()
         .contains(&format!("port {} is in use", ports.org2_peer)));
+
+    let mut ports = Ports::free().unwrap();
+    ports.org1_ops = holder.local_addr().unwrap().port();
+    let err = DevNetwork::start(&UpOptions {
+        data_dir: tmp.path().join("data"),
+        ports: Some(ports),
+        cut_when_idle: true,
+        log: None,
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NodeError::PortInUse {
+                flag: "--org1-ops-port",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -145,6 +204,7 @@ async fn a_folder_that_is_not_a_network_is_refused() {
         data_dir: tmp.path().to_owned(),
         ports: Some(Ports::free().unwrap()),
         cut_when_idle: true,
+        log: None,
     })
     .await
     .unwrap_err()

@@ -42,6 +42,7 @@ pub(crate) async fn up(dir: &Path, ports: Option<Ports>) -> DevNetwork {
         data_dir: dir.to_owned(),
         ports,
         cut_when_idle: true,
+        log: None,
     })
     .await
     .expect("the network starts");
