@@ -52,8 +52,12 @@ impl std::str::FromStr for KeyDistribution {
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
-    /// Concurrent clients, each with its own connection.
+    /// Concurrent clients.
     pub clients: usize,
+    /// Connections to the gateway the clients share, round robin (each a TLS connection with
+    /// HTTP/2 streams multiplexed on it, as one application process shares one gRPC
+    /// channel); `None`: one per client, as separate client processes would.
+    pub connections: Option<usize>,
     /// How long to send new transactions (in-flight ones are awaited).
     pub duration: Duration,
     /// Percentage of operations that are reads (Evaluate), 0–100.
@@ -76,6 +80,7 @@ impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
             clients: 16,
+            connections: None,
             duration: Duration::from_secs(10),
             read_percent: 0,
             keys: KeyDistribution::New,
@@ -93,6 +98,8 @@ impl Default for BenchOptions {
 pub struct BenchReport {
     /// Concurrent clients.
     pub clients: usize,
+    /// Connections they shared.
+    pub connections: usize,
     /// Seconds from the first request to the last commit.
     pub elapsed_s: f64,
     /// Committed VALID writes per second.
@@ -181,10 +188,20 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
         contract: options.contract.clone(),
         endpoint: node.url.clone(),
     };
-    let mut channels = Vec::with_capacity(options.clients);
-    for _ in 0..options.clients {
-        channels.push(connect(node, client_tls.as_ref()).await?);
+    let connections = options.connections.unwrap_or(options.clients);
+    if connections == 0 || connections > options.clients {
+        return Err(NodeError::Rejected(format!(
+            "--connections must be 1 to the number of clients ({}), got {connections}",
+            options.clients
+        )));
     }
+    let mut shared = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        shared.push(connect(node, client_tls.as_ref()).await?);
+    }
+    let channels: Vec<Channel> = (0..options.clients)
+        .map(|i| shared[i % connections].clone())
+        .collect();
     let run_id: u32 = rand::thread_rng().gen();
     if let KeyDistribution::Uniform(n) = options.keys {
         create_key_space(&target, &channels, run_id, n).await?;
@@ -224,6 +241,7 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
     let valid = all.write_ms.len() as u64;
     Ok(BenchReport {
         clients: options.clients,
+        connections,
         elapsed_s: elapsed,
         throughput: valid as f64 / elapsed,
         p50_ms: percentile(&all.write_ms, 50.0),

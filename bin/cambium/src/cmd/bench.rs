@@ -68,6 +68,10 @@ pub(crate) struct GatewayArgs {
     /// Concurrent clients; several values run one after another.
     #[arg(long, value_delimiter = ',', default_value = "16")]
     clients: Vec<usize>,
+    /// Connections the clients share (HTTP/2 multiplexes their calls, as one application
+    /// process sharing one gRPC channel does); default: one per client.
+    #[arg(long)]
+    connections: Option<usize>,
     /// Seconds each run sends transactions.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
@@ -185,6 +189,7 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     for clients in &args.clients {
         let options = cambium_node::bench::BenchOptions {
             clients: *clients,
+            connections: args.connections.map(|c| c.min(*clients)),
             duration: Duration::from_secs_f64(args.duration),
             read_percent: args.read_percent,
             keys: args.keys,

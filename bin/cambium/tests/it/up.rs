@@ -142,12 +142,15 @@ fn up_deploy_transact_restart() {
         data,
         "--clients",
         "2",
+        "--connections",
+        "1",
         "--duration",
         "1",
         "--read-percent",
         "20",
         "--json",
     ]);
+    assert_eq!(bench["connections"], 1, "{bench}");
     for field in [
         "throughput",
         "p50_ms",

@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 
 use cambium_node::admin::Admin;
+use cambium_node::bench::BenchOptions;
 use cambium_node::deploy::{self, DeployOptions, Source, Step};
 use cambium_node::watch::http_get;
 use cambium_node::{ConnectionProfile, DevNetwork, NodeError, Ports, UpOptions};
@@ -230,4 +231,49 @@ fn unknown_org_and_missing_package_say_what_exists() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("missing-contract does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn bench_options_out_of_range_are_refused_before_connecting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let network = cambium_node::Network::create(tmp.path(), Ports::free().unwrap(), true).unwrap();
+    let profile = ConnectionProfile::for_network(&network).unwrap();
+    let refused = |options: BenchOptions| {
+        let profile = profile.clone();
+        async move {
+            cambium_node::bench::run(&profile, &options)
+                .await
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    let base = BenchOptions {
+        clients: 4,
+        ..BenchOptions::default()
+    };
+    let err = refused(BenchOptions {
+        clients: 0,
+        ..base.clone()
+    })
+    .await;
+    assert!(err.contains("--clients must be at least 1"), "{err}");
+    let err = refused(BenchOptions {
+        read_percent: 101,
+        ..base.clone()
+    })
+    .await;
+    assert!(err.contains("--read-percent must be 0 to 100"), "{err}");
+    for connections in [0, 5] {
+        let err = refused(BenchOptions {
+            connections: Some(connections),
+            ..base.clone()
+        })
+        .await;
+        assert!(
+            err.contains(&format!(
+                "--connections must be 1 to the number of clients (4), got {connections}"
+            )),
+            "{err}"
+        );
+    }
 }
