@@ -13,6 +13,7 @@
 //!   nodes/peer0.org1.example.com/peer.yaml
 //!   profiles/org1.json|yaml          each organisation's connection profile (its own keys only)
 //!   connection-profile.json|yaml     every organisation's keys, for one operator who holds them all
+//!   prometheus.yml                   Prometheus scrape targets: every node's operations endpoint
 //!   orgs/org3.yaml                   an organisation added by `add-org`, for `channel update --add-org`
 //! ```
 //!
@@ -33,6 +34,7 @@ use cambium_peer::{PeerConfig, TlsSection};
 use serde::Serialize;
 
 use crate::error::{NodeError, Result};
+use crate::monitoring::{add_peers, write_prometheus, ScrapeTarget};
 use crate::profile::{
     node_entry_at, org_clients, ChannelSection, ClientSection, ConnectionProfile, Organization,
     PeerRoles,
@@ -131,6 +133,8 @@ pub struct GeneratedDeployment {
     pub org_profiles: BTreeMap<String, PathBuf>,
     /// The profile with every organisation's keys (JSON).
     pub profile: PathBuf,
+    /// The Prometheus scrape configuration of every node's operations endpoint.
+    pub prometheus: PathBuf,
     /// The README with the start commands.
     pub readme: PathBuf,
 }
@@ -324,6 +328,9 @@ pub fn generate(
         org_profiles.insert(org.name.clone(), base.with_extension("json"));
     }
 
+    progress("prometheus.yml with every operations endpoint");
+    let prometheus = write_prometheus(&root, &scrape_targets(&orderers), &scrape_targets(&peers))?;
+
     let deployment = GeneratedDeployment {
         root: root.clone(),
         channel: options.channel.clone(),
@@ -332,11 +339,27 @@ pub fn generate(
         peers,
         org_profiles,
         profile: root.join(crate::network::PROFILE_JSON),
+        prometheus,
         readme: root.join(README),
     };
     progress("README.md with the start and join commands");
     write(&deployment.readme, readme(options, &deployment).as_bytes())?;
     Ok(deployment)
+}
+
+/// Each node's operations endpoint, for Prometheus.
+fn scrape_targets(nodes: &[NodePlan]) -> Vec<ScrapeTarget> {
+    nodes
+        .iter()
+        .map(|n| ScrapeTarget {
+            node: n.name.clone(),
+            msp_id: n.msp_id.clone(),
+            address: n
+                .operations_address
+                .clone()
+                .unwrap_or_else(|| n.aux_address.clone()),
+        })
+        .collect()
 }
 
 /// Writes `nodes/<name>/peer.yaml` for a peer reached at `host` on `ports` (gRPC,
@@ -415,6 +438,9 @@ pub struct AddedOrg {
     pub peers: Vec<NodePlan>,
     /// Its own connection profile (JSON).
     pub profile: PathBuf,
+    /// The folder's Prometheus scrape configuration, now with these peers; `None` when the
+    /// folder has none (generated before Cambium wrote one).
+    pub prometheus: Option<PathBuf>,
     /// The admins whose signatures satisfy the channel's MAJORITY `Admins` policy, as
     /// `MSPID=DIR` for `cambium channel update --signer`.
     pub signers: Vec<String>,
@@ -614,6 +640,7 @@ pub fn add_org(options: &AddOrgOptions, progress: &mut dyn FnMut(&str)) -> Resul
 
     progress("connection profiles");
     let profile = extend_profiles(&root, &spec.channel_id, &org, &peers)?;
+    let prometheus = add_peers(&root, &scrape_targets(&peers))?;
 
     let admins: Vec<(String, String)> = spec
         .application
@@ -647,6 +674,7 @@ pub fn add_org(options: &AddOrgOptions, progress: &mut dyn FnMut(&str)) -> Resul
         channel_yaml_updated,
         peers,
         profile,
+        prometheus,
         signers,
         readme: root.join(README),
     };
@@ -1291,6 +1319,7 @@ fn readme(options: &GenerateOptions, d: &GeneratedDeployment) -> String {
             p.name, p.msp_id, p.address, p.aux_address
         );
     }
+    t.push_str("\nPrometheus scrapes every operations endpoint with `prometheus --config.file=prometheus.yml`\n(run in this folder); Cambium's Grafana dashboard (`deploy/grafana/cambium.json` in its repository)\nreads that Prometheus. `cambium network add-org` adds the new peers to it.\n");
     t.push_str("\n## 3. Contracts and load\n\nEach organisation's profile holds only its own keys: `profiles/<org>.json`.\n`connection-profile.json` holds every organisation's keys, for an operator who runs them all:\n\n```sh\ncambium contract deploy contracts/asset-transfer --name basic --profile connection-profile.json\ncambium bench gateway --profile connection-profile.json --duration 10\n```\n\n");
     t.push_str("## 4. Channel changes\n\nEdit `channel.yaml` (change `BatchTimeout`, a policy, an MSP's CRLs) and submit it with the\nsignatures of a MAJORITY of the organisations' admins (to add an organisation, see\n`cambium network add-org --dir . --name Org3`, which appends its steps below):\n\n```sh\n");
     let signers: Vec<String> = d
@@ -1414,6 +1443,28 @@ mod tests {
         assert!(readme
             .contains("cambium orderer start --config nodes/orderer0.example.com/orderer.yaml"));
         assert!(readme.contains("http://127.0.0.1:30001/participation/v1/channels"));
+        assert!(readme.contains("prometheus --config.file=prometheus.yml"));
+
+        // Prometheus scrapes every node's operations endpoint.
+        assert_eq!(
+            d.prometheus,
+            d.root.join(crate::monitoring::PROMETHEUS_FILE)
+        );
+        let targets: Vec<String> = crate::monitoring::read_targets(&d.root)
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, address)| address)
+            .collect();
+        let mut expected: Vec<String> = d
+            .orderers
+            .iter()
+            .map(|o| o.operations_address.clone().unwrap())
+            .chain(d.peers.iter().map(|p| p.aux_address.clone()))
+            .collect();
+        expected.sort();
+        let mut sorted = targets.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected);
     }
 
     #[test]
@@ -1565,6 +1616,15 @@ mod tests {
         assert_eq!(own.peers.len(), 3);
         let all = ConnectionProfile::load(&d.profile).unwrap();
         assert_eq!(all.organizations.len(), 3);
+        // Prometheus scrapes Org3's peer too.
+        assert_eq!(a.prometheus.as_deref(), Some(d.prometheus.as_path()));
+        assert!(crate::monitoring::read_targets(&d.root)
+            .unwrap()
+            .contains(&(
+                crate::monitoring::PEER_JOB.to_owned(),
+                "peer0.org3.example.com".to_owned(),
+                "127.0.0.1:30008".to_owned()
+            )));
         let org1 = ConnectionProfile::load(&d.org_profiles["Org1"]).unwrap();
         assert!(org1.peers.contains_key("peer0.org3.example.com"));
         assert_eq!(org1.organizations.keys().collect::<Vec<_>>(), ["Org1"]);

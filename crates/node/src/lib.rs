@@ -36,6 +36,7 @@ pub mod generate;
 pub mod governance;
 pub mod history;
 pub mod load;
+pub mod monitoring;
 pub mod network;
 pub mod ports;
 pub mod profile;

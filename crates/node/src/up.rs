@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::error::{NodeError, Result};
+use crate::monitoring::{write_prometheus, ScrapeTarget, PROMETHEUS_FILE};
 use crate::network::{describe_ports, Network, PeerSpec};
 use crate::ports::{endpoint, socket, Ports};
 use crate::profile::ConnectionProfile;
@@ -79,6 +80,22 @@ impl DevNetwork {
         let orderer_identity = orderer_org.nodes.first().ok_or_else(|| {
             NodeError::data_dir(&network.root, "the crypto material has no orderer node")
         })?;
+        // Where Prometheus finds the operations endpoints (their ports may move between starts).
+        let orderer_target = ScrapeTarget {
+            node: orderer_identity.name.clone(),
+            msp_id: orderer_org.msp_id.clone(),
+            address: endpoint(ports.orderer_ops),
+        };
+        let peer_targets: Vec<ScrapeTarget> = network
+            .peers()
+            .into_iter()
+            .map(|p| ScrapeTarget {
+                node: p.name,
+                msp_id: p.msp_id,
+                address: endpoint(p.ops_port),
+            })
+            .collect();
+        write_prometheus(&network.root, &[orderer_target], &peer_targets)?;
         let signer =
             cambium_msp::load_signing_identity(&orderer_identity.msp_dir, &orderer_org.msp_id)?;
         // Every organisation's TLS CA: who may connect to a node at all (clients may also
@@ -268,8 +285,9 @@ impl DevNetwork {
             ops.push(format!("http://{} ({})", endpoint(spec.ops_port), spec.org));
         }
         text.push_str(&format!(
-            "Operations (/healthz, /metrics, /logspec): {}\n",
-            ops.join(", ")
+            "Operations (/healthz, /metrics, /logspec): {}\n  Prometheus scrape config: {}\n",
+            ops.join(", "),
+            n.root.join(PROMETHEUS_FILE).display()
         ));
         text.push_str(&format!(
             "Connection profile: {} (and .yaml)\nClient identities: {}/peerOrganizations/<org>/users/{{Admin,User1}}@<org>/msp\n",

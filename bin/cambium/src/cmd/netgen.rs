@@ -84,7 +84,7 @@ pub(crate) fn run(command: NetworkCommand) -> anyhow::Result<()> {
                 batch_timeout,
                 force,
             };
-            let total = 6;
+            let total = 7;
             let mut step = 0;
             let deployment = generate::generate(&options, &mut |what| {
                 step += 1;
@@ -109,6 +109,10 @@ pub(crate) fn run(command: NetworkCommand) -> anyhow::Result<()> {
                     node.config.display()
                 );
             }
+            println!(
+                "Prometheus scrape config: {}",
+                deployment.prometheus.display()
+            );
             println!(
                 "Start the nodes and join them to the channel as {} describes.",
                 deployment.readme.display()

@@ -121,6 +121,16 @@ async fn operations_endpoints_serve(network: &DevNetwork) {
         .await
         .expect("metrics answer");
     assert!(metrics.contains("cambium_raft_"), "{metrics}");
+    // Prometheus is told the same endpoints.
+    let mut scraped: Vec<String> = cambium_node::monitoring::read_targets(&network.network().root)
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, address)| format!("http://{address}"))
+        .collect();
+    scraped.sort();
+    let mut all: Vec<String> = peers.iter().cloned().chain([orderer]).collect();
+    all.sort();
+    assert_eq!(scraped, all);
 }
 
 async fn second_life(dir: &std::path::Path, profile: &ConnectionProfile, admin_key: &[u8]) {
