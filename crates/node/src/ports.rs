@@ -140,6 +140,15 @@ impl Ports {
         ]
     }
 
+    /// The flag that moves `port` (the first listed, if it is given twice; `--base-port` for
+    /// a port this network does not use).
+    pub fn flag_of(&self, port: u16) -> &'static str {
+        self.with_flags()
+            .into_iter()
+            .find(|(p, _)| *p == port)
+            .map_or("--base-port", |(_, flag)| flag)
+    }
+
     /// Whether the ports that are part of the channel (the orderer's and the peers') and the
     /// admin API's are the same; the operations ports may differ.
     pub fn same_network_ports(&self, other: &Ports) -> bool {
@@ -229,6 +238,7 @@ mod tests {
                 ports.org1_peer
             )
         );
+        assert_eq!(ports.flag_of(ports.org1_ops), "--org1-ops-port");
         ports.admin = ports.orderer;
         assert!(ports
             .check_free()

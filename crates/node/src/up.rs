@@ -145,7 +145,7 @@ impl DevNetwork {
                 admin.abort();
                 orderer_server.stop().await;
                 orderer.shutdown().await;
-                return Err(ops_error(e, ports.orderer_ops, "--orderer-ops-port"));
+                return Err(ops_error(e, &ports, ports.orderer_ops));
             }
         };
         let genesis = network.genesis_block()?;
@@ -325,12 +325,15 @@ async fn bind(port: u16, flag: &'static str) -> Result<TcpListener> {
 }
 
 /// An operations endpoint that did not start: a taken port names the flag that moves it.
-fn ops_error(e: cambium_ops::OpsError, port: u16, flag: &'static str) -> NodeError {
+fn ops_error(e: cambium_ops::OpsError, ports: &Ports, port: u16) -> NodeError {
     match e {
         cambium_ops::OpsError::Bind { source, .. }
             if source.kind() == std::io::ErrorKind::AddrInUse =>
         {
-            NodeError::PortInUse { port, flag }
+            NodeError::PortInUse {
+                port,
+                flag: ports.flag_of(port),
+            }
         }
         e => NodeError::Rejected(format!("operations endpoint on port {port}: {e}")),
     }
@@ -380,24 +383,14 @@ async fn start_peer(
             client_auth_required: false,
         };
     }
-    let org1 = spec.org == "Org1";
+    let ports = network.state.ports;
+    let taken = |port: u16| NodeError::PortInUse {
+        port,
+        flag: ports.flag_of(port),
+    };
     let peer_err = |e: cambium_peer::PeerNodeError| match e {
-        e if e.to_string().contains("cannot listen for operations") => NodeError::PortInUse {
-            port: spec.ops_port,
-            flag: if org1 {
-                "--org1-ops-port"
-            } else {
-                "--org2-ops-port"
-            },
-        },
-        e if e.to_string().contains("in use") => NodeError::PortInUse {
-            port: spec.port,
-            flag: if org1 {
-                "--org1-peer-port"
-            } else {
-                "--org2-peer-port"
-            },
-        },
+        e if e.to_string().contains("cannot listen for operations") => taken(spec.ops_port),
+        e if e.to_string().contains("in use") => taken(spec.port),
         e => NodeError::Rejected(format!("{}: {e}", spec.name)),
     };
     let plugins = PeerPlugins {

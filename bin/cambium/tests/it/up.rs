@@ -172,30 +172,27 @@ fn up_deploy_transact_restart() {
 
     // The rollout brake finds the peers' operations endpoints in the data directory (it
     // scrapes each before looking at the rollout); a connection profile does not list them.
-    let watched = json(&[
-        "contract",
-        "rollout",
-        "watch",
-        "basic",
-        "--max-error-rate",
-        "0.05",
-        "--data-dir",
-        data,
-        "--json",
-    ]);
+    let watch = |network: &[&str]| -> Vec<String> {
+        [
+            "contract",
+            "rollout",
+            "watch",
+            "basic",
+            "--max-error-rate",
+            "0.05",
+        ]
+        .iter()
+        .chain(network)
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let args = watch(&["--data-dir", data, "--json"]);
+    let watched = json(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(watched["outcome"], "ended", "{watched}");
     assert_eq!(watched["state"], "NONE", "{watched}");
     let ccp = Path::new(data).join("connection-profile.json");
-    let out = cambium(&[
-        "contract",
-        "rollout",
-        "watch",
-        "basic",
-        "--max-error-rate",
-        "0.05",
-        "--profile",
-        path_arg(&ccp),
-    ]);
+    let args = watch(&["--profile", path_arg(&ccp)]);
+    let out = cambium(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("give each peer's operations endpoint with --metrics"),

@@ -160,51 +160,43 @@ async fn second_life(dir: &std::path::Path, profile: &ConnectionProfile, admin_k
 #[tokio::test]
 async fn a_taken_port_is_named_with_the_flag_that_moves_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut ports = Ports::free().unwrap();
     let holder = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    ports.org2_peer = holder.local_addr().unwrap().port();
-    let err = DevNetwork::start(&UpOptions {
-        data_dir: tmp.path().join("data"),
-        ports: Some(ports),
-        cut_when_idle: true,
-        log: None,
-    })
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            NodeError::PortInUse {
-                flag: "--org2-peer-port",
-                ..
-            }
+    let held = holder.local_addr().unwrap().port();
+    let free = Ports::free().unwrap();
+    for (ports, flag) in [
+        (
+            Ports {
+                org2_peer: held,
+                ..free
+            },
+            "--org2-peer-port",
         ),
-        "{err}"
-    );
-    assert!(err
-        .to_string()
-        .contains(&format!("port {} is in use", ports.org2_peer)));
-
-    let mut ports = Ports::free().unwrap();
-    ports.org1_ops = holder.local_addr().unwrap().port();
-    let err = DevNetwork::start(&UpOptions {
-        data_dir: tmp.path().join("data"),
-        ports: Some(ports),
-        cut_when_idle: true,
-        log: None,
-    })
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            NodeError::PortInUse {
-                flag: "--org1-ops-port",
-                ..
-            }
+        (
+            Ports {
+                org1_ops: held,
+                ..free
+            },
+            "--org1-ops-port",
         ),
-        "{err}"
-    );
+    ] {
+        let err = DevNetwork::start(&UpOptions {
+            data_dir: tmp.path().join("data"),
+            ports: Some(ports),
+            cut_when_idle: true,
+            log: None,
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, NodeError::PortInUse { flag: f, .. } if f == flag),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("port {held} is in use; pass {flag} PORT")),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test]
