@@ -15,8 +15,9 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use crate::client;
-use crate::connect::{connect, ClientTls, MAX_MESSAGE_BYTES};
+use crate::connect::MAX_MESSAGE_BYTES;
 use crate::error::{NodeError, Result};
+use crate::invoke::AppUser;
 use crate::profile::ConnectionProfile;
 
 /// Which keys writes and reads touch.
@@ -165,28 +166,19 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
             "--read-percent must be 0 to 100".to_owned(),
         ));
     }
-    let (org_key, _) = profile.organization(&options.org)?;
-    let org_key = org_key.to_owned();
-    let signer = profile.signing_identity(&org_key, &options.user)?;
-    let files = profile.client_files(&org_key, &options.user)?;
-    let client_tls = match (
-        std::fs::read(&files.tls_cert),
-        std::fs::read(&files.tls_key),
-    ) {
-        (Ok(cert), Ok(key)) => Some(ClientTls { cert, key }),
-        _ => None,
-    };
-    let (_, node) = profile.peer_of(&org_key, options.peer.as_deref())?;
-    let channel_id = match &options.channel {
-        Some(c) => c.clone(),
-        None => profile.channel()?.to_owned(),
-    };
+    let user = AppUser::load(
+        profile,
+        &options.org,
+        &options.user,
+        options.peer.as_deref(),
+        options.channel.as_deref(),
+    )?;
     let target = Target {
-        creator: cambium_wire::encode_serialized_identity(&signer.serialized()),
-        signer: Arc::new(signer),
-        channel_id,
+        creator: user.creator.clone(),
+        signer: Arc::clone(&user.signer),
+        channel_id: user.channel_id.clone(),
         contract: options.contract.clone(),
-        endpoint: node.url.clone(),
+        endpoint: user.endpoint().to_owned(),
     };
     let connections = options.connections.unwrap_or(options.clients);
     if connections == 0 || connections > options.clients {
@@ -197,7 +189,7 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
     }
     let mut shared = Vec::with_capacity(connections);
     for _ in 0..connections {
-        shared.push(connect(node, client_tls.as_ref()).await?);
+        shared.push(user.connect().await?);
     }
     let channels: Vec<Channel> = (0..options.clients)
         .map(|i| shared[i % connections].clone())

@@ -59,12 +59,24 @@ pub fn signed_proposal(
     chaincode: &str,
     args: Vec<Vec<u8>>,
 ) -> Result<SignedProposal> {
+    signed_proposal_with_transient(signer, channel_id, chaincode, args, BTreeMap::new())
+}
+
+/// [`signed_proposal`] with a transient map: private inputs the contract reads that stay out
+/// of the transaction (Fabric leaves them out of the proposal hash and the ledger).
+pub fn signed_proposal_with_transient(
+    signer: &SigningIdentity,
+    channel_id: &str,
+    chaincode: &str,
+    args: Vec<Vec<u8>>,
+    transient: BTreeMap<String, Vec<u8>>,
+) -> Result<SignedProposal> {
     let creator = cambium_wire::encode_serialized_identity(&signer.serialized());
     let unsigned = tx::build_proposal(&ProposalParts {
         channel_id: channel_id.to_owned(),
         chaincode_name: chaincode.to_owned(),
         args,
-        transient: BTreeMap::new(),
+        transient,
         creator,
         nonce: nonce(),
         timestamp: now(),

@@ -35,6 +35,7 @@ pub mod error;
 pub mod generate;
 pub mod governance;
 pub mod history;
+pub mod invoke;
 pub mod load;
 pub mod monitoring;
 pub mod network;

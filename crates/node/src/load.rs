@@ -15,8 +15,9 @@ use rand::Rng;
 use tonic::transport::Channel;
 
 use crate::client::{self, validation_code_name};
-use crate::connect::{connect, status_text, ClientTls, MAX_MESSAGE_BYTES};
+use crate::connect::{status_text, MAX_MESSAGE_BYTES};
 use crate::error::{NodeError, Result};
+use crate::invoke::AppUser;
 use crate::profile::ConnectionProfile;
 
 /// How one write ended.
@@ -32,7 +33,7 @@ pub enum WriteOutcome {
 }
 
 struct Inner {
-    signer: SigningIdentity,
+    signer: Arc<SigningIdentity>,
     creator: Vec<u8>,
     channel_id: String,
     contract: String,
@@ -57,27 +58,16 @@ impl LoadClient {
         contract: &str,
         connections: usize,
     ) -> Result<LoadClient> {
-        let (org_key, _) = profile.organization(org)?;
-        let org_key = org_key.to_owned();
-        let signer = profile.signing_identity(&org_key, user)?;
-        let files = profile.client_files(&org_key, user)?;
-        let client_tls = match (
-            std::fs::read(&files.tls_cert),
-            std::fs::read(&files.tls_key),
-        ) {
-            (Ok(cert), Ok(key)) => Some(ClientTls { cert, key }),
-            _ => None,
-        };
-        let (_, node) = profile.peer_of(&org_key, peer)?;
+        let user = AppUser::load(profile, org, user, peer, None)?;
         let mut pool = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
-            pool.push(connect(node, client_tls.as_ref()).await?);
+            pool.push(user.connect().await?);
         }
         Ok(LoadClient {
             inner: Arc::new(Inner {
-                creator: cambium_wire::encode_serialized_identity(&signer.serialized()),
-                signer,
-                channel_id: profile.channel()?.to_owned(),
+                creator: user.creator,
+                signer: user.signer,
+                channel_id: user.channel_id,
                 contract: contract.to_owned(),
                 connections: pool,
                 run_id: rand::thread_rng().gen(),

@@ -85,6 +85,8 @@ pub(crate) enum ContractCommand {
     /// when any differs.
     Replay(super::history::ReplayArgs),
     #[command(flatten)]
+    Call(super::call::CallCommand),
+    #[command(flatten)]
     Lifecycle(super::lifecycle::LifecycleCommand),
     #[command(flatten)]
     Governance(super::governance::GovernanceCommand),
@@ -124,6 +126,7 @@ pub(crate) fn run(command: ContractCommand) -> anyhow::Result<()> {
         }
         ContractCommand::History(args) => super::history::history(args),
         ContractCommand::Replay(args) => super::history::replay_command(args),
+        ContractCommand::Call(c) => super::call::run(c),
         ContractCommand::Lifecycle(c) => super::lifecycle::run(c),
         ContractCommand::Governance(c) => super::governance::run(c),
     }

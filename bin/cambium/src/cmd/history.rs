@@ -6,43 +6,19 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use cambium_node::blocks::read_blocks;
-use cambium_node::connect::{connect, ClientTls};
 use cambium_node::history::contract_history;
 use cambium_node::replay::{replay, ReplayReport};
-use cambium_node::ConnectionProfile;
 use cambium_vm::{Vm, VmConfig};
 use clap::Args;
 
-use super::network::{runtime, NetworkArgs};
-
-/// Which network, peer and client identity read the blocks.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct ReaderArgs {
-    #[command(flatten)]
-    network: NetworkArgs,
-    /// The organisation whose client reads the blocks (`Org1`, or an MSP ID).
-    #[arg(long, default_value = "Org1")]
-    org: String,
-    /// The client identity of that organisation (`User1`, `Admin`, …); any channel reader works.
-    #[arg(long, default_value = "User1")]
-    user: String,
-    /// The peer to read from (default: the organisation's first peer).
-    #[arg(long)]
-    peer: Option<String>,
-    /// The channel (default: the profile's).
-    #[arg(long)]
-    channel: Option<String>,
-    /// Print JSON for scripts instead of text.
-    #[arg(long)]
-    json: bool,
-}
+use super::network::{runtime, ClientArgs};
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HistoryArgs {
     /// The contract's name on the channel.
     name: String,
     #[command(flatten)]
-    reader: ReaderArgs,
+    reader: ClientArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -56,38 +32,23 @@ pub(crate) struct ReplayArgs {
     #[arg(long, default_value_t = 100)]
     last: usize,
     #[command(flatten)]
-    reader: ReaderArgs,
+    reader: ClientArgs,
 }
 
 /// All blocks of the reader's channel, with a progress display on a terminal.
 async fn all_blocks(
-    reader: &ReaderArgs,
+    reader: &ClientArgs,
 ) -> anyhow::Result<(String, Vec<cambium_node::blocks::Block>)> {
-    let profile: ConnectionProfile = reader.network.load()?;
-    let (org_key, _) = profile.organization(&reader.org)?;
-    let org_key = org_key.to_owned();
-    let signer = profile.signing_identity(&org_key, &reader.user)?;
-    let files = profile.client_files(&org_key, &reader.user)?;
-    let client_tls = match (
-        std::fs::read(&files.tls_cert),
-        std::fs::read(&files.tls_key),
-    ) {
-        (Ok(cert), Ok(key)) => Some(ClientTls { cert, key }),
-        _ => None,
-    };
-    let channel_id = match &reader.channel {
-        Some(c) => c.clone(),
-        None => profile.channel()?.to_owned(),
-    };
-    let (peer_name, node) = profile.peer_of(&org_key, reader.peer.as_deref())?;
-    let connection = connect(node, client_tls.as_ref()).await?;
+    let (_, user) = reader.user()?;
+    let connection = user.connect().await?;
+    let (channel_id, peer_name, signer) = (&user.channel_id, &user.peer, &user.signer);
     let bar = (!reader.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_message(format!("reading blocks of {channel_id} from {peer_name}"));
         bar.enable_steady_tick(std::time::Duration::from_millis(80));
         bar
     });
-    let blocks = read_blocks(connection, &node.url, &signer, &channel_id, 0, |n| {
+    let blocks = read_blocks(connection, user.endpoint(), signer, channel_id, 0, |n| {
         if let Some(bar) = &bar {
             bar.set_message(format!("reading blocks of {channel_id}: block {n}"));
         }
@@ -96,7 +57,7 @@ async fn all_blocks(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok((channel_id, blocks?))
+    Ok((channel_id.clone(), blocks?))
 }
 
 pub(crate) fn history(args: HistoryArgs) -> anyhow::Result<()> {

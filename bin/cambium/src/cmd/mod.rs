@@ -2,6 +2,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod bench_upgrade;
+pub(crate) mod call;
 pub(crate) mod channel;
 pub(crate) mod contract;
 pub(crate) mod crypto;

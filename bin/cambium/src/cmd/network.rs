@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use cambium_node::generate::{self, AddOrgOptions};
+use cambium_node::invoke::AppUser;
 use cambium_node::network::PROFILE_JSON;
 use cambium_node::ConnectionProfile;
 use clap::Args;
@@ -90,6 +91,43 @@ pub(crate) struct NetworkArgs {
     /// A Fabric connection profile (JSON or YAML) to use instead of --data-dir.
     #[arg(long, value_name = "CCP")]
     pub(crate) profile: Option<PathBuf>,
+}
+
+/// Which network, peer and client identity act: an application user's flags.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ClientArgs {
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+    /// The client's organisation (`Org1`, `Org2`, or an MSP ID).
+    #[arg(long, default_value = "Org1")]
+    pub(crate) org: String,
+    /// The client identity of that organisation (`User1`, `Admin`, …).
+    #[arg(long, default_value = "User1")]
+    pub(crate) user: String,
+    /// The peer to talk to (default: the organisation's first peer).
+    #[arg(long)]
+    pub(crate) peer: Option<String>,
+    /// The channel (default: the profile's).
+    #[arg(long)]
+    pub(crate) channel: Option<String>,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl ClientArgs {
+    /// The profile, and the user with its peer.
+    pub(crate) fn user(&self) -> anyhow::Result<(ConnectionProfile, AppUser)> {
+        let profile = self.network.load()?;
+        let user = AppUser::load(
+            &profile,
+            &self.org,
+            &self.user,
+            self.peer.as_deref(),
+            self.channel.as_deref(),
+        )?;
+        Ok((profile, user))
+    }
 }
 
 impl NetworkArgs {

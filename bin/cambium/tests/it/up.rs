@@ -135,6 +135,49 @@ fn up_deploy_transact_restart() {
     assert_eq!(deployed["definition"]["sequence"], 1);
     assert_eq!(deployed["approved"], serde_json::json!(["Org1", "Org2"]));
 
+    // A user's calls from the command line, as `peer chaincode invoke` and `query`.
+    let create = [
+        "contract",
+        "invoke",
+        "basic",
+        "CreateAsset",
+        "cli-1",
+        "red",
+        "4",
+        "Noor",
+        "50",
+        "--data-dir",
+        data,
+    ];
+    let invoked = json(&[&create[..], &["--json"]].concat());
+    assert!(invoked["block"].as_u64().unwrap() > 0, "{invoked}");
+    assert_eq!(invoked["status"], 200, "{invoked}");
+    let out = cambium(&[
+        "contract",
+        "query",
+        "basic",
+        "-c",
+        r#"{"Args":["ReadAsset","cli-1"]}"#,
+        "--data-dir",
+        data,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"Owner\":\"Noor\""),
+        "{}",
+        stdout(&out)
+    );
+    let out = cambium(&create);
+    assert!(
+        !out.status.success(),
+        "a second CreateAsset of cli-1 is refused"
+    );
+    assert!(
+        stderr(&out).contains("the asset cli-1 already exists"),
+        "{}",
+        stderr(&out)
+    );
+
     let bench = json(&[
         "bench",
         "gateway",

@@ -6,6 +6,7 @@ use std::net::TcpListener;
 use cambium_node::admin::Admin;
 use cambium_node::bench::BenchOptions;
 use cambium_node::deploy::{self, DeployOptions, Source, Step};
+use cambium_node::invoke::{self, Call};
 use cambium_node::watch::http_get;
 use cambium_node::{ConnectionProfile, DevNetwork, NodeError, Ports, UpOptions};
 
@@ -68,6 +69,7 @@ async fn first_life(dir: &std::path::Path, package: &[u8]) -> (ConnectionProfile
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&payload).contains("Ana"));
     operations_endpoints_serve(&network).await;
+    contract_calls_through_the_gateway(&profile).await;
 
     // Deploying again reuses the installed package and moves to the next sequence.
     let again = deploy::deploy(
@@ -86,6 +88,83 @@ async fn first_life(dir: &std::path::Path, package: &[u8]) -> (ConnectionProfile
 
     network.stop().await;
     (profile, admin_key)
+}
+
+/// `cambium contract invoke` and `query`: a user's call through the Gateway, its result,
+/// transient data reaching the contract, and refusals that say why.
+async fn contract_calls_through_the_gateway(profile: &ConnectionProfile) {
+    let call = |args: &[&str]| Call {
+        contract: "basic".into(),
+        args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        org: "Org2".into(),
+        user: "User1".into(),
+        ..Call::default()
+    };
+    let invoked = invoke::invoke(
+        profile,
+        &call(&["CreateAsset", "asset-call", "teal", "2", "Kai", "90"]),
+    )
+    .await
+    .expect("CreateAsset commits");
+    assert!(invoked.block > 0);
+    assert_eq!(invoked.tx_id.len(), 64);
+    assert_eq!(invoked.output.status, 200);
+    let owner = invoke::invoke(profile, &call(&["TransferAsset", "asset-call", "Lea"]))
+        .await
+        .expect("TransferAsset commits");
+    assert_eq!(
+        owner.output.payload, "Kai",
+        "the contract returns the old owner"
+    );
+    assert!(owner.block > invoked.block);
+    let read = invoke::query(profile, &call(&["ReadAsset", "asset-call"]))
+        .await
+        .expect("ReadAsset answers");
+    assert!(read.payload.contains("\"Owner\":\"Lea\""), "{read:?}");
+
+    let err = invoke::invoke(
+        profile,
+        &call(&["CreateAsset", "asset-call", "teal", "2", "Kai", "90"]),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("the asset asset-call already exists"), "{err}");
+    let err = invoke::query(profile, &call(&["ReadAsset", "no-such-asset"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the asset no-such-asset does not exist"),
+        "{err}"
+    );
+
+    // Transient data reaches the contract (testbed's whoami echoes it) and stays out of the
+    // proposal the client signs into the ledger.
+    let testbed = cambium_vm::package::write_package(
+        &crate::support::contract_wasm(std::path::Path::new("testbed")),
+        "testbed_1",
+    )
+    .unwrap();
+    deploy::deploy(
+        profile,
+        &testbed,
+        &DeployOptions {
+            name: "testbed".into(),
+            ..DeployOptions::default()
+        },
+        &|_| {},
+    )
+    .await
+    .expect("testbed deploys");
+    let mut whoami = call(&["whoami"]);
+    whoami.contract = "testbed".into();
+    whoami.transient.insert("secret".into(), b"42".to_vec());
+    let me = invoke::query(profile, &whoami)
+        .await
+        .expect("whoami answers");
+    assert!(me.payload.contains("|Org2MSP|"), "{me:?}");
+    assert!(me.payload.ends_with("|secret=42"), "{me:?}");
 }
 
 /// Every node serves its operations endpoint: health, and on the peers the per-version
