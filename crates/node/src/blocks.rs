@@ -38,9 +38,32 @@ pub async fn read_blocks(
     signer: &SigningIdentity,
     channel_id: &str,
     start: u64,
+    progress: impl FnMut(u64),
+) -> Result<Vec<common::Block>> {
+    read_range(
+        channel,
+        endpoint,
+        signer,
+        channel_id,
+        SeekPosition::Specified(start),
+        SeekPosition::Newest,
+        progress,
+    )
+    .await
+}
+
+/// The blocks of `channel_id` from `start` to `stop` (inclusive), in order; a block the peer
+/// does not have yet is an error, not a wait.
+pub async fn read_range(
+    channel: Channel,
+    endpoint: &str,
+    signer: &SigningIdentity,
+    channel_id: &str,
+    start: SeekPosition,
+    stop: SeekPosition,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<common::Block>> {
-    let mut seek = SeekInfo::new(SeekPosition::Specified(start), SeekPosition::Newest);
+    let mut seek = SeekInfo::new(start, stop);
     seek.behavior = SeekBehavior::FailIfNotReady;
     let envelope = deliver_envelope(signer, channel_id, &seek)?;
     let mut client = DeliverClient::new(channel)
@@ -82,8 +105,9 @@ pub async fn read_blocks(
                         .unwrap_or_else(|_| status.to_string());
                     return Err(NodeError::Rejected(format!(
                         "{endpoint} refused to deliver blocks of channel '{channel_id}' from \
-                         {start}: {name} (is the identity a reader of the channel, and does the \
-                         channel have that many blocks?)"
+                         {}: {name} (is the identity a reader of the channel, and does the \
+                         channel have that many blocks?)",
+                        position(&start)
                     )));
                 }
                 _ => {}
@@ -97,6 +121,15 @@ pub async fn read_blocks(
             what: format!("blocks of channel '{channel_id}' from {endpoint}"),
             seconds: READ_TIMEOUT.as_secs_f64(),
         })?
+}
+
+fn position(p: &SeekPosition) -> String {
+    match p {
+        SeekPosition::Oldest => "the oldest block".to_owned(),
+        SeekPosition::Newest => "the newest block".to_owned(),
+        SeekPosition::Specified(n) => format!("block {n}"),
+        other => format!("{other:?}"),
+    }
 }
 
 /// One endorser transaction of a block, decoded as far as the tools need it.

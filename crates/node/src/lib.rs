@@ -28,6 +28,7 @@
 pub mod admin;
 pub mod bench;
 pub mod blocks;
+pub mod chaininfo;
 pub mod client;
 pub mod connect;
 pub mod deploy;

@@ -54,7 +54,7 @@ use serde::Serialize;
 
 use crate::admin::Admin;
 use crate::blocks::{endorser_transactions, read_blocks, EndorserTx};
-use crate::client::{self, deliver_envelope, DeliverRequests, NEVER};
+use crate::client::{deliver_envelope, DeliverRequests, NEVER};
 use crate::connect::{connect, MAX_MESSAGE_BYTES};
 use crate::deploy::{self, DeployOptions};
 use crate::error::{NodeError, Result};
@@ -873,31 +873,6 @@ fn org_peers(profile: &ConnectionProfile, org: &str) -> Result<Vec<String>> {
     Ok(profile.organization(org)?.1.peers.clone())
 }
 
-/// `peer`'s height and state digest (`qscc GetStateDigest`), asked as `org`'s User1.
-async fn state_digest(profile: &ConnectionProfile, org: &str, peer: &str) -> Result<(u64, String)> {
-    let signer = profile.signing_identity(org, "User1")?;
-    let channel_id = profile.channel()?;
-    let proposal = client::signed_proposal(
-        &signer,
-        channel_id,
-        "qscc",
-        vec![b"GetStateDigest".to_vec(), channel_id.as_bytes().to_vec()],
-    )?;
-    let (_, node) = profile.peer(peer)?;
-    let response =
-        client::process_proposal(connect(node, None).await?, &node.url, &proposal).await?;
-    let payload = client::response_payload(&response, peer, "GetStateDigest")?;
-    let text = String::from_utf8_lossy(&payload).into_owned();
-    let parsed = text
-        .split_once(' ')
-        .and_then(|(h, d)| Some((h.parse::<u64>().ok()?, d.to_owned())));
-    parsed.ok_or_else(|| {
-        NodeError::Rejected(format!(
-            "{peer} answered GetStateDigest with '{text}', not '<height> <digest>'"
-        ))
-    })
-}
-
 /// Every peer's state digest once all peers report the same height (they commit the same
 /// blocks; a peer still catching up is waited for, up to a limit).
 async fn settled_digests(profile: &ConnectionProfile) -> Result<BTreeMap<String, String>> {
@@ -907,7 +882,7 @@ async fn settled_digests(profile: &ConnectionProfile) -> Result<BTreeMap<String,
         let mut heights = Vec::new();
         for org in profile.organizations.keys() {
             for peer in org_peers(profile, org)? {
-                let (height, digest) = state_digest(profile, org, &peer).await?;
+                let (height, digest) = crate::chaininfo::state_digest(profile, org, &peer).await?;
                 heights.push(height);
                 digests.insert(peer, format!("{height} {digest}"));
             }

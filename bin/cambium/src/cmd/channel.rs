@@ -13,12 +13,23 @@ use cambium_channel::{
     genesis_block, inspect_config_block, ChannelConfig, ConfigGroup, Timestamp, Value,
     DEFAULT_CHANNEL_YAML,
 };
+use cambium_node::chaininfo;
 use cambium_orderer::client;
 use cambium_orderer::update::{Signer, UpdateEnvelope};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+
+use super::network::{runtime, ClientArgs, NetworkArgs};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ChannelCommand {
+    /// Show each peer's view of the channel, like `peer channel getinfo`: its height, the
+    /// newest block's hash and its predecessor's, and the world state's digest; then whether
+    /// the peers agree.
+    Getinfo(GetinfoArgs),
+    /// Write one block of the channel to a file, like `peer channel fetch`: `newest`,
+    /// `oldest`, `config` (the newest configuration block) or a block number, from a peer's
+    /// Deliver service. `cambium channel inspect FILE` reads a fetched config block.
+    Fetch(FetchArgs),
     /// Write a channel's genesis block (config block 0) from a channel YAML, like
     /// `configtxgen -outputBlock`.
     Genesis {
@@ -140,6 +151,8 @@ pub(crate) struct UpdateArgs {
 
 pub(crate) fn run(command: ChannelCommand) -> anyhow::Result<()> {
     match command {
+        ChannelCommand::Getinfo(args) => getinfo(&args),
+        ChannelCommand::Fetch(args) => fetch(&args),
         ChannelCommand::Genesis {
             config,
             out,
@@ -201,6 +214,129 @@ pub(crate) fn run(command: ChannelCommand) -> anyhow::Result<()> {
             json,
         } => signconfigtx(&file, &signer, msp_id.as_deref(), json),
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetinfoArgs {
+    #[command(flatten)]
+    network: NetworkArgs,
+    /// Ask only this peer (default: every peer of the profile).
+    #[arg(long)]
+    peer: Option<String>,
+    /// The client identity each organisation asks with (any reader of the channel).
+    #[arg(long, default_value = "User1")]
+    user: String,
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// Which block: newest, oldest, config or a block number.
+    which: chaininfo::Which,
+    /// Where to write it (default: `<channel>_<which>.block`, as Fabric names it).
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+fn getinfo(args: &GetinfoArgs) -> anyhow::Result<()> {
+    let profile = args.network.load()?;
+    let infos = runtime()?.block_on(async {
+        match &args.peer {
+            Some(peer) => {
+                let org = profile
+                    .organizations
+                    .iter()
+                    .find(|(_, o)| o.peers.contains(peer))
+                    .map(|(key, _)| key.clone());
+                let Some(org) = org else {
+                    // Let the profile name what exists.
+                    profile.peer(peer)?;
+                    anyhow::bail!("peer {peer} belongs to no organisation of the profile");
+                };
+                Ok(vec![
+                    chaininfo::peer_chain_info(&profile, &org, &args.user, peer).await?,
+                ])
+            }
+            None => Ok(chaininfo::all_peers(&profile, &args.user).await?),
+        }
+    })?;
+    let agree = chaininfo::agree(&infos);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "peers": infos, "agree": agree }))?
+        );
+        return Ok(());
+    }
+    let short = |h: &str| h.get(..16).unwrap_or(h).to_owned();
+    println!(
+        "{:<28} {:<10} {:>7}  {:<16}  {:<16}  state digest (height)",
+        "peer", "MSP", "height", "current block", "previous block"
+    );
+    for i in &infos {
+        println!(
+            "{:<28} {:<10} {:>7}  {:<16}  {:<16}  {} ({})",
+            i.peer,
+            i.msp_id,
+            i.height,
+            short(&i.current_block_hash),
+            short(&i.previous_block_hash),
+            short(&i.state_digest),
+            i.state_height
+        );
+    }
+    if infos.len() > 1 {
+        let heights: std::collections::BTreeSet<u64> = infos.iter().map(|i| i.height).collect();
+        if agree {
+            println!("the peers agree: same newest block and the same state");
+        } else if heights.len() > 1 {
+            println!(
+                "the peers are at different heights (one may still be catching up); ask again"
+            );
+        } else {
+            println!(
+                "the peers DISAGREE at the same height: different blocks or different state; \
+                 compare their ledgers with `cambium ledger inspect`"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn fetch(args: &FetchArgs) -> anyhow::Result<()> {
+    let (_, user) = args.client.user()?;
+    let fetched = runtime()?
+        .block_on(chaininfo::fetch(&user, args.which))
+        .with_context(|| format!("fetching the {} block of {}", args.which, user.channel_id))?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}_{}.block", user.channel_id, args.which)));
+    std::fs::write(&out, &fetched.bytes)
+        .with_context(|| format!("could not write the block to {}", out.display()))?;
+    let (number, txs, bytes) = (fetched.number, fetched.transactions, fetched.bytes.len());
+    if args.client.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "block": number,
+                "transactions": txs,
+                "bytes": bytes,
+                "file": out,
+            })
+        );
+    } else {
+        println!(
+            "block {number} of {} ({txs} transaction(s), {bytes} bytes) from {} written to {}",
+            user.channel_id,
+            user.peer,
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 /// `MSPID=DIR` or `DIR`.

@@ -178,6 +178,62 @@ fn up_deploy_transact_restart() {
         stderr(&out)
     );
 
+    // The channel as operators look at it: every peer's height, hashes and state digest, and
+    // blocks fetched into files (a config block reads back with `channel inspect`).
+    let mut info = serde_json::Value::Null;
+    for _ in 0..50 {
+        info = json(&["channel", "getinfo", "--data-dir", data, "--json"]);
+        if info["agree"] == true {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(info["agree"], true, "{info}");
+    let peers = info["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{info}");
+    assert!(peers[0]["height"].as_u64().unwrap() > 3, "{info}");
+    assert_eq!(
+        peers[0]["state_digest"].as_str().unwrap().len(),
+        64,
+        "{info}"
+    );
+    let config_block = Path::new(data).join("fetched_config.block");
+    let fetched = json(&[
+        "channel",
+        "fetch",
+        "config",
+        path_arg(&config_block),
+        "--data-dir",
+        data,
+        "--json",
+    ]);
+    assert_eq!(
+        fetched["block"], 0,
+        "the genesis block is the only config block: {fetched}"
+    );
+    let out = cambium(&["channel", "inspect", path_arg(&config_block)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("mychannel"), "{}", stdout(&out));
+    let newest = json(&[
+        "channel",
+        "fetch",
+        "newest",
+        path_arg(&Path::new(data).join("newest.block")),
+        "--data-dir",
+        data,
+        "--json",
+    ]);
+    assert!(newest["block"].as_u64().unwrap() >= 3, "{newest}");
+    let out = cambium(&["channel", "fetch", "99999", "--data-dir", data]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("block 99999"), "{}", stderr(&out));
+    let out = cambium(&["channel", "fetch", "latest", "--data-dir", data]);
+    assert!(
+        stderr(&out).contains("write newest, oldest, config or a block number"),
+        "{}",
+        stderr(&out)
+    );
+
     let bench = json(&[
         "bench",
         "gateway",
