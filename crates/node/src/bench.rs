@@ -4,6 +4,7 @@
 //! is one Evaluate. The report has throughput, latency percentiles and failures by cause.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,6 +76,9 @@ pub struct BenchOptions {
     pub peer: Option<String>,
     /// The channel; default the profile's.
     pub channel: Option<String>,
+    /// Counts writes committed VALID and reads answered as they happen, for a progress
+    /// display (the report has the final figures).
+    pub done: Arc<AtomicU64>,
 }
 
 impl Default for BenchOptions {
@@ -90,6 +94,7 @@ impl Default for BenchOptions {
             user: "User1".to_owned(),
             peer: None,
             channel: None,
+            done: Arc::default(),
         }
     }
 }
@@ -205,8 +210,19 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
         let target = target.clone();
         let keys = options.keys;
         let read_percent = options.read_percent;
+        let done = Arc::clone(&options.done);
         tasks.push(tokio::spawn(async move {
-            client_loop(&target, channel, run_id, i, keys, read_percent, deadline).await
+            client_loop(
+                &target,
+                channel,
+                run_id,
+                i,
+                keys,
+                read_percent,
+                deadline,
+                &done,
+            )
+            .await
         }));
     }
     let mut all = Tally::default();
@@ -309,6 +325,7 @@ fn asset_args(function: &str, id: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // one client's whole configuration, from `run`
 async fn client_loop(
     target: &Target,
     channel: Channel,
@@ -317,6 +334,7 @@ async fn client_loop(
     keys: KeyDistribution,
     read_percent: u8,
     deadline: Instant,
+    done: &AtomicU64,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut written: Vec<String> = Vec::new();
@@ -337,7 +355,10 @@ async fn client_loop(
             if let Some(key) = read_key {
                 let started = Instant::now();
                 match evaluate(target, channel.clone(), &key).await {
-                    Ok(()) => tally.read_ms.push(started.elapsed().as_secs_f64() * 1000.0),
+                    Ok(()) => {
+                        tally.read_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(cause) => *tally.failures.entry(format!("read: {cause}")).or_default() += 1,
                 }
                 continue;
@@ -359,6 +380,7 @@ async fn client_loop(
         tally.submitted += 1;
         match write(target, channel.clone(), args).await {
             Ok(phases) => {
+                done.fetch_add(1, Ordering::Relaxed);
                 tally
                     .write_ms
                     .push(started.elapsed().as_secs_f64() * 1000.0);

@@ -187,6 +187,7 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     }
     let mut failures = BTreeMap::new();
     for clients in &args.clients {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let options = cambium_node::bench::BenchOptions {
             clients: *clients,
             connections: args.connections.map(|c| c.min(*clients)),
@@ -198,10 +199,12 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
             user: args.user.clone(),
             peer: args.peer.clone(),
             channel: None,
+            done: std::sync::Arc::clone(&done),
         };
-        let report = runtime
-            .block_on(cambium_node::bench::run(&profile, &options))
-            .with_context(|| format!("gateway bench with {clients} client(s)"))?;
+        let progress = BenchProgress::start(*clients, args.duration, done);
+        let report = runtime.block_on(cambium_node::bench::run(&profile, &options));
+        progress.finish();
+        let report = report.with_context(|| format!("gateway bench with {clients} client(s)"))?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
             continue;
@@ -233,6 +236,67 @@ fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A progress line on standard error while a gateway run lasts (only on a terminal): elapsed
+/// time and completed operations.
+struct BenchProgress {
+    bar: Option<indicatif::ProgressBar>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BenchProgress {
+    fn start(
+        clients: usize,
+        seconds: f64,
+        done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    ) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            return BenchProgress {
+                bar: None,
+                stop,
+                ticker: None,
+            };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        let started = std::time::Instant::now();
+        let (tick_bar, tick_stop) = (bar.clone(), std::sync::Arc::clone(&stop));
+        let ticker = std::thread::spawn(move || {
+            while !tick_stop.load(Ordering::Relaxed) {
+                let elapsed = started.elapsed().as_secs_f64();
+                let n = done.load(Ordering::Relaxed);
+                let phase = if elapsed < seconds {
+                    "sending"
+                } else {
+                    "waiting for the last commits"
+                };
+                tick_bar.set_message(format!(
+                    "{clients} clients: {elapsed:.1} s of {seconds:.0} s, {n} done ({:.0}/s), {phase}",
+                    n as f64 / elapsed.max(0.001)
+                ));
+                tick_bar.tick();
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        BenchProgress {
+            bar: Some(bar),
+            stop,
+            ticker: Some(ticker),
+        }
+    }
+
+    fn finish(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.ticker {
+            let _ = t.join();
+        }
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Causes shown in the table; `--json` has every one.
