@@ -334,7 +334,7 @@ pub fn check_options(options: &WatchOptions) -> Result<()> {
     }
     if options.metrics.is_empty() {
         return Err(NodeError::Rejected(
-            "give each peer's operations endpoint with --metrics http://HOST:PORT (a network of `cambium up` is found from its --data-dir; a connection profile does not list them)".into(),
+            "give each peer's operations endpoint with --metrics http://HOST:PORT (they are found by themselves from a `cambium up` --data-dir, or from the prometheus.yml beside a --profile that `network generate` wrote; a connection profile does not list them)".into(),
         ));
     }
     for url in &options.metrics {

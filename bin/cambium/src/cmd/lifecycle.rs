@@ -287,7 +287,7 @@ pub(crate) enum RolloutAction {
         /// The contract's name.
         name: String,
         /// A peer's operations endpoint, http://HOST:PORT (repeatable; default: every peer of
-        /// the `cambium up` network in --data-dir).
+        /// the `cambium up` network in --data-dir, or of the prometheus.yml beside --profile).
         #[arg(long = "metrics")]
         metrics: Vec<String>,
         /// The highest tolerated error rate of the new version, 0-1 (e.g. 0.05): (contract

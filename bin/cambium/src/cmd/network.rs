@@ -2,11 +2,12 @@
 //! `cambium up`) or `--profile` (any Fabric connection profile); and `cambium network
 //! add-org`, which adds an organisation to a generated network folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use cambium_node::generate::{self, AddOrgOptions};
 use cambium_node::invoke::AppUser;
+use cambium_node::monitoring;
 use cambium_node::network::PROFILE_JSON;
 use cambium_node::ConnectionProfile;
 use clap::Args;
@@ -155,14 +156,23 @@ impl NetworkArgs {
         Ok(ConnectionProfile::load(&path)?)
     }
 
-    /// The peers' operations endpoints of the `cambium up` network in `--data-dir`; with
-    /// `--profile` none (a connection profile does not list them), so `--metrics` must.
+    /// The peers' operations endpoints: those of the `cambium up` network in `--data-dir`, or
+    /// with `--profile` the peer targets of the `prometheus.yml` beside it (as `network
+    /// generate` writes them); none when there is no such file, so `--metrics` must name them.
     pub(crate) fn operations_urls(&self) -> anyhow::Result<Vec<String>> {
-        if self.profile.is_some() {
+        let Some(profile) = &self.profile else {
+            let network = cambium_node::Network::open(&self.data_dir)?;
+            return Ok(network.peer_operations_urls());
+        };
+        let dir = profile.parent().unwrap_or(Path::new("."));
+        if !dir.join(monitoring::PROMETHEUS_FILE).is_file() {
             return Ok(Vec::new());
         }
-        let network = cambium_node::Network::open(&self.data_dir)?;
-        Ok(network.peer_operations_urls())
+        Ok(monitoring::read_targets(dir)?
+            .into_iter()
+            .filter(|(job, _, _)| job == monitoring::PEER_JOB)
+            .map(|(_, _, address)| format!("http://{address}"))
+            .collect())
     }
 }
 
@@ -171,4 +181,37 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_networks_profile_finds_the_peers_operations_endpoints_beside_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("net");
+        let options = generate::GenerateOptions {
+            out: out.clone(),
+            base_port: 31000,
+            ..generate::GenerateOptions::default()
+        };
+        let d = generate::generate(&options, &mut |_| {}).unwrap();
+        let args = NetworkArgs {
+            data_dir: tmp.path().join("unused"),
+            profile: Some(d.profile.clone()),
+        };
+        let expected: Vec<String> = d
+            .peers
+            .iter()
+            .map(|p| format!("http://{}", p.aux_address))
+            .collect();
+        assert_eq!(args.operations_urls().unwrap(), expected);
+        // A profile elsewhere (an organisation's own, under profiles/) has no file beside it.
+        let args = NetworkArgs {
+            data_dir: tmp.path().join("unused"),
+            profile: Some(d.org_profiles["Org1"].clone()),
+        };
+        assert!(args.operations_urls().unwrap().is_empty());
+    }
 }

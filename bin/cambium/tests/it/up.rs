@@ -269,8 +269,9 @@ fn up_deploy_transact_restart() {
     );
     assert_eq!(bench["failed"], 0, "{bench}");
 
-    // The rollout brake finds the peers' operations endpoints in the data directory (it
-    // scrapes each before looking at the rollout); a connection profile does not list them.
+    // The rollout brake finds the peers' operations endpoints in the data directory, or in
+    // the prometheus.yml beside a profile (it scrapes each before looking at the rollout); a
+    // connection profile alone does not list them.
     let watch = |network: &[&str]| -> Vec<String> {
         [
             "contract",
@@ -290,7 +291,12 @@ fn up_deploy_transact_restart() {
     assert_eq!(watched["outcome"], "ended", "{watched}");
     assert_eq!(watched["state"], "NONE", "{watched}");
     let ccp = Path::new(data).join("connection-profile.json");
-    let args = watch(&["--profile", path_arg(&ccp)]);
+    let args = watch(&["--profile", path_arg(&ccp), "--json"]);
+    let watched = json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(watched["state"], "NONE", "{watched}");
+    let alone = tmp.path().join("profile-alone.json");
+    std::fs::copy(&ccp, &alone).unwrap();
+    let args = watch(&["--profile", path_arg(&alone)]);
     let out = cambium(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!out.status.success());
     assert!(
