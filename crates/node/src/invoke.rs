@@ -100,6 +100,10 @@ pub struct Call {
     pub peer: Option<String>,
     /// The channel; default the profile's.
     pub channel: Option<String>,
+    /// The organisations (names or MSP IDs) whose peers must endorse (invoke) or evaluate
+    /// (query); empty: the gateway plans from the endorsement policy, or uses only its own
+    /// organisation when the call carries transient data (as Fabric's gateway does).
+    pub orgs: Vec<String>,
 }
 
 /// What a contract returned.
@@ -156,6 +160,14 @@ fn check(call: &Call) -> Result<()> {
     Ok(())
 }
 
+/// The MSP IDs of `call.orgs`, each given as an organisation's name or MSP ID.
+fn msp_ids(profile: &ConnectionProfile, call: &Call) -> Result<Vec<String>> {
+    call.orgs
+        .iter()
+        .map(|org| Ok(profile.organization(org)?.1.mspid.clone()))
+        .collect()
+}
+
 /// The calling user and its signed proposal of `call`.
 fn propose(profile: &ConnectionProfile, call: &Call) -> Result<(AppUser, client::SignedProposal)> {
     check(call)?;
@@ -191,6 +203,7 @@ fn function(call: &Call) -> String {
 /// code but VALID is an error naming the code.
 pub async fn invoke(profile: &ConnectionProfile, call: &Call) -> Result<Invoked> {
     let (user, proposal) = propose(profile, call)?;
+    let endorsing_organizations = msp_ids(profile, call)?;
     let rpc = |what: &'static str| {
         let endpoint = user.endpoint().to_owned();
         move |s: tonic::Status| NodeError::Rpc {
@@ -205,7 +218,7 @@ pub async fn invoke(profile: &ConnectionProfile, call: &Call) -> Result<Invoked>
             transaction_id: proposal.tx_id.clone(),
             channel_id: user.channel_id.clone(),
             proposed_transaction: Some(proposal.message.clone()),
-            endorsing_organizations: Vec::new(),
+            endorsing_organizations,
         })
         .await
         .map_err(rpc("Endorse"))?
@@ -272,12 +285,13 @@ fn endorsed_output(payload: &[u8]) -> Result<Output> {
 /// Evaluates `call` on the gateway peer without ordering it; nothing it writes is kept.
 pub async fn query(profile: &ConnectionProfile, call: &Call) -> Result<Output> {
     let (user, proposal) = propose(profile, call)?;
+    let target_organizations = msp_ids(profile, call)?;
     let response = gateway(user.connect().await?)
         .evaluate(EvaluateRequest {
             transaction_id: proposal.tx_id.clone(),
             channel_id: user.channel_id.clone(),
             proposed_transaction: Some(proposal.message),
-            target_organizations: Vec::new(),
+            target_organizations,
         })
         .await
         .map_err(|s| NodeError::Rpc {

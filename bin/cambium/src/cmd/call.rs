@@ -35,6 +35,11 @@ pub(crate) struct CallArgs {
     /// A private input the contract reads that stays off the ledger, KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     transient: Vec<String>,
+    /// The organisations whose peers endorse (invoke) or evaluate (query), by name or MSP ID,
+    /// comma-separated (default: as the contract's policy needs; only the gateway's own
+    /// organisation for a call with transient data, as Fabric does, so name them then).
+    #[arg(long, value_delimiter = ',', value_name = "ORGS")]
+    endorsing_orgs: Vec<String>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -58,6 +63,7 @@ impl CallArgs {
             user: self.client.user.clone(),
             peer: self.client.peer.clone(),
             channel: self.client.channel.clone(),
+            orgs: self.endorsing_orgs.clone(),
         })
     }
 }

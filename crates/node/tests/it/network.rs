@@ -139,6 +139,33 @@ async fn contract_calls_through_the_gateway(profile: &ConnectionProfile) {
         "{err}"
     );
 
+    // With transient data the gateway endorses on its own organisation only (as Fabric's
+    // does), which cannot satisfy asset-transfer's AND policy, so it refuses before sending
+    // anything; naming the organisations gets both endorsements.
+    let mut private = call(&["CreateAsset", "asset-private", "red", "1", "Ana", "5"]);
+    private
+        .transient
+        .insert("note".into(), b"not on the ledger".to_vec());
+    let err = invoke::invoke(profile, &private)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("retry specifying endorsing organization(s) to protect transient data"),
+        "{err}"
+    );
+    private.orgs = vec!["Org1".into(), "Org2MSP".into()];
+    let committed = invoke::invoke(profile, &private)
+        .await
+        .expect("endorsed by both organisations, it commits");
+    assert!(committed.block > owner.block);
+    private.orgs = vec!["Org9".into()];
+    let err = invoke::invoke(profile, &private)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'Org9' is not in this network"), "{err}");
+
     // Transient data reaches the contract (testbed's whoami echoes it) and stays out of the
     // proposal the client signs into the ledger.
     let testbed = cambium_vm::package::write_package(
