@@ -126,6 +126,43 @@ pub async fn all_peers(profile: &ConnectionProfile, user: &str) -> Result<Vec<Pe
     Ok(out)
 }
 
+/// The channels `peer` (of the organisation keyed `org`) has joined, asked as that
+/// organisation's `user` (`cscc GetChannels` needs a member of the peer's own organisation).
+pub async fn peer_channels(
+    profile: &ConnectionProfile,
+    org: &str,
+    user: &str,
+    peer: &str,
+) -> Result<Vec<String>> {
+    let app = AppUser::load(profile, org, user, Some(peer), None)?;
+    let proposal = client::signed_proposal(&app.signer, "", "cscc", vec![b"GetChannels".to_vec()])?;
+    let response =
+        client::process_proposal(app.connect().await?, app.endpoint(), &proposal).await?;
+    let payload = client::response_payload(&response, peer, "GetChannels")?;
+    let answer =
+        cambium_wire::peer::ChannelQueryResponse::decode(payload.as_slice()).map_err(|e| {
+            NodeError::Rejected(format!(
+            "{peer} answered GetChannels with bytes that are not a protos.ChannelQueryResponse: {e}"
+        ))
+        })?;
+    Ok(answer.channels.into_iter().map(|c| c.channel_id).collect())
+}
+
+/// The organisation (its key in the profile) that lists `peer`.
+pub fn org_of_peer<'p>(profile: &'p ConnectionProfile, peer: &str) -> Result<&'p str> {
+    profile.peer(peer)?;
+    profile
+        .organizations
+        .iter()
+        .find(|(_, o)| o.peers.iter().any(|p| p == peer))
+        .map(|(key, _)| key.as_str())
+        .ok_or_else(|| {
+            NodeError::Rejected(format!(
+                "peer {peer} belongs to no organisation of the profile; add it under an organisation's peers"
+            ))
+        })
+}
+
 /// Whether the peers agree: the same newest block, and the same state at the same height.
 pub fn agree(infos: &[PeerChainInfo]) -> bool {
     infos.windows(2).all(|w| {

@@ -246,21 +246,12 @@ fn getinfo(args: &GetinfoArgs) -> anyhow::Result<()> {
     let infos = runtime()?.block_on(async {
         match &args.peer {
             Some(peer) => {
-                let org = profile
-                    .organizations
-                    .iter()
-                    .find(|(_, o)| o.peers.contains(peer))
-                    .map(|(key, _)| key.clone());
-                let Some(org) = org else {
-                    // Let the profile name what exists.
-                    profile.peer(peer)?;
-                    anyhow::bail!("peer {peer} belongs to no organisation of the profile");
-                };
-                Ok(vec![
-                    chaininfo::peer_chain_info(&profile, &org, &args.user, peer).await?,
-                ])
+                let org = chaininfo::org_of_peer(&profile, peer)?;
+                chaininfo::peer_chain_info(&profile, org, &args.user, peer)
+                    .await
+                    .map(|info| vec![info])
             }
-            None => Ok(chaininfo::all_peers(&profile, &args.user).await?),
+            None => chaininfo::all_peers(&profile, &args.user).await,
         }
     })?;
     let agree = chaininfo::agree(&infos);

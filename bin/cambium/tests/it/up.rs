@@ -197,6 +197,28 @@ fn up_deploy_transact_restart() {
         64,
         "{info}"
     );
+    let listed = json(&["peer", "channel", "list", "--data-dir", data, "--json"]);
+    assert_eq!(
+        listed,
+        serde_json::json!({
+            "peer0.org1.example.com": ["mychannel"],
+            "peer0.org2.example.com": ["mychannel"]
+        })
+    );
+    let out = cambium(&[
+        "peer",
+        "channel",
+        "list",
+        "--peer",
+        "peer9",
+        "--data-dir",
+        data,
+    ]);
+    assert!(
+        stderr(&out).contains("known: peer0.org1.example.com, peer0.org2.example.com"),
+        "{}",
+        stderr(&out)
+    );
     let config_block = Path::new(data).join("fetched_config.block");
     let fetched = json(&[
         "channel",
