@@ -115,17 +115,6 @@ pub async fn state_digest(
     parse_digest(peer, &payload)
 }
 
-/// Every peer of the profile, each asked as its own organisation's `user`, in profile order.
-pub async fn all_peers(profile: &ConnectionProfile, user: &str) -> Result<Vec<PeerChainInfo>> {
-    let mut out = Vec::new();
-    for (org, organization) in &profile.organizations {
-        for peer in &organization.peers {
-            out.push(peer_chain_info(profile, org, user, peer).await?);
-        }
-    }
-    Ok(out)
-}
-
 /// The channels `peer` (of the organisation keyed `org`) has joined, asked as that
 /// organisation's `user` (`cscc GetChannels` needs a member of the peer's own organisation).
 pub async fn peer_channels(

@@ -18,14 +18,14 @@ use cambium_orderer::client;
 use cambium_orderer::update::{Signer, UpdateEnvelope};
 use clap::{Args, Subcommand};
 
-use super::network::{runtime, ClientArgs, NetworkArgs};
+use super::network::{runtime, ClientArgs, PeersArgs};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ChannelCommand {
     /// Show each peer's view of the channel, like `peer channel getinfo`: its height, the
     /// newest block's hash and its predecessor's, and the world state's digest; then whether
     /// the peers agree.
-    Getinfo(GetinfoArgs),
+    Getinfo(PeersArgs),
     /// Write one block of the channel to a file, like `peer channel fetch`: `newest`,
     /// `oldest`, `config` (the newest configuration block) or a block number, from a peer's
     /// Deliver service. `cambium channel inspect FILE` reads a fetched config block.
@@ -217,21 +217,6 @@ pub(crate) fn run(command: ChannelCommand) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct GetinfoArgs {
-    #[command(flatten)]
-    network: NetworkArgs,
-    /// Ask only this peer (default: every peer of the profile).
-    #[arg(long)]
-    peer: Option<String>,
-    /// The client identity each organisation asks with (any reader of the channel).
-    #[arg(long, default_value = "User1")]
-    user: String,
-    /// Print JSON for scripts instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Args)]
 pub(crate) struct FetchArgs {
     /// Which block: newest, oldest, config or a block number.
     which: chaininfo::Which,
@@ -241,18 +226,14 @@ pub(crate) struct FetchArgs {
     client: ClientArgs,
 }
 
-fn getinfo(args: &GetinfoArgs) -> anyhow::Result<()> {
-    let profile = args.network.load()?;
+fn getinfo(args: &PeersArgs) -> anyhow::Result<()> {
+    let (profile, targets) = args.targets()?;
     let infos = runtime()?.block_on(async {
-        match &args.peer {
-            Some(peer) => {
-                let org = chaininfo::org_of_peer(&profile, peer)?;
-                chaininfo::peer_chain_info(&profile, org, &args.user, peer)
-                    .await
-                    .map(|info| vec![info])
-            }
-            None => chaininfo::all_peers(&profile, &args.user).await,
+        let mut infos = Vec::new();
+        for (org, peer) in &targets {
+            infos.push(chaininfo::peer_chain_info(&profile, org, &args.user, peer).await?);
         }
+        anyhow::Ok(infos)
     })?;
     let agree = chaininfo::agree(&infos);
     if args.json {

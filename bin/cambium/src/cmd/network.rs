@@ -116,6 +116,42 @@ pub(crate) struct ClientArgs {
     pub(crate) json: bool,
 }
 
+/// Which peers to ask, and as whom: every peer of the network, each by its own organisation's
+/// client (channel and peer queries check the asker's organisation), or only `--peer`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PeersArgs {
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+    /// Ask only this peer (default: every peer of the profile).
+    #[arg(long)]
+    pub(crate) peer: Option<String>,
+    /// The client identity each organisation asks with.
+    #[arg(long, default_value = "User1")]
+    pub(crate) user: String,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl PeersArgs {
+    /// The profile, and the peers to ask with their organisations' keys, in profile order.
+    pub(crate) fn targets(&self) -> anyhow::Result<(ConnectionProfile, Vec<(String, String)>)> {
+        let profile = self.network.load()?;
+        let targets = match &self.peer {
+            Some(p) => vec![(
+                cambium_node::chaininfo::org_of_peer(&profile, p)?.to_owned(),
+                p.clone(),
+            )],
+            None => profile
+                .organizations
+                .iter()
+                .flat_map(|(org, o)| o.peers.iter().map(move |p| (org.clone(), p.clone())))
+                .collect(),
+        };
+        Ok((profile, targets))
+    }
+}
+
 impl ClientArgs {
     /// The profile, and the user with its peer.
     pub(crate) fn user(&self) -> anyhow::Result<(ConnectionProfile, AppUser)> {

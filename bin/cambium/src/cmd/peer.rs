@@ -44,20 +44,7 @@ pub(crate) enum PeerChannelCommand {
     },
     /// List the channels a running peer has joined, like `peer channel list` (every peer of
     /// the network, each asked by its own organisation's client, unless --peer names one).
-    List {
-        #[command(flatten)]
-        network: super::network::NetworkArgs,
-        /// Ask only this peer.
-        #[arg(long)]
-        peer: Option<String>,
-        /// The client identity each organisation asks with (a member of the peer's
-        /// organisation, as `cscc GetChannels` requires).
-        #[arg(long, default_value = "User1")]
-        user: String,
-        /// Print JSON for scripts.
-        #[arg(long)]
-        json: bool,
-    },
+    List(super::network::PeersArgs),
 }
 
 pub(crate) fn run(command: PeerCommand) -> anyhow::Result<()> {
@@ -76,12 +63,7 @@ pub(crate) fn run(command: PeerCommand) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "info".to_owned());
             start(&config, log_format, &spec)
         }
-        PeerCommand::Channel(PeerChannelCommand::List {
-            network,
-            peer,
-            user,
-            json,
-        }) => list_channels(&network, peer.as_deref(), &user, json),
+        PeerCommand::Channel(PeerChannelCommand::List(args)) => list_channels(&args),
         PeerCommand::Channel(PeerChannelCommand::Join { block, config }) => {
             let parsed = PeerConfig::load(&config)?;
             let genesis = std::fs::read(&block)
@@ -124,34 +106,18 @@ fn start(config: &std::path::Path, log_format: LogFormat, log_spec: &str) -> any
 }
 
 /// `cambium peer channel list`.
-fn list_channels(
-    network: &super::network::NetworkArgs,
-    peer: Option<&str>,
-    user: &str,
-    json: bool,
-) -> anyhow::Result<()> {
+fn list_channels(args: &super::network::PeersArgs) -> anyhow::Result<()> {
     use cambium_node::chaininfo;
-    let profile = network.load()?;
-    let peers: Vec<(String, String)> = match peer {
-        Some(p) => vec![(
-            chaininfo::org_of_peer(&profile, p)?.to_owned(),
-            p.to_owned(),
-        )],
-        None => profile
-            .organizations
-            .iter()
-            .flat_map(|(org, o)| o.peers.iter().map(move |p| (org.clone(), p.clone())))
-            .collect(),
-    };
+    let (profile, targets) = args.targets()?;
     let listed = super::network::runtime()?.block_on(async {
         let mut listed = std::collections::BTreeMap::new();
-        for (org, peer) in &peers {
-            let channels = chaininfo::peer_channels(&profile, org, user, peer).await?;
+        for (org, peer) in &targets {
+            let channels = chaininfo::peer_channels(&profile, org, &args.user, peer).await?;
             listed.insert(peer.clone(), channels);
         }
         anyhow::Ok(listed)
     })?;
-    if json {
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&listed)?);
         return Ok(());
     }
