@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cambium_msp::SigningIdentity;
 use cambium_wire::gateway::gateway_client::GatewayClient;
 use cambium_wire::gateway::EvaluateRequest;
 use rand::Rng;
@@ -138,14 +137,11 @@ pub struct BenchReport {
     pub commit_p50_ms: f64,
 }
 
-/// One client's identity and gateway.
+/// The clients' identity and gateway, and the contract they call.
 #[derive(Clone)]
 struct Target {
-    signer: Arc<SigningIdentity>,
-    creator: Vec<u8>,
-    channel_id: String,
+    user: Arc<AppUser>,
     contract: String,
-    endpoint: String,
 }
 
 /// What one client measured.
@@ -171,19 +167,16 @@ pub async fn run(profile: &ConnectionProfile, options: &BenchOptions) -> Result<
             "--read-percent must be 0 to 100".to_owned(),
         ));
     }
-    let user = AppUser::load(
+    let user = Arc::new(AppUser::load(
         profile,
         &options.org,
         &options.user,
         options.peer.as_deref(),
         options.channel.as_deref(),
-    )?;
+    )?);
     let target = Target {
-        creator: user.creator.clone(),
-        signer: Arc::clone(&user.signer),
-        channel_id: user.channel_id.clone(),
+        user: Arc::clone(&user),
         contract: options.contract.clone(),
-        endpoint: user.endpoint().to_owned(),
     };
     let connections = options.connections.unwrap_or(options.clients);
     if connections == 0 || connections > options.clients {
@@ -407,22 +400,15 @@ async fn write(
     channel: Channel,
     args: Vec<Vec<u8>>,
 ) -> std::result::Result<[f64; 3], String> {
-    crate::load::gateway_write(
-        &target.signer,
-        &target.creator,
-        &target.channel_id,
-        &target.contract,
-        channel,
-        args,
-    )
-    .await
-    .map(|w| w.phases_ms)
+    crate::load::gateway_write(&target.user, &target.contract, channel, args)
+        .await
+        .map(|w| w.phases_ms)
 }
 
 async fn evaluate(target: &Target, channel: Channel, key: &str) -> std::result::Result<(), String> {
     let proposal = client::signed_proposal(
-        &target.signer,
-        &target.channel_id,
+        &target.user.signer,
+        &target.user.channel_id,
         &target.contract,
         vec![b"ReadAsset".to_vec(), key.as_bytes().to_vec()],
     )
@@ -430,13 +416,12 @@ async fn evaluate(target: &Target, channel: Channel, key: &str) -> std::result::
     gateway(channel)
         .evaluate(EvaluateRequest {
             transaction_id: proposal.tx_id.clone(),
-            channel_id: target.channel_id.clone(),
+            channel_id: target.user.channel_id.clone(),
             proposed_transaction: Some(proposal.message),
             target_organizations: Vec::new(),
         })
         .await
         .map_err(|s| format!("{:?}", s.code()))?;
-    let _ = &target.endpoint;
     Ok(())
 }
 

@@ -5,13 +5,14 @@
 
 use std::str::FromStr;
 
+use cambium_lifecycle::package_signing;
 use cambium_primitives::SeekPosition;
 use cambium_wire::{common, Message};
 use serde::Serialize;
+use tonic::transport::Channel;
 
 use crate::blocks::read_range;
 use crate::client;
-use crate::connect::connect;
 use crate::error::{NodeError, Result};
 use crate::invoke::AppUser;
 use crate::profile::ConnectionProfile;
@@ -35,8 +36,39 @@ pub struct PeerChainInfo {
     pub state_height: u64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `function` of the system chaincode `chaincode` on `peer`, with `args` after the function
+/// name, asked as `app` over `channel`; the response payload.
+async fn ask(
+    app: &AppUser,
+    channel: Channel,
+    peer: &str,
+    chaincode: &str,
+    channel_id: &str,
+    function: &str,
+    args: &[&str],
+) -> Result<Vec<u8>> {
+    let args = std::iter::once(function)
+        .chain(args.iter().copied())
+        .map(|a| a.as_bytes().to_vec())
+        .collect();
+    let proposal = client::signed_proposal(&app.signer, channel_id, chaincode, args)?;
+    let response = client::process_proposal(channel, app.endpoint(), &proposal).await?;
+    client::response_payload(&response, peer, function)
+}
+
+/// `qscc FUNCTION <channel>` on `peer`.
+async fn qscc(app: &AppUser, channel: Channel, peer: &str, function: &str) -> Result<Vec<u8>> {
+    let channel_id = app.channel_id.as_str();
+    ask(
+        app,
+        channel,
+        peer,
+        "qscc",
+        channel_id,
+        function,
+        &[channel_id],
+    )
+    .await
 }
 
 /// Asks `peer` (of the organisation keyed `org`) as that organisation's `user`.
@@ -48,35 +80,21 @@ pub async fn peer_chain_info(
 ) -> Result<PeerChainInfo> {
     let app = AppUser::load(profile, org, user, Some(peer), None)?;
     let (_, organization) = profile.organization(org)?;
-    let ask = |function: &str| {
-        client::signed_proposal(
-            &app.signer,
-            &app.channel_id,
-            "qscc",
-            vec![
-                function.as_bytes().to_vec(),
-                app.channel_id.as_bytes().to_vec(),
-            ],
-        )
-    };
     let channel = app.connect().await?;
-    let info =
-        client::process_proposal(channel.clone(), app.endpoint(), &ask("GetChainInfo")?).await?;
-    let info = client::response_payload(&info, peer, "GetChainInfo")?;
+    let info = qscc(&app, channel.clone(), peer, "GetChainInfo").await?;
     let info = common::BlockchainInfo::decode(info.as_slice()).map_err(|e| {
         NodeError::Rejected(format!(
             "{peer} answered GetChainInfo with bytes that are not a common.BlockchainInfo: {e}"
         ))
     })?;
-    let digest = client::process_proposal(channel, app.endpoint(), &ask("GetStateDigest")?).await?;
-    let digest = client::response_payload(&digest, peer, "GetStateDigest")?;
+    let digest = qscc(&app, channel, peer, "GetStateDigest").await?;
     let (state_height, state_digest) = parse_digest(peer, &digest)?;
     Ok(PeerChainInfo {
         peer: peer.to_owned(),
         msp_id: organization.mspid.clone(),
         height: info.height,
-        current_block_hash: hex(&info.current_block_hash),
-        previous_block_hash: hex(&info.previous_block_hash),
+        current_block_hash: package_signing::hex(&info.current_block_hash),
+        previous_block_hash: package_signing::hex(&info.previous_block_hash),
         state_digest,
         state_height,
     })
@@ -100,18 +118,8 @@ pub async fn state_digest(
     org: &str,
     peer: &str,
 ) -> Result<(u64, String)> {
-    let signer = profile.signing_identity(org, "User1")?;
-    let channel_id = profile.channel()?;
-    let proposal = client::signed_proposal(
-        &signer,
-        channel_id,
-        "qscc",
-        vec![b"GetStateDigest".to_vec(), channel_id.as_bytes().to_vec()],
-    )?;
-    let (_, node) = profile.peer(peer)?;
-    let response =
-        client::process_proposal(connect(node, None).await?, &node.url, &proposal).await?;
-    let payload = client::response_payload(&response, peer, "GetStateDigest")?;
+    let app = AppUser::load(profile, org, "User1", Some(peer), None)?;
+    let payload = qscc(&app, app.connect().await?, peer, "GetStateDigest").await?;
     parse_digest(peer, &payload)
 }
 
@@ -124,10 +132,16 @@ pub async fn peer_channels(
     peer: &str,
 ) -> Result<Vec<String>> {
     let app = AppUser::load(profile, org, user, Some(peer), None)?;
-    let proposal = client::signed_proposal(&app.signer, "", "cscc", vec![b"GetChannels".to_vec()])?;
-    let response =
-        client::process_proposal(app.connect().await?, app.endpoint(), &proposal).await?;
-    let payload = client::response_payload(&response, peer, "GetChannels")?;
+    let payload = ask(
+        &app,
+        app.connect().await?,
+        peer,
+        "cscc",
+        "",
+        "GetChannels",
+        &[],
+    )
+    .await?;
     let answer =
         cambium_wire::peer::ChannelQueryResponse::decode(payload.as_slice()).map_err(|e| {
             NodeError::Rejected(format!(

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use cambium_lifecycle::package_signing;
 use cambium_msp::SigningIdentity;
 use cambium_wire::gateway::gateway_client::GatewayClient;
 use cambium_wire::gateway::{
@@ -123,10 +125,7 @@ impl Output {
     fn of(status: i32, message: String, payload: Vec<u8>) -> Output {
         let (payload, payload_encoding) = match String::from_utf8(payload) {
             Ok(text) => (text, "utf8"),
-            Err(e) => (
-                e.into_bytes().iter().map(|b| format!("{b:02x}")).collect(),
-                "hex",
-            ),
+            Err(e) => (package_signing::hex(e.as_bytes()), "hex"),
         };
         Output {
             status,
@@ -198,21 +197,70 @@ fn function(call: &Call) -> String {
     String::from_utf8_lossy(&call.args[0]).into_owned()
 }
 
-/// Submits `call` and waits for its commit: endorsed by the peers the contract's policy needs
-/// (the gateway chooses them), signed, ordered, committed. A transaction that commits with any
-/// code but VALID is an error naming the code.
-pub async fn invoke(profile: &ConnectionProfile, call: &Call) -> Result<Invoked> {
-    let (user, proposal) = propose(profile, call)?;
-    let endorsing_organizations = msp_ids(profile, call)?;
-    let rpc = |what: &'static str| {
-        let endpoint = user.endpoint().to_owned();
-        move |s: tonic::Status| NodeError::Rpc {
-            endpoint,
-            call: what,
-            message: status_text(&s),
+/// Where a write through the Gateway stopped.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// The client could not sign.
+    Sign(NodeError),
+    /// A Gateway call (`Endorse`, `Submit` or `CommitStatus`) was refused.
+    Rpc(&'static str, tonic::Status),
+    /// Endorse answered without a transaction.
+    NoTransaction,
+}
+
+impl WriteError {
+    /// The error a command reports, naming the gateway peer.
+    fn into_node_error(self, endpoint: &str) -> NodeError {
+        match self {
+            WriteError::Sign(e) => e,
+            WriteError::Rpc(call, status) => NodeError::Rpc {
+                endpoint: endpoint.to_owned(),
+                call,
+                message: status_text(&status),
+            },
+            WriteError::NoTransaction => {
+                NodeError::Rejected("the gateway endorsed but returned no transaction".to_owned())
+            }
         }
-    };
-    let mut gw = gateway(user.connect().await?);
+    }
+
+    /// The failure's category in a load generator's table: the step, and the status code
+    /// (the whole message for Endorse, which carries the contract's).
+    pub(crate) fn category(&self) -> String {
+        match self {
+            WriteError::Sign(e) => format!("sign: {e}"),
+            WriteError::Rpc("Endorse", s) => format!("endorse: {}", status_text(s)),
+            WriteError::Rpc("Submit", s) => format!("submit: {:?}", s.code()),
+            WriteError::Rpc(_, s) => format!("commit status: {:?}", s.code()),
+            WriteError::NoTransaction => "endorse: no prepared transaction".to_owned(),
+        }
+    }
+}
+
+/// A transaction the Gateway endorsed and ordered, and the peer reported committed.
+pub(crate) struct Submitted {
+    /// Its validation code (0: VALID).
+    pub(crate) code: i32,
+    /// The block it committed in.
+    pub(crate) block: u64,
+    /// The endorsed transaction's payload, as the client signed it.
+    pub(crate) payload: Vec<u8>,
+    /// The Endorse, Submit and CommitStatus times from `started`, ms (each with the client's
+    /// signing for that step).
+    pub(crate) phases_ms: [f64; 3],
+}
+
+/// A Fabric application's write of a signed `proposal` through the Gateway on `channel`:
+/// Endorse (by `endorsing_organizations`, or as the gateway plans), sign, Submit,
+/// CommitStatus. `started` is when the client began (before signing the proposal).
+pub(crate) async fn submit(
+    user: &AppUser,
+    channel: Channel,
+    proposal: &client::SignedProposal,
+    endorsing_organizations: Vec<String>,
+    started: Instant,
+) -> std::result::Result<Submitted, WriteError> {
+    let mut gw = gateway(channel);
     let endorsed = gw
         .endorse(EndorseRequest {
             transaction_id: proposal.tx_id.clone(),
@@ -221,47 +269,78 @@ pub async fn invoke(profile: &ConnectionProfile, call: &Call) -> Result<Invoked>
             endorsing_organizations,
         })
         .await
-        .map_err(rpc("Endorse"))?
+        .map_err(|s| WriteError::Rpc("Endorse", s))?
         .into_inner();
-    let mut envelope = endorsed.prepared_transaction.ok_or_else(|| {
-        NodeError::Rejected("the gateway endorsed but returned no transaction".to_owned())
-    })?;
-    let output = endorsed_output(&envelope.payload)?;
-    envelope.signature = user.signer.sign(&envelope.payload)?;
+    let endorsed_at = Instant::now();
+    let mut envelope = endorsed
+        .prepared_transaction
+        .ok_or(WriteError::NoTransaction)?;
+    envelope.signature = user
+        .signer
+        .sign(&envelope.payload)
+        .map_err(|e| WriteError::Sign(e.into()))?;
+    let payload = envelope.payload.clone();
     gw.submit(SubmitRequest {
         transaction_id: proposal.tx_id.clone(),
         channel_id: user.channel_id.clone(),
         prepared_transaction: Some(envelope),
     })
     .await
-    .map_err(rpc("Submit"))?;
+    .map_err(|s| WriteError::Rpc("Submit", s))?;
+    let submitted_at = Instant::now();
     let request = CommitStatusRequest {
         transaction_id: proposal.tx_id.clone(),
         channel_id: user.channel_id.clone(),
         identity: user.creator.clone(),
     }
     .encode_to_vec();
-    let signature = user.signer.sign(&request)?;
+    let signature = user
+        .signer
+        .sign(&request)
+        .map_err(|e| WriteError::Sign(e.into()))?;
     let status = gw
         .commit_status(SignedCommitStatusRequest { request, signature })
         .await
-        .map_err(rpc("CommitStatus"))?
+        .map_err(|s| WriteError::Rpc("CommitStatus", s))?
         .into_inner();
-    if status.result != 0 {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    Ok(Submitted {
+        code: status.result,
+        block: status.block_number,
+        payload,
+        phases_ms: [
+            ms(endorsed_at - started),
+            ms(submitted_at - endorsed_at),
+            ms(submitted_at.elapsed()),
+        ],
+    })
+}
+
+/// Submits `call` and waits for its commit: endorsed by the peers the contract's policy needs
+/// (the gateway chooses them) or by `call.orgs`, signed, ordered, committed. A transaction that
+/// commits with any code but VALID is an error naming the code.
+pub async fn invoke(profile: &ConnectionProfile, call: &Call) -> Result<Invoked> {
+    let started = Instant::now();
+    let (user, proposal) = propose(profile, call)?;
+    let orgs = msp_ids(profile, call)?;
+    let submitted = submit(&user, user.connect().await?, &proposal, orgs, started)
+        .await
+        .map_err(|e| e.into_node_error(user.endpoint()))?;
+    if submitted.code != 0 {
         return Err(NodeError::Rejected(format!(
             "{} of '{}': transaction {} committed in block {} as {}, so its writes were not applied; \
              submit it again (an MVCC_READ_CONFLICT means another transaction changed what it read)",
             function(call),
             call.contract,
             proposal.tx_id,
-            status.block_number,
-            validation_code_name(status.result)
+            submitted.block,
+            validation_code_name(submitted.code)
         )));
     }
     Ok(Invoked {
         tx_id: proposal.tx_id,
-        block: status.block_number,
-        output,
+        block: submitted.block,
+        output: endorsed_output(&submitted.payload)?,
     })
 }
 

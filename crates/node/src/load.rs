@@ -3,21 +3,14 @@
 //! alongside other work (`cambium bench upgrade`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use cambium_msp::SigningIdentity;
-use cambium_wire::gateway::gateway_client::GatewayClient;
-use cambium_wire::gateway::{
-    CommitStatusRequest, EndorseRequest, SignedCommitStatusRequest, SubmitRequest,
-};
-use cambium_wire::Message;
 use rand::Rng;
 use tonic::transport::Channel;
 
 use crate::client::{self, validation_code_name};
-use crate::connect::{status_text, MAX_MESSAGE_BYTES};
 use crate::error::{NodeError, Result};
-use crate::invoke::AppUser;
+use crate::invoke::{submit, AppUser};
 use crate::profile::ConnectionProfile;
 
 /// How one write ended.
@@ -33,9 +26,7 @@ pub enum WriteOutcome {
 }
 
 struct Inner {
-    signer: Arc<SigningIdentity>,
-    creator: Vec<u8>,
-    channel_id: String,
+    user: AppUser,
     contract: String,
     connections: Vec<Channel>,
     run_id: u32,
@@ -65,9 +56,7 @@ impl LoadClient {
         }
         Ok(LoadClient {
             inner: Arc::new(Inner {
-                creator: user.creator,
-                signer: user.signer,
-                channel_id: user.channel_id,
+                user,
                 contract: contract.to_owned(),
                 connections: pool,
                 run_id: rand::thread_rng().gen(),
@@ -141,16 +130,9 @@ impl LoadClient {
     async fn try_write(&self, slot: usize, args: Vec<Vec<u8>>) -> std::result::Result<u64, String> {
         let inner = &self.inner;
         let channel = inner.connections[slot % inner.connections.len()].clone();
-        gateway_write(
-            &inner.signer,
-            &inner.creator,
-            &inner.channel_id,
-            &inner.contract,
-            channel,
-            args,
-        )
-        .await
-        .map(|w| w.block)
+        gateway_write(&inner.user, &inner.contract, channel, args)
+            .await
+            .map(|w| w.block)
     }
 }
 
@@ -163,70 +145,25 @@ pub(crate) struct Written {
     pub(crate) phases_ms: [f64; 3],
 }
 
-/// One write through a gateway as `signer` (whose serialized identity is `creator`): Endorse,
-/// sign, Submit, CommitStatus. A failure is its category: the validation code's name, or the
-/// step that failed and why.
+/// One write through a gateway as `user`: Endorse, sign, Submit, CommitStatus. A failure is
+/// its category: the validation code's name, or the step that failed and why.
 pub(crate) async fn gateway_write(
-    signer: &SigningIdentity,
-    creator: &[u8],
-    channel_id: &str,
+    user: &AppUser,
     contract: &str,
     channel: Channel,
     args: Vec<Vec<u8>>,
 ) -> std::result::Result<Written, String> {
     let started = Instant::now();
-    let proposal = client::signed_proposal(signer, channel_id, contract, args)
+    let proposal = client::signed_proposal(&user.signer, &user.channel_id, contract, args)
         .map_err(|e| format!("sign: {e}"))?;
-    let mut gw = GatewayClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let endorsed = gw
-        .endorse(EndorseRequest {
-            transaction_id: proposal.tx_id.clone(),
-            channel_id: channel_id.to_owned(),
-            proposed_transaction: Some(proposal.message.clone()),
-            endorsing_organizations: Vec::new(),
-        })
+    let submitted = submit(user, channel, &proposal, Vec::new(), started)
         .await
-        .map_err(|s| format!("endorse: {}", status_text(&s)))?
-        .into_inner();
-    let endorsed_at = Instant::now();
-    let mut envelope = endorsed
-        .prepared_transaction
-        .ok_or_else(|| "endorse: no prepared transaction".to_owned())?;
-    envelope.signature = signer
-        .sign(&envelope.payload)
-        .map_err(|e| format!("sign: {e}"))?;
-    gw.submit(SubmitRequest {
-        transaction_id: proposal.tx_id.clone(),
-        channel_id: channel_id.to_owned(),
-        prepared_transaction: Some(envelope),
-    })
-    .await
-    .map_err(|s| format!("submit: {:?}", s.code()))?;
-    let submitted_at = Instant::now();
-    let request = CommitStatusRequest {
-        transaction_id: proposal.tx_id.clone(),
-        channel_id: channel_id.to_owned(),
-        identity: creator.to_vec(),
+        .map_err(|e| e.category())?;
+    if submitted.code != 0 {
+        return Err(validation_code_name(submitted.code));
     }
-    .encode_to_vec();
-    let signature = signer.sign(&request).map_err(|e| format!("sign: {e}"))?;
-    let status = gw
-        .commit_status(SignedCommitStatusRequest { request, signature })
-        .await
-        .map_err(|s| format!("commit status: {:?}", s.code()))?
-        .into_inner();
-    if status.result != 0 {
-        return Err(validation_code_name(status.result));
-    }
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     Ok(Written {
-        block: status.block_number,
-        phases_ms: [
-            ms(endorsed_at - started),
-            ms(submitted_at - endorsed_at),
-            ms(submitted_at.elapsed()),
-        ],
+        block: submitted.block,
+        phases_ms: submitted.phases_ms,
     })
 }

@@ -90,9 +90,16 @@ const HEADER: &str = "\
 # (deploy/grafana/cambium.json in the Cambium repository) with that Prometheus as its source.
 ";
 
+/// The file's text: the header, then `config` as YAML.
+fn config_text(config: &PrometheusConfig) -> Result<String> {
+    let body = serde_norway::to_string(config)
+        .map_err(|e| NodeError::Rejected(format!("encoding {PROMETHEUS_FILE}: {e}")))?;
+    Ok(format!("{HEADER}{body}"))
+}
+
 /// The configuration text for `orderers` and `peers`.
 pub fn prometheus_config(orderers: &[ScrapeTarget], peers: &[ScrapeTarget]) -> Result<String> {
-    let config = PrometheusConfig {
+    config_text(&PrometheusConfig {
         global: Global {
             scrape_interval: SCRAPE_INTERVAL.to_owned(),
         },
@@ -106,10 +113,7 @@ pub fn prometheus_config(orderers: &[ScrapeTarget], peers: &[ScrapeTarget]) -> R
                 static_configs: peers.iter().map(StaticConfig::of).collect(),
             },
         ],
-    };
-    let body = serde_norway::to_string(&config)
-        .map_err(|e| NodeError::Rejected(format!("encoding {PROMETHEUS_FILE}: {e}")))?;
-    Ok(format!("{HEADER}{body}"))
+    })
 }
 
 /// Writes `prometheus.yml` into `dir`; returns its path.
@@ -157,9 +161,7 @@ pub fn add_peers(dir: &Path, peers: &[ScrapeTarget]) -> Result<Option<PathBuf>> 
         job.static_configs.retain(|c| c.labels.node != peer.node);
         job.static_configs.push(StaticConfig::of(peer));
     }
-    let body = serde_norway::to_string(&config)
-        .map_err(|e| NodeError::Rejected(format!("encoding {PROMETHEUS_FILE}: {e}")))?;
-    crate::network::write(&path, format!("{HEADER}{body}").as_bytes())?;
+    crate::network::write(&path, config_text(&config)?.as_bytes())?;
     Ok(Some(path))
 }
 
