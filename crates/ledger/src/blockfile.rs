@@ -193,6 +193,32 @@ struct Tail {
 }
 
 impl BlockFiles {
+    /// Opens the block directory for reading only: nothing is created, truncated or written
+    /// (an append through it fails). `file_no` and `len` are the scan's tail.
+    pub(crate) fn open_read_only(
+        dir: &Path,
+        file_no: u32,
+        len: u64,
+        max_file_len: u64,
+    ) -> Result<Self> {
+        let path = dir.join(file_name(file_no));
+        let file =
+            File::open(&path).map_err(|e| LedgerError::io("opening block file", &path, e))?;
+        Ok(BlockFiles {
+            dir: dir.to_path_buf(),
+            max_file_len,
+            readers: Mutex::new(BTreeMap::new()),
+            tail: Mutex::new(Tail {
+                file_no,
+                file: Arc::new(file),
+                len,
+                synced_len: len,
+            }),
+            sync_each: false,
+            faults: Arc::default(),
+        })
+    }
+
     /// Opens the block directory for appending after `file_no` at `len` (both from the scan);
     /// `sync_each` makes every append durable before it returns.
     pub(crate) fn open(

@@ -83,6 +83,20 @@ pub enum LedgerError {
     #[error("ledger {} is already open in another process (a running peer or orderer?); stop it first, or inspect a copy of the directory", .0.display())]
     Locked(PathBuf),
 
+    /// A read-only open was pointed at a directory without a ledger's index.
+    #[error("{} is not a ledger directory (it has no {}); pass the directory a peer keeps a channel's ledger in", .0.display(), crate::INDEX_FILE)]
+    NotALedger(PathBuf),
+
+    /// A read-only open found a ledger that only a recovering open can read: its state
+    /// database was not closed cleanly, or blocks lie above the state's savepoint.
+    #[error("ledger {} cannot be read without recovering it first: {reason}; open it normally once (its peer does on start), which recovers it in place", .dir.display())]
+    NeedsRecovery {
+        /// The ledger directory.
+        dir: PathBuf,
+        /// What was found.
+        reason: String,
+    },
+
     /// An earlier commit failed half-way and the ledger refuses further writes.
     #[error(
         "the ledger stopped accepting commits after an earlier failure ({0}); reopen it to recover"

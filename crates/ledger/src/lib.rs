@@ -96,7 +96,7 @@ mod types;
 pub use block::{Block, BlockCommit, METADATA_SLOTS, TRANSACTIONS_FILTER};
 pub use error::{LedgerError, Result};
 pub use memory::{MemLedger, MemSnapshot};
-pub use store::{Ledger, LedgerOptions, LedgerSnapshot, BLOCKS_DIR, INDEX_FILE};
+pub use store::{Ledger, LedgerOptions, LedgerSnapshot, ReadOnlyLedger, BLOCKS_DIR, INDEX_FILE};
 pub use traits::{BlockIter, BlockReader, BlockWriter, SnapshotSource, StateReader};
 pub use types::{
     BlockNumber, HistoryEntry, KeyMetadata, KeyWrite, RangePage, StateEntry, StoredBlock,

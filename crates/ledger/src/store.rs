@@ -1424,6 +1424,119 @@ impl BlockWriter for Ledger {
     }
 }
 
+/// A ledger opened for reading without writing a byte: for inspecting a stopped peer's
+/// ledger (`cambium ledger inspect`). It sees the state database as its last clean close left
+/// it, and the blocks it indexes.
+///
+/// Only a ledger that needs no recovery opens this way: its state database was closed cleanly
+/// and every block in the block files is in the state (which a clean close guarantees).
+/// Otherwise [`LedgerError::NeedsRecovery`] says what to do; [`Ledger::open`] recovers it. A
+/// ledger open in another process is refused ([`LedgerError::Locked`]), as a writer is.
+pub struct ReadOnlyLedger {
+    /// Declared before the database so that its read transaction ends first.
+    view: LedgerSnapshot,
+    _db: redb::ReadOnlyDatabase,
+}
+
+impl std::fmt::Debug for ReadOnlyLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyLedger").finish_non_exhaustive()
+    }
+}
+
+impl ReadOnlyLedger {
+    /// Opens the ledger in `dir` for reading; nothing in `dir` is created, repaired or written.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let path = dir.join(INDEX_FILE);
+        if !path.is_file() {
+            return Err(LedgerError::NotALedger(dir.to_path_buf()));
+        }
+        let needs_recovery = |reason: String| LedgerError::NeedsRecovery {
+            dir: dir.to_path_buf(),
+            reason,
+        };
+        let db = redb::Builder::new()
+            .open_read_only(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => LedgerError::Locked(dir.to_path_buf()),
+                redb::DatabaseError::RepairAborted => needs_recovery(
+                    "its state database was not closed cleanly (the process that had it open \
+                     stopped without shutting down)"
+                        .to_owned(),
+                ),
+                e => se("opening the index database")(e),
+            })?;
+        let txn = db.begin_read().map_err(se("starting a read"))?;
+        let format = {
+            let meta = txn
+                .open_table(META)
+                .map_err(se("reading the index format"))?;
+            let v = meta.get(FORMAT).map_err(se("reading the index format"))?;
+            v.map(|g| g.value())
+        };
+        if format != Some(FORMAT_VERSION) {
+            return Err(LedgerError::Inconsistent(format!(
+                "{} has index layout {} but this version reads layout {FORMAT_VERSION}; open the \
+                 ledger normally to rebuild the index from the block files (after deleting that file)",
+                path.display(),
+                format.unwrap_or(1)
+            )));
+        }
+        let savepoint = read_savepoint(&txn)?;
+        let start = match savepoint {
+            Some(s) => {
+                let loc = block_loc(&txn, s)?.ok_or_else(|| {
+                    LedgerError::Inconsistent(format!(
+                        "the savepoint is block {s} but the index has no location for it"
+                    ))
+                })?;
+                (loc.file, loc.offset, s)
+            }
+            None => (0, 0, 0),
+        };
+        let blocks_dir = dir.join(BLOCKS_DIR);
+        // From the savepoint's own record on, keeping no payloads and cutting nothing: what
+        // lies above the savepoint decides whether the state is complete.
+        let scan = scan_blocks(&blocks_dir, start, Some(u64::MAX), false, false)?;
+        let last = scan.blocks.last().map(|b| b.number);
+        if let (Some(s), None) = (savepoint, last) {
+            return Err(LedgerError::Inconsistent(format!(
+                "the index says block {s} is committed but {} holds no blocks from it on",
+                blocks_dir.display()
+            )));
+        }
+        if let Some(last) = last.filter(|l| Some(*l) > savepoint) {
+            return Err(needs_recovery(format!(
+                "blocks {}..={last} are in its block files but not yet in its state database",
+                savepoint.map_or(0, |s| s + 1)
+            )));
+        }
+        let files = BlockFiles::open_read_only(
+            &blocks_dir,
+            scan.tail_file,
+            scan.tail_len,
+            LedgerOptions::default().max_block_file_len,
+        )?;
+        Ok(ReadOnlyLedger {
+            view: LedgerSnapshot {
+                state: std::sync::OnceLock::new(),
+                txn,
+                stored: savepoint,
+                layers: Arc::default(),
+                first: 0,
+                files: Arc::new(files),
+            },
+            _db: db,
+        })
+    }
+
+    /// The ledger's blocks and state.
+    pub fn view(&self) -> &LedgerSnapshot {
+        &self.view
+    }
+}
+
 impl SnapshotSource for Ledger {
     type Snapshot = LedgerSnapshot;
 

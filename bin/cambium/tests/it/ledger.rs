@@ -4,7 +4,7 @@ use std::path::Path;
 
 use cambium_ledger::composite::composite_key;
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
-use cambium_ledger::{BlockWriter, KeyWrite, Ledger, TxValidationCode};
+use cambium_ledger::{BlockReader, BlockWriter, KeyWrite, Ledger, TxValidationCode};
 
 use crate::support::cambium;
 
@@ -155,4 +155,42 @@ fn refuses_a_directory_that_is_not_a_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let err = inspect_err(dir.path(), &[]);
     assert!(err.contains("is not a ledger directory"), "{err}");
+}
+
+#[test]
+fn a_ledger_that_needs_recovery_is_read_only_with_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_ledger(dir.path());
+    // The index as a clean close at height 3 left it, restored after a fourth block: the
+    // block files are ahead of the state, as after a crash.
+    let index = dir.path().join(cambium_ledger::INDEX_FILE);
+    let at_three = std::fs::read(&index).unwrap();
+    {
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let mut chain = ChainBuilder::after(&ledger.block(2).unwrap().unwrap());
+        let tx = TestTx::valid(
+            "tx-late",
+            vec![KeyWrite::put("basic", "asset2", b"late".to_vec())],
+        );
+        ledger.commit_block(&chain.block(&[tx])).unwrap();
+    }
+    std::fs::write(&index, &at_three).unwrap();
+
+    let err = inspect_err(dir.path(), &[]);
+    assert!(
+        err.contains("cannot be read without recovering it first"),
+        "{err}"
+    );
+    assert!(err.contains("blocks 3..=3"), "{err}");
+    assert!(err.contains("pass --recover"), "{err}");
+    assert_eq!(
+        std::fs::read(&index).unwrap(),
+        at_three,
+        "refusing wrote nothing"
+    );
+
+    let out = inspect_ok(dir.path(), &["--recover", "--key", "basic", "asset2"]);
+    assert!(out.contains("late"), "{out}");
+    let out = inspect_ok(dir.path(), &[]);
+    assert!(out.contains("height: 4"), "recovered for good: {out}");
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use cambium_ledger::testkit::{outcomes_from_block, ChainBuilder};
 use cambium_ledger::{
-    BlockCommit, BlockReader, BlockWriter, Ledger, LedgerOptions, MemLedger, StateReader,
+    BlockCommit, BlockReader, BlockWriter, Ledger, LedgerError, LedgerOptions, MemLedger,
+    ReadOnlyLedger, StateReader,
 };
 
 use crate::gen::{random_block, Rng};
@@ -180,4 +181,55 @@ fn indexes_agree(ledger: &Ledger, model: &MemLedger) -> bool {
         ledger.transaction(&id).unwrap() == model.transaction(&id).unwrap()
     });
     by_hash.as_ref() == Some(&block) && txs_agree
+}
+
+#[test]
+fn a_killed_ledger_is_not_read_without_recovery_and_reads_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(&exe)
+        .args([
+            "crash::crash_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_DIR_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let acked = loop {
+        let line = lines
+            .next()
+            .expect("the child acknowledges blocks")
+            .unwrap();
+        if let Some(n) = line.strip_prefix("ACK ") {
+            let n: u64 = n.trim().parse().unwrap();
+            if n >= 5 {
+                break n;
+            }
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let err = ReadOnlyLedger::open(dir.path()).unwrap_err();
+    assert!(matches!(err, LedgerError::NeedsRecovery { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("open it normally once"), "{text}");
+
+    let (height, tip) = {
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let height = ledger.height().unwrap();
+        (height, ledger.block(height - 1).unwrap().unwrap())
+    };
+    assert!(
+        height > acked,
+        "block {acked} was acknowledged; height {height}"
+    );
+    let read_only = ReadOnlyLedger::open(dir.path()).unwrap();
+    assert_eq!(read_only.view().height().unwrap(), height);
+    assert_eq!(read_only.view().block(height - 1).unwrap(), Some(tip));
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use cambium_ledger::testkit::{ChainBuilder, TestTx};
 use cambium_ledger::{
-    BlockReader, BlockWriter, KeyWrite, Ledger, LedgerError, StateReader, BLOCKS_DIR, INDEX_FILE,
+    inspect, BlockReader, BlockWriter, KeyWrite, Ledger, LedgerError, ReadOnlyLedger, StateReader,
+    BLOCKS_DIR, INDEX_FILE,
 };
 
 /// Record header: magic, length, CRC (the block-file format documented in the crate).
@@ -218,4 +219,121 @@ fn a_ledger_open_elsewhere_is_refused_with_what_to_do() {
     assert_eq!(running.height().unwrap(), 2);
     drop(running);
     assert_eq!(Ledger::open(dir.path()).unwrap().height().unwrap(), 2);
+}
+
+/// Every file under `dir` with its bytes, by path.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_cleanly_closed_ledger_is_read_without_writing_a_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = ledger_with_blocks(dir.path(), 3, "ro");
+    let (tip, shared, tx) = {
+        let ledger = Ledger::open(dir.path()).unwrap();
+        (
+            ledger.block(2).unwrap().unwrap(),
+            ledger.get_state("ns", "shared").unwrap(),
+            inspect::transaction(&ledger, "ro-1-b").unwrap(),
+        )
+    };
+    let before = files_under(dir.path());
+
+    let read_only = ReadOnlyLedger::open(dir.path()).unwrap();
+    let view = read_only.view();
+    assert_eq!(view.height().unwrap(), 3);
+    assert_eq!(view.block(2).unwrap().as_ref(), Some(&tip));
+    assert_eq!(view.block_by_hash(&tip.hash).unwrap().as_ref(), Some(&tip));
+    assert_eq!(view.get_state("ns", "shared").unwrap(), shared);
+    assert_eq!(view.get_state("ns", "k1").unwrap().unwrap().value, b"ro");
+    assert_eq!(view.state_digest().unwrap(), digest);
+    assert_eq!(inspect::transaction(view, "ro-1-b").unwrap(), tx);
+    assert!(view.block(3).unwrap().is_none());
+    // A second reader may look at the same time; a writer may not.
+    let second = ReadOnlyLedger::open(dir.path()).unwrap();
+    assert_eq!(second.view().height().unwrap(), 3);
+    assert!(matches!(
+        Ledger::open(dir.path()).unwrap_err(),
+        LedgerError::Locked(_)
+    ));
+    drop((read_only, second));
+
+    assert_eq!(
+        files_under(dir.path()),
+        before,
+        "reading changed, added or removed a file"
+    );
+    assert_eq!(Ledger::open(dir.path()).unwrap().height().unwrap(), 3);
+}
+
+#[test]
+fn a_ledger_open_in_a_peer_is_not_read_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    ledger_with_blocks(dir.path(), 2, "busy");
+    let running = Ledger::open(dir.path()).unwrap();
+    let err = ReadOnlyLedger::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Locked(ref p) if p == dir.path()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("stop it first"), "{err}");
+    assert_eq!(running.height().unwrap(), 2);
+}
+
+#[test]
+fn a_read_only_open_of_a_folder_that_is_not_a_ledger_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ReadOnlyLedger::open(dir.path()).unwrap_err();
+    assert!(matches!(err, LedgerError::NotALedger(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("is not a ledger directory"),
+        "{err}"
+    );
+    assert!(err.to_string().contains(INDEX_FILE), "{err}");
+    assert!(files_under(dir.path()).is_empty());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn blocks_above_the_state_are_not_read_without_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    ledger_with_blocks(dir.path(), 2, "behind");
+    // The state database as it was at height 2 (a clean close), restored after block 2 was
+    // committed: the block files hold a block its state lacks.
+    let index = dir.path().join(INDEX_FILE);
+    let at_two = std::fs::read(&index).unwrap();
+    {
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let mut chain = ChainBuilder::after(&ledger.block(1).unwrap().unwrap());
+        let tx = TestTx::valid(
+            "behind-2",
+            vec![KeyWrite::put("ns", "late", b"v".as_slice())],
+        );
+        ledger.commit_block(&chain.block(&[tx])).unwrap();
+    }
+    std::fs::write(&index, at_two).unwrap();
+
+    let err = ReadOnlyLedger::open(dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, LedgerError::NeedsRecovery { .. }), "{err:?}");
+    assert!(
+        text.contains("blocks 2..=2 are in its block files but not yet in its state database"),
+        "{text}"
+    );
+    let ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.height().unwrap(), 3);
+    assert!(ledger.get_state("ns", "late").unwrap().is_some());
 }
