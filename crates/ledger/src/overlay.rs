@@ -85,6 +85,10 @@ pub(crate) struct Merged<'a, I: Iterator> {
     /// Newest first, so the first layer holding a key wins.
     layers: Vec<LayerRange<'a>>,
     stored: Peekable<I>,
+    /// The newest layer holding the smallest next key (`Some(None)`: every layer is done),
+    /// remembered until a layer advances: while the store yields the smaller keys, the layers
+    /// are not compared again for each one.
+    top: Option<Option<usize>>,
 }
 
 impl<'a, I> Merged<'a, I>
@@ -106,7 +110,26 @@ where
                 .map(|l| l.state.range::<[u8], _>((lower, upper)).peekable())
                 .collect(),
             stored: stored.peekable(),
+            top: None,
         }
+    }
+
+    /// The newest layer holding the smallest next key among the layers.
+    fn top_layer(&mut self) -> Option<usize> {
+        if let Some(top) = self.top {
+            return top;
+        }
+        let mut top: Option<(&Vec<u8>, usize)> = None;
+        for (i, it) in self.layers.iter_mut().enumerate() {
+            if let Some(&(k, _)) = it.peek() {
+                if top.is_none_or(|(t, _)| k < t) {
+                    top = Some((k, i));
+                }
+            }
+        }
+        let winner = top.map(|(_, i)| i);
+        self.top = Some(winner);
+        winner
     }
 }
 
@@ -118,18 +141,12 @@ where
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            // The smallest key any layer holds next, and the newest layer holding it.
-            let mut top: Option<(&Vec<u8>, usize)> = None;
-            for (i, it) in self.layers.iter_mut().enumerate() {
-                if let Some(&(k, _)) = it.peek() {
-                    if top.is_none_or(|(t, _)| k < t) {
-                        top = Some((k, i));
-                    }
-                }
-            }
-            let Some((key, winner)) = top else {
+            let Some(winner) = self.top_layer() else {
                 return self.stored.next();
             };
+            let &(key, _) = self.layers[winner]
+                .peek()
+                .expect("the top layer has a next key");
             match self.stored.peek() {
                 Some(Err(_)) => return self.stored.next(),
                 Some(Ok((sk, _))) if sk.as_slice() < key.as_slice() => {
@@ -141,6 +158,8 @@ where
                 }
                 _ => {}
             }
+            // The layers holding `key` advance past it: the top must be found again.
+            self.top = None;
             let mut value = None;
             for (i, it) in self.layers.iter_mut().enumerate() {
                 if it.peek().is_some_and(|(k, _)| *k == key) {
@@ -239,6 +258,25 @@ mod tests {
         );
         assert_eq!(merged(&[], &["a", "c"], "a", "z"), ["a=s", "c=s"]);
         assert_eq!(merged(&layers[..1], &[], "a", "z"), ["b=1", "e=1"]);
+    }
+
+    #[test]
+    fn runs_of_stored_keys_between_overlay_keys_keep_their_order() {
+        // The layers' smallest key is found once per run of stored keys below it; each run
+        // must still end where the next overlay key (or a shadowed stored key) comes.
+        let layers = [
+            layer(1, &[("d", Some("1")), ("k", Some("1")), ("q", None)]),
+            layer(2, &[("h", Some("2")), ("k", Some("2"))]),
+        ];
+        let store = ["a", "b", "c", "e", "f", "g", "k", "m", "n", "q", "r"];
+        assert_eq!(
+            merged(&layers, &store, "a", "z"),
+            ["a=s", "b=s", "c=s", "d=1", "e=s", "f=s", "g=s", "h=2", "k=2", "m=s", "n=s", "r=s"]
+        );
+        assert_eq!(
+            merged(&layers, &store, "e", "l"),
+            ["e=s", "f=s", "g=s", "h=2", "k=2"]
+        );
     }
 
     #[test]

@@ -1153,55 +1153,26 @@ struct LayerBuilder<'a> {
 impl LayerBuilder<'_> {
     /// The writer's entry for state key `k`, loaded from redb on first use.
     fn touch(&mut self, k: &[u8]) -> Result<&mut Touched> {
-        if self.touched.contains_key(k) {
-            return Ok(self.touched.get_mut(k).expect("present"));
-        }
-        let flushing = self.in_flight.and_then(|f| f.get(k));
-        let loaded = match flushing {
-            // What redb will hold once the flush in flight is written.
-            Some(t) => {
-                let head = t.head.or(t.stored_head);
-                Touched {
-                    value: t.value.clone(),
-                    stored_head: head,
-                    stored_deleted: t.value.is_none() && head.is_some(),
-                    head: None,
-                }
+        // One search of the writer's map whether the key is there or not (a migration's block
+        // touches thousands of keys, each once).
+        match self.touched.entry(k.to_vec()) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let loaded = match self.in_flight.and_then(|f| f.get(k)) {
+                    // What redb will hold once the flush in flight is written.
+                    Some(t) => {
+                        let head = t.head.or(t.stored_head);
+                        Touched {
+                            value: t.value.clone(),
+                            stored_head: head,
+                            stored_deleted: t.value.is_none() && head.is_some(),
+                            head: None,
+                        }
+                    }
+                    None => load(&self.state, &self.deleted, k)?,
+                };
+                Ok(e.insert(loaded))
             }
-            None => self.load(k)?,
-        };
-        Ok(self.touched.entry(k.to_vec()).or_insert(loaded))
-    }
-
-    /// The key's row in redb.
-    fn load(&self, k: &[u8]) -> Result<Touched> {
-        {
-            let loaded = match self.state.get(k).map_err(se("reading state"))? {
-                Some(g) => {
-                    let (value, head) = codec::decode_state(g.value())?;
-                    Touched {
-                        value: Some(value),
-                        stored_head: Some(head),
-                        stored_deleted: false,
-                        head: None,
-                    }
-                }
-                None => {
-                    let head = self
-                        .deleted
-                        .get(k)
-                        .map_err(se("reading the history heads"))?
-                        .map(|g| codec::decode_version(g.value()))
-                        .transpose()?;
-                    Touched {
-                        value: None,
-                        stored_head: head,
-                        stored_deleted: head.is_some(),
-                        head: None,
-                    }
-                }
-            };
-            Ok(loaded)
         }
     }
 
@@ -1210,6 +1181,39 @@ impl LayerBuilder<'_> {
         self.layer.state.insert(k, value);
         Ok(())
     }
+}
+
+/// Key `k`'s row in redb: its value and history head, or the head of a deleted key.
+fn load(
+    state: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    deleted: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    k: &[u8],
+) -> Result<Touched> {
+    let loaded = match state.get(k).map_err(se("reading state"))? {
+        Some(g) => {
+            let (value, head) = codec::decode_state(g.value())?;
+            Touched {
+                value: Some(value),
+                stored_head: Some(head),
+                stored_deleted: false,
+                head: None,
+            }
+        }
+        None => {
+            let head = deleted
+                .get(k)
+                .map_err(se("reading the history heads"))?
+                .map(|g| codec::decode_version(g.value()))
+                .transpose()?;
+            Touched {
+                value: None,
+                stored_head: head,
+                stored_deleted: head.is_some(),
+                head: None,
+            }
+        }
+    };
+    Ok(loaded)
 }
 
 impl ApplyTarget for LayerBuilder<'_> {
