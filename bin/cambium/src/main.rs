@@ -31,10 +31,10 @@ enum Command {
     /// Create, build, package and inspect WebAssembly contracts.
     #[command(subcommand)]
     Contract(cmd::contract::ContractCommand),
-    /// Write and inspect channel genesis blocks from a configtx-style channel YAML.
+    /// Channels: genesis blocks from a configtx-style YAML, config updates, and what the peers hold (getinfo, fetch).
     #[command(subcommand)]
     Channel(cmd::channel::ChannelCommand),
-    /// Run an orderer node (Raft ordering service with Broadcast, Deliver and channel participation).
+    /// Run an orderer node (Raft ordering service with Broadcast, Deliver and channel participation), and list, join or remove its channels.
     #[command(subcommand)]
     Orderer(cmd::orderer::OrdererCommand),
     /// Run a peer node (Endorser, Deliver, Gateway, committer, operations endpoint) and join it

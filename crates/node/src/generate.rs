@@ -1281,11 +1281,11 @@ fn readme(options: &GenerateOptions, d: &GeneratedDeployment) -> String {
     for o in &d.orderers {
         let _ = writeln!(t, "cambium orderer start --config {}", rel(&o.config));
     }
-    t.push_str("```\n\nJoin each one to the channel through its channel participation API (plain HTTP, bound to\nloopback on the orderer's host), as `osnadmin channel join` does:\n\n```sh\n");
+    t.push_str("```\n\nJoin each one to the channel through its channel participation API (plain HTTP, bound to\nloopback on the orderer's host, so run it there), as `osnadmin channel join` does; `cambium orderer\nchannel list -o ADDRESS` shows each channel's height and Raft leader:\n\n```sh\n");
     for o in &d.orderers {
         let _ = writeln!(
             t,
-            "curl -sS -X POST --data-binary @{block} http://{}/participation/v1/channels",
+            "cambium orderer channel join -o {} -b {block}",
             o.aux_address
         );
     }
@@ -1442,7 +1442,9 @@ mod tests {
         ));
         assert!(readme
             .contains("cambium orderer start --config nodes/orderer0.example.com/orderer.yaml"));
-        assert!(readme.contains("http://127.0.0.1:30001/participation/v1/channels"));
+        assert!(
+            readme.contains("cambium orderer channel join -o 127.0.0.1:30001 -b mychannel.block")
+        );
         assert!(readme.contains("prometheus --config.file=prometheus.yml"));
 
         // Prometheus scrapes every node's operations endpoint.

@@ -1,11 +1,11 @@
-//! A small HTTP/1.1 client for operations endpoints: `GET` one path from a plain-HTTP
-//! `http://HOST:PORT` endpoint over hyper's connection API (which decodes chunked and
-//! length-delimited bodies), with a deadline. Tools that follow `/metrics` (the rollout brake)
-//! use it instead of a Prometheus server.
+//! A small HTTP/1.1 client for plain-HTTP endpoints over hyper's connection API (which decodes
+//! chunked and length-delimited bodies), with a deadline: [`get`] reads one path of an
+//! operations endpoint (the rollout brake follows `/metrics` with it instead of a Prometheus
+//! server), and [`exchange`] makes any request (the orderer's channel participation client).
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
 use crate::error::{OpsError, Result};
@@ -23,46 +23,93 @@ pub async fn get(url: &str, path: &str, timeout: Duration) -> Result<String> {
         reason,
     };
     let authority = authority(url).map_err(failed)?;
+    let (status, body) = exchange(authority, http::Method::GET, path, None, timeout)
+        .await
+        .map_err(|e| match e {
+            ExchangeError::Connect(reason) => failed(format!(
+                "{reason}; is the peer running with an operations listenAddress there?"
+            )),
+            ExchangeError::Other(reason) => failed(reason),
+        })?;
+    if status != http::StatusCode::OK {
+        return Err(failed(format!(
+            "GET {path} answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        )));
+    }
+    String::from_utf8(body.to_vec())
+        .map_err(|_| failed(format!("the answer to GET {path} is not UTF-8 text")))
+}
+
+/// Why an [`exchange`] failed, in words for the caller to put in its own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExchangeError {
+    /// Nothing accepted the connection (the server is not running there).
+    Connect(String),
+    /// The exchange started but failed: handshake, request, answer too slow or too large.
+    Other(String),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeError::Connect(reason) | ExchangeError::Other(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// One HTTP/1.1 request to the plain-HTTP server at `authority` (`HOST:PORT`) within
+/// `timeout`, with an optional body and its content type; returns the answer's status and body
+/// (at most [`MAX_BODY_BYTES`]), whatever the status.
+pub async fn exchange(
+    authority: &str,
+    method: http::Method,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+    timeout: Duration,
+) -> std::result::Result<(http::StatusCode, bytes::Bytes), ExchangeError> {
+    let other = ExchangeError::Other;
     let work = async {
         let stream = tokio::net::TcpStream::connect(authority)
             .await
-            .map_err(|e| failed(format!("cannot connect: {e}; is the peer running with an operations listenAddress there?")))?;
+            .map_err(|e| ExchangeError::Connect(format!("cannot connect to {authority}: {e}")))?;
         let (mut sender, connection) =
-            hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(TokioIo::new(stream))
+            hyper::client::conn::http1::handshake::<_, Full<bytes::Bytes>>(TokioIo::new(stream))
                 .await
-                .map_err(|e| failed(format!("the HTTP handshake failed: {e}")))?;
+                .map_err(|e| other(format!("the HTTP handshake failed: {e}")))?;
         let driver = tokio::spawn(connection);
-        let request = http::Request::get(path)
-            .header(http::header::HOST, authority)
-            .body(Empty::new())
-            .map_err(|e| {
-                failed(format!(
-                    "the path '{path}' is not a valid request target: {e}"
-                ))
-            })?;
+        let mut request = http::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(http::header::HOST, authority);
+        let bytes = match body {
+            Some((content_type, bytes)) => {
+                request = request.header(http::header::CONTENT_TYPE, content_type);
+                bytes::Bytes::from(bytes)
+            }
+            None => bytes::Bytes::new(),
+        };
+        let request = request.body(Full::new(bytes)).map_err(|e| {
+            other(format!(
+                "the path '{path}' is not a valid request target: {e}"
+            ))
+        })?;
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| failed(format!("GET {path} failed: {e}")))?;
+            .map_err(|e| other(format!("{method} {path} failed: {e}")))?;
         let status = response.status();
         let body = http_body_util::Limited::new(response.into_body(), MAX_BODY_BYTES)
             .collect()
             .await
-            .map_err(|e| failed(format!("cannot read the answer to GET {path}: {e}")))?
+            .map_err(|e| other(format!("cannot read the answer to {method} {path}: {e}")))?
             .to_bytes();
         driver.abort();
-        if status != http::StatusCode::OK {
-            return Err(failed(format!(
-                "GET {path} answered {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            )));
-        }
-        String::from_utf8(body.to_vec())
-            .map_err(|_| failed(format!("the answer to GET {path} is not UTF-8 text")))
+        Ok((status, body))
     };
     tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| failed(format!("no answer to GET {path} within {timeout:?}")))?
+        .map_err(|_| other(format!("no answer to {method} {path} within {timeout:?}")))?
 }
 
 /// The `HOST:PORT` of a plain-HTTP endpoint URL, or why it is not one.

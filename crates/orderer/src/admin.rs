@@ -8,6 +8,9 @@
 //! - `DELETE /participation/v1/channels/{name}`: remove the channel and its data.
 //!
 //! Errors answer `{"error": "..."}` with 400, 404, 405 or 500.
+//!
+//! [`Participation`] is the client (`cambium orderer channel list|join|remove`, like
+//! `osnadmin channel …`); both ends use the same JSON types.
 
 use std::convert::Infallible;
 
@@ -17,6 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -60,16 +64,64 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response<Full<B
     reply(status, json!({ "error": message.to_string() }))
 }
 
+/// A channel in the list (`GET /participation/v1/channels`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRef {
+    /// The channel name.
+    pub name: String,
+    /// Its path in this API.
+    pub url: String,
+}
+
+/// The channels an orderer serves, as `osnadmin channel list` shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelList {
+    /// Always `null`: Cambium has no system channel (nor has Fabric since 2.3's
+    /// channel participation).
+    pub system_channel: Option<ChannelRef>,
+    /// The channels joined.
+    pub channels: Vec<ChannelRef>,
+}
+
+/// One channel's status on this orderer, as `osnadmin channel list --channelID` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelStatus {
+    /// The channel name.
+    pub name: String,
+    /// Its path in this API.
+    pub url: String,
+    /// `consenter`: every Cambium orderer of a channel is in its Raft group.
+    pub consensus_relation: String,
+    /// `active` once joined.
+    pub status: String,
+    /// Blocks in this orderer's chain.
+    pub height: u64,
+    /// This orderer's Raft ID in the channel.
+    #[serde(default)]
+    pub consenter_id: Option<u64>,
+    /// The Raft leader's ID, when known.
+    #[serde(default)]
+    pub leader: Option<u64>,
+}
+
+impl From<&ChannelInfo> for ChannelStatus {
+    fn from(info: &ChannelInfo) -> Self {
+        ChannelStatus {
+            name: info.name.clone(),
+            url: format!("{PREFIX}/{}", info.name),
+            consensus_relation: "consenter".to_owned(),
+            status: "active".to_owned(),
+            height: info.height,
+            consenter_id: Some(info.consenter_id),
+            leader: info.leader,
+        }
+    }
+}
+
 fn info_json(info: &ChannelInfo) -> serde_json::Value {
-    json!({
-        "name": info.name,
-        "url": format!("{PREFIX}/{}", info.name),
-        "consensusRelation": "consenter",
-        "status": "active",
-        "height": info.height,
-        "consenterId": info.consenter_id,
-        "leader": info.leader,
-    })
+    serde_json::to_value(ChannelStatus::from(info)).expect("the status serializes")
 }
 
 fn status_of(e: &OrdererError) -> StatusCode {
@@ -140,10 +192,17 @@ async fn handle(node: &OrdererNode, req: Request<Incoming>) -> Response<Full<Byt
         (Method::GET, true) => match node.channels() {
             Ok(list) => reply(
                 StatusCode::OK,
-                json!({
-                    "systemChannel": null,
-                    "channels": list.iter().map(|c| json!({"name": c.name, "url": format!("{PREFIX}/{}", c.name)})).collect::<Vec<_>>(),
-                }),
+                serde_json::to_value(ChannelList {
+                    system_channel: None,
+                    channels: list
+                        .iter()
+                        .map(|c| ChannelRef {
+                            name: c.name.clone(),
+                            url: format!("{PREFIX}/{}", c.name),
+                        })
+                        .collect(),
+                })
+                .expect("the list serializes"),
             ),
             Err(e) => error(status_of(&e), e),
         },
@@ -182,6 +241,108 @@ async fn handle(node: &OrdererNode, req: Request<Incoming>) -> Response<Full<Byt
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{m} is not allowed on {path}; use GET, POST (join) or DELETE (remove)"),
         ),
+    }
+}
+
+/// How long a call to the channel participation API may take (a join creates the channel's
+/// ledger and starts its Raft group).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A client of an orderer's channel participation API at `HOST:PORT` (plain HTTP; the API is
+/// bound to loopback on the orderer's host).
+#[derive(Clone, Debug)]
+pub struct Participation {
+    address: String,
+}
+
+impl Participation {
+    /// The API at `address` (`HOST:PORT`, as the orderer's `adminListenAddress`).
+    pub fn new(address: impl Into<String>) -> Self {
+        Participation {
+            address: address.into(),
+        }
+    }
+
+    /// The address this client calls.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The channels the orderer serves.
+    pub async fn list(&self) -> Result<ChannelList, String> {
+        let body = self.call(Method::GET, PREFIX, None, StatusCode::OK).await?;
+        serde_json::from_slice(&body).map_err(|e| self.garbled(&e))
+    }
+
+    /// One channel's status; a channel the orderer does not serve is an error naming it.
+    pub async fn status(&self, channel: &str) -> Result<ChannelStatus, String> {
+        let path = format!("{PREFIX}/{channel}");
+        let body = self.call(Method::GET, &path, None, StatusCode::OK).await?;
+        serde_json::from_slice(&body).map_err(|e| self.garbled(&e))
+    }
+
+    /// Joins the orderer to the channel whose genesis (or latest config) block is `block`.
+    pub async fn join(&self, block: Vec<u8>) -> Result<ChannelStatus, String> {
+        let body = self
+            .call(
+                Method::POST,
+                PREFIX,
+                Some(("application/octet-stream", block)),
+                StatusCode::CREATED,
+            )
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| self.garbled(&e))
+    }
+
+    /// Removes the channel and its data from the orderer.
+    pub async fn remove(&self, channel: &str) -> Result<(), String> {
+        let path = format!("{PREFIX}/{channel}");
+        self.call(Method::DELETE, &path, None, StatusCode::NO_CONTENT)
+            .await
+            .map(|_| ())
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        expected: StatusCode,
+    ) -> Result<Bytes, String> {
+        use cambium_ops::client::{exchange, ExchangeError};
+        let (status, answer) = exchange(&self.address, method.clone(), path, body, CALL_TIMEOUT)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Connect(reason) => format!(
+                    "{reason}; is an orderer running with its adminListenAddress there? (`cambium up` serves it on 7053, or on --base-port + 3)"
+                ),
+                ExchangeError::Other(reason) => {
+                    format!("the channel participation API at {}: {reason}", self.address)
+                }
+            })?;
+        if status == expected {
+            return Ok(answer);
+        }
+        #[derive(Deserialize)]
+        struct ApiError {
+            error: String,
+        }
+        let why = serde_json::from_slice::<ApiError>(&answer)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| {
+                String::from_utf8_lossy(&answer[..answer.len().min(300)]).into_owned()
+            });
+        Err(format!(
+            "the orderer at {} refused {method} {path} ({status}): {why}",
+            self.address
+        ))
+    }
+
+    fn garbled(&self, e: &serde_json::Error) -> String {
+        format!(
+            "the orderer at {} answered something that is not the channel participation API's JSON ({e}); is {} an orderer's adminListenAddress?",
+            self.address, self.address
+        )
     }
 }
 

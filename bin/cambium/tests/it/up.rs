@@ -197,6 +197,67 @@ fn up_deploy_transact_restart() {
         64,
         "{info}"
     );
+    // The orderer's side, through its channel participation API (like osnadmin).
+    let status = json(&[
+        "orderer",
+        "channel",
+        "list",
+        "-c",
+        "mychannel",
+        "--data-dir",
+        data,
+        "--json",
+    ]);
+    assert_eq!(status["status"], "active", "{status}");
+    assert_eq!(status["consensusRelation"], "consenter", "{status}");
+    assert!(
+        status["height"].as_u64().unwrap() >= peers[0]["height"].as_u64().unwrap(),
+        "the orderer is not behind the peers: {status}"
+    );
+    let table = stdout(&cambium(&[
+        "orderer",
+        "channel",
+        "list",
+        "--data-dir",
+        data,
+    ]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("mychannel ") && l.contains("active")),
+        "{table}"
+    );
+    let genesis = std::path::Path::new(data).join("mychannel.block");
+    let out = cambium(&[
+        "orderer",
+        "channel",
+        "join",
+        "-b",
+        path_arg(&genesis),
+        "--data-dir",
+        data,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("already joined; remove it first"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cambium(&[
+        "orderer",
+        "channel",
+        "remove",
+        "-c",
+        "nochannel",
+        "--data-dir",
+        data,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("'nochannel' does not exist on this orderer"),
+        "{}",
+        stderr(&out)
+    );
     let listed = json(&["peer", "channel", "list", "--data-dir", data, "--json"]);
     assert_eq!(
         listed,
@@ -456,6 +517,87 @@ fn up_deploy_transact_restart() {
     assert_eq!(
         again["definition"]["sequence"], 2,
         "the next sequence comes from querycommitted"
+    );
+    up.stop();
+}
+
+#[test]
+fn an_orderer_leaves_and_rejoins_a_channel_through_its_participation_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("net");
+    let data = path_arg(&data);
+    let up = Up::start(&["--data-dir", data, "--base-port", "0"]);
+    let listed = json(&["orderer", "channel", "list", "--data-dir", data, "--json"]);
+    assert_eq!(listed["channels"][0]["name"], "mychannel", "{listed}");
+
+    let out = cambium(&[
+        "orderer",
+        "channel",
+        "remove",
+        "-c",
+        "mychannel",
+        "--data-dir",
+        data,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("removed mychannel from 127.0.0.1:"),
+        "{}",
+        stdout(&out)
+    );
+    let listed = json(&["orderer", "channel", "list", "--data-dir", data, "--json"]);
+    assert_eq!(listed["channels"], serde_json::json!([]), "{listed}");
+    let out = cambium(&["orderer", "channel", "list", "--data-dir", data]);
+    assert!(
+        stdout(&out).contains("serves no channel"),
+        "{}",
+        stdout(&out)
+    );
+
+    let genesis = std::path::Path::new(data).join("mychannel.block");
+    let joined = json(&[
+        "orderer",
+        "channel",
+        "join",
+        "-b",
+        path_arg(&genesis),
+        "--data-dir",
+        data,
+        "--json",
+    ]);
+    assert_eq!(joined["name"], "mychannel", "{joined}");
+    assert_eq!(joined["status"], "active", "{joined}");
+    assert!(joined["height"].as_u64().unwrap() >= 1, "{joined}");
+
+    // Bad input: an address that is not HOST:PORT, nothing listening, a block that is not one.
+    let out = cambium(&["orderer", "channel", "list", "-o", "localhost"]);
+    assert!(
+        stderr(&out).contains("write the orderer's adminListenAddress as HOST:PORT"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cambium(&["orderer", "channel", "list", "-o", "127.0.0.1:1"]);
+    assert!(
+        stderr(&out).contains("is an orderer running with its adminListenAddress there?"),
+        "{}",
+        stderr(&out)
+    );
+    let junk = tmp.path().join("junk.block");
+    std::fs::write(&junk, b"not a block").unwrap();
+    let out = cambium(&[
+        "orderer",
+        "channel",
+        "join",
+        "-b",
+        path_arg(&junk),
+        "--data-dir",
+        data,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("refused POST /participation/v1/channels (400"),
+        "{}",
+        stderr(&out)
     );
     up.stop();
 }

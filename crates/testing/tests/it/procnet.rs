@@ -232,20 +232,18 @@ impl ProcNet {
         .unwrap_or_else(|e| panic!("{e}\n{}", self.log_tail(&node.name)));
     }
 
-    /// Joins orderer `i` to the channel through its channel participation API.
+    /// Joins orderer `i` to the channel through its channel participation API, with the
+    /// command the generated README gives.
     pub(crate) fn join_orderer(&self, i: usize) {
-        let block = std::fs::read(&self.genesis).unwrap();
-        let (status, body) = http(
+        cambium_ok(&[
+            "orderer",
+            "channel",
+            "join",
+            "-o",
             &self.orderers[i].aux_address,
-            "POST",
-            "/participation/v1/channels",
-            &block,
-        )
-        .expect("the admin API answers");
-        assert!(
-            status == 201 || status == 200,
-            "join answered {status}: {body}"
-        );
+            "-b",
+            self.genesis.to_str().unwrap(),
+        ]);
     }
 
     pub(crate) fn join_peer(&self, i: usize) {
