@@ -204,19 +204,36 @@ impl BlockFiles {
         let path = dir.join(file_name(file_no));
         let file =
             File::open(&path).map_err(|e| LedgerError::io("opening block file", &path, e))?;
-        Ok(BlockFiles {
+        let tail = Tail {
+            file_no,
+            file: Arc::new(file),
+            len,
+            synced_len: len,
+        };
+        Ok(BlockFiles::with_tail(
+            dir,
+            tail,
+            max_file_len,
+            false,
+            Arc::default(),
+        ))
+    }
+
+    fn with_tail(
+        dir: &Path,
+        tail: Tail,
+        max_file_len: u64,
+        sync_each: bool,
+        faults: Arc<Faults>,
+    ) -> Self {
+        BlockFiles {
             dir: dir.to_path_buf(),
             max_file_len,
             readers: Mutex::new(BTreeMap::new()),
-            tail: Mutex::new(Tail {
-                file_no,
-                file: Arc::new(file),
-                len,
-                synced_len: len,
-            }),
-            sync_each: false,
-            faults: Arc::default(),
-        })
+            tail: Mutex::new(tail),
+            sync_each,
+            faults,
+        }
     }
 
     /// Opens the block directory for appending after `file_no` at `len` (both from the scan);
@@ -237,21 +254,21 @@ impl BlockFiles {
             .write(true)
             .open(&path)
             .map_err(|e| LedgerError::io("opening block file", &path, e))?;
-        Ok(BlockFiles {
-            dir: dir.to_path_buf(),
+        let tail = Tail {
+            file_no,
+            file: Arc::new(file),
+            len,
+            // Without a sync per append, what a crashed process left in the page cache
+            // may not be on disk yet: the first sync covers the whole file.
+            synced_len: if sync_each { len } else { 0 },
+        };
+        Ok(BlockFiles::with_tail(
+            dir,
+            tail,
             max_file_len,
-            readers: Mutex::new(BTreeMap::new()),
-            tail: Mutex::new(Tail {
-                file_no,
-                file: Arc::new(file),
-                len,
-                // Without a sync per append, what a crashed process left in the page cache
-                // may not be on disk yet: the first sync covers the whole file.
-                synced_len: if sync_each { len } else { 0 },
-            }),
             sync_each,
             faults,
-        })
+        ))
     }
 
     /// The path of block file `n`.

@@ -27,3 +27,15 @@ pub(crate) fn stderr(output: &Output) -> String {
 pub(crate) fn path_arg(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
+
+/// Runs `cambium ARGS`, which must fail with `needle` in its error; returns the error text.
+pub(crate) fn refused(args: &[&str], needle: &str) -> String {
+    let out = cambium(args);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "cambium {args:?} succeeded");
+    assert!(
+        err.contains(needle),
+        "cambium {args:?}: no {needle:?} in {err}"
+    );
+    err
+}

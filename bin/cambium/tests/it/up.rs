@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::{cambium, path_arg, stderr, stdout};
+use crate::support::{cambium, path_arg, refused, stderr, stdout};
 
 /// A `cambium up` process, stopped with SIGTERM when dropped.
 struct Up {
@@ -228,35 +228,29 @@ fn up_deploy_transact_restart() {
         "{table}"
     );
     let genesis = std::path::Path::new(data).join("mychannel.block");
-    let out = cambium(&[
-        "orderer",
-        "channel",
-        "join",
-        "-b",
-        path_arg(&genesis),
-        "--data-dir",
-        data,
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("already joined; remove it first"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[
+            "orderer",
+            "channel",
+            "join",
+            "-b",
+            path_arg(&genesis),
+            "--data-dir",
+            data,
+        ],
+        "already joined; remove it first",
     );
-    let out = cambium(&[
-        "orderer",
-        "channel",
-        "remove",
-        "-c",
-        "nochannel",
-        "--data-dir",
-        data,
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("'nochannel' does not exist on this orderer"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[
+            "orderer",
+            "channel",
+            "remove",
+            "-c",
+            "nochannel",
+            "--data-dir",
+            data,
+        ],
+        "'nochannel' does not exist on this orderer",
     );
     let listed = json(&["peer", "channel", "list", "--data-dir", data, "--json"]);
     assert_eq!(
@@ -451,34 +445,28 @@ fn up_deploy_transact_restart() {
         .map(|d| d["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["basic", "basic2"]);
-    let out = cambium(&[
-        "contract",
-        "queryinstalled",
-        "--org",
-        "Org3",
-        "--data-dir",
-        data,
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("organization 'Org3' is not in this network; known: Org1, Org2"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[
+            "contract",
+            "queryinstalled",
+            "--org",
+            "Org3",
+            "--data-dir",
+            data,
+        ],
+        "organization 'Org3' is not in this network; known: Org1, Org2",
     );
-    let out = cambium(&[
-        "contract",
-        "deploy",
-        "no/such/contract",
-        "--name",
-        "x",
-        "--data-dir",
-        data,
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("no/such/contract does not exist"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[
+            "contract",
+            "deploy",
+            "no/such/contract",
+            "--name",
+            "x",
+            "--data-dir",
+            data,
+        ],
+        "no/such/contract does not exist",
     );
     up.stop();
 
@@ -570,34 +558,27 @@ fn an_orderer_leaves_and_rejoins_a_channel_through_its_participation_api() {
     assert!(joined["height"].as_u64().unwrap() >= 1, "{joined}");
 
     // Bad input: an address that is not HOST:PORT, nothing listening, a block that is not one.
-    let out = cambium(&["orderer", "channel", "list", "-o", "localhost"]);
-    assert!(
-        stderr(&out).contains("write the orderer's adminListenAddress as HOST:PORT"),
-        "{}",
-        stderr(&out)
+    refused(
+        &["orderer", "channel", "list", "-o", "localhost"],
+        "write the orderer's adminListenAddress as HOST:PORT",
     );
-    let out = cambium(&["orderer", "channel", "list", "-o", "127.0.0.1:1"]);
-    assert!(
-        stderr(&out).contains("is an orderer running with its adminListenAddress there?"),
-        "{}",
-        stderr(&out)
+    refused(
+        &["orderer", "channel", "list", "-o", "127.0.0.1:1"],
+        "is an orderer running with its adminListenAddress there?",
     );
     let junk = tmp.path().join("junk.block");
     std::fs::write(&junk, b"not a block").unwrap();
-    let out = cambium(&[
-        "orderer",
-        "channel",
-        "join",
-        "-b",
-        path_arg(&junk),
-        "--data-dir",
-        data,
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("refused POST /participation/v1/channels (400"),
-        "{}",
-        stderr(&out)
+    refused(
+        &[
+            "orderer",
+            "channel",
+            "join",
+            "-b",
+            path_arg(&junk),
+            "--data-dir",
+            data,
+        ],
+        "refused POST /participation/v1/channels (400",
     );
     up.stop();
 }

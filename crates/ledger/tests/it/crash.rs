@@ -71,6 +71,44 @@ fn crash_child() {
     assert_eq!(ledger.verify_chain().unwrap(), 10);
 }
 
+/// Starts this test binary as the committing child on `dir` (see [`crash_child`]); the
+/// receiver gets each block number it acknowledges, until its output ends.
+fn spawn_child(
+    dir: &std::path::Path,
+    seed: u64,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<u64>,
+    std::thread::JoinHandle<()>,
+) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "crash::crash_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_DIR_ENV, dir)
+        .env(CRASH_SEED_ENV, seed.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(n) = line.strip_prefix("ACK ") {
+                if tx.send(n.trim().parse().unwrap()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (child, rx, reader)
+}
+
 /// Re-commits the stored blocks from `model`'s height to `ledger`'s into `model`, deriving
 /// each commit from the stored bytes alone, and checks the bytes agree.
 fn replay_into(model: &MemLedger, ledger: &Ledger) {
@@ -92,37 +130,12 @@ fn sigkill_at_random_moments_never_loses_an_acknowledged_block() {
     let iterations: u64 =
         std::env::var(ITERATIONS_ENV).map_or(50, |s| s.parse().expect("a number"));
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
     let model = MemLedger::new();
     let mut rng = Rng::new(0xc0ffee);
     let mut max_acked: Option<u64> = None;
     let started = Instant::now();
     for i in 0..iterations {
-        let mut child = Command::new(&exe)
-            .args([
-                "crash::crash_child",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CRASH_DIR_ENV, dir.path())
-            .env(CRASH_SEED_ENV, (i + 1).to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel::<u64>();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("ACK ") {
-                    if tx.send(n.trim().parse().unwrap()).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
+        let (mut child, rx, reader) = spawn_child(dir.path(), i + 1);
         // Wait until the child is committing, then let it run for a random while.
         let first = rx
             .recv_timeout(Duration::from_secs(60))
@@ -186,34 +199,18 @@ fn indexes_agree(ledger: &Ledger, model: &MemLedger) -> bool {
 #[test]
 fn a_killed_ledger_is_not_read_without_recovery_and_reads_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(&exe)
-        .args([
-            "crash::crash_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CRASH_DIR_ENV, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, rx, reader) = spawn_child(dir.path(), 1);
     let acked = loop {
-        let line = lines
-            .next()
-            .expect("the child acknowledges blocks")
-            .unwrap();
-        if let Some(n) = line.strip_prefix("ACK ") {
-            let n: u64 = n.trim().parse().unwrap();
-            if n >= 5 {
-                break n;
-            }
+        let n = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the child acknowledges blocks");
+        if n >= 5 {
+            break n;
         }
     };
     child.kill().unwrap();
     child.wait().unwrap();
+    reader.join().unwrap();
 
     let err = ReadOnlyLedger::open(dir.path()).unwrap_err();
     assert!(matches!(err, LedgerError::NeedsRecovery { .. }), "{err:?}");
