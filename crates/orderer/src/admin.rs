@@ -281,7 +281,7 @@ impl Participation {
         serde_json::from_slice(&body).map_err(|e| self.garbled(&e))
     }
 
-    /// Joins the orderer to the channel whose genesis (or latest config) block is `block`.
+    /// Joins the orderer to the channel whose genesis block is `block`.
     pub async fn join(&self, block: Vec<u8>) -> Result<ChannelStatus, String> {
         let body = self
             .call(

@@ -45,8 +45,8 @@ pub(crate) enum ChannelCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Join the orderer to a channel from its genesis block (or its latest config block):
-    /// it must be one of the channel's consenters, and it then catches up from the others.
+    /// Join the orderer to a channel from the channel's genesis block: the orderer must be one
+    /// of its consenters, and it then catches up from the others.
     Join {
         #[command(flatten)]
         target: AdminTarget,
