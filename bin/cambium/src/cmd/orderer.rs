@@ -131,8 +131,16 @@ fn channel(command: ChannelCommand) -> anyhow::Result<()> {
         } => {
             let client = target.client()?;
             runtime.block_on(async {
+                // `--json` prints what the API answered: the list, or the one channel's status.
                 let statuses = match &channel_id {
-                    Some(name) => vec![client.status(name).await.map_err(anyhow::Error::msg)?],
+                    Some(name) => {
+                        let status = client.status(name).await.map_err(anyhow::Error::msg)?;
+                        if json {
+                            println!("{}", serde_json::to_string_pretty(&status)?);
+                            return Ok(());
+                        }
+                        vec![status]
+                    }
                     None => {
                         let list = client.list().await.map_err(anyhow::Error::msg)?;
                         if json {
@@ -141,15 +149,17 @@ fn channel(command: ChannelCommand) -> anyhow::Result<()> {
                         }
                         let mut statuses = Vec::with_capacity(list.channels.len());
                         for c in &list.channels {
-                            statuses.push(client.status(&c.name).await.map_err(anyhow::Error::msg)?);
+                            statuses
+                                .push(client.status(&c.name).await.map_err(anyhow::Error::msg)?);
                         }
                         statuses
                     }
                 };
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&statuses[0])?);
-                } else if statuses.is_empty() {
-                    println!("the orderer at {} serves no channel; join one with `cambium orderer channel join -b BLOCK`", client.address());
+                if statuses.is_empty() {
+                    println!(
+                        "the orderer at {} serves no channel; join one with `cambium orderer channel join -b BLOCK`",
+                        client.address()
+                    );
                 } else {
                     print!("{}", channel_table(&statuses));
                 }
