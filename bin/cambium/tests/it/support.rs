@@ -39,3 +39,14 @@ pub(crate) fn refused(args: &[&str], needle: &str) -> String {
     );
     err
 }
+
+/// Runs `cambium ARGS`, which must succeed; returns its standard output.
+pub(crate) fn succeeds(args: &[&str]) -> String {
+    let out = cambium(args);
+    assert!(
+        out.status.success(),
+        "cambium {args:?} failed: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
